@@ -1,0 +1,2 @@
+//! dispel: replay a packet capture through an instrumented protocol stack.
+pub mod proto;

@@ -1,0 +1,2 @@
+//! Pure protocol parsers. They take bytes and return typed values; they know
+//! nothing of steps, lessons or screens.
