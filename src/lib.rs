@@ -1,2 +1,24 @@
-//! dispel: replay a packet capture through an instrumented protocol stack.
+//! dispel: replay a packet capture through an instrumented protocol stack —
+//! TCP reassembly, the HTTP/1.1 upgrade, RFC 6455 frames, Engine.IO and
+//! Socket.IO — and show every step next to a lesson that explains it.
+//!
+//! The library is layered as the data flows:
+//! - [`capture`] reads pcap / pcapng records as a stream;
+//! - [`link`] turns a record into a TCP segment;
+//! - [`tcp`] reassembles each direction of each connection;
+//! - [`proto`] holds the pure protocol parsers;
+//! - [`analyze`] is the one instrumentation layer that turns parser results
+//!   into [`step::Step`]s, with [`rules`] naming every finding;
+//! - [`output`] renders steps headless.
+
+pub mod analyze;
+pub mod capture;
+pub mod cli;
+pub mod error;
+pub mod link;
+pub mod output;
 pub mod proto;
+pub mod rules;
+pub mod sanitize;
+pub mod step;
+pub mod tcp;

@@ -1,0 +1,412 @@
+#!/usr/bin/env bash
+# Re-record dispel's reference captures: real, unmodified libraries talking
+# over loopback, recorded with tcpdump/dumpcap into captures/.
+#
+# Usage (as root: packet capture, network namespaces and apt need it):
+#   captures/record/record.sh            record every capture
+#   captures/record/record.sh NAME...    record only these (see --list)
+#   captures/record/record.sh --list     print the capture names
+#
+# Environment:
+#   DISPEL_RECORD_CACHE  venv, node_modules and logs live here, outside the
+#                        repo (default ${XDG_CACHE_HOME:-$HOME/.cache}/dispel-record)
+#   PYTHON               interpreter for the venv (default python3; 3.11 tested)
+#
+# Each capture: start the server, wait until it listens, start the capture
+# and wait until it is really capturing, run the client scenario, wait a
+# moment so the last FIN/ACKs are in, stop the capture with SIGINT, stop the
+# server, check the file with tshark, move it into captures/. Everything
+# started is stopped by the EXIT trap, also on failure. Re-running gives
+# equivalent, never byte-identical files (random masks, keys, sids, ports).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+OUT=$(cd "$HERE/.." && pwd)
+CACHE=${DISPEL_RECORD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dispel-record}
+VENV=$CACHE/venv
+PY=$VENV/bin/python
+LOGS=$CACHE/logs
+WORK=$CACHE/work                          # captures are written here first
+export DISPEL_RECORD_CACHE=$CACHE         # the netns child re-reads it
+export NODE_PATH=$CACHE/node/node_modules # lets js/*.js require() the pinned packages
+export PYTHONUNBUFFERED=1
+# The scenarios talk to loopback only; never let an environment proxy in between.
+export NO_PROXY=127.0.0.1,::1,localhost no_proxy=127.0.0.1,::1,localhost
+
+# name  port  (one distinct port per capture, so filters never overlap)
+CAPTURES=(
+  flask-socketio-gevent     5001
+  flask-socketio-eventlet   5002
+  flask-socketio-threading  5003
+  flask-sock-echo           5004
+  node-socketio-v4          5005
+  node-socketio-eio3        5006
+  ws-permessage-deflate     5007
+  browser-flask-socketio    5008
+  flask-socketio-ipv6       5009
+  flask-socketio-any        5010
+  impaired-flask-sock       5011
+)
+# These run inside a private network namespace (unshare -n) that has only
+# its own lo: the browser can reach nothing but our server, and the
+# impairment rules touch nothing outside.
+NETNS_CAPTURES=" browser-flask-socketio impaired-flask-sock "
+
+log() { printf '\033[1m[record]\033[0m %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# ---------------------------------------------------------------- cleanup --
+PIDS=()       # every background process we started, in start order
+TMPDIRS=()
+
+stop_pid() {  # PID [SIGNAL]: signal one process we started and reap it
+  local pid=$1 sig=${2:-TERM} i
+  kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+  kill -"$sig" "$pid" 2>/dev/null || true
+  for ((i = 0; i < 50; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+  local rc=$? i
+  # Newest first: client/capture before server before helpers.
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+    stop_pid "${PIDS[i]}" TERM
+  done
+  for i in "${TMPDIRS[@]}"; do rm -rf "$i"; done
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT TERM
+
+spawn() {  # LOGNAME CMD...: run in background, log to $LOGS, remember pid in LAST_PID
+  local name=$1; shift
+  "$@" >"$LOGS/$name.log" 2>&1 &
+  LAST_PID=$!
+  PIDS+=("$LAST_PID")
+}
+
+wait_for_line() {  # FILE REGEX SECONDS
+  local i
+  for ((i = 0; i < $3 * 10; i++)); do
+    grep -qE "$2" "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  die "timed out waiting for /$2/ in $1"
+}
+
+wait_listen() {  # PORT: until something listens on it (ss opens no connection,
+  local i        # so no probe traffic can end up in a capture)
+  for ((i = 0; i < 150; i++)); do
+    [[ -n $(ss -Hltn "sport = :$1") ]] && return 0
+    sleep 0.1
+  done
+  die "nothing listening on port $1 (see $LOGS/$NAME.server.log)"
+}
+
+# ---------------------------------------------------------------- capture --
+CAP_PID=
+start_capture() {  # FILE TOOL FILTER EXTRA_ARGS...  TOOL: tcpdump|tcpdump-any|dumpcap
+  local file=$1 tool=$2 filter=$3; shift 3
+  local clog="$LOGS/$NAME.capture.log"
+  case $tool in
+    # -U + --immediate-mode: hand every packet to the file as it arrives;
+    # without immediate mode the last second of packets can still sit in
+    # the kernel ring buffer when SIGINT arrives, and be lost.
+    # -B 16 MiB: the default 2 MiB ring dropped packets in immediate mode
+    # on a busy 2-core machine ("8 packets dropped by kernel").
+    # -Z root: keep root so it can write wherever $WORK is.
+    tcpdump)     spawn "$NAME.capture" tcpdump -Z root -s 0 -U --immediate-mode -B 16384 -i lo "$@" -w "$file" "$filter" ;;
+    tcpdump-any) spawn "$NAME.capture" tcpdump -Z root -s 0 -U --immediate-mode -B 16384 -i any "$@" -w "$file" "$filter" ;;
+    dumpcap)     spawn "$NAME.capture" dumpcap -i lo -s 0 "$@" -f "$filter" -w "$file" ;;
+  esac
+  CAP_PID=$LAST_PID
+  # Both tools print this only once the capture socket is live and filtered.
+  wait_for_line "$clog" 'listening on|Capturing on' 10
+}
+
+stop_capture() {
+  sleep 1                  # last FIN/ACKs and their delivery to the capture
+  stop_pid "$CAP_PID" INT  # SIGINT: flush and close the file properly
+  # A capture that lost packets would teach wrong lessons: refuse it.
+  # (tcpdump: "N packets dropped by kernel"; dumpcap: "received/dropped ... R/D (pcap:")
+  if grep -qE '^[1-9][0-9]* packets dropped by kernel|/[1-9][0-9]* \(pcap:' "$LOGS/$NAME.capture.log"; then
+    die "$NAME: the capture itself dropped packets: $(cat "$LOGS/$NAME.capture.log")"
+  fi
+}
+
+run_client() {  # CMD...: the scenario; its failure fails the capture
+  timeout 90 "$@" >"$LOGS/$NAME.client.log" 2>&1 || {
+    cat "$LOGS/$NAME.client.log" >&2
+    die "$NAME: client failed (logs in $LOGS)"
+  }
+}
+
+# ------------------------------------------------------------- scenarios --
+# Each cap_* records $NAME on $PORT into $FILE (a path under $WORK).
+
+sio_python() {  # MODE HOST URL_HOST TOOL [capture args]: Flask-SocketIO + python-socketio
+  local mode=$1 host=$2 url_host=$3 tool=$4; shift 4
+  spawn "$NAME.server" "$PY" "$HERE/py/sio_server.py" "$mode" "$host" "$PORT"
+  local server=$LAST_PID
+  wait_listen "$PORT"
+  start_capture "$FILE" "$tool" "tcp port $PORT" "$@"
+  run_client "$PY" "$HERE/py/sio_client.py" "http://$url_host:$PORT"
+  stop_capture
+  stop_pid "$server" TERM
+}
+
+cap_flask-socketio-gevent()    { sio_python gevent    127.0.0.1 127.0.0.1 tcpdump; }
+cap_flask-socketio-eventlet()  { sio_python eventlet  127.0.0.1 127.0.0.1 tcpdump; }
+cap_flask-socketio-threading() { sio_python threading 127.0.0.1 127.0.0.1 tcpdump; }
+# pcapng straight from dumpcap (Wireshark's capture engine), over IPv6.
+cap_flask-socketio-ipv6()      { sio_python gevent    ::1       '[::1]'   dumpcap; }
+# The "any" pseudo-interface: link type LINUX_SLL2 (forced with -y, as older
+# libpcap defaults to LINUX_SLL), nanosecond timestamps (pcap magic a1b23c4d).
+cap_flask-socketio-any()       { sio_python gevent    127.0.0.1 127.0.0.1 tcpdump-any -y LINUX_SLL2 --time-stamp-precision=nano; }
+
+cap_flask-sock-echo() {
+  spawn "$NAME.server" "$PY" "$HERE/py/sock_server.py" 127.0.0.1 "$PORT"
+  local server=$LAST_PID
+  wait_listen "$PORT"
+  start_capture "$FILE" tcpdump "tcp port $PORT"
+  run_client "$PY" "$HERE/py/ws_client.py" "ws://127.0.0.1:$PORT/echo"
+  stop_capture
+  stop_pid "$server" TERM
+}
+
+node_pair() {  # SERVER_ARGS... -- CLIENT_SCRIPT URL
+  local sargs=() client url
+  while [[ $1 != -- ]]; do sargs+=("$1"); shift; done
+  client=$2 url=$3
+  spawn "$NAME.server" node "${sargs[@]}"
+  local server=$LAST_PID
+  wait_listen "$PORT"
+  start_capture "$FILE" tcpdump "tcp port $PORT"
+  run_client node "$HERE/js/$client" "$url"
+  stop_capture
+  stop_pid "$server" TERM
+}
+
+cap_node-socketio-v4()      { node_pair "$HERE/js/sio_server.js" "$PORT" -- sio4_client.js "http://127.0.0.1:$PORT"; }
+cap_node-socketio-eio3()    { node_pair "$HERE/js/sio_server.js" "$PORT" --allow-eio3 -- sio2_client.js "http://127.0.0.1:$PORT"; }
+cap_ws-permessage-deflate() { node_pair "$HERE/js/ws_deflate_server.js" "$PORT" -- ws_deflate_client.js "ws://127.0.0.1:$PORT/"; }
+
+# Runs inside its own network namespace (see NETNS_CAPTURES).
+cap_browser-flask-socketio() {
+  local profile
+  profile=$(mktemp -d "$WORK/chromium-profile.XXXXXX")
+  TMPDIRS+=("$profile")
+  export SIO_CLIENT_JS=$NODE_PATH/socket.io-client/dist/socket.io.min.js
+  spawn "$NAME.server" "$PY" "$HERE/py/sio_server.py" gevent 127.0.0.1 "$PORT"
+  local server=$LAST_PID
+  wait_listen "$PORT"
+  start_capture "$FILE" tcpdump "tcp port $PORT"
+  # setsid: the browser and all its helper processes form one process group
+  # that we can stop as a whole, by its id.
+  spawn "$NAME.browser" setsid "$(command -v chromium)" \
+    --headless --no-sandbox --disable-gpu --disable-background-networking \
+    --disable-component-update --disable-sync --no-first-run --disable-quic \
+    --no-default-browser-check --disable-extensions \
+    --user-data-dir="$profile" "http://127.0.0.1:$PORT/"
+  local browser=$LAST_PID
+  # The page emits "done" once it has the server's reply.
+  wait_for_line "$LOGS/$NAME.server.log" 'BROWSER-DONE' 60
+  sleep 0.5
+  # Kill the browser as a user closing it would: no socket.disconnect(), the
+  # kernel closes its sockets. (Signal the group we created, by its id.)
+  kill -TERM -- "-$browser" 2>/dev/null || true
+  stop_pid "$browser" TERM
+  stop_capture
+  stop_pid "$server" TERM
+}
+
+# Runs inside its own network namespace (see NETNS_CAPTURES).
+cap_impaired-flask-sock() {
+  # Ethernet-sized segments (lo's MTU is 64 KiB) and no segmentation
+  # offload, so 20 kB messages become ~14 real segments each, every one of
+  # which can be lost or reordered on its own.
+  ip link set lo mtu 1500
+  ethtool -K lo tso off gso off gro off
+  iptables -A OUTPUT -o lo -p tcp --sport "$PORT" -j NFQUEUE --queue-num 0
+  iptables -A OUTPUT -o lo -p tcp --dport "$PORT" -j NFQUEUE --queue-num 0
+  spawn "$NAME.impair" "$PY" "$HERE/py/impair.py" --queue 0
+  wait_for_line "$LOGS/$NAME.impair.log" 'ready' 10
+  spawn "$NAME.server" "$PY" "$HERE/py/sock_server.py" 127.0.0.1 "$PORT"
+  local server=$LAST_PID
+  wait_listen "$PORT"
+  start_capture "$FILE" tcpdump "tcp port $PORT"
+  run_client "$PY" "$HERE/py/ws_client.py" "ws://127.0.0.1:$PORT/echo" --bulk 6 20000
+  sleep 0.5              # impair.py may still hold the final segments
+  stop_capture
+  stop_pid "$server" TERM
+}
+
+# ------------------------------------------------------------------ setup --
+need_cmds() {  # CMD:DEBIAN_PACKAGE...: apt-get install whatever is missing
+  local pair missing=()
+  for pair in "$@"; do
+    command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+  done
+  ((${#missing[@]})) || return 0
+  log "installing ${missing[*]} (apt-get)"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+stamp_ok() {  # DIR FILES...: true if DIR/.stamp matches the FILES' hash
+  [[ -f $1/.stamp && $(cat "$1/.stamp") == $(cat "${@:2}" | sha256sum) ]]
+}
+write_stamp() { cat "${@:2}" | sha256sum >"$1/.stamp"; }
+
+setup() {  # SELECTED_NAMES...
+  local names=" $* " impair=
+  [[ $(id -u) == 0 ]] || die "run as root (tcpdump, dumpcap, unshare, apt-get)"
+  need_cmds tcpdump:tcpdump dumpcap:tshark tshark:tshark capinfos:tshark \
+            ss:iproute2 ip:iproute2 node:nodejs npm:npm "${PYTHON:-python3}":python3 \
+            timeout:coreutils setsid:util-linux unshare:util-linux
+  # Debian's python3 needs python3-venv for `-m venv`.
+  "${PYTHON:-python3}" -c 'import ensurepip, venv' 2>/dev/null || need_cmds no-such-cmd:python3-venv
+  if [[ $names == *" browser-flask-socketio "* ]]; then
+    need_cmds chromium:chromium
+  fi
+  if [[ $names == *" impaired-flask-sock "* ]]; then
+    need_cmds iptables:iptables ethtool:ethtool gcc:gcc
+    [[ -e /usr/include/libnetfilter_queue/libnetfilter_queue.h ]] ||
+      need_cmds no-such-cmd:libnetfilter-queue-dev
+    impair=1
+  fi
+  mkdir -p "$CACHE" "$LOGS" "$WORK" "$CACHE/node"
+
+  # One venv, rebuilt only when the pins change; the impairment extra is
+  # added on top only when a capture needs it.
+  if ! stamp_ok "$VENV" "$HERE/requirements.txt"; then
+    log "creating venv in $VENV"
+    rm -rf "$VENV"
+    "${PYTHON:-python3}" -m venv "$VENV"
+    "$PY" -m pip install -q -r "$HERE/requirements.txt"
+    write_stamp "$VENV" "$HERE/requirements.txt"
+  fi
+  if [[ -n $impair ]] && ! stamp_ok "$VENV/impair" "$HERE/requirements-impair.txt"; then
+    log "adding requirements-impair.txt to $VENV"
+    "$PY" -m pip install -q -r "$HERE/requirements-impair.txt"
+    mkdir -p "$VENV/impair"
+    write_stamp "$VENV/impair" "$HERE/requirements-impair.txt"
+  fi
+
+  # node_modules from the lockfile, exactly (npm ci), outside the repo.
+  if ! stamp_ok "$CACHE/node" "$HERE/package.json" "$HERE/package-lock.json"; then
+    log "npm ci in $CACHE/node"
+    cp "$HERE/package.json" "$HERE/package-lock.json" "$CACHE/node/"
+    (cd "$CACHE/node" && npm ci --no-audit --no-fund --loglevel=error)
+    write_stamp "$CACHE/node" "$HERE/package.json" "$HERE/package-lock.json"
+  fi
+}
+
+# ----------------------------------------------------------------- checks --
+verify() {  # FILE: fail unless the capture is small, complete and dissects
+  local file=$1 size streams incomplete frames
+  size=$(stat -c %s "$file")
+  ((size < 1000000)) || die "$NAME: $file is $size bytes (limit 1 MB)"
+  # Every TCP connection must be whole: a SYN at the start, and at the end
+  # a FIN from each side or a RST from either.
+  streams=$(tshark -r "$file" -T fields -e tcp.stream -e ip.src -e ipv6.src \
+              -e tcp.srcport -e tcp.flags.syn -e tcp.flags.fin -e tcp.flags.reset 2>/dev/null |
+    awk -F'\t' '
+      function on(v) { return v == 1 || v == "True" }
+      { s = $1; side = $2 $3 ":" $4
+        if (!(s in seen)) { seen[s] = 1; n++ }
+        sides[s, side] = 1
+        if (on($5)) syn[s] = 1
+        if (on($6)) fin[s, side] = 1
+        if (on($7)) rst[s] = 1 }
+      END { bad = 0
+        for (s in seen) if (!syn[s]) bad++
+        for (k in sides) { split(k, p, SUBSEP); if (!rst[p[1]] && !fin[k]) bad++ }
+        print n, bad }')
+  incomplete=${streams#* }
+  ((incomplete == 0)) || die "$NAME: $incomplete incomplete TCP connection end(s) in $file"
+  # reassemble_out_of_order: without it Wireshark 4.0 mis-parses the
+  # WebSocket stream of the impaired capture after the first reordering.
+  frames=$(tshark -o tcp.reassemble_out_of_order:TRUE -r "$file" -d "tcp.port==$PORT,http" \
+             -Y websocket -T fields -e frame.number 2>/dev/null | wc -l)
+  ((frames > 0)) || die "$NAME: no WebSocket frame dissects in $file"
+  if [[ $NAME == impaired-* ]]; then
+    local hits
+    hits=$(tshark -r "$file" -Y 'tcp.analysis.retransmission || tcp.analysis.out_of_order' \
+             2>/dev/null | wc -l)
+    ((hits > 0)) || die "$NAME: no retransmission or out-of-order segment in $file"
+  fi
+  SUMMARY+=("$(printf '%-28s %8s bytes  %-12s %5s packets  %3s TCP conns  %4s ws frames' \
+    "$(basename "$file")" "$size" \
+    "$(capinfos -E "$file" | awk -F': *' '/encapsulation/ {print $2}')" \
+    "$(capinfos -c -M "$file" | awk -F': *' '/Number of packets/ {print $2}')" \
+    "${streams% *}" "$frames")")
+}
+
+# ------------------------------------------------------------------- main --
+port_of() {
+  local i
+  for ((i = 0; i < ${#CAPTURES[@]}; i += 2)); do
+    [[ ${CAPTURES[i]} == "$1" ]] && { echo "${CAPTURES[i + 1]}"; return 0; }
+  done
+  return 1
+}
+
+record_one() {  # NAME: record into $WORK, verify, move into captures/
+  NAME=$1
+  PORT=$(port_of "$NAME")
+  local ext=pcap
+  [[ $NAME == flask-socketio-ipv6 ]] && ext=pcapng
+  FILE=$WORK/$NAME.$ext
+  rm -f "$FILE"
+  log "recording $NAME (port $PORT)"
+  "cap_$NAME"
+  verify "$FILE"
+  chmod 644 "$FILE"       # dumpcap creates its files 0600
+  mv -f "$FILE" "$OUT/$NAME.$ext"
+  printf '%s\n' "${SUMMARY[@]}" >"$WORK/$NAME.summary"
+}
+
+SUMMARY=()
+
+# Re-entry point: record one capture inside a fresh network namespace.
+if [[ ${1:-} == --netns-child ]]; then
+  ip link set lo up
+  record_one "$2"
+  exit 0
+fi
+
+if [[ ${1:-} == --list ]]; then
+  for ((i = 0; i < ${#CAPTURES[@]}; i += 2)); do echo "${CAPTURES[i]}"; done
+  exit 0
+fi
+
+selected=("$@")
+if ((${#selected[@]} == 0)); then
+  for ((i = 0; i < ${#CAPTURES[@]}; i += 2)); do selected+=("${CAPTURES[i]}"); done
+fi
+for n in "${selected[@]}"; do
+  port_of "$n" >/dev/null || die "unknown capture '$n' (try --list)"
+done
+
+start=$SECONDS
+setup "${selected[@]}"
+for n in "${selected[@]}"; do
+  if [[ $NETNS_CAPTURES == *" $n "* ]]; then
+    # Same script, same cache, new network namespace; its own trap cleans up.
+    spawn "$n.netns" unshare --net -- bash "$HERE/record.sh" --netns-child "$n"
+    child=$LAST_PID
+    wait "$child" || { cat "$LOGS/$n.netns.log" >&2; die "$n failed"; }
+    grep -v '^\s*$' "$LOGS/$n.netns.log" >&2 || true
+  else
+    record_one "$n"
+  fi
+  cat "$WORK/$n.summary" >&2
+  SUMMARY=()
+done
+log "done in $((SECONDS - start)) s; captures in $OUT, logs in $LOGS"

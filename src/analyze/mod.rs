@@ -1,0 +1,348 @@
+//! The instrumentation layer: runs a capture through the parsers and turns
+//! their results into the step trace.
+//!
+//! Packets are read one at a time, decoded to TCP segments, reassembled, and
+//! each connection's in-order bytes go to that connection's decoders. Steps
+//! are handed to a [`Sink`] as soon as they are complete, in capture order, so
+//! headless output streams and memory stays flat.
+
+mod conn;
+mod stream;
+mod tcpsteps;
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::Path;
+
+use pcap_parser::Linktype;
+
+use crate::capture::{CaptureReader, Format};
+use crate::error::CaptureError;
+use crate::link::{self, Decoded};
+use crate::step::{Step, Timestamp};
+use crate::tcp::{self, ConnMeta, ConnStats, Event, Provenance, Reassembler};
+
+pub use conn::Limits as LayerLimits;
+
+/// Everything configurable about a run.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub tcp: tcp::Limits,
+    pub layers: conn::Limits,
+    /// Largest capture record accepted (bytes).
+    pub max_record: Option<usize>,
+}
+
+impl Options {
+    fn max_record(&self) -> usize {
+        self.max_record.unwrap_or(16 * 1024 * 1024)
+    }
+}
+
+/// What is known about the capture before its first step.
+#[derive(Debug, Clone)]
+pub struct CaptureInfo {
+    /// The name to show (file name as given).
+    pub name: String,
+    pub format: Format,
+    /// Timestamp of the first packet: step times are relative to it.
+    pub origin: Timestamp,
+}
+
+/// A capture-level observation that is not about one step: an unsupported
+/// link type, IP fragments, undecodable packets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub message: String,
+}
+
+/// The end-of-run summary.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    pub packets: u64,
+    pub tcp_packets: u64,
+    pub non_tcp_packets: u64,
+    pub steps: u64,
+    pub connections: Vec<ConnStats>,
+    pub notices: Vec<Notice>,
+    /// Findings per rule id, over the whole capture.
+    pub findings: BTreeMap<&'static str, u64>,
+    pub first: Option<Timestamp>,
+    pub last: Option<Timestamp>,
+}
+
+/// Receives the trace as it is produced.
+pub trait Sink {
+    /// Called once, before the first connection.
+    fn capture(&mut self, _info: &CaptureInfo) -> io::Result<()> {
+        Ok(())
+    }
+    /// A connection, before its first step.
+    fn connection(&mut self, meta: &ConnMeta) -> io::Result<()>;
+    fn step(&mut self, step: &Step) -> io::Result<()>;
+    /// The end of the trace (also after an input error).
+    fn finish(&mut self, report: &Report, error: Option<&CaptureError>) -> io::Result<()>;
+}
+
+/// Why a run stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The capture could not be read further; everything before was output.
+    #[error(transparent)]
+    Capture(#[from] CaptureError),
+    /// The output failed (a closed pipe, a full disk).
+    #[error("writing output: {0}")]
+    Output(#[from] io::Error),
+}
+
+/// Analyses the capture at `path`, feeding `sink`.
+pub fn run_file(path: &Path, opts: &Options, sink: &mut dyn Sink) -> Result<Report, RunError> {
+    let name = path.display().to_string();
+    let reader = CaptureReader::open(path, opts.max_record());
+    run(reader, name, opts, sink)
+}
+
+/// Analyses a capture held in memory (the bundled default capture, tests).
+pub fn run_bytes(
+    bytes: &'static [u8],
+    name: &str,
+    opts: &Options,
+    sink: &mut dyn Sink,
+) -> Result<Report, RunError> {
+    let reader = CaptureReader::new(bytes, Some(bytes.len() as u64), opts.max_record());
+    run(reader, name.to_string(), opts, sink)
+}
+
+fn run(
+    reader: Result<CaptureReader, CaptureError>,
+    name: String,
+    opts: &Options,
+    sink: &mut dyn Sink,
+) -> Result<Report, RunError> {
+    let mut reader = match reader {
+        Ok(r) => r,
+        Err(e) => {
+            sink.finish(&Report::default(), Some(&e))?;
+            return Err(e.into());
+        }
+    };
+    let mut an = Analyzer::new(name, reader.format(), opts);
+    let mut input_error = None;
+    loop {
+        match reader.next_packet() {
+            Ok(Some(p)) => {
+                an.packet(p.number, p.time, p.interface, p.linktype, p.data, sink);
+                if let Some(e) = an.output_error.take() {
+                    return Err(e.into());
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                input_error = Some(e);
+                break;
+            }
+        }
+    }
+    an.finish(sink);
+    if let Some(e) = an.output_error.take() {
+        return Err(e.into());
+    }
+    let report = an.report();
+    sink.finish(&report, input_error.as_ref())?;
+    match input_error {
+        Some(e) => Err(e.into()),
+        None => Ok(report),
+    }
+}
+
+#[derive(Debug, Default)]
+struct IfaceCounts {
+    linktype: i32,
+    unsupported: u64,
+    malformed: u64,
+    first_malformed: Option<(u64, String)>,
+}
+
+struct Analyzer<'o> {
+    info: CaptureInfo,
+    opts: &'o Options,
+    started: bool,
+    reasm: Reassembler,
+    conns: Vec<conn::ConnState>,
+    report: Report,
+    ifaces: BTreeMap<u32, IfaceCounts>,
+    fragments: u64,
+    first_fragment: Option<u64>,
+    output_error: Option<io::Error>,
+}
+
+impl<'o> Analyzer<'o> {
+    fn new(name: String, format: Format, opts: &'o Options) -> Analyzer<'o> {
+        Analyzer {
+            info: CaptureInfo {
+                name,
+                format,
+                origin: Timestamp::default(),
+            },
+            opts,
+            started: false,
+            reasm: Reassembler::new(opts.tcp),
+            conns: Vec::new(),
+            report: Report::default(),
+            ifaces: BTreeMap::new(),
+            fragments: 0,
+            first_fragment: None,
+            output_error: None,
+        }
+    }
+
+    fn packet(
+        &mut self,
+        number: u64,
+        time: Timestamp,
+        interface: u32,
+        linktype: Linktype,
+        data: &[u8],
+        sink: &mut dyn Sink,
+    ) {
+        self.report.packets += 1;
+        if self.report.first.is_none() {
+            self.report.first = Some(time);
+            self.info.origin = time;
+        }
+        self.report.last = Some(time);
+        match link::decode(linktype, data) {
+            Decoded::Tcp(seg) => {
+                self.report.tcp_packets += 1;
+                if !self.started {
+                    self.started = true;
+                    if let Err(e) = sink.capture(&self.info) {
+                        self.output_error = Some(e);
+                        return;
+                    }
+                }
+                let at = Provenance {
+                    frame: number,
+                    time,
+                };
+                let conns = &mut self.conns;
+                let layer_limits = &self.opts.layers;
+                let report = &mut self.report;
+                let output_error = &mut self.output_error;
+                self.reasm.push(&seg, at, &mut |id, ev| {
+                    dispatch(conns, layer_limits, report, output_error, sink, id, ev)
+                });
+            }
+            Decoded::NotTcp => self.report.non_tcp_packets += 1,
+            Decoded::Fragment => {
+                self.report.non_tcp_packets += 1;
+                self.fragments += 1;
+                self.first_fragment.get_or_insert(number);
+            }
+            Decoded::UnsupportedLink => {
+                let c = self.ifaces.entry(interface).or_default();
+                c.linktype = linktype.0;
+                c.unsupported += 1;
+            }
+            Decoded::Malformed(why) => {
+                let c = self.ifaces.entry(interface).or_default();
+                c.linktype = linktype.0;
+                c.malformed += 1;
+                c.first_malformed.get_or_insert((number, why));
+            }
+        }
+    }
+
+    fn finish(&mut self, sink: &mut dyn Sink) {
+        let conns = &mut self.conns;
+        let layer_limits = &self.opts.layers;
+        let report = &mut self.report;
+        let output_error = &mut self.output_error;
+        self.reasm.finish(&mut |id, ev| {
+            dispatch(conns, layer_limits, report, output_error, sink, id, ev)
+        });
+        for c in self.conns.iter_mut() {
+            let mut emit = |s: Step| {
+                emit_step(report, output_error, sink, s);
+            };
+            c.end_of_capture(&mut emit);
+        }
+    }
+
+    fn report(&mut self) -> Report {
+        let mut report = std::mem::take(&mut self.report);
+        report.connections = self.reasm.stats().collect();
+        for (iface, c) in &self.ifaces {
+            if c.unsupported > 0 {
+                report.notices.push(Notice {
+                    message: format!(
+                        "interface {iface}: link type {} is not supported; {} packets skipped",
+                        c.linktype, c.unsupported
+                    ),
+                });
+            }
+            if let Some((first, why)) = &c.first_malformed {
+                report.notices.push(Notice {
+                    message: format!(
+                        "interface {iface}: {} packets could not be decoded (first: packet {first}: {why})",
+                        c.malformed
+                    ),
+                });
+            }
+        }
+        if self.fragments > 0 {
+            report.notices.push(Notice {
+                message: format!(
+                    "{} IP fragments carrying TCP were skipped (first: packet {}); dispel does not reassemble IP fragments, so their bytes appear as gaps",
+                    self.fragments,
+                    self.first_fragment.unwrap_or(0)
+                ),
+            });
+        }
+        report
+    }
+}
+
+fn emit_step(
+    report: &mut Report,
+    output_error: &mut Option<io::Error>,
+    sink: &mut dyn Sink,
+    step: Step,
+) {
+    if output_error.is_some() {
+        return;
+    }
+    report.steps += 1;
+    for f in &step.findings {
+        *report.findings.entry(f.rule.id).or_default() += 1;
+    }
+    if let Err(e) = sink.step(&step) {
+        *output_error = Some(e);
+    }
+}
+
+fn dispatch(
+    conns: &mut Vec<conn::ConnState>,
+    limits: &conn::Limits,
+    report: &mut Report,
+    output_error: &mut Option<io::Error>,
+    sink: &mut dyn Sink,
+    id: u32,
+    ev: Event<'_>,
+) {
+    if let Event::Open(meta) = &ev {
+        debug_assert_eq!(meta.id as usize, conns.len());
+        conns.push(conn::ConnState::new((*meta).clone(), *limits));
+        if output_error.is_none()
+            && let Err(e) = sink.connection(meta)
+        {
+            *output_error = Some(e);
+        }
+        return;
+    }
+    let Some(c) = conns.get_mut(id as usize) else {
+        return;
+    };
+    let mut emit = |s: Step| emit_step(report, output_error, sink, s);
+    c.event(ev, &mut emit);
+}

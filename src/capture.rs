@@ -1,0 +1,670 @@
+//! Reading capture files as a stream of packet records.
+//!
+//! pcap (both byte orders, micro- and nanosecond timestamps) and pcapng
+//! (several sections, several interfaces, each with its own link type and
+//! timestamp resolution) are read with `pcap-parser`'s streaming readers, one
+//! record at a time through a fixed buffer: nothing is parsed ahead of the
+//! packet being decoded, and no buffer is sized from a length in the file
+//! before the file is known to hold that many bytes.
+//!
+//! Packet numbers count every packet record from 1, as Wireshark's
+//! `frame.number` does, whether or not dispel can decode the packet.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+use pcap_parser::pcapng::Block;
+use pcap_parser::traits::PcapReaderIterator;
+use pcap_parser::{Linktype, PcapBlockOwned, PcapError};
+
+use crate::error::CaptureError;
+use crate::step::{FrameNo, Timestamp};
+
+/// Size of the read buffer; records larger than this grow it (up to the limit).
+const BUFFER_SIZE: usize = 256 * 1024;
+
+/// One packet record.
+#[derive(Debug, Clone, Copy)]
+pub struct RawPacket<'a> {
+    /// 1-based, as Wireshark's `frame.number`.
+    pub number: FrameNo,
+    pub time: Timestamp,
+    /// pcapng interface index (0 for pcap).
+    pub interface: u32,
+    pub linktype: Linktype,
+    /// The captured bytes (possibly fewer than were on the wire).
+    pub data: &'a [u8],
+    /// The packet's length on the wire.
+    pub orig_len: u32,
+}
+
+/// The container format, for reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Pcap { nanosecond: bool, big_endian: bool },
+    PcapNg,
+}
+
+impl Format {
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Format::Pcap {
+                nanosecond: false, ..
+            } => "pcap (microsecond timestamps)",
+            Format::Pcap {
+                nanosecond: true, ..
+            } => "pcap (nanosecond timestamps)",
+            Format::PcapNg => "pcapng",
+        }
+    }
+}
+
+/// A pcapng interface's decoding state.
+#[derive(Debug, Clone, Copy)]
+struct Interface {
+    linktype: Linktype,
+    /// Timestamp units per second.
+    resolution: u64,
+    /// Seconds added to every timestamp (if_tsoffset).
+    offset: i64,
+}
+
+/// A streaming reader of packet records.
+pub struct CaptureReader {
+    inner: Box<dyn PcapReaderIterator + Send>,
+    format: Format,
+    /// Bytes of the file not yet pulled into the reader, when known: lets a
+    /// record that claims more than the file holds be reported as truncated
+    /// instead of growing the buffer for it.
+    file_len: Option<u64>,
+    max_record: usize,
+    /// Bytes of the block returned by the previous `next` still to consume.
+    pending_consume: usize,
+    next_number: FrameNo,
+    /// Interfaces of the current pcapng section, in IDB order.
+    interfaces: Vec<Interface>,
+    /// Global interface numbering across sections (Wireshark numbers
+    /// interfaces across the whole file).
+    section_base: u32,
+    /// pcap: link type and timestamp units.
+    legacy: Option<(Linktype, u64)>,
+    last_time: Timestamp,
+    done: bool,
+}
+
+impl CaptureReader {
+    /// Opens a capture file.
+    pub fn open(path: &Path, max_record: usize) -> Result<CaptureReader, CaptureError> {
+        let file = File::open(path)?;
+        let len = file
+            .metadata()
+            .ok()
+            .filter(|m| m.is_file())
+            .map(|m| m.len());
+        CaptureReader::new(file, len, max_record)
+    }
+
+    /// Reads a capture from any byte source (`len`, when known, improves
+    /// truncation reports).
+    pub fn new<R: Read + Send + 'static>(
+        mut source: R,
+        len: Option<u64>,
+        max_record: usize,
+    ) -> Result<CaptureReader, CaptureError> {
+        // Look at the magic ourselves first: pcap-parser's own error for a
+        // non-capture does not say what the file is.
+        // pcap-parser probes the format on its first read, so hand it a
+        // full buffer's worth at once.
+        let mut head = vec![0u8; BUFFER_SIZE];
+        let n = read_up_to(&mut source, &mut head)?;
+        head.truncate(n);
+        if n == 0 {
+            return Err(CaptureError::Empty);
+        }
+        let magic = &head[..n.min(4)];
+        let format = match magic {
+            [0x0a, 0x0d, 0x0d, 0x0a] => Format::PcapNg,
+            [0xd4, 0xc3, 0xb2, 0xa1] => Format::Pcap {
+                nanosecond: false,
+                big_endian: false,
+            },
+            [0xa1, 0xb2, 0xc3, 0xd4] => Format::Pcap {
+                nanosecond: false,
+                big_endian: true,
+            },
+            [0x4d, 0x3c, 0xb2, 0xa1] => Format::Pcap {
+                nanosecond: true,
+                big_endian: false,
+            },
+            [0xa1, 0xb2, 0x3c, 0x4d] => Format::Pcap {
+                nanosecond: true,
+                big_endian: true,
+            },
+            _ => {
+                return Err(CaptureError::NotACapture {
+                    magic: describe_magic(magic),
+                });
+            }
+        };
+        let header_len: u64 = match format {
+            Format::PcapNg => 28,
+            Format::Pcap { .. } => 24,
+        };
+        if let Some(len) = len
+            && len < header_len
+        {
+            let what = match format {
+                Format::PcapNg => "pcapng section header block",
+                Format::Pcap { .. } => "pcap file header",
+            };
+            return Err(CaptureError::TruncatedHeader {
+                what,
+                offset: 0,
+                needed: header_len,
+                present: len,
+            });
+        }
+        let chained = std::io::Cursor::new(head).chain(source);
+        let inner = pcap_parser::create_reader(BUFFER_SIZE, chained).map_err(|e| match e {
+            PcapError::Eof | PcapError::Incomplete(_) | PcapError::UnexpectedEof => {
+                CaptureError::TruncatedHeader {
+                    what: "capture file header",
+                    offset: 0,
+                    needed: header_len,
+                    present: len.unwrap_or(0),
+                }
+            }
+            PcapError::ReadError => CaptureError::Io(std::io::Error::other("read failed")),
+            other => CaptureError::Malformed {
+                what: "capture file header",
+                offset: 0,
+                why: other.to_string(),
+            },
+        })?;
+        Ok(CaptureReader {
+            inner,
+            format,
+            file_len: len,
+            max_record,
+            pending_consume: 0,
+            next_number: 1,
+            interfaces: Vec::new(),
+            section_base: 0,
+            legacy: None,
+            last_time: Timestamp::default(),
+            done: false,
+        })
+    }
+
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// The file offset of the next unread record.
+    pub fn offset(&self) -> u64 {
+        (self.inner.consumed() + self.pending_consume) as u64
+    }
+
+    /// The next packet record, `Ok(None)` at the end of the file.
+    ///
+    /// After an error the reader is finished: every packet before the bad
+    /// record has been returned, and `next` returns `Ok(None)`.
+    pub fn next_packet(&mut self) -> Result<Option<RawPacket<'_>>, CaptureError> {
+        if self.pending_consume > 0 {
+            self.inner.consume(self.pending_consume);
+            self.pending_consume = 0;
+        }
+        if self.done {
+            return Ok(None);
+        }
+        // Loop over non-packet blocks, refills and buffer growth. Each
+        // iteration either returns, consumes a block, or adds bytes.
+        loop {
+            let step = self.classify_next();
+            match step {
+                Next::Packet => break,
+                Next::Skip(len) => self.inner.consume(len),
+                Next::Refill => {
+                    if self.inner.refill().is_err() {
+                        self.done = true;
+                        return Err(CaptureError::Io(std::io::Error::other("read failed")));
+                    }
+                }
+                Next::Grow(size) => {
+                    self.inner.grow(size);
+                    if self.inner.refill().is_err() {
+                        self.done = true;
+                        return Err(CaptureError::Io(std::io::Error::other("read failed")));
+                    }
+                }
+                Next::Eof => {
+                    self.done = true;
+                    return Ok(None);
+                }
+                Next::Error(e) => {
+                    self.done = true;
+                    return Err(e);
+                }
+            }
+        }
+        // The block is known to parse as a packet; parse it again to borrow it.
+        let number = self.next_number;
+        self.next_number += 1;
+        let (len, block) = match self.inner.next() {
+            Ok(x) => x,
+            Err(_) => {
+                self.done = true;
+                return Ok(None);
+            }
+        };
+        self.pending_consume = len;
+        let packet = match block {
+            PcapBlockOwned::Legacy(b) => {
+                let (linktype, units) = self.legacy.unwrap_or((Linktype::ETHERNET, 1_000_000));
+                let time = make_time(i64::from(b.ts_sec), u64::from(b.ts_usec), units);
+                let caplen = (b.caplen as usize).min(b.data.len());
+                RawPacket {
+                    number,
+                    time,
+                    interface: 0,
+                    linktype,
+                    data: &b.data[..caplen],
+                    orig_len: b.origlen,
+                }
+            }
+            PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
+                let iface = self.interfaces.get(epb.if_id as usize).copied();
+                let iface = iface.unwrap_or(Interface {
+                    linktype: Linktype(-1),
+                    resolution: 1_000_000,
+                    offset: 0,
+                });
+                let ticks = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+                let secs = (ticks / iface.resolution) as i64;
+                let time = make_time(
+                    secs.saturating_add(iface.offset),
+                    ticks % iface.resolution,
+                    iface.resolution,
+                );
+                let caplen = (epb.caplen as usize).min(epb.data.len());
+                RawPacket {
+                    number,
+                    time,
+                    interface: self.section_base.saturating_add(epb.if_id),
+                    linktype: iface.linktype,
+                    data: &epb.data[..caplen],
+                    orig_len: epb.origlen,
+                }
+            }
+            PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
+                let linktype = self.interfaces.first().map_or(Linktype(-1), |i| i.linktype);
+                let caplen = (spb.origlen as usize).min(spb.data.len());
+                RawPacket {
+                    number,
+                    // A simple packet block has no timestamp.
+                    time: self.last_time,
+                    interface: self.section_base,
+                    linktype,
+                    data: &spb.data[..caplen],
+                    orig_len: spb.origlen,
+                }
+            }
+            _ => unreachable_block(),
+        };
+        self.last_time = packet.time;
+        Ok(Some(packet))
+    }
+
+    /// Decides what to do with the bytes at the reader's position, consuming
+    /// and recording non-packet blocks (headers, interface descriptions).
+    fn classify_next(&mut self) -> Next {
+        let offset = self.inner.consumed() as u64;
+        match self.inner.next() {
+            Ok((len, block)) => match block {
+                PcapBlockOwned::LegacyHeader(h) => {
+                    let units = if h.is_nanosecond_precision() {
+                        1_000_000_000
+                    } else {
+                        1_000_000
+                    };
+                    self.legacy = Some((h.network, units));
+                    Next::Skip(len)
+                }
+                PcapBlockOwned::Legacy(_) => Next::Packet,
+                PcapBlockOwned::NG(Block::SectionHeader(_)) => {
+                    self.section_base = self
+                        .section_base
+                        .saturating_add(self.interfaces.len() as u32);
+                    self.interfaces.clear();
+                    Next::Skip(len)
+                }
+                PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
+                    let Some(resolution) = idb.ts_resolution() else {
+                        return Next::Error(CaptureError::Malformed {
+                            what: "pcapng interface description block",
+                            offset,
+                            why: format!("invalid timestamp resolution {}", idb.if_tsresol),
+                        });
+                    };
+                    self.interfaces.push(Interface {
+                        linktype: idb.linktype,
+                        resolution: resolution.max(1),
+                        offset: idb.ts_offset(),
+                    });
+                    Next::Skip(len)
+                }
+                PcapBlockOwned::NG(Block::EnhancedPacket(_) | Block::SimplePacket(_)) => {
+                    Next::Packet
+                }
+                PcapBlockOwned::NG(_) => Next::Skip(len),
+            },
+            Err(PcapError::Eof) => Next::Eof,
+            Err(PcapError::Incomplete(_)) => Next::Refill,
+            Err(PcapError::BufferTooSmall) => self.oversized(offset),
+            Err(PcapError::UnexpectedEof) => Next::Error(self.truncated(offset)),
+            Err(PcapError::ReadError) => {
+                Next::Error(CaptureError::Io(std::io::Error::other("read failed")))
+            }
+            Err(e) => {
+                let why = describe_pcap_error(&e);
+                Next::Error(CaptureError::Malformed {
+                    what: self.record_name(),
+                    offset,
+                    why,
+                })
+            }
+        }
+    }
+
+    fn record_name(&self) -> &'static str {
+        match self.format {
+            Format::PcapNg => "pcapng block",
+            Format::Pcap { .. } => "packet record",
+        }
+    }
+
+    /// The record at the current position announces this many bytes in all
+    /// (header included), read from its own header, if enough of it is there.
+    fn announced_len(&self) -> Option<u64> {
+        let data = self.inner.data();
+        match self.format {
+            Format::Pcap { big_endian, .. } => {
+                let caplen = read_u32(data.get(8..12)?, big_endian);
+                Some(16 + u64::from(caplen))
+            }
+            Format::PcapNg => {
+                let big_endian = self.section_big_endian();
+                Some(u64::from(read_u32(data.get(4..8)?, big_endian)))
+            }
+        }
+    }
+
+    fn section_big_endian(&self) -> bool {
+        // The byte-order magic of the current section is not exposed by the
+        // reader; a block's type field tells: known block types are small.
+        let data = self.inner.data();
+        data.get(0..4)
+            .map(|t| t[0] == 0 && t[3] != 0)
+            .unwrap_or(false)
+    }
+
+    fn oversized(&self, offset: u64) -> Next {
+        let Some(announced) = self.announced_len() else {
+            return Next::Refill;
+        };
+        let present_in_file = self
+            .file_len
+            .map(|len| len.saturating_sub(offset))
+            .unwrap_or(u64::MAX);
+        if announced > present_in_file {
+            return Next::Error(CaptureError::TruncatedRecord {
+                what: self.record_name(),
+                offset,
+                packet: self.next_number,
+                announced,
+                present: present_in_file,
+            });
+        }
+        if announced > self.max_record as u64 {
+            return Next::Error(CaptureError::RecordTooLarge {
+                what: self.record_name(),
+                offset,
+                packet: self.next_number,
+                announced,
+                limit: self.max_record as u64,
+            });
+        }
+        // The bytes exist and are within the limit: make room for them.
+        Next::Grow(announced as usize + 64)
+    }
+
+    fn truncated(&self, offset: u64) -> CaptureError {
+        let present = self.inner.data().len() as u64;
+        let header = match self.format {
+            Format::Pcap { .. } => 16,
+            Format::PcapNg => 8,
+        };
+        match self.announced_len() {
+            Some(announced) => CaptureError::TruncatedRecord {
+                what: self.record_name(),
+                offset,
+                packet: self.next_number,
+                announced,
+                present,
+            },
+            None => CaptureError::TruncatedHeader {
+                what: match self.format {
+                    Format::Pcap { .. } => "packet record header",
+                    Format::PcapNg => "pcapng block header",
+                },
+                offset,
+                needed: header,
+                present,
+            },
+        }
+    }
+}
+
+enum Next {
+    Packet,
+    Skip(usize),
+    Refill,
+    Grow(usize),
+    Eof,
+    Error(CaptureError),
+}
+
+#[cold]
+fn unreachable_block() -> ! {
+    // classify_next returned Packet for this very block, and the reader is
+    // deterministic on the same bytes.
+    unreachable!("classify_next accepted a block that is not a packet")
+}
+
+fn read_u32(b: &[u8], big_endian: bool) -> u32 {
+    let mut a = [0u8; 4];
+    a.copy_from_slice(&b[..4]);
+    if big_endian {
+        u32::from_be_bytes(a)
+    } else {
+        u32::from_le_bytes(a)
+    }
+}
+
+fn read_up_to<R: Read>(r: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+fn make_time(secs: i64, frac: u64, units: u64) -> Timestamp {
+    let units = units.max(1);
+    let extra_secs = (frac / units) as i64;
+    let rem = frac % units;
+    let nanos = (u128::from(rem) * 1_000_000_000 / u128::from(units)) as u32;
+    Timestamp {
+        secs: secs.saturating_add(extra_secs),
+        nanos,
+    }
+}
+
+fn describe_magic(magic: &[u8]) -> String {
+    let hex = hex::encode(magic);
+    let text: String = magic
+        .iter()
+        .map(|&b| {
+            if b.is_ascii_graphic() || b == b' ' {
+                b as char
+            } else {
+                '.'
+            }
+        })
+        .collect();
+    format!("{hex} \"{text}\"")
+}
+
+fn describe_pcap_error(e: &PcapError<&[u8]>) -> String {
+    match e {
+        PcapError::NomError(_, kind) => format!("invalid block ({kind:?})"),
+        PcapError::OwnedNomError(_, kind) => format!("invalid block ({kind:?})"),
+        PcapError::HeaderNotRecognized => "header not recognised".into(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Synthetic: a little-endian microsecond pcap header for link type `lt`.
+    fn pcap_header(lt: u32) -> Vec<u8> {
+        let mut v = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0];
+        v.extend_from_slice(&[0; 8]);
+        v.extend_from_slice(&65535u32.to_le_bytes());
+        v.extend_from_slice(&lt.to_le_bytes());
+        v
+    }
+
+    fn record(ts: u32, usec: u32, data: &[u8]) -> Vec<u8> {
+        let mut v = Vec::new();
+        v.extend_from_slice(&ts.to_le_bytes());
+        v.extend_from_slice(&usec.to_le_bytes());
+        v.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        v.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        v.extend_from_slice(data);
+        v
+    }
+
+    fn read_all(bytes: Vec<u8>) -> (Vec<(u64, Timestamp, usize)>, Option<CaptureError>) {
+        let len = bytes.len() as u64;
+        let mut r = match CaptureReader::new(std::io::Cursor::new(bytes), Some(len), 1 << 20) {
+            Ok(r) => r,
+            Err(e) => return (vec![], Some(e)),
+        };
+        let mut out = vec![];
+        loop {
+            match r.next_packet() {
+                Ok(Some(p)) => out.push((p.number, p.time, p.data.len())),
+                Ok(None) => return (out, None),
+                Err(e) => return (out, Some(e)),
+            }
+        }
+    }
+
+    #[test]
+    fn reads_records_and_numbers_them_from_one() {
+        let mut f = pcap_header(1);
+        f.extend(record(10, 500_000, &[1; 60]));
+        f.extend(record(11, 0, &[2; 70]));
+        let (pkts, err) = read_all(f);
+        assert!(err.is_none());
+        assert_eq!(pkts.len(), 2);
+        assert_eq!(pkts[0].0, 1);
+        assert_eq!(
+            pkts[0].1,
+            Timestamp {
+                secs: 10,
+                nanos: 500_000_000
+            }
+        );
+        assert_eq!(pkts[1], (2, Timestamp { secs: 11, nanos: 0 }, 70));
+    }
+
+    #[test]
+    fn truncated_record_names_offset_packet_and_sizes() {
+        let mut f = pcap_header(1);
+        f.extend(record(10, 0, &[1; 60]));
+        let mut last = record(11, 0, &[2; 1514]);
+        last.truncate(16 + 210);
+        f.extend(last);
+        let (pkts, err) = read_all(f);
+        assert_eq!(pkts.len(), 1);
+        let msg = err.expect("an error").to_string();
+        assert_eq!(
+            msg,
+            "truncated packet record at byte 100 (packet 2): 1530 bytes announced, 226 present"
+        );
+    }
+
+    #[test]
+    fn absurd_record_length_is_truncation_not_allocation() {
+        let mut f = pcap_header(1);
+        let mut rec = record(1, 0, &[0; 4]);
+        rec[8..12].copy_from_slice(&0xfff0_0000u32.to_le_bytes());
+        f.extend(rec);
+        let (pkts, err) = read_all(f);
+        assert!(pkts.is_empty());
+        assert!(matches!(
+            err,
+            Some(CaptureError::TruncatedRecord {
+                packet: 1,
+                offset: 24,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn not_a_capture_says_what_it_starts_with() {
+        let (_, err) = read_all(b"GET / HTTP/1.1\r\n".to_vec());
+        assert_eq!(
+            err.unwrap().to_string(),
+            "not a pcap or pcapng capture (the file starts with 47455420 \"GET \")"
+        );
+        let (_, err) = read_all(vec![]);
+        assert!(matches!(err, Some(CaptureError::Empty)));
+    }
+
+    #[test]
+    fn truncated_file_header() {
+        let (_, err) = read_all(pcap_header(1)[..10].to_vec());
+        assert_eq!(
+            err.unwrap().to_string(),
+            "truncated pcap file header at byte 0: 24 bytes needed, 10 present"
+        );
+    }
+
+    #[test]
+    fn nanosecond_pcap() {
+        let mut f = pcap_header(1);
+        f[0..4].copy_from_slice(&[0x4d, 0x3c, 0xb2, 0xa1]);
+        f.extend(record(5, 123_456_789, &[0; 20]));
+        let (pkts, err) = read_all(f);
+        assert!(err.is_none());
+        assert_eq!(
+            pkts[0].1,
+            Timestamp {
+                secs: 5,
+                nanos: 123_456_789
+            }
+        );
+    }
+}

@@ -1,0 +1,60 @@
+//! Headless renderings of the step trace. Every format renders the same
+//! steps; none touches the terminal library.
+//!
+//! The ndjson and JSON shapes are contracts with graders, documented in
+//! `docs/output-formats.md`; change them only with a schema version bump.
+
+pub mod json;
+pub mod ndjson;
+pub mod streams;
+pub mod text;
+
+/// Version of the JSON / ndjson schema, carried in every document.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Which steps an output shows (`--conn`, `--kind`).
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub conn: Option<u32>,
+    /// Kind patterns: exact (`websocket.frame`), prefix with `*`
+    /// (`websocket.*`), or a layer name (`websocket`).
+    pub kinds: Vec<String>,
+}
+
+impl Filter {
+    pub fn conn_shown(&self, conn: u32) -> bool {
+        self.conn.is_none_or(|c| c == conn)
+    }
+
+    pub fn step_shown(&self, step: &crate::step::Step) -> bool {
+        self.conn_shown(step.conn)
+            && (self.kinds.is_empty() || self.kinds.iter().any(|k| kind_matches(k, step.kind)))
+    }
+}
+
+/// Whether a `--kind` pattern matches a step kind.
+pub fn kind_matches(pattern: &str, kind: &str) -> bool {
+    if let Some(prefix) = pattern.strip_suffix('*') {
+        kind.starts_with(prefix)
+    } else {
+        kind == pattern
+            || (kind.len() > pattern.len()
+                && kind.starts_with(pattern)
+                && kind.as_bytes()[pattern.len()] == b'.')
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::kind_matches;
+
+    #[test]
+    fn kind_patterns() {
+        assert!(kind_matches("websocket.frame", "websocket.frame"));
+        assert!(kind_matches("websocket", "websocket.frame"));
+        assert!(kind_matches("websocket.*", "websocket.message"));
+        assert!(kind_matches("web*", "websocket.message"));
+        assert!(!kind_matches("websocket", "websocketx.frame"));
+        assert!(!kind_matches("tcp.syn", "tcp.syn-ack"));
+    }
+}

@@ -1,0 +1,186 @@
+//! `--format text`: a readable, aligned block per step.
+//!
+//! Everything that came from the capture is escaped for the terminal (see
+//! `crate::sanitize`), whether or not stdout is a terminal: a text trace
+//! saved to a file is read with `cat` and `less` too.
+
+use std::io::{self, Write};
+
+use super::Filter;
+use crate::analyze::{CaptureInfo, Report, Sink};
+use crate::error::CaptureError;
+use crate::sanitize::{bytes_as_text, escape};
+use crate::step::{Field, Step, Timestamp, Value};
+use crate::tcp::ConnMeta;
+
+/// Bytes shown of a byte field before eliding.
+const MAX_BYTES_SHOWN: usize = 64;
+
+pub struct TextSink<W: Write> {
+    out: W,
+    filter: Filter,
+    origin: Timestamp,
+    number: u64,
+}
+
+impl<W: Write> TextSink<W> {
+    pub fn new(out: W, filter: Filter) -> TextSink<W> {
+        TextSink {
+            out,
+            filter,
+            origin: Timestamp::default(),
+            number: 0,
+        }
+    }
+}
+
+/// A field's value for a human: its `show` text, or the value; long byte
+/// strings elided with their length.
+pub fn render_value(step: &Step, f: &Field) -> String {
+    let bytes = match &f.value {
+        Value::Bytes(b) => Some(b.as_slice()),
+        Value::SpanBytes => f.span.and_then(|s| step.span_bytes(&s)),
+        Value::Str(s) => {
+            let shown = format!("\"{}\"", escape(s));
+            return match &f.show {
+                Some(show) => format!("{shown}  ({})", escape(show)),
+                None => shown,
+            };
+        }
+        _ => None,
+    };
+    let raw = match bytes {
+        Some(b) if b.len() > MAX_BYTES_SHOWN => format!(
+            "{}… ({} bytes)",
+            hex::encode(&b[..MAX_BYTES_SHOWN]),
+            b.len()
+        ),
+        Some(b) => hex::encode(b),
+        None => f.value.to_string(),
+    };
+    match &f.show {
+        Some(show) => format!("{}  ({})", escape(&raw), escape(show)),
+        None => escape(&raw).into_owned(),
+    }
+}
+
+/// Frame numbers compactly: `4`, `4,6`, `4–9` for a run.
+pub fn frames_label(frames: &[u64]) -> String {
+    match frames {
+        [] => "-".into(),
+        [one] => one.to_string(),
+        [first, .., last] if (last - first) as usize + 1 == frames.len() => {
+            format!("{first}–{last}")
+        }
+        _ if frames.len() <= 4 => frames
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(","),
+        [first, .., last] => format!("{first}…{last} ({} packets)", frames.len()),
+    }
+}
+
+impl<W: Write> Sink for TextSink<W> {
+    fn capture(&mut self, info: &CaptureInfo) -> io::Result<()> {
+        self.origin = info.origin;
+        writeln!(
+            self.out,
+            "capture {} ({})\n",
+            escape(&info.name),
+            info.format.describe()
+        )
+    }
+
+    fn connection(&mut self, m: &ConnMeta) -> io::Result<()> {
+        if !self.filter.conn_shown(m.id) {
+            return Ok(());
+        }
+        let guessed = if m.role_guessed {
+            "  (roles guessed from ports)"
+        } else {
+            ""
+        };
+        writeln!(
+            self.out,
+            "== conn {}: client {} ⇄ server {}{guessed}\n",
+            m.id, m.client, m.server
+        )
+    }
+
+    fn step(&mut self, s: &Step) -> io::Result<()> {
+        self.number += 1;
+        if !self.filter.step_shown(s) {
+            return Ok(());
+        }
+        let t = s.time.since(self.origin);
+        writeln!(
+            self.out,
+            "#{:<5} {:>10.6}s  conn {} {} {}  {}  [packets {}]",
+            self.number,
+            t,
+            s.conn,
+            s.dir.as_str(),
+            s.dir.arrow(),
+            s.kind,
+            frames_label(&s.frames)
+        )?;
+        writeln!(self.out, "       {}", escape(&s.summary))?;
+        let width = s
+            .fields
+            .iter()
+            .map(|f| f.name.len() + 2 * usize::from(f.depth))
+            .max()
+            .unwrap_or(0);
+        for f in &s.fields {
+            let indent = "  ".repeat(usize::from(f.depth));
+            let name = format!("{indent}{}", f.name);
+            writeln!(self.out, "         {name:<width$}  {}", render_value(s, f))?;
+        }
+        for f in &s.findings {
+            writeln!(
+                self.out,
+                "       ! {} {} ({}): {}",
+                f.rule.severity.as_str(),
+                f.rule.id,
+                f.rule.section,
+                escape(&f.message)
+            )?;
+        }
+        writeln!(self.out)
+    }
+
+    fn finish(&mut self, r: &Report, error: Option<&CaptureError>) -> io::Result<()> {
+        let total: u64 = r.findings.values().sum();
+        writeln!(
+            self.out,
+            "{} packets ({} TCP, {} other), {} connections, {} steps, {} findings",
+            r.packets,
+            r.tcp_packets,
+            r.non_tcp_packets,
+            r.connections.len(),
+            r.steps,
+            total
+        )?;
+        for (id, n) in &r.findings {
+            writeln!(self.out, "  {n:>5}  {id}")?;
+        }
+        for n in &r.notices {
+            writeln!(self.out, "note: {}", escape(&n.message))?;
+        }
+        if let Some(e) = error {
+            writeln!(self.out, "stopped early: {}", escape(&e.to_string()))?;
+        }
+        self.out.flush()
+    }
+}
+
+/// Renders bytes for one-line display.
+pub fn preview(b: &[u8], max: usize) -> String {
+    let cut = &b[..b.len().min(max)];
+    let mut s = bytes_as_text(cut);
+    if b.len() > max {
+        s.push('…');
+    }
+    s
+}
