@@ -102,15 +102,47 @@ pub fn run_file(path: &Path, opts: &Options, sink: &mut dyn Sink) -> Result<Repo
     run(reader, name, opts, sink)
 }
 
-/// Analyses a capture held in memory (the bundled default capture, tests).
-pub fn run_bytes(
-    bytes: &'static [u8],
+/// Analyses a capture from any byte source (the bundled default capture,
+/// tests); `len`, when known, sharpens truncation reports.
+pub fn run_reader<R: io::Read + Send + 'static>(
+    source: R,
+    len: Option<u64>,
     name: &str,
     opts: &Options,
     sink: &mut dyn Sink,
 ) -> Result<Report, RunError> {
-    let reader = CaptureReader::new(bytes, Some(bytes.len() as u64), opts.max_record());
+    let reader = CaptureReader::new(source, len, opts.max_record());
     run(reader, name.to_string(), opts, sink)
+}
+
+/// A sink that keeps everything: for the interactive view and tests.
+#[derive(Debug, Default)]
+pub struct Collect {
+    pub info: Option<CaptureInfo>,
+    pub connections: Vec<ConnMeta>,
+    pub steps: Vec<Step>,
+    pub report: Option<Report>,
+    pub error: Option<String>,
+}
+
+impl Sink for Collect {
+    fn capture(&mut self, info: &CaptureInfo) -> io::Result<()> {
+        self.info = Some(info.clone());
+        Ok(())
+    }
+    fn connection(&mut self, meta: &ConnMeta) -> io::Result<()> {
+        self.connections.push(meta.clone());
+        Ok(())
+    }
+    fn step(&mut self, step: &Step) -> io::Result<()> {
+        self.steps.push(step.clone());
+        Ok(())
+    }
+    fn finish(&mut self, report: &Report, error: Option<&CaptureError>) -> io::Result<()> {
+        self.report = Some(report.clone());
+        self.error = error.map(|e| e.to_string());
+        Ok(())
+    }
 }
 
 fn run(
