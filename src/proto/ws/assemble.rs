@@ -102,6 +102,12 @@ pub enum Violation {
         /// The frame's opcode.
         opcode: OpCode,
     },
+    /// A Text message (after reassembly and any inflation) that is not
+    /// UTF-8.
+    TextNotUtf8 {
+        /// Length of the valid UTF-8 prefix.
+        valid_up_to: usize,
+    },
 }
 
 impl Violation {
@@ -119,6 +125,7 @@ impl Violation {
                 "RFC 6455 §5.4"
             }
             Violation::FrameAfterClose { .. } => "RFC 6455 §5.5.1",
+            Violation::TextNotUtf8 { .. } => "RFC 6455 §5.6, §8.1",
         }
     }
 
@@ -151,6 +158,7 @@ impl Violation {
             Violation::ContinuationWithoutStart => "a continuation frame must follow a Text or Binary frame with FIN = 0, but no message is open; its payload is dropped".into(),
             Violation::DataDuringFragmentedMessage { open, new } => format!("a {} frame arrived while a fragmented {} message was still open; fragments of different messages MUST NOT interleave, so the open message is abandoned", new.name(), open.name()),
             Violation::FrameAfterClose { opcode } => format!("after sending a Close frame an endpoint MUST NOT send more data, but a {} frame followed", opcode.name()),
+            Violation::TextNotUtf8 { valid_up_to } => format!("a Text message MUST be UTF-8 once reassembled (and inflated), but the bytes after the first {valid_up_to} are not"),
         }
     }
 }
@@ -162,6 +170,19 @@ fn rsv_names(rsv: u8) -> String {
         .map(|(_, n)| *n)
         .collect();
     names.join(" and ")
+}
+
+/// Checks a Text message's data for UTF-8 (§8.1). A message cut short by
+/// a cap may end inside a character; that is not counted as a fault.
+/// Compressed messages are checked by the caller after inflating.
+pub fn text_problem(data: &[u8], truncated: bool) -> Option<Violation> {
+    match std::str::from_utf8(data) {
+        Ok(_) => None,
+        Err(e) if truncated && e.error_len().is_none() => None,
+        Err(e) => Some(Violation::TextNotUtf8 {
+            valid_up_to: e.valid_up_to(),
+        }),
+    }
 }
 
 /// A message put together from its frames.
@@ -251,7 +272,9 @@ impl Assembler {
     }
 
     /// Takes one frame (header and unmasked payload) and reports what it
-    /// did, violations first.
+    /// did, violations first. `payload` may be shorter than
+    /// `h.payload_len` when the capture ends early; the bytes given are
+    /// what is stored and counted.
     pub fn push(&mut self, h: &FrameHeader, payload: &[u8]) -> Vec<AssemblyEvent> {
         let mut ev = Vec::new();
         let mut violate = |v: Violation| ev.push(AssemblyEvent::Violation(v));
@@ -339,7 +362,7 @@ impl Assembler {
                 };
                 self.append(&mut msg, payload);
                 if h.fin {
-                    ev.push(AssemblyEvent::Message(msg));
+                    complete(&mut ev, msg);
                 } else {
                     ev.push(AssemblyEvent::Started {
                         opcode: msg.opcode,
@@ -355,7 +378,7 @@ impl Assembler {
                 Some(mut msg) => {
                     self.append(&mut msg, payload);
                     if h.fin {
-                        ev.push(AssemblyEvent::Message(msg));
+                        complete(&mut ev, msg);
                     } else {
                         ev.push(AssemblyEvent::Continued {
                             frames: msg.frames,
@@ -377,6 +400,7 @@ impl Assembler {
     }
 
     fn append(&self, msg: &mut Message, payload: &[u8]) {
+        // Only the bytes given are stored: a capture may end mid-payload.
         let room = self.config.max_message.saturating_sub(msg.payload.len());
         let keep = payload.get(..room).unwrap_or(payload);
         msg.payload.extend_from_slice(keep);
@@ -384,6 +408,19 @@ impl Assembler {
         msg.frames += 1;
         msg.len = msg.len.saturating_add(payload.len() as u64);
     }
+}
+
+/// Emits a completed message, preceded by its UTF-8 finding if it is
+/// uncompressed text (§8.1: "MUST _Fail the WebSocket Connection_" on
+/// invalid UTF-8).
+fn complete(ev: &mut Vec<AssemblyEvent>, msg: Message) {
+    if msg.opcode == OpCode::Text
+        && !msg.compressed
+        && let Some(v) = text_problem(&msg.payload, msg.truncated)
+    {
+        ev.push(AssemblyEvent::Violation(v));
+    }
+    ev.push(AssemblyEvent::Message(msg));
 }
 
 #[cfg(test)]
@@ -633,6 +670,26 @@ mod tests {
     }
 
     #[test]
+    fn text_must_be_utf8() {
+        // Synthetic: "é" split across two fragments is fine once joined.
+        let mut a = server();
+        push(&mut a, &[0x01, 0x01, 0xc3]);
+        let ev = push(&mut a, &[0x80, 0x01, 0xa9]);
+        assert!(violations(&ev).is_empty());
+        assert_eq!(message(&ev).unwrap().payload, "é".as_bytes());
+        // Synthetic: a lone continuation byte.
+        let ev = push(&mut a, &[0x81, 0x02, b'a', 0xa9]);
+        assert_eq!(
+            violations(&ev),
+            vec![Violation::TextNotUtf8 { valid_up_to: 1 }]
+        );
+        // Binary is not checked; a cap that cuts a character is not a fault.
+        assert!(violations(&push(&mut a, &[0x82, 0x01, 0xff])).is_empty());
+        assert_eq!(text_problem("é".as_bytes().get(..1).unwrap(), true), None);
+        assert!(text_problem(&[0xc3], false).is_some());
+    }
+
+    #[test]
     fn message_cap_truncates() {
         let mut a = Assembler::new(AssemblerConfig {
             max_message: 4,
@@ -671,6 +728,7 @@ mod tests {
             Violation::FrameAfterClose {
                 opcode: OpCode::Ping,
             },
+            Violation::TextNotUtf8 { valid_up_to: 0 },
         ];
         for v in all {
             assert!(v.section().starts_with("RFC"));

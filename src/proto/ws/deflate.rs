@@ -78,6 +78,16 @@ impl Inflater {
         cap: usize,
     ) -> Result<Inflated, InflateError> {
         let context_lost = self.context_lost;
+        if compressed.is_empty() {
+            // Not a DEFLATE stream at all (an empty message compresses to
+            // `00`); appending the tail alone would leave the inflater inside
+            // a stored block and garble every later message.
+            return Ok(Inflated {
+                data: Vec::new(),
+                truncated: false,
+                context_lost,
+            });
+        }
         let mut data = Vec::new();
         let result = inflate_capped(&mut self.d, compressed, &mut data, cap).and_then(|first| {
             if first.truncated || first.stream_end {
@@ -221,6 +231,16 @@ mod tests {
         let next = inf.inflate_message(&HELLO, 1024).unwrap();
         assert!(next.context_lost);
         assert_eq!(next.data, b"Hello");
+    }
+
+    #[test]
+    fn empty_messages() {
+        let mut inf = Inflater::new(false);
+        // RFC 7692 §7.2.3.6: an empty message is sent as the single byte 00
+        // (frame `c1 01 00`).
+        assert_eq!(inf.inflate_message(&[0x00], 1024).unwrap().data, b"");
+        assert_eq!(inf.inflate_message(&[], 1024).unwrap().data, b"");
+        assert_eq!(inf.inflate_message(&HELLO, 1024).unwrap().data, b"Hello");
     }
 
     #[test]

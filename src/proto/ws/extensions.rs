@@ -33,7 +33,8 @@ pub struct Extension {
     pub name: String,
     /// Parameters as (name, value); quoted values are unquoted.
     pub params: Vec<(String, Option<String>)>,
-    /// Bytes of this extension within the header value.
+    /// Bytes of this extension within the header value it was parsed
+    /// from (add that header's `value_span.start` for a stream offset).
     pub span: Range<usize>,
 }
 

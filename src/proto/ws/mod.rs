@@ -26,10 +26,15 @@ pub mod frame;
 pub mod handshake;
 pub mod mask;
 
-pub use assemble::{Assembler, AssemblerConfig, AssemblyEvent, Message, Sender, Violation};
+pub use assemble::{
+    Assembler, AssemblerConfig, AssemblyEvent, Message, Sender, Violation, text_problem,
+};
 pub use close::{ClosePayload, CloseProblem, CodeValidity, close_code_name, parse_close};
 pub use deflate::{InflateError, Inflated, Inflater};
 pub use extensions::{DeflateParams, Extension, parse_extensions};
 pub use frame::{FrameHeader, LengthForm, OpCode};
-pub use handshake::{AcceptDerivation, GUID, check_request, check_response, derive_accept};
+pub use handshake::{
+    AcceptDerivation, GUID, RequestCheck, RequestProblem, ResponseCheck, ResponseProblem,
+    check_request, check_response, derive_accept,
+};
 pub use mask::apply_mask;
