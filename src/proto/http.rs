@@ -416,7 +416,7 @@ fn parse_head(full: &[u8], limits: &Limits, kind: Kind) -> Parse<Head> {
                     let method_span = span_of(buf, method.as_bytes()).unwrap_or(0..0);
                     let target_span = span_of(buf, target.as_bytes()).unwrap_or(0..0);
                     // httparse demands exactly one SP before the 8-byte version.
-                    let v0 = target_span.end.saturating_add(1);
+                    let v0 = target_span.end.saturating_add(1).min(buf.len());
                     let version_span = v0..v0.saturating_add(8).min(buf.len());
                     let line = method_span.start..line_end(buf, target_span.end);
                     let start = StartLine::Request {
@@ -1691,6 +1691,31 @@ mod tests {
                     prop_assert_eq!(&s.as_bytes()[hd.name_span.clone()], hd.name.as_bytes());
                     prop_assert_eq!(&s.as_bytes()[hd.value_span.clone()], &hd.raw_value[..]);
                 }
+            }
+        }
+
+        #[test]
+        fn response_spans_stay_in_bounds(s in r"\r?\n?HTTP/1\.[01] [0-9]{3}( [ -~]{0,10})?\r?\n([A-Za-z-]{1,6}:[ \t]?[ -~]{0,10}\r?\n){0,4}\r?\n[ -~]{0,4}") {
+            let buf = s.as_bytes();
+            match parse_response_head(buf, &Limits::default()) {
+                Parse::Complete(h) => {
+                    prop_assert!(h.len <= buf.len());
+                    let StartLine::Response { version_span, status_span, reason_span, status, reason, .. } = &h.start else {
+                        return Err(TestCaseError::fail("not a response"));
+                    };
+                    prop_assert!(buf[version_span.clone()].starts_with(b"HTTP/1."));
+                    let digits = format!("{status:03}");
+                    prop_assert_eq!(&buf[status_span.clone()], digits.as_bytes());
+                    prop_assert_eq!(&buf[reason_span.clone()], reason.as_bytes());
+                    prop_assert!(h.start_line_span.end <= h.len);
+                    for hd in &h.headers {
+                        prop_assert!(hd.line_span.start >= h.start_line_span.end);
+                        prop_assert!(hd.line_span.end <= h.len);
+                        prop_assert_eq!(&buf[hd.value_span.clone()], &hd.raw_value[..]);
+                    }
+                }
+                Parse::Partial => {}
+                Parse::Invalid(e) => prop_assert!(!e.to_string().is_empty()),
             }
         }
 
