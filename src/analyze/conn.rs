@@ -1,25 +1,38 @@
 //! One connection's decoders: which layer reads each direction's bytes, and
-//! the hand-over between layers (HTTP until an upgrade succeeds, then
-//! WebSocket frames from the exact byte after the `101` response).
+//! the hand-over between layers — HTTP until an upgrade succeeds, then
+//! WebSocket frames from the exact byte after the `101` response (frames may
+//! share a TCP segment with it).
 
-use crate::step::{Dir, Step};
-use crate::tcp::{ConnMeta, Event};
+use std::collections::VecDeque;
+use std::sync::Arc;
 
+use crate::proto::http::{self, Head};
+use crate::proto::ws::{self as wsproto, RequestCheck, RequestProblem, ResponseProblem};
+use crate::rules::{self, Rule};
+use crate::step::{Dir, Field, Finding, Origin, Span, Step, Value};
+use crate::tcp::{ConnMeta, Control, Event};
+
+use super::http::{self as httpstep, HttpState, Progress};
 use super::stream::StreamBuf;
 use super::tcpsteps;
+use super::ws::{self, Delivered, Pings, WsDir};
 
 /// Caps of the protocol layers, so a hostile capture cannot make a run
-/// allocate without bound.
-#[derive(Debug, Clone, Copy)]
+/// allocate without bound. Defaults fit a laptop; every one can be raised.
+#[derive(Debug, Clone)]
 pub struct Limits {
     /// Largest raw data step (bytes); longer deliveries are split.
     pub max_raw_step: usize,
+    pub http: http::Limits,
+    pub ws: ws::Limits,
 }
 
 impl Default for Limits {
     fn default() -> Limits {
         Limits {
             max_raw_step: 64 * 1024,
+            http: http::Limits::default(),
+            ws: ws::Limits::default(),
         }
     }
 }
@@ -27,8 +40,26 @@ impl Default for Limits {
 /// How one direction's bytes are being decoded.
 #[derive(Debug)]
 enum Decoder {
+    /// Too few bytes yet to tell what protocol this is.
+    Detect,
     /// Not decoded by a higher layer: shown as TCP data.
     Raw,
+    Http(HttpState),
+    /// The client asked to upgrade; its next bytes wait for the answer.
+    AwaitUpgrade,
+    WebSocket(Box<WsDir>),
+    /// A gap or an unparseable message ended decoding of this direction.
+    Stopped,
+}
+
+impl Decoder {
+    fn layer(&self) -> Option<&'static str> {
+        match self {
+            Decoder::Http(_) | Decoder::AwaitUpgrade => Some("HTTP"),
+            Decoder::WebSocket(w) if !w.stopped() => Some("WebSocket"),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -37,29 +68,47 @@ struct DirState {
     decoder: Decoder,
 }
 
+/// A request waiting for its response.
+#[derive(Debug)]
+struct PendingRequest {
+    method: String,
+    target: String,
+    /// The upgrade checks, when the request asks for a WebSocket.
+    upgrade: Option<RequestCheck>,
+}
+
 /// A connection being decoded.
 #[derive(Debug)]
 pub struct ConnState {
     meta: ConnMeta,
     limits: Limits,
     dirs: [DirState; 2],
+    requests: VecDeque<PendingRequest>,
+    pings: Pings,
+    /// The request target of the WebSocket upgrade (Engine.IO reads its query).
+    pub ws_target: Option<String>,
 }
+
+type Emit<'a> = dyn FnMut(Step) -> u64 + 'a;
 
 impl ConnState {
     pub fn new(meta: ConnMeta, limits: Limits) -> ConnState {
         let dir = || DirState {
             buf: StreamBuf::default(),
-            decoder: Decoder::Raw,
+            decoder: Decoder::Detect,
         };
         ConnState {
             meta,
             limits,
             dirs: [dir(), dir()],
+            requests: VecDeque::new(),
+            pings: Default::default(),
+            ws_target: None,
         }
     }
 
     /// Handles one reassembler event, emitting the steps it completes.
-    pub fn event(&mut self, ev: Event<'_>, emit: &mut dyn FnMut(Step)) {
+    pub fn event(&mut self, ev: Event<'_>, emit: &mut Emit<'_>) {
         let id = self.meta.id;
         match ev {
             Event::Open(_) => {}
@@ -70,15 +119,23 @@ impl ConnState {
                 segment,
                 rel_seq,
                 rel_ack,
-            } => emit(tcpsteps::control(
-                id, dir, control, at, segment, rel_seq, rel_ack,
-            )),
+            } => {
+                if matches!(control, Control::Fin | Control::Rst) {
+                    // The end of a direction completes a body read to close.
+                    self.pump(dir, true, emit);
+                }
+                emit(tcpsteps::control(
+                    id, dir, control, at, segment, rel_seq, rel_ack,
+                ));
+            }
             Event::Anomaly {
                 dir,
                 at,
                 rule,
                 message,
-            } => emit(tcpsteps::anomaly(id, dir, at, rule, message)),
+            } => {
+                emit(tcpsteps::anomaly(id, dir, at, rule, message));
+            }
             Event::Gap {
                 dir,
                 offset,
@@ -95,10 +152,10 @@ impl ConnState {
                 data,
                 at,
             } => {
-                let max = self.limits.max_raw_step.max(1);
                 let state = &mut self.dirs[dir.index()];
                 match state.decoder {
                     Decoder::Raw => {
+                        let max = self.limits.max_raw_step.max(1);
                         for (i, chunk) in data.chunks(max).enumerate() {
                             emit(tcpsteps::data(
                                 id,
@@ -110,22 +167,422 @@ impl ConnState {
                                 "no higher layer recognised",
                             ));
                         }
-                        let _ = &state.buf;
+                    }
+                    Decoder::Stopped => {}
+                    _ => {
+                        state.buf.push(offset, data, at);
+                        self.pump(dir, false, emit);
                     }
                 }
             }
         }
     }
 
+    /// Runs the decoder of a direction over its buffered bytes.
+    fn pump(&mut self, dir: Dir, at_end: bool, emit: &mut Emit<'_>) {
+        let id = self.meta.id;
+        loop {
+            let d = dir.index();
+            match &mut self.dirs[d].decoder {
+                Decoder::Detect => {
+                    let verdict = httpstep::looks_like_http(dir, self.dirs[d].buf.bytes());
+                    match verdict {
+                        Some(true) => self.dirs[d].decoder = Decoder::Http(HttpState::Head),
+                        Some(false) => {
+                            self.dirs[d].decoder = Decoder::Raw;
+                            self.flush_raw(dir, emit);
+                            return;
+                        }
+                        None if at_end => {
+                            self.dirs[d].decoder = Decoder::Raw;
+                            self.flush_raw(dir, emit);
+                            return;
+                        }
+                        None => return,
+                    }
+                }
+                Decoder::Raw => {
+                    self.flush_raw(dir, emit);
+                    return;
+                }
+                Decoder::Stopped => {
+                    self.dirs[d].buf.clear();
+                    return;
+                }
+                Decoder::AwaitUpgrade => return,
+                Decoder::WebSocket(w) => {
+                    let mut out = Vec::new();
+                    w.pump(&mut self.dirs[d].buf, &mut self.pings, emit, &mut out);
+                    if at_end {
+                        w.end(&mut self.dirs[d].buf, emit);
+                    }
+                    self.deliver(dir, out, emit);
+                    return;
+                }
+                Decoder::Http(state) => {
+                    if self.dirs[d].buf.is_empty() {
+                        return;
+                    }
+                    let method = match dir {
+                        Dir::S2c => self.requests.front().map(|r| r.method.clone()),
+                        Dir::C2s => None,
+                    };
+                    let progress = httpstep::parse(
+                        state,
+                        &mut self.dirs[d].buf,
+                        dir,
+                        method.as_deref(),
+                        &self.limits.http,
+                        at_end,
+                    );
+                    match progress {
+                        Progress::NeedMore => return,
+                        Progress::Error(e, sample) => {
+                            let s = httpstep::error_step(id, dir, &e, &self.dirs[d].buf, &sample);
+                            emit(s);
+                            self.dirs[d].decoder = Decoder::Stopped;
+                            self.dirs[d].buf.clear();
+                            return;
+                        }
+                        Progress::Message(m) => match dir {
+                            Dir::C2s => self.request(*m, emit),
+                            Dir::S2c => self.response(*m, emit),
+                        },
+                    }
+                }
+            }
+        }
+    }
+
+    fn flush_raw(&mut self, dir: Dir, emit: &mut Emit<'_>) {
+        let id = self.meta.id;
+        let max = self.limits.max_raw_step.max(1);
+        let buf = &mut self.dirs[dir.index()].buf;
+        while !buf.is_empty() {
+            let n = buf.len().min(max);
+            let (frames, time) = buf.provenance(n);
+            let s = tcpsteps::data(
+                id,
+                dir,
+                buf.offset(),
+                &buf.bytes()[..n],
+                frames,
+                time,
+                "no higher layer recognised",
+            );
+            buf.consume(n);
+            emit(s);
+        }
+    }
+
+    fn request(&mut self, m: httpstep::Message, emit: &mut Emit<'_>) {
+        let id = self.meta.id;
+        let mut s = httpstep::step(id, Dir::C2s, &m);
+        let method = m.head.method().unwrap_or("").to_string();
+        let target = match &m.head.start {
+            http::StartLine::Request { target, .. } => target.clone(),
+            _ => String::new(),
+        };
+        let upgrade = wants_websocket(&m.head).then(|| wsproto::check_request(&m.head));
+        if let Some(check) = &upgrade {
+            for p in &check.problems {
+                s.findings.push(Finding::new(request_rule(p), p.message()));
+            }
+            s.summary.push_str("  (WebSocket upgrade request)");
+        }
+        emit(s);
+        let is_upgrade = upgrade.is_some();
+        self.requests.push_back(PendingRequest {
+            method,
+            target,
+            upgrade,
+        });
+        if is_upgrade {
+            // RFC 6455 §4.1: the client waits for the server's answer before
+            // sending frames; until then its bytes are neither HTTP nor WS.
+            self.dirs[0].decoder = Decoder::AwaitUpgrade;
+        }
+    }
+
+    fn response(&mut self, m: httpstep::Message, emit: &mut Emit<'_>) {
+        let id = self.meta.id;
+        let status = m.head.status().unwrap_or(0);
+        // 1xx other than 101 are interim: the request still waits.
+        let req = if (100..200).contains(&status) && status != 101 {
+            None
+        } else {
+            self.requests.pop_front()
+        };
+        let mut s = httpstep::step(id, Dir::S2c, &m);
+        let Some(PendingRequest {
+            upgrade: Some(check),
+            target,
+            ..
+        }) = req
+        else {
+            emit(s);
+            return;
+        };
+        let resp = wsproto::check_response(&check, &m.head);
+        for p in &resp.problems {
+            s.findings.push(Finding::new(response_rule(p), p.message()));
+        }
+        emit(s);
+        if status == 101 || resp.accept.is_some() {
+            emit(accept_step(id, &m, &check, &resp));
+        }
+        let upgraded = status == 101;
+        emit(handshake_step(id, &m, &check, &resp, upgraded));
+        if upgraded {
+            self.ws_target = Some(target);
+            let deflate = resp.deflate.as_ref().map(|p| {
+                (
+                    (p.client_no_context_takeover),
+                    (p.server_no_context_takeover),
+                )
+            });
+            let c2s = deflate.map(|(c, _)| (true, c));
+            let s2c = deflate.map(|(_, srv)| (true, srv));
+            self.dirs[1].decoder =
+                Decoder::WebSocket(Box::new(WsDir::new(id, Dir::S2c, s2c, self.limits.ws)));
+            self.dirs[0].decoder =
+                Decoder::WebSocket(Box::new(WsDir::new(id, Dir::C2s, c2s, self.limits.ws)));
+            // The client's bytes that waited for this answer are frames.
+            self.pump(Dir::C2s, false, emit);
+        } else if matches!(self.dirs[0].decoder, Decoder::AwaitUpgrade) {
+            self.dirs[0].decoder = Decoder::Http(HttpState::Head);
+            self.pump(Dir::C2s, false, emit);
+        }
+    }
+
+    /// Completed WebSocket messages go to the layer above.
+    fn deliver(&mut self, _dir: Dir, _out: Vec<Delivered>, _emit: &mut Emit<'_>) {}
+
     /// A gap: the higher layer of that direction cannot continue. Returns the
     /// layer's name when one was stopped.
     fn stop_decoder(&mut self, dir: Dir) -> Option<&'static str> {
         let state = &mut self.dirs[dir.index()];
-        match state.decoder {
-            Decoder::Raw => None,
+        let layer = state.decoder.layer();
+        match &mut state.decoder {
+            Decoder::Raw => {}
+            Decoder::WebSocket(w) => w.stop(),
+            _ => state.decoder = Decoder::Stopped,
         }
+        state.buf.clear();
+        layer
     }
 
-    /// The capture ended: report what was left undecoded.
-    pub fn end_of_capture(&mut self, _emit: &mut dyn FnMut(Step)) {}
+    /// The capture ended: finish what can be finished.
+    pub fn end_of_capture(&mut self, emit: &mut Emit<'_>) {
+        for dir in [Dir::C2s, Dir::S2c] {
+            self.pump(dir, true, emit);
+        }
+    }
+}
+
+/// A request asks for a WebSocket when it names it in `Upgrade` or carries
+/// a key (a broken client may get one of them wrong; the checks say which).
+fn wants_websocket(head: &Head) -> bool {
+    head.has_token("upgrade", "websocket") || head.header("sec-websocket-key").is_some()
+}
+
+fn request_rule(p: &RequestProblem) -> &'static Rule {
+    match p {
+        RequestProblem::NotARequest | RequestProblem::WrongMethod { .. } => {
+            &rules::HANDSHAKE_METHOD
+        }
+        RequestProblem::HttpVersionTooOld { .. } => &rules::HANDSHAKE_HTTP_VERSION,
+        RequestProblem::HostMissing => &rules::HANDSHAKE_HOST_MISSING,
+        RequestProblem::UpgradeHeader { .. } => &rules::HANDSHAKE_UPGRADE_HEADER,
+        RequestProblem::ConnectionHeader { .. } => &rules::HANDSHAKE_CONNECTION_HEADER,
+        RequestProblem::KeyMissing
+        | RequestProblem::KeyRepeated { .. }
+        | RequestProblem::KeyInvalid { .. } => &rules::HANDSHAKE_KEY_INVALID,
+        RequestProblem::VersionMissing | RequestProblem::VersionNot13 { .. } => {
+            &rules::HANDSHAKE_VERSION
+        }
+        RequestProblem::ExtensionSyntax(_) | RequestProblem::DeflateOffer(_) => {
+            &rules::HANDSHAKE_EXTENSION_NOT_OFFERED
+        }
+    }
+}
+
+fn response_rule(p: &ResponseProblem) -> &'static Rule {
+    match p {
+        ResponseProblem::NotAResponse | ResponseProblem::Status { .. } => &rules::HANDSHAKE_STATUS,
+        ResponseProblem::UpgradeHeader { .. } => &rules::HANDSHAKE_RESPONSE_UPGRADE,
+        ResponseProblem::ConnectionHeader { .. } => &rules::HANDSHAKE_RESPONSE_CONNECTION,
+        ResponseProblem::AcceptMissing => &rules::HANDSHAKE_ACCEPT_MISSING,
+        ResponseProblem::AcceptMismatch { .. } => &rules::HANDSHAKE_ACCEPT_MISMATCH,
+        ResponseProblem::ExtensionNotOffered { .. }
+        | ResponseProblem::ExtensionSyntax(_)
+        | ResponseProblem::DeflateParam(_) => &rules::HANDSHAKE_EXTENSION_NOT_OFFERED,
+        ResponseProblem::SubprotocolNotOffered { .. } => &rules::HANDSHAKE_SUBPROTOCOL_NOT_OFFERED,
+    }
+}
+
+/// The `Sec-WebSocket-Accept` derivation, every stage a field (RFC 6455
+/// §4.2.2 item 5.4): key, key + GUID, SHA-1, base64, what the server sent.
+fn accept_step(
+    conn: u32,
+    m: &httpstep::Message,
+    check: &RequestCheck,
+    resp: &wsproto::ResponseCheck,
+) -> Step {
+    let mut s = Step::new(conn, Dir::S2c, "websocket.accept", m.time);
+    s.frames = m.frames.clone();
+    let sent = resp.accept.clone();
+    match &check.accept {
+        Some(d) => {
+            let stage = |s: &mut Step, name: &'static str, text: &str| {
+                let b = s.add_buffer(name, Origin::Derived, Arc::from(text.as_bytes()));
+                Span::bytes(b, 0, text.len())
+            };
+            let sp = stage(&mut s, "key", &d.key_trimmed);
+            s.fields.push(
+                Field::new("websocket.accept.key", d.key_trimmed.as_str())
+                    .span(sp)
+                    .show("the client's Sec-WebSocket-Key, surrounding whitespace trimmed"),
+            );
+            s.fields.push(
+                Field::new("websocket.accept.guid", wsproto::GUID)
+                    .show("the fixed GUID of RFC 6455 §1.3"),
+            );
+            let sp = stage(&mut s, "key+GUID", &d.concatenated);
+            s.fields.push(
+                Field::new("websocket.accept.concatenated", d.concatenated.as_str()).span(sp),
+            );
+            let b = s.add_buffer("sha1", Origin::Derived, Arc::from(d.sha1.as_slice()));
+            s.fields.push(
+                Field::new("websocket.accept.sha1", Value::Bytes(d.sha1.to_vec()))
+                    .span(Span::bytes(b, 0, 20))
+                    .show("SHA-1 of the concatenation: 20 bytes"),
+            );
+            let sp = stage(&mut s, "base64", &d.expected);
+            s.fields.push(
+                Field::new("websocket.accept.expected", d.expected.as_str())
+                    .span(sp)
+                    .show("base64 of the digest: what the server must send"),
+            );
+            let valid = sent.as_deref() == Some(d.expected.as_str());
+            s.fields.push(match &sent {
+                Some(v) => Field::new("websocket.accept.sent", v.as_str()),
+                None => {
+                    Field::new("websocket.accept.sent", Value::Str(String::new())).show("missing")
+                }
+            });
+            s.fields.push(Field::new("websocket.accept.valid", valid));
+            s.summary = match (&sent, valid) {
+                (Some(v), true) => format!("Sec-WebSocket-Accept {v} is right"),
+                (Some(v), false) => {
+                    format!("Sec-WebSocket-Accept {v} is wrong: expected {}", d.expected)
+                }
+                (None, _) => format!("no Sec-WebSocket-Accept; expected {}", d.expected),
+            };
+        }
+        None => {
+            s.summary = "no valid Sec-WebSocket-Key, so no Accept can be derived".into();
+            s.fields.push(Field::new("websocket.accept.valid", false));
+        }
+    }
+    s
+}
+
+/// The outcome of the opening handshake: upgraded, or refused and why.
+fn handshake_step(
+    conn: u32,
+    m: &httpstep::Message,
+    check: &RequestCheck,
+    resp: &wsproto::ResponseCheck,
+    upgraded: bool,
+) -> Step {
+    let mut s = Step::new(conn, Dir::S2c, "websocket.handshake", m.time);
+    s.frames = m.frames.clone();
+    let status = resp.status.unwrap_or(0);
+    s.fields.push(Field::new(
+        "websocket.handshake.result",
+        if upgraded { "upgraded" } else { "refused" },
+    ));
+    s.fields
+        .push(Field::new("websocket.handshake.status", status));
+    if let Some(v) = &check.version {
+        s.fields
+            .push(Field::new("websocket.handshake.version", v.as_str()));
+    }
+    if !check.extensions.is_empty() {
+        let offered: Vec<String> = check.extensions.iter().map(|e| e.name.clone()).collect();
+        s.fields.push(Field::new(
+            "websocket.handshake.extensions_offered",
+            offered.join(", "),
+        ));
+    }
+    if !check.subprotocols.is_empty() {
+        s.fields.push(Field::new(
+            "websocket.handshake.subprotocols_offered",
+            check.subprotocols.join(", "),
+        ));
+    }
+    if let Some(p) = &resp.subprotocol {
+        s.fields
+            .push(Field::new("websocket.handshake.subprotocol", p.as_str()));
+    }
+    match &resp.deflate {
+        Some(d) => {
+            s.fields
+                .push(Field::new("websocket.handshake.permessage_deflate", true));
+            s.fields.push(
+                Field::new(
+                    "websocket.handshake.client_no_context_takeover",
+                    d.client_no_context_takeover,
+                )
+                .depth(1),
+            );
+            s.fields.push(
+                Field::new(
+                    "websocket.handshake.server_no_context_takeover",
+                    d.server_no_context_takeover,
+                )
+                .depth(1),
+            );
+            if let Some(b) = d.client_max_window_bits {
+                s.fields
+                    .push(Field::new("websocket.handshake.client_max_window_bits", b).depth(1));
+            }
+            if let Some(b) = d.server_max_window_bits {
+                s.fields
+                    .push(Field::new("websocket.handshake.server_max_window_bits", b).depth(1));
+            }
+        }
+        None => s
+            .fields
+            .push(Field::new("websocket.handshake.permessage_deflate", false)),
+    }
+    if upgraded {
+        let mut extra = String::new();
+        if resp.deflate.is_some() {
+            extra.push_str(", permessage-deflate");
+        }
+        if let Some(p) = &resp.subprotocol {
+            extra.push_str(&format!(", subprotocol {p}"));
+        }
+        s.summary = format!("handshake complete: the connection now speaks WebSocket{extra}");
+        if !resp.problems.is_empty() {
+            s.summary
+                .push_str(" (a strict client would have failed it: see the response's findings)");
+        }
+    } else {
+        let reason = if status == 0 {
+            "no valid response".to_string()
+        } else {
+            format!("the server answered {status} instead of 101")
+        };
+        s.summary = format!("upgrade refused: {reason}");
+        s.fields
+            .push(Field::new("websocket.handshake.reason", reason.clone()));
+        s.findings.push(Finding::new(
+            &rules::HANDSHAKE_FAILED,
+            format!("the WebSocket upgrade did not happen: {reason}; the connection stays HTTP"),
+        ));
+    }
+    s
 }

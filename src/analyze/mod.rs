@@ -7,8 +7,10 @@
 //! headless output streams and memory stays flat.
 
 mod conn;
+mod http;
 mod stream;
 mod tcpsteps;
+mod ws;
 
 use std::collections::BTreeMap;
 use std::io;
@@ -23,6 +25,7 @@ use crate::step::{Step, Timestamp};
 use crate::tcp::{self, ConnMeta, ConnStats, Event, Provenance, Reassembler};
 
 pub use conn::Limits as LayerLimits;
+pub use ws::Limits as WsLimits;
 
 /// Everything configurable about a run.
 #[derive(Debug, Clone, Default)]
@@ -294,9 +297,7 @@ impl<'o> Analyzer<'o> {
             dispatch(conns, layer_limits, report, output_error, sink, id, ev)
         });
         for c in self.conns.iter_mut() {
-            let mut emit = |s: Step| {
-                emit_step(report, output_error, sink, s);
-            };
+            let mut emit = |s: Step| emit_step(report, output_error, sink, s);
             c.end_of_capture(&mut emit);
         }
     }
@@ -335,22 +336,26 @@ impl<'o> Analyzer<'o> {
     }
 }
 
+/// Hands a step to the sink and returns its number (1-based, in emission
+/// order, the number every output shows).
 fn emit_step(
     report: &mut Report,
     output_error: &mut Option<io::Error>,
     sink: &mut dyn Sink,
     step: Step,
-) {
-    if output_error.is_some() {
-        return;
-    }
+) -> u64 {
     report.steps += 1;
+    let number = report.steps;
+    if output_error.is_some() {
+        return number;
+    }
     for f in &step.findings {
         *report.findings.entry(f.rule.id).or_default() += 1;
     }
     if let Err(e) = sink.step(&step) {
         *output_error = Some(e);
     }
+    number
 }
 
 fn dispatch(
@@ -364,7 +369,7 @@ fn dispatch(
 ) {
     if let Event::Open(meta) = &ev {
         debug_assert_eq!(meta.id as usize, conns.len());
-        conns.push(conn::ConnState::new((*meta).clone(), *limits));
+        conns.push(conn::ConnState::new((*meta).clone(), limits.clone()));
         if output_error.is_none()
             && let Err(e) = sink.connection(meta)
         {

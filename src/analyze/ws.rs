@@ -1,0 +1,895 @@
+//! WebSocket frames as steps (RFC 6455 §5), message assembly, unmasking,
+//! permessage-deflate (RFC 7692), Close frames and what follows them.
+//!
+//! Every frame is a step whose fields point at its bits; every completed data
+//! message is a step; a compressed message's inflation is a step of its own.
+//! Violations become findings and decoding goes on — except when the bytes no
+//! longer parse as frames at all (a desynchronised stream), which is said
+//! once, after which the direction stops.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use crate::proto::ws::close::CloseProblem;
+use crate::proto::ws::{
+    Assembler, AssemblerConfig, AssemblyEvent, FrameHeader, Inflater, LengthForm, Message, OpCode,
+    Sender, Violation, close_code_name, parse_close, text_problem,
+};
+use crate::rules::{self, Rule};
+use crate::sanitize::escape;
+use crate::step::{ConnId, Dir, Field, Finding, FrameNo, Origin, Span, Step, Timestamp, Value};
+
+use super::stream::StreamBuf;
+
+/// Caps of the WebSocket layer.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest frame payload buffered to become a step; a larger frame is
+    /// shown by its header and its payload skipped.
+    pub max_frame: usize,
+    /// Largest message assembled.
+    pub max_message: usize,
+    /// Largest inflated message (RFC 7692 bombs stop here).
+    pub max_inflate: usize,
+    /// Total inflated bytes per connection direction.
+    pub max_inflate_total: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_frame: 16 * 1024 * 1024,
+            max_message: 16 * 1024 * 1024,
+            max_inflate: 16 * 1024 * 1024,
+            max_inflate_total: 1024 * 1024 * 1024,
+        }
+    }
+}
+
+/// A completed data message, handed to the layer above (Engine.IO).
+#[derive(Debug)]
+pub struct Delivered {
+    pub text: bool,
+    pub payload: Vec<u8>,
+    /// The step that shows the message's final bytes (the message, or its
+    /// inflation).
+    pub step: u64,
+    pub frames: Vec<FrameNo>,
+    pub time: Timestamp,
+}
+
+/// Negotiated permessage-deflate for one direction.
+#[derive(Debug)]
+struct Deflate {
+    inflater: Inflater,
+    context_takeover: bool,
+    inflated_total: u64,
+}
+
+#[derive(Debug, Default)]
+enum Mode {
+    #[default]
+    Frames,
+    /// Skipping the payload of a frame too large to buffer.
+    Skip { remaining: u64 },
+    /// This side sent Close; bytes that do not parse as a frame are shown
+    /// as what they are.
+    AfterCloseRaw,
+    /// The stream desynchronised or hit a gap.
+    Stopped,
+}
+
+/// One direction of a WebSocket connection.
+#[derive(Debug)]
+pub struct WsDir {
+    conn: ConnId,
+    dir: Dir,
+    assembler: Assembler,
+    deflate: Option<Deflate>,
+    limits: Limits,
+    mode: Mode,
+    /// Packets and steps of the message being assembled.
+    msg_frames: Vec<FrameNo>,
+    /// A wrong mask bit already seen on this direction: a consistent bug,
+    /// not a sign of desynchronisation.
+    mask_bug_seen: bool,
+    after_close_reported: bool,
+    frame_count: u64,
+}
+
+/// Pings waiting for their pong, per sending direction: (payload, step).
+pub type Pings = [VecDeque<(Vec<u8>, u64)>; 2];
+
+impl WsDir {
+    pub fn new(conn: ConnId, dir: Dir, deflate: Option<(bool, bool)>, limits: Limits) -> WsDir {
+        let sender = match dir {
+            Dir::C2s => Sender::Client,
+            Dir::S2c => Sender::Server,
+        };
+        let mut config = AssemblerConfig::new(sender);
+        config.deflate = deflate.is_some();
+        config.max_message = limits.max_message;
+        WsDir {
+            conn,
+            dir,
+            assembler: Assembler::new(config),
+            deflate: deflate.map(|(_, no_takeover)| Deflate {
+                inflater: Inflater::new(no_takeover),
+                context_takeover: !no_takeover,
+                inflated_total: 0,
+            }),
+            limits,
+            mode: Mode::Frames,
+            msg_frames: Vec::new(),
+            mask_bug_seen: false,
+            after_close_reported: false,
+            frame_count: 0,
+        }
+    }
+
+    /// Whether decoding stopped (gap or desync).
+    pub fn stopped(&self) -> bool {
+        matches!(self.mode, Mode::Stopped)
+    }
+
+    /// A gap: nothing after it can be trusted to start on a frame boundary.
+    pub fn stop(&mut self) {
+        self.mode = Mode::Stopped;
+    }
+
+    /// Decodes every complete frame in `buf`.
+    pub fn pump(
+        &mut self,
+        buf: &mut StreamBuf,
+        pings: &mut Pings,
+        emit: &mut dyn FnMut(Step) -> u64,
+        out: &mut Vec<Delivered>,
+    ) {
+        loop {
+            match self.mode {
+                Mode::Stopped => {
+                    buf.clear();
+                    return;
+                }
+                Mode::Skip { remaining } => {
+                    let n = (buf.len() as u64).min(remaining);
+                    buf.consume(n as usize);
+                    if n < remaining {
+                        self.mode = Mode::Skip {
+                            remaining: remaining - n,
+                        };
+                        return;
+                    }
+                    self.mode = Mode::Frames;
+                }
+                Mode::AfterCloseRaw => {
+                    if buf.is_empty() {
+                        return;
+                    }
+                    let s = self.after_close_step(buf, buf.len());
+                    buf.consume(buf.len());
+                    emit(s);
+                    return;
+                }
+                Mode::Frames => {
+                    if buf.is_empty() {
+                        return;
+                    }
+                    let Some(h) = FrameHeader::parse(buf.bytes()) else {
+                        // A partial header can already be implausible.
+                        if self.assembler.closed() && looks_like_text(buf.bytes()) {
+                            self.mode = Mode::AfterCloseRaw;
+                            continue;
+                        }
+                        return;
+                    };
+                    if let Some(why) = self.implausible(&h, buf.bytes()) {
+                        if self.assembler.closed() {
+                            self.mode = Mode::AfterCloseRaw;
+                            continue;
+                        }
+                        let s = self.desync_step(buf, &why);
+                        emit(s);
+                        self.mode = Mode::Stopped;
+                        continue;
+                    }
+                    if h.payload_len > self.limits.max_frame as u64 {
+                        let s = self.oversized_step(buf, &h);
+                        emit(s);
+                        buf.consume(h.header_len);
+                        self.mode = Mode::Skip {
+                            remaining: h.payload_len,
+                        };
+                        continue;
+                    }
+                    let total = h.header_len + h.payload_len as usize;
+                    if buf.len() < total {
+                        return;
+                    }
+                    self.frame(buf, &h, total, pings, emit, out);
+                    buf.consume(total);
+                }
+            }
+        }
+    }
+
+    /// A reason the header cannot be a real frame, if it looks like garbage:
+    /// two or more independent violations at once, an impossible length, or
+    /// readable text where a header should be.
+    fn implausible(&mut self, h: &FrameHeader, bytes: &[u8]) -> Option<String> {
+        if looks_like_text(bytes) && (h.rsv != 0 || h.opcode.is_reserved()) {
+            return Some(format!(
+                "the bytes read as text (\"{}\"), not as a frame header",
+                crate::output::text::preview(&bytes[..bytes.len().min(24)], 24)
+            ));
+        }
+        if h.length_msb_set {
+            return Some("the 64-bit length has its top bit set".into());
+        }
+        let mut reasons = Vec::new();
+        if h.opcode.is_reserved() {
+            reasons.push(format!("reserved opcode 0x{:X}", h.opcode.as_u8()));
+        }
+        let allowed_rsv = if self.deflate.is_some() { 4 } else { 0 };
+        if h.rsv & !allowed_rsv != 0 {
+            reasons.push(format!("RSV bits {:03b}", h.rsv));
+        }
+        if h.opcode.is_control() && (!h.fin || h.payload_len > 125) {
+            reasons.push("a fragmented or oversized control frame".into());
+        }
+        let mask_wrong = match self.dir {
+            Dir::C2s => !h.masked,
+            Dir::S2c => h.masked,
+        };
+        if mask_wrong && !self.mask_bug_seen {
+            reasons.push("a wrong MASK bit".into());
+        }
+        if reasons.len() >= 2 {
+            Some(reasons.join(", "))
+        } else {
+            if mask_wrong {
+                self.mask_bug_seen = true;
+            }
+            None
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn frame(
+        &mut self,
+        buf: &StreamBuf,
+        h: &FrameHeader,
+        total: usize,
+        pings: &mut Pings,
+        emit: &mut dyn FnMut(Step) -> u64,
+        out: &mut Vec<Delivered>,
+    ) {
+        self.frame_count += 1;
+        let raw = &buf.bytes()[..total];
+        let (frames, time) = buf.provenance(total);
+        let mut s = Step::new(self.conn, self.dir, "websocket.frame", time);
+        s.frames = frames.clone();
+        let b = s.add_buffer(
+            "stream",
+            Origin::Stream {
+                offset: buf.offset(),
+            },
+            Arc::from(raw),
+        );
+        let payload_range = h.header_len..total;
+        let mut payload = raw[payload_range.clone()].to_vec();
+        if let Some(key) = h.mask {
+            crate::proto::ws::apply_mask(&mut payload, key, 0);
+        }
+        header_fields(&mut s, b, h);
+        // The payload: the wire bytes, and for a masked frame the unmasked
+        // bytes in a buffer of their own.
+        if h.masked {
+            s.fields.push(
+                Field::new("websocket.masked_payload", Value::SpanBytes).span(Span::bytes(
+                    b,
+                    payload_range.start,
+                    payload_range.len(),
+                )),
+            );
+            let u = s.add_buffer("unmasked", Origin::Derived, Arc::from(payload.as_slice()));
+            s.fields.push(
+                Field::new("websocket.payload", Value::SpanBytes).span(Span::bytes(
+                    u,
+                    0,
+                    payload.len(),
+                )),
+            );
+        } else {
+            s.fields.push(
+                Field::new("websocket.payload", Value::SpanBytes).span(Span::bytes(
+                    b,
+                    payload_range.start,
+                    payload_range.len(),
+                )),
+            );
+        }
+        let pb = if h.masked { 1 } else { b };
+        let poff = if h.masked { 0 } else { payload_range.start };
+
+        let events = self.assembler.push(h, &payload);
+        for e in &events {
+            if let AssemblyEvent::Violation(v) = e {
+                s.findings
+                    .push(Finding::new(violation_rule(v), v.message()));
+            }
+        }
+        let mut summary = frame_summary(h, &payload);
+        match h.opcode {
+            OpCode::Close => self.close_fields(&mut s, pb, poff, &payload, &mut summary),
+            OpCode::Ping => {
+                s.fields.push(
+                    Field::new("websocket.payload.ping", Value::SpanBytes).span(Span::bytes(
+                        pb,
+                        poff,
+                        payload.len(),
+                    )),
+                );
+            }
+            OpCode::Pong => {
+                s.fields.push(
+                    Field::new("websocket.payload.pong", Value::SpanBytes).span(Span::bytes(
+                        pb,
+                        poff,
+                        payload.len(),
+                    )),
+                );
+                let waiting = &mut pings[self.dir.reverse().index()];
+                match waiting.iter().position(|(p, _)| *p == payload) {
+                    Some(i) => {
+                        let (_, ping_step) = waiting.remove(i).unwrap_or_default();
+                        waiting.drain(..i);
+                        s.fields.push(
+                            Field::new("websocket.pong.answers", ping_step)
+                                .show(format!("answers the ping of step {ping_step}")),
+                        );
+                        summary.push_str(&format!(" (answers step {ping_step})"));
+                    }
+                    None => {
+                        s.fields.push(
+                            Field::new("websocket.pong.answers", Value::Str("none".into())).show(
+                                "unsolicited: a pong may be sent as a heartbeat (RFC 6455 §5.5.3)",
+                            ),
+                        );
+                    }
+                }
+            }
+            _ => {}
+        }
+        s.summary = summary;
+        self.msg_frames.extend_from_slice(&frames);
+        let step_no = emit(s);
+        if h.opcode == OpCode::Ping {
+            let q = &mut pings[self.dir.index()];
+            if q.len() >= 64 {
+                q.pop_front();
+            }
+            q.push_back((payload.clone(), step_no));
+        }
+        for e in events {
+            match e {
+                AssemblyEvent::Message(m) => self.message(m, time, emit, out, None),
+                AssemblyEvent::Abandoned(m) => self.message(
+                    m,
+                    time,
+                    emit,
+                    out,
+                    Some("abandoned: a new message started before this one's final frame"),
+                ),
+                AssemblyEvent::Started { .. } | AssemblyEvent::Continued { .. } => {}
+                AssemblyEvent::Violation(_) | AssemblyEvent::Passthrough { .. } => {}
+            }
+        }
+        if !h.opcode.is_control() && h.fin {
+            self.msg_frames.clear();
+        }
+    }
+
+    fn close_fields(
+        &mut self,
+        s: &mut Step,
+        pb: u16,
+        poff: usize,
+        payload: &[u8],
+        summary: &mut String,
+    ) {
+        match parse_close(payload) {
+            Err(p) => {
+                s.findings.push(Finding::new(
+                    &rules::FRAME_CLOSE_PAYLOAD_LENGTH,
+                    p.message(),
+                ));
+            }
+            Ok(c) => {
+                if let (Some(code), Some(span)) = (c.code, c.code_span.clone()) {
+                    let name = close_code_name(code).unwrap_or("unassigned");
+                    s.fields.push(
+                        Field::new("websocket.payload.close.status_code", code)
+                            .show(name)
+                            .span(Span::bytes(pb, poff + span.start, span.len())),
+                    );
+                    summary.push_str(&format!(" {code} {name}"));
+                } else {
+                    summary.push_str(" (no status code)");
+                }
+                if !c.reason.is_empty() {
+                    let reason = String::from_utf8_lossy(c.reason).into_owned();
+                    summary.push_str(&format!(" \"{}\"", escape(&reason)));
+                    s.fields
+                        .push(Field::new("websocket.payload.close.reason", reason).span(
+                            Span::bytes(pb, poff + c.reason_span.start, c.reason_span.len()),
+                        ));
+                }
+                for p in c.problems() {
+                    let rule = match p {
+                        CloseProblem::OneByteBody { .. } => &rules::FRAME_CLOSE_PAYLOAD_LENGTH,
+                        CloseProblem::CodeNotSendable { .. } => &rules::FRAME_CLOSE_CODE_INVALID,
+                        CloseProblem::ReasonNotUtf8 { .. } => {
+                            &rules::FRAME_CLOSE_REASON_INVALID_UTF8
+                        }
+                        // The assembler reports the length of every control frame.
+                        CloseProblem::TooLong { .. } => continue,
+                    };
+                    s.findings.push(Finding::new(rule, p.message()));
+                }
+            }
+        }
+    }
+
+    fn message(
+        &mut self,
+        m: Message,
+        time: Timestamp,
+        emit: &mut dyn FnMut(Step) -> u64,
+        out: &mut Vec<Delivered>,
+        abandoned: Option<&str>,
+    ) {
+        let frames = std::mem::take(&mut self.msg_frames);
+        let mut frames_sorted = frames.clone();
+        frames_sorted.sort_unstable();
+        frames_sorted.dedup();
+        let mut s = Step::new(self.conn, self.dir, "websocket.message", time);
+        s.frames = frames_sorted.clone();
+        let b = s.add_buffer("message", Origin::Derived, Arc::from(m.payload.as_slice()));
+        let text = m.opcode == OpCode::Text;
+        s.fields
+            .push(Field::new("websocket.message.opcode", m.opcode.as_u8()).show(m.opcode.name()));
+        s.fields
+            .push(Field::new("websocket.message.frames", m.frames));
+        s.fields.push(Field::new("websocket.message.length", m.len));
+        s.fields
+            .push(Field::new("websocket.message.compressed", m.compressed));
+        let shown_text = text && !m.compressed;
+        push_data(&mut s, b, &m.payload, shown_text, "websocket.message");
+        let what = if m.compressed { "compressed " } else { "" };
+        s.summary = format!(
+            "WS {what}{} message, {} bytes in {} frame{}: {}",
+            if text { "text" } else { "binary" },
+            m.len,
+            m.frames,
+            if m.frames == 1 { "" } else { "s" },
+            if shown_text {
+                format!("\"{}\"", crate::output::text::preview(&m.payload, 60))
+            } else {
+                hex_preview(&m.payload, 16)
+            }
+        );
+        if let Some(why) = abandoned {
+            s.summary.push_str(&format!(" — {why}"));
+        }
+        if m.truncated {
+            s.findings.push(Finding::new(
+                &rules::FRAME_TOO_LARGE,
+                format!(
+                    "the message has {} bytes; dispel keeps the first {} (the message cap)",
+                    m.len,
+                    m.payload.len()
+                ),
+            ));
+        }
+        let step_no = emit(s);
+        if abandoned.is_some() {
+            return;
+        }
+        if !m.compressed {
+            out.push(Delivered {
+                text,
+                payload: m.payload,
+                step: step_no,
+                frames: frames_sorted,
+                time,
+            });
+            return;
+        }
+        // RFC 7692 §7.2.2: append 00 00 ff ff and inflate with the
+        // direction's inflater (its window carries over between messages
+        // unless context takeover is off).
+        let Some(d) = self.deflate.as_mut() else {
+            return;
+        };
+        let room = self
+            .limits
+            .max_inflate_total
+            .saturating_sub(d.inflated_total);
+        let cap = (self.limits.max_inflate as u64).min(room) as usize;
+        let mut s = Step::new(self.conn, self.dir, "websocket.inflate", time);
+        s.frames = frames_sorted.clone();
+        s.fields.push(Field::new(
+            "websocket.inflate.compressed_length",
+            m.payload.len(),
+        ));
+        s.fields.push(
+            Field::new("websocket.inflate.context_takeover", d.context_takeover).show(
+                if d.context_takeover {
+                    "the window of earlier messages is reused"
+                } else {
+                    "each message is compressed on its own"
+                },
+            ),
+        );
+        let (data, ok) = match d.inflater.inflate_message(&m.payload, cap) {
+            Ok(inf) => {
+                if inf.truncated {
+                    s.findings.push(Finding::new(
+                        &rules::DEFLATE_TOO_LARGE,
+                        format!(
+                            "{} compressed bytes inflate past the {cap}-byte cap; dispel keeps the first {cap} bytes (a decompression bomb is a finding, not an out-of-memory)",
+                            m.payload.len()
+                        ),
+                    ));
+                }
+                (inf.data, true)
+            }
+            Err(e) => {
+                s.findings
+                    .push(Finding::new(&rules::DEFLATE_INFLATE_FAILED, e.to_string()));
+                (e.partial, false)
+            }
+        };
+        d.inflated_total = d.inflated_total.saturating_add(data.len() as u64);
+        s.fields
+            .push(Field::new("websocket.inflate.length", data.len()));
+        let ib = s.add_buffer("inflated", Origin::Derived, Arc::from(data.as_slice()));
+        if text && let Some(v) = text_problem(&data, false) {
+            s.findings
+                .push(Finding::new(violation_rule(&v), v.message()));
+        }
+        push_data(&mut s, ib, &data, text, "websocket.inflate");
+        s.summary = format!(
+            "inflated {} → {} bytes{}: {}",
+            m.payload.len(),
+            data.len(),
+            if d.context_takeover {
+                " (context takeover)"
+            } else {
+                ""
+            },
+            if text {
+                format!("\"{}\"", crate::output::text::preview(&data, 60))
+            } else {
+                hex_preview(&data, 16)
+            }
+        );
+        let step_no = emit(s);
+        if ok {
+            out.push(Delivered {
+                text,
+                payload: data,
+                step: step_no,
+                frames: frames_sorted,
+                time,
+            });
+        }
+    }
+
+    fn after_close_step(&mut self, buf: &StreamBuf, len: usize) -> Step {
+        let raw = &buf.bytes()[..len];
+        let (frames, time) = buf.provenance(len);
+        let mut s = Step::new(self.conn, self.dir, "websocket.after-close", time);
+        s.frames = frames;
+        let b = s.add_buffer(
+            "stream",
+            Origin::Stream {
+                offset: buf.offset(),
+            },
+            Arc::from(raw),
+        );
+        let looks = if raw.starts_with(b"HTTP/") {
+            let line = raw
+                .split(|&c| c == b'\r' || c == b'\n')
+                .next()
+                .unwrap_or(raw);
+            format!(
+                " — they look like an HTTP response: `{}`",
+                crate::output::text::preview(line, 60)
+            )
+        } else if looks_like_text(raw) {
+            format!(
+                " — they read as text: \"{}\"",
+                crate::output::text::preview(raw, 40)
+            )
+        } else {
+            String::new()
+        };
+        s.summary = format!("{len} bytes after Close{looks}");
+        s.fields
+            .push(Field::new("websocket.after_close.length", len));
+        s.fields.push(
+            Field::new("websocket.after_close.data", Value::SpanBytes).span(Span::bytes(b, 0, len)),
+        );
+        if !self.after_close_reported {
+            self.after_close_reported = true;
+            s.findings.push(Finding::new(
+                &rules::FRAME_AFTER_CLOSE,
+                format!(
+                    "{len} bytes followed this side's Close frame{looks}; after a Close an endpoint sends nothing more, and these bytes are not frames"
+                ),
+            ));
+        }
+        s
+    }
+
+    fn desync_step(&self, buf: &StreamBuf, why: &str) -> Step {
+        let len = buf.len().min(256);
+        let raw = &buf.bytes()[..len];
+        let (frames, time) = buf.provenance(len);
+        let mut s = Step::new(self.conn, self.dir, "websocket.desync", time);
+        s.frames = frames;
+        let b = s.add_buffer(
+            "stream",
+            Origin::Stream {
+                offset: buf.offset(),
+            },
+            Arc::from(raw),
+        );
+        s.fields.push(
+            Field::new("websocket.desync.data", Value::SpanBytes).span(Span::bytes(b, 0, len)),
+        );
+        let message = if raw.starts_with(b"HTTP/") {
+            let line = raw
+                .split(|&c| c == b'\r' || c == b'\n')
+                .next()
+                .unwrap_or(raw);
+            let line = crate::output::text::preview(line, 60);
+            s.summary =
+                format!("not a frame: an HTTP response written onto the WebSocket: `{line}`");
+            format!(
+                "after {} frames, where the next frame header should be, {} wrote an HTTP response (`{line}`) onto the WebSocket connection; these bytes are not frames, so dispel stops decoding this direction",
+                self.frame_count,
+                match self.dir {
+                    Dir::S2c => "the server",
+                    Dir::C2s => "the client",
+                }
+            )
+        } else {
+            s.summary = format!("frames lost sync: {why}");
+            format!(
+                "after {} frames, the next header cannot be right ({why}); a length written wrong earlier usually causes this. dispel stops decoding this direction instead of showing garbage frames",
+                self.frame_count
+            )
+        };
+        s.findings.push(Finding::new(&rules::FRAME_DESYNC, message));
+        s
+    }
+
+    fn oversized_step(&self, buf: &StreamBuf, h: &FrameHeader) -> Step {
+        let raw = &buf.bytes()[..h.header_len];
+        let (frames, time) = buf.provenance(h.header_len);
+        let mut s = Step::new(self.conn, self.dir, "websocket.frame", time);
+        s.frames = frames;
+        let b = s.add_buffer(
+            "stream",
+            Origin::Stream {
+                offset: buf.offset(),
+            },
+            Arc::from(raw),
+        );
+        header_fields(&mut s, b, h);
+        s.summary = format!(
+            "{} frame header claiming {} payload bytes (payload skipped)",
+            h.opcode.name(),
+            h.payload_len
+        );
+        s.findings.push(Finding::new(
+            &rules::FRAME_TOO_LARGE,
+            format!(
+                "the frame announces {} payload bytes, over the {}-byte frame cap; its header is shown and its payload skipped",
+                h.payload_len, self.limits.max_frame
+            ),
+        ));
+        s
+    }
+
+    /// The capture ended mid-frame: show what is left.
+    pub fn end(&mut self, buf: &mut StreamBuf, emit: &mut dyn FnMut(Step) -> u64) {
+        if buf.is_empty() || matches!(self.mode, Mode::Stopped) {
+            return;
+        }
+        let len = buf.len().min(4096);
+        let raw = &buf.bytes()[..len];
+        let (frames, time) = buf.provenance(len);
+        let mut s = Step::new(self.conn, self.dir, "websocket.incomplete", time);
+        s.frames = frames;
+        let b = s.add_buffer(
+            "stream",
+            Origin::Stream {
+                offset: buf.offset(),
+            },
+            Arc::from(raw),
+        );
+        s.summary = format!(
+            "{} bytes of an incomplete frame when the capture or connection ended",
+            buf.len()
+        );
+        s.fields.push(
+            Field::new("websocket.incomplete.data", Value::SpanBytes).span(Span::bytes(b, 0, len)),
+        );
+        buf.clear();
+        emit(s);
+    }
+}
+
+/// The header's fields, each pointing at its bits.
+fn header_fields(s: &mut Step, b: u16, h: &FrameHeader) {
+    s.fields
+        .push(Field::new("websocket.fin", h.fin).span(Span::bits(b, 0, 1, 0x80)));
+    s.fields
+        .push(Field::new("websocket.rsv", h.rsv).span(Span::bits(b, 0, 1, 0x70)));
+    for (name, bit, mask) in [
+        ("websocket.rsv1", 4, 0x40),
+        ("websocket.rsv2", 2, 0x20),
+        ("websocket.rsv3", 1, 0x10),
+    ] {
+        s.fields.push(
+            Field::new(name, h.rsv & bit != 0)
+                .span(Span::bits(b, 0, 1, mask))
+                .depth(1),
+        );
+    }
+    s.fields.push(
+        Field::new("websocket.opcode", h.opcode.as_u8())
+            .show(h.opcode.name())
+            .span(Span::bits(b, 0, 1, 0x0f)),
+    );
+    s.fields
+        .push(Field::new("websocket.mask", h.masked).span(Span::bits(b, 1, 1, 0x80)));
+    let seven = match h.length_form {
+        LengthForm::Seven => h.payload_len,
+        LengthForm::Sixteen => 126,
+        LengthForm::SixtyFour => 127,
+    };
+    s.fields
+        .push(Field::new("websocket.payload_length", seven).span(Span::bits(b, 1, 1, 0x7f)));
+    let form = match h.length_form {
+        LengthForm::Seven => "7-bit",
+        LengthForm::Sixteen => "16-bit",
+        LengthForm::SixtyFour => "64-bit",
+    };
+    s.fields.push(
+        Field::new("websocket.payload_length.form", form)
+            .show(match h.length_form {
+                LengthForm::Seven => "the length fits in the 7 bits of byte 1 (0–125)",
+                LengthForm::Sixteen => "126 in byte 1: the length follows in 2 bytes",
+                LengthForm::SixtyFour => "127 in byte 1: the length follows in 8 bytes",
+            })
+            .depth(1),
+    );
+    let ext = &h.ext_len_span;
+    match h.length_form {
+        LengthForm::Seven => {}
+        LengthForm::Sixteen => s.fields.push(
+            Field::new("websocket.payload_length_ext_16", h.payload_len)
+                .span(Span::bytes(b, ext.start, ext.len()))
+                .depth(1),
+        ),
+        LengthForm::SixtyFour => s.fields.push(
+            Field::new("websocket.payload_length_ext_64", h.payload_len)
+                .span(Span::bytes(b, ext.start, ext.len()))
+                .depth(1),
+        ),
+    }
+    if let (Some(key), Some(span)) = (h.mask, h.mask_span.clone()) {
+        s.fields.push(
+            Field::new("websocket.masking_key", Value::Bytes(key.to_vec())).span(Span::bytes(
+                b,
+                span.start,
+                span.len(),
+            )),
+        );
+    }
+}
+
+/// Text (when valid UTF-8) or bytes of a message or inflation.
+fn push_data(s: &mut Step, b: u16, data: &[u8], text: bool, prefix: &'static str) {
+    let (text_name, data_name) = match prefix {
+        "websocket.inflate" => ("websocket.inflate.text", "websocket.inflate.data"),
+        _ => ("websocket.message.text", "websocket.message.data"),
+    };
+    match std::str::from_utf8(data) {
+        Ok(t) if text => {
+            s.fields
+                .push(Field::new(text_name, t).span(Span::bytes(b, 0, data.len())))
+        }
+        _ => s
+            .fields
+            .push(Field::new(data_name, Value::SpanBytes).span(Span::bytes(b, 0, data.len()))),
+    }
+}
+
+fn frame_summary(h: &FrameHeader, payload: &[u8]) -> String {
+    let kind = match h.opcode {
+        OpCode::Text => "text",
+        OpCode::Binary => "binary",
+        OpCode::Continuation => "continuation",
+        OpCode::Close => "Close",
+        OpCode::Ping => "Ping",
+        OpCode::Pong => "Pong",
+        OpCode::ReservedData(_) | OpCode::ReservedControl(_) => "reserved-opcode",
+    };
+    let mut s = format!("WS {kind}");
+    if !h.fin {
+        s.push_str(" (FIN=0)");
+    }
+    if h.rsv & 4 != 0 {
+        s.push_str(" RSV1");
+    }
+    if h.masked {
+        s.push_str(" masked");
+    }
+    match h.opcode {
+        OpCode::Text | OpCode::Continuation
+            if std::str::from_utf8(payload).is_ok() && h.rsv == 0 =>
+        {
+            s.push_str(&format!(
+                " \"{}\"",
+                crate::output::text::preview(payload, 60)
+            ));
+        }
+        OpCode::Close => {}
+        _ => {
+            s.push_str(&format!(" {} bytes", payload.len()));
+        }
+    }
+    s
+}
+
+fn hex_preview(b: &[u8], n: usize) -> String {
+    let mut s = hex::encode(&b[..b.len().min(n)]);
+    if b.len() > n {
+        s.push('…');
+    }
+    s
+}
+
+/// Printable ASCII where a frame header would be (e.g. an HTTP response
+/// written onto a WebSocket).
+fn looks_like_text(b: &[u8]) -> bool {
+    let n = b.len().min(8);
+    n >= 4 && b[..n].iter().all(|c| c.is_ascii_graphic() || *c == b' ')
+}
+
+/// The finding rule of an assembly violation.
+pub fn violation_rule(v: &Violation) -> &'static Rule {
+    match v {
+        Violation::MaskMissing => &rules::FRAME_CLIENT_UNMASKED,
+        Violation::MaskUnexpected => &rules::FRAME_SERVER_MASKED,
+        Violation::LengthNotMinimal { .. } => &rules::FRAME_LENGTH_NOT_MINIMAL,
+        Violation::LengthMsbSet => &rules::FRAME_LENGTH_MSB_SET,
+        Violation::ReservedOpcode { .. } => &rules::FRAME_RESERVED_OPCODE,
+        Violation::RsvWithoutExtension { .. } | Violation::Rsv1OnControl => {
+            &rules::FRAME_RSV_WITHOUT_EXTENSION
+        }
+        Violation::Rsv1OnContinuation => &rules::DEFLATE_RSV1_ON_CONTINUATION,
+        Violation::ControlTooLong { .. } => &rules::FRAME_CONTROL_TOO_LONG,
+        Violation::ControlFragmented => &rules::FRAME_CONTROL_FRAGMENTED,
+        Violation::ContinuationWithoutStart => &rules::FRAME_CONTINUATION_WITHOUT_START,
+        Violation::DataDuringFragmentedMessage { .. } => &rules::FRAME_DATA_DURING_FRAGMENTED,
+        Violation::FrameAfterClose { .. } => &rules::FRAME_AFTER_CLOSE,
+        Violation::TextNotUtf8 { .. } => &rules::FRAME_TEXT_INVALID_UTF8,
+    }
+}
