@@ -1,11 +1,11 @@
 //! The command line: clap definitions and the mapping of results to exit
 //! codes (0 ok, 1 findings or failed checks, 2 an input could not be read).
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::analyze::{self, Options, Report, RunError, Sink};
@@ -15,8 +15,10 @@ use crate::step::Timestamp;
 use crate::tcp::ConnMeta;
 
 /// The capture `dispel` opens when given none: Flask-SocketIO on gevent with
-/// gevent-websocket, recorded by `captures/record/record.sh`.
+/// gevent-websocket, recorded by `captures/record/record.sh`. It is built
+/// into the binary so `dispel` works from any directory.
 pub const DEFAULT_CAPTURE_NAME: &str = "captures/flask-socketio-gevent.pcap";
+static DEFAULT_CAPTURE: &[u8] = include_bytes!("../captures/flask-socketio-gevent.pcap");
 
 #[derive(Debug, Parser)]
 #[command(
@@ -60,6 +62,14 @@ pub enum Command {
         /// or a prefix (`websocket.*`). Repeat or separate with commas.
         #[arg(long, value_delimiter = ',')]
         kind: Vec<String>,
+    },
+    /// Derive Sec-WebSocket-Accept from a Sec-WebSocket-Key, stage by stage.
+    #[command(
+        after_help = "Example (the RFC 6455 §1.3 key):\n  dispel accept dGhlIHNhbXBsZSBub25jZQ=="
+    )]
+    Accept {
+        /// The client's Sec-WebSocket-Key header value.
+        key: String,
     },
     /// List the TCP connections of a capture.
     #[command(after_help = "Example:\n  dispel streams app.pcap --format json")]
@@ -130,6 +140,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        Some(Command::Accept { key }) => {
+            let mut out = io::stdout().lock();
+            accept(&mut out, &key)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Command::Streams { capture, format }) => {
             let mut sink = ReportSink::default();
             let result = analyze::run_file(&capture, &opts, &mut sink);
@@ -153,35 +168,48 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 /// Until the interactive view exists, `replay` prints the text trace.
 fn replay(capture: Option<&Path>, opts: &Options) -> anyhow::Result<ExitCode> {
-    let path = match capture {
-        Some(p) => p.to_path_buf(),
-        None => default_capture()?,
-    };
     let out = io::BufWriter::new(io::stdout().lock());
-    if io::stdout().is_terminal() {
-        let _ = writeln!(
-            io::stderr(),
-            "dispel: the interactive view is not available in this build; printing the text trace"
-        );
+    let mut sink = TextSink::new(out, Filter::default());
+    match capture {
+        Some(path) => analyse(path, opts, &mut sink),
+        None => {
+            let result = analyze::run_reader(
+                DEFAULT_CAPTURE,
+                Some(DEFAULT_CAPTURE.len() as u64),
+                DEFAULT_CAPTURE_NAME,
+                opts,
+                &mut sink,
+            );
+            let (_, error) = split(result, Path::new(DEFAULT_CAPTURE_NAME))?;
+            finish(error, Path::new(DEFAULT_CAPTURE_NAME))
+        }
     }
-    analyse(&path, opts, &mut TextSink::new(out, Filter::default()))
 }
 
-fn default_capture() -> anyhow::Result<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let preferred = root.join(DEFAULT_CAPTURE_NAME);
-    if preferred.is_file() {
-        return Ok(preferred);
+/// Prints the Accept derivation of RFC 6455 §4.2.2 for a key.
+fn accept(out: &mut dyn Write, key: &str) -> anyhow::Result<()> {
+    use crate::proto::ws::{GUID, derive_accept};
+    use crate::sanitize::escape;
+    use base64::Engine as _;
+    let d = derive_accept(key);
+    writeln!(out, "key (trimmed)      {}", escape(&d.key_trimmed))?;
+    writeln!(out, "+ GUID             {GUID}")?;
+    writeln!(out, "= concatenated     {}", escape(&d.concatenated))?;
+    writeln!(out, "SHA-1 (hex)        {}", d.sha1_hex())?;
+    writeln!(out, "base64 → Accept    {}", d.expected)?;
+    match base64::engine::general_purpose::STANDARD.decode(d.key_trimmed.as_bytes()) {
+        Ok(b) if b.len() == 16 => {}
+        Ok(b) => writeln!(
+            out,
+            "note: a valid key is base64 of 16 bytes; this one decodes to {} bytes",
+            b.len()
+        )?,
+        Err(_) => writeln!(
+            out,
+            "note: a valid key is base64 of 16 bytes; this one is not base64"
+        )?,
     }
-    let mut any: Vec<PathBuf> = std::fs::read_dir(root.join("captures"))
-        .context("no bundled captures found")?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
-        .collect();
-    any.sort();
-    any.into_iter()
-        .next()
-        .context("no bundled capture in captures/")
+    Ok(())
 }
 
 /// Runs a capture into a sink and maps the outcome to an exit code.
@@ -246,5 +274,16 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn accept_prints_the_rfc_vector_stage_by_stage() {
+        let mut out = Vec::new();
+        accept(&mut out, " dGhlIHNhbXBsZSBub25jZQ== ").unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("dGhlIHNhbXBsZSBub25jZQ==258EAFA5-E914-47DA-95CA-C5AB0DC85B11"));
+        assert!(text.contains("b37a4f2cc0624f1690f64606cf385945b2bec4ea"));
+        assert!(text.contains("base64 → Accept    s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
+        assert!(!text.contains("note:"));
     }
 }

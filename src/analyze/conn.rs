@@ -44,7 +44,7 @@ enum Decoder {
     Detect,
     /// Not decoded by a higher layer: shown as TCP data.
     Raw,
-    Http(HttpState),
+    Http(Box<HttpState>),
     /// The client asked to upgrade; its next bytes wait for the answer.
     AwaitUpgrade,
     WebSocket(Box<WsDir>),
@@ -187,7 +187,7 @@ impl ConnState {
                 Decoder::Detect => {
                     let verdict = httpstep::looks_like_http(dir, self.dirs[d].buf.bytes());
                     match verdict {
-                        Some(true) => self.dirs[d].decoder = Decoder::Http(HttpState::Head),
+                        Some(true) => self.dirs[d].decoder = Decoder::Http(Box::default()),
                         Some(false) => {
                             self.dirs[d].decoder = Decoder::Raw;
                             self.flush_raw(dir, emit);
@@ -350,7 +350,7 @@ impl ConnState {
             // The client's bytes that waited for this answer are frames.
             self.pump(Dir::C2s, false, emit);
         } else if matches!(self.dirs[0].decoder, Decoder::AwaitUpgrade) {
-            self.dirs[0].decoder = Decoder::Http(HttpState::Head);
+            self.dirs[0].decoder = Decoder::Http(Box::default());
             self.pump(Dir::C2s, false, emit);
         }
     }

@@ -407,6 +407,9 @@ pub fn step(conn: ConnId, dir: Dir, m: &Message) -> Step {
             }
         }
         s.fields.push(Field::new("http.body.length", m.body.len()));
+        if m.truncated {
+            s.fields.push(Field::new("http.body.truncated", true));
+        }
     }
     s.findings.extend(m.problems.iter().cloned());
     s

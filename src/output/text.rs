@@ -137,6 +137,7 @@ impl<W: Write> Sink for TextSink<W> {
             let name = format!("{indent}{}", f.name);
             writeln!(self.out, "         {name:<width$}  {}", render_value(s, f))?;
         }
+        unmasking(&mut self.out, s)?;
         for f in &s.findings {
             writeln!(
                 self.out,
@@ -173,6 +174,56 @@ impl<W: Write> Sink for TextSink<W> {
         }
         self.out.flush()
     }
+}
+
+/// Bytes of the unmasking table shown per masked frame.
+const UNMASK_ROWS: usize = 8;
+
+/// For a masked frame, how the payload was unmasked (RFC 6455 §5.3):
+/// byte i of the payload is the masked byte XOR key byte i mod 4.
+fn unmasking(out: &mut dyn Write, s: &Step) -> io::Result<()> {
+    let bytes_of = |name: &str| {
+        s.field(name).and_then(|f| match &f.value {
+            Value::Bytes(b) => Some(b.as_slice()),
+            Value::SpanBytes => f.span.and_then(|sp| s.span_bytes(&sp)),
+            _ => None,
+        })
+    };
+    let (Some(key), Some(masked), Some(plain)) = (
+        bytes_of("websocket.masking_key"),
+        bytes_of("websocket.masked_payload"),
+        bytes_of("websocket.payload"),
+    ) else {
+        return Ok(());
+    };
+    if key.len() != 4 || masked.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "         unmasking: payload[i] = masked[i] XOR key[i mod 4]"
+    )?;
+    for (i, (m, p)) in masked.iter().zip(plain).take(UNMASK_ROWS).enumerate() {
+        let shown = if p.is_ascii_graphic() || *p == b' ' {
+            format!("'{}'", *p as char)
+        } else {
+            String::new()
+        };
+        writeln!(
+            out,
+            "           [{i:>2}] {m:02x} XOR key[{}]={:02x} = {p:02x} {shown}",
+            i % 4,
+            key[i % 4]
+        )?;
+    }
+    if masked.len() > UNMASK_ROWS {
+        writeln!(
+            out,
+            "           … {} more bytes",
+            masked.len() - UNMASK_ROWS
+        )?;
+    }
+    Ok(())
 }
 
 /// Renders bytes for one-line display.
