@@ -36,6 +36,8 @@ mod jsonp;
 mod open;
 mod packet;
 mod payload;
+#[cfg(test)]
+mod proptests;
 mod query;
 
 pub use jsonp::{unwrap_jsonp_post, unwrap_jsonp_response, wrap_jsonp_post, wrap_jsonp_response};
@@ -217,7 +219,8 @@ pub struct Packet<'a> {
 }
 
 impl<'a> Packet<'a> {
-    /// The text data, when the packet carries text.
+    /// The text data: `Some("")` for a packet with no data, `None` for
+    /// binary or undecoded data.
     pub fn text(&self) -> Option<&'a str> {
         match self.data {
             Data::Text(t) => Some(t),
@@ -546,5 +549,82 @@ fn show_byte(byte: u8) -> String {
         format!("'{}' (0x{byte:02x})", char::from(byte))
     } else {
         format!("0x{byte:02x}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_problem_teaches() {
+        let all = [
+            Problem::EmptyPayload,
+            Problem::EmptyPacket { span: 0..0 },
+            Problem::UnknownType {
+                span: 0..1,
+                byte: b'7',
+            },
+            Problem::NotUtf8 { span: 1..2 },
+            Problem::BadBase64 {
+                span: 1..3,
+                why: "bad".into(),
+                recovered: false,
+            },
+            Problem::TooManyPackets {
+                count: 2000,
+                cap: 1000,
+            },
+            Problem::V3BadLength {
+                span: 0..1,
+                why: "no digits",
+            },
+            Problem::V3LengthMismatch {
+                span: 0..2,
+                declared: 9,
+            },
+            Problem::V3BadRecordKind {
+                span: 0..1,
+                byte: 2,
+            },
+            Problem::V3Truncated {
+                span: 0..3,
+                declared: 9,
+                available: 2,
+            },
+            Problem::BadJsonp {
+                why: "no callback".into(),
+            },
+            Problem::BadOpen {
+                why: "it has no `sid`".into(),
+            },
+        ];
+        let mut ids = std::collections::BTreeSet::new();
+        for p in &all {
+            let m = p.message();
+            assert!(m.ends_with('.') && m.len() > 40, "{m}");
+            assert_eq!(p.to_string(), m);
+            assert!(
+                p.section().starts_with("Engine.IO protocol v"),
+                "{}",
+                p.section()
+            );
+            assert!(ids.insert(p.id()), "duplicate id {}", p.id());
+        }
+        assert!(all[2].message().contains("'7'"));
+    }
+
+    #[test]
+    fn packet_types() {
+        for d in 0..=6 {
+            let t = PacketType::from_digit(d).unwrap();
+            assert_eq!(t.digit(), Some(d));
+            assert_eq!(PacketType::from_ascii(b'0' + d), t);
+            assert_eq!(PacketType::from_raw_byte(d), t);
+        }
+        assert_eq!(PacketType::from_digit(7), None);
+        assert_eq!(PacketType::from_ascii(b'x'), PacketType::Unknown(b'x'));
+        assert_eq!(PacketType::Message.name(), "message");
+        assert_eq!(Version::from_eio(4).map(Version::number), Some(4));
     }
 }

@@ -349,9 +349,7 @@ fn decode_v3_binary<'a>(body: &'a [u8], limits: &Limits, out: &mut Payload<'a>) 
         let header = pos..terminator.saturating_add(1).min(body.len());
         // Each length digit is a byte 0–9, and 0xFF ends the length.
         let why = match body.get(terminator) {
-            _ if digits == 0 && body.get(terminator) == Some(&0xff) => {
-                Some("the length has no digits before 0xFF")
-            }
+            Some(0xff) if digits == 0 => Some("the length has no digits before 0xFF"),
             Some(0xff) => None,
             Some(_) => Some("each length byte must be a digit 0–9 or the 0xFF terminator"),
             None => Some("the length is not terminated by 0xFF"),
@@ -581,6 +579,19 @@ mod tests {
         let p = decode(Version::V3, br#"11:42["hello"]11:42["world"]"#);
         assert_eq!(p.packets.len(), 2);
         assert_eq!(p.packets[1].packet.text(), Some(r#"2["world"]"#));
+    }
+
+    #[test]
+    fn v3_python_lengths_can_be_ambiguous() {
+        // Synthetic: python-engineio 3.x would mean `4€€` (7 bytes) then
+        // `2:4a`, but 7 UTF-16 units also end exactly at the end of the body.
+        // JavaScript's rule is tried first, as PROTOCOLS.md says, which is
+        // also how a JavaScript client would have read it: one record.
+        let p = decode(Version::V3, "7:4€€2:4a".as_bytes());
+        assert!(p.problems.is_empty());
+        assert_eq!(p.packets.len(), 1);
+        assert_eq!(p.packets[0].length_rule, Some(LengthRule::Utf16Units));
+        assert_eq!(p.packets[0].packet.data, Data::Text("€€2:4a"));
     }
 
     #[test]

@@ -24,7 +24,7 @@ pub struct Placeholder {
 }
 
 /// The placeholders in a payload, in depth-first order (object members in
-/// the order serde_json keeps them, which is sorted by key).
+/// the order `serde_json` keeps them, which is sorted by key).
 ///
 /// A placeholder is an object whose `_placeholder` is `true`, as
 /// socket.io-parser tests it; its inside is not searched further.
@@ -243,6 +243,15 @@ impl BinaryAssembler {
         out
     }
 
+    /// Feeds a text message that did not decode as a Socket.IO packet. It
+    /// still counts as an input and, like any text message, cuts short a
+    /// packet waiting for attachments (socket.io-parser refuses text while
+    /// reconstructing).
+    pub fn push_undecodable(&mut self) -> Assembled {
+        let _ = self.take_input();
+        self.finish()
+    }
+
     /// Feeds one binary message (a WebSocket binary frame, or a binary packet
     /// of a polling payload).
     pub fn push_binary(&mut self, bytes: &[u8]) -> Assembled {
@@ -406,6 +415,25 @@ mod tests {
                 header_input: 3
             }]
         ));
+    }
+
+    #[test]
+    fn undecodable_text_cuts_attachments_short() {
+        let mut asm = BinaryAssembler::new(&Limits::default());
+        asm.push_packet(dec(r#"51-["a",{"_placeholder":true,"num":0}]"#));
+        let out = asm.push_undecodable();
+        assert!(matches!(
+            out.problems.as_slice(),
+            [Problem::MissingAttachments {
+                expected: 1,
+                received: 0,
+                header_input: 0
+            }]
+        ));
+        assert_eq!(
+            asm.push_binary(&[1]).problems,
+            vec![Problem::OrphanAttachment { input: 2 }]
+        );
     }
 
     #[test]

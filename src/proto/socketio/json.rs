@@ -1,6 +1,6 @@
 //! A nesting check that runs before any recursive JSON parser.
 //!
-//! serde_json recurses once per `[` or `{`; a payload of a hundred thousand
+//! `serde_json` recurses once per `[` or `{`; a payload of a hundred thousand
 //! brackets must be refused by a flat scan first.
 
 /// The byte offset of the first `[` or `{` that opens a level deeper than

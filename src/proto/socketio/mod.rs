@@ -24,6 +24,8 @@ use std::ops::Range;
 mod binary;
 mod json;
 mod packet;
+#[cfg(test)]
+mod proptests;
 
 pub use crate::proto::engineio::Limits;
 pub use binary::{
@@ -155,7 +157,7 @@ impl PacketType {
 pub struct Packet {
     /// The packet type.
     pub ptype: PacketType,
-    /// For BINARY_EVENT / BINARY_ACK, the number of attachments announced
+    /// For `BINARY_EVENT` / `BINARY_ACK`, the number of attachments announced
     /// before `-`.
     pub attachments: Option<u64>,
     /// The namespace; `/` when the packet names none.
@@ -209,7 +211,7 @@ pub enum Problem {
         /// Its first byte.
         byte: u8,
     },
-    /// A BINARY_EVENT / BINARY_ACK without a valid `<count>-` prefix.
+    /// A `BINARY_EVENT` / `BINARY_ACK` without a valid `<count>-` prefix.
     BadAttachmentCount {
         /// The count, as far as it goes.
         span: Range<usize>,
@@ -341,12 +343,19 @@ impl Problem {
                 expected,
                 found,
                 ..
-            } => format!(
-                "In Socket.IO protocol {}, a {} packet carries {expected}, but this one carries \
-                 {found}.",
-                protocol.number(),
-                ptype.name(*protocol)
-            ),
+            } => {
+                let name = ptype.name(*protocol);
+                let article = if name.starts_with(['A', 'E', 'U']) {
+                    "an"
+                } else {
+                    "a"
+                };
+                format!(
+                    "In Socket.IO protocol {}, {article} {name} packet carries {expected}, but \
+                     this one carries {found}.",
+                    protocol.number()
+                )
+            }
             Problem::ReservedEvent { name, .. } => format!(
                 "The event name \"{name}\" is reserved for the library's own events (connect, \
                  connect_error, disconnect, disconnecting, newListener, removeListener), so a \
@@ -461,5 +470,94 @@ fn show_byte(byte: u8) -> String {
         format!("'{}'", char::from(byte))
     } else {
         format!("0x{byte:02x}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_problem_teaches() {
+        let all = [
+            Problem::EmptyPacket,
+            Problem::UnknownType {
+                span: 0..1,
+                byte: b'9',
+            },
+            Problem::BadAttachmentCount {
+                span: 1..1,
+                why: "no count follows the type",
+            },
+            Problem::BadNamespace {
+                span: 1..2001,
+                len: 2000,
+                cap: 1024,
+            },
+            Problem::BadAckId {
+                span: 1..30,
+                why: "it does not fit in 64 bits",
+            },
+            Problem::JsonTooDeep {
+                span: 65..100,
+                cap: 64,
+            },
+            Problem::BadJson {
+                span: 1..3,
+                why: "EOF".into(),
+            },
+            Problem::BadPayload {
+                ptype: PacketType::ConnectError,
+                protocol: Protocol::V4,
+                expected: "a string",
+                found: "an array",
+                span: None,
+            },
+            Problem::ReservedEvent {
+                name: "disconnect".into(),
+                span: None,
+            },
+            Problem::MissingAttachments {
+                expected: 2,
+                received: 1,
+                header_input: 0,
+            },
+            Problem::OrphanAttachment { input: 3 },
+            Problem::PlaceholderOutOfRange {
+                path: "/1".into(),
+                num: Some(4),
+                attachments: 1,
+            },
+            Problem::TooManyAttachments {
+                claimed: 1_000_000_000,
+                cap: 10,
+            },
+        ];
+        let mut ids = std::collections::BTreeSet::new();
+        for p in &all {
+            let m = p.message();
+            assert!(m.ends_with('.') && m.len() > 40, "{m}");
+            assert_eq!(p.to_string(), m);
+            assert!(!p.section().is_empty());
+            assert!(ids.insert(p.id()), "duplicate id {}", p.id());
+        }
+        // Type 4 goes by its protocol-4 name in protocol 4's rules.
+        assert!(
+            all[7].message().contains("an ERROR packet")
+                || all[7].message().contains("a ERROR packet")
+        );
+    }
+
+    #[test]
+    fn packet_types() {
+        for d in 0..=6 {
+            let t = PacketType::from_digit(d).unwrap();
+            assert_eq!(t.digit(), Some(d));
+            assert_eq!(PacketType::from_ascii(b'0' + d), t);
+        }
+        assert_eq!(PacketType::ConnectError.name(Protocol::V4), "ERROR");
+        assert_eq!(PacketType::ConnectError.name(Protocol::V5), "CONNECT_ERROR");
+        assert_eq!(Protocol::for_engineio(Version::V3), Protocol::V4);
+        assert_eq!(Protocol::for_engineio(Version::V4), Protocol::V5);
     }
 }

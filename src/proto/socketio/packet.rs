@@ -169,7 +169,7 @@ pub fn encode(packet: &Packet) -> String {
     out
 }
 
-/// The event name of an EVENT or BINARY_EVENT (`42["chat","hi"]` → `chat`).
+/// The event name of an `EVENT` or `BINARY_EVENT` (`42["chat","hi"]` → `chat`).
 pub fn event_name(packet: &Packet) -> Option<&str> {
     match packet.ptype {
         PacketType::Event | PacketType::BinaryEvent => packet.data.as_ref()?.get(0)?.as_str(),
