@@ -92,7 +92,8 @@ impl Payload<'_> {
 }
 
 /// Whether a POST response body is the `ok` that acknowledges a polling
-/// write (spec v3 §Transports: Polling; v4 §HTTP long-polling: Sending data).
+/// write (spec v3 §Transports: Polling; v4 §Transports: HTTP long-polling:
+/// Sending data).
 pub fn is_post_ack(body: &[u8]) -> bool {
     body == b"ok"
 }
