@@ -12,6 +12,7 @@ use crate::rules::{self, Rule};
 use crate::step::{Dir, Field, Finding, Origin, Span, Step, Value};
 use crate::tcp::{ConnMeta, Control, Event};
 
+use super::eio::{RequestCtx, Tracker};
 use super::http::{self as httpstep, HttpState, Progress};
 use super::stream::StreamBuf;
 use super::tcpsteps;
@@ -25,6 +26,7 @@ pub struct Limits {
     pub max_raw_step: usize,
     pub http: http::Limits,
     pub ws: ws::Limits,
+    pub engineio: crate::proto::engineio::Limits,
 }
 
 impl Default for Limits {
@@ -33,6 +35,7 @@ impl Default for Limits {
             max_raw_step: 64 * 1024,
             http: http::Limits::default(),
             ws: ws::Limits::default(),
+            engineio: crate::proto::engineio::Limits::default(),
         }
     }
 }
@@ -75,6 +78,8 @@ struct PendingRequest {
     target: String,
     /// The upgrade checks, when the request asks for a WebSocket.
     upgrade: Option<RequestCheck>,
+    /// What Engine.IO needs of the request, when it is an Engine.IO one.
+    eio: Option<RequestCtx>,
 }
 
 /// A connection being decoded.
@@ -108,7 +113,7 @@ impl ConnState {
     }
 
     /// Handles one reassembler event, emitting the steps it completes.
-    pub fn event(&mut self, ev: Event<'_>, emit: &mut Emit<'_>) {
+    pub fn event(&mut self, ev: Event<'_>, eio: &mut Tracker, emit: &mut Emit<'_>) {
         let id = self.meta.id;
         match ev {
             Event::Open(_) => {}
@@ -122,7 +127,7 @@ impl ConnState {
             } => {
                 if matches!(control, Control::Fin | Control::Rst) {
                     // The end of a direction completes a body read to close.
-                    self.pump(dir, true, emit);
+                    self.pump(dir, true, eio, emit);
                 }
                 emit(tcpsteps::control(
                     id, dir, control, at, segment, rel_seq, rel_ack,
@@ -171,7 +176,7 @@ impl ConnState {
                     Decoder::Stopped => {}
                     _ => {
                         state.buf.push(offset, data, at);
-                        self.pump(dir, false, emit);
+                        self.pump(dir, false, eio, emit);
                     }
                 }
             }
@@ -179,7 +184,7 @@ impl ConnState {
     }
 
     /// Runs the decoder of a direction over its buffered bytes.
-    fn pump(&mut self, dir: Dir, at_end: bool, emit: &mut Emit<'_>) {
+    fn pump(&mut self, dir: Dir, at_end: bool, eio: &mut Tracker, emit: &mut Emit<'_>) {
         let id = self.meta.id;
         loop {
             let d = dir.index();
@@ -216,7 +221,7 @@ impl ConnState {
                     if at_end {
                         w.end(&mut self.dirs[d].buf, emit);
                     }
-                    self.deliver(dir, out, emit);
+                    self.deliver(dir, out, eio, emit);
                     return;
                 }
                 Decoder::Http(state) => {
@@ -245,8 +250,8 @@ impl ConnState {
                             return;
                         }
                         Progress::Message(m) => match dir {
-                            Dir::C2s => self.request(*m, emit),
-                            Dir::S2c => self.response(*m, emit),
+                            Dir::C2s => self.request(*m, eio, emit),
+                            Dir::S2c => self.response(*m, eio, emit),
                         },
                     }
                 }
@@ -275,7 +280,7 @@ impl ConnState {
         }
     }
 
-    fn request(&mut self, m: httpstep::Message, emit: &mut Emit<'_>) {
+    fn request(&mut self, m: httpstep::Message, eio: &mut Tracker, emit: &mut Emit<'_>) {
         let id = self.meta.id;
         let mut s = httpstep::step(id, Dir::C2s, &m);
         let method = m.head.method().unwrap_or("").to_string();
@@ -290,12 +295,24 @@ impl ConnState {
             }
             s.summary.push_str("  (WebSocket upgrade request)");
         }
+        let ctx = eio.request(&m.head, &mut s);
         emit(s);
+        if let Some(ctx) = &ctx {
+            let content_type = m.head.header("content-type").map(|h| h.value.clone());
+            eio.request_body(
+                ctx,
+                &m.body,
+                content_type.as_deref(),
+                (id, m.frames.clone(), m.time),
+                emit,
+            );
+        }
         let is_upgrade = upgrade.is_some();
         self.requests.push_back(PendingRequest {
             method,
             target,
             upgrade,
+            eio: ctx,
         });
         if is_upgrade {
             // RFC 6455 §4.1: the client waits for the server's answer before
@@ -304,7 +321,7 @@ impl ConnState {
         }
     }
 
-    fn response(&mut self, m: httpstep::Message, emit: &mut Emit<'_>) {
+    fn response(&mut self, m: httpstep::Message, eio: &mut Tracker, emit: &mut Emit<'_>) {
         let id = self.meta.id;
         let status = m.head.status().unwrap_or(0);
         // 1xx other than 101 are interim: the request still waits.
@@ -314,6 +331,10 @@ impl ConnState {
             self.requests.pop_front()
         };
         let mut s = httpstep::step(id, Dir::S2c, &m);
+        let ctx = req.as_ref().and_then(|r| r.eio.clone());
+        if let Some(ctx) = &ctx {
+            eio.response(ctx, &m.head, &m.body, &mut s);
+        }
         let Some(PendingRequest {
             upgrade: Some(check),
             target,
@@ -321,6 +342,9 @@ impl ConnState {
         }) = req
         else {
             emit(s);
+            if let Some(ctx) = &ctx {
+                eio.response_body(ctx, &m.head, &m.body, (id, m.frames.clone(), m.time), emit);
+            }
             return;
         };
         let resp = wsproto::check_response(&check, &m.head);
@@ -334,6 +358,7 @@ impl ConnState {
         let upgraded = status == 101;
         emit(handshake_step(id, &m, &check, &resp, upgraded));
         if upgraded {
+            eio.websocket_opened(id, &target);
             self.ws_target = Some(target);
             let deflate = resp.deflate.as_ref().map(|p| {
                 (
@@ -348,15 +373,24 @@ impl ConnState {
             self.dirs[0].decoder =
                 Decoder::WebSocket(Box::new(WsDir::new(id, Dir::C2s, c2s, self.limits.ws)));
             // The client's bytes that waited for this answer are frames.
-            self.pump(Dir::C2s, false, emit);
-        } else if matches!(self.dirs[0].decoder, Decoder::AwaitUpgrade) {
-            self.dirs[0].decoder = Decoder::Http(Box::default());
-            self.pump(Dir::C2s, false, emit);
+            self.pump(Dir::C2s, false, eio, emit);
+        } else {
+            if let Some(ctx) = &ctx {
+                eio.response_body(ctx, &m.head, &m.body, (id, m.frames.clone(), m.time), emit);
+            }
+            if matches!(self.dirs[0].decoder, Decoder::AwaitUpgrade) {
+                self.dirs[0].decoder = Decoder::Http(Box::default());
+                self.pump(Dir::C2s, false, eio, emit);
+            }
         }
     }
 
     /// Completed WebSocket messages go to the layer above.
-    fn deliver(&mut self, _dir: Dir, _out: Vec<Delivered>, _emit: &mut Emit<'_>) {}
+    fn deliver(&mut self, dir: Dir, out: Vec<Delivered>, eio: &mut Tracker, emit: &mut Emit<'_>) {
+        for m in &out {
+            eio.ws_message(self.meta.id, dir, m, emit);
+        }
+    }
 
     /// A gap: the higher layer of that direction cannot continue. Returns the
     /// layer's name when one was stopped.
@@ -373,9 +407,9 @@ impl ConnState {
     }
 
     /// The capture ended: finish what can be finished.
-    pub fn end_of_capture(&mut self, emit: &mut Emit<'_>) {
+    pub fn end_of_capture(&mut self, eio: &mut Tracker, emit: &mut Emit<'_>) {
         for dir in [Dir::C2s, Dir::S2c] {
-            self.pump(dir, true, emit);
+            self.pump(dir, true, eio, emit);
         }
     }
 }

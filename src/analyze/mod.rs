@@ -7,6 +7,7 @@
 //! headless output streams and memory stays flat.
 
 mod conn;
+mod eio;
 mod http;
 mod stream;
 mod tcpsteps;
@@ -204,6 +205,7 @@ struct Analyzer<'o> {
     started: bool,
     reasm: Reassembler,
     conns: Vec<conn::ConnState>,
+    eio: eio::Tracker,
     report: Report,
     ifaces: BTreeMap<u32, IfaceCounts>,
     fragments: u64,
@@ -223,6 +225,7 @@ impl<'o> Analyzer<'o> {
             started: false,
             reasm: Reassembler::new(opts.tcp),
             conns: Vec::new(),
+            eio: eio::Tracker::new(opts.layers.engineio.clone()),
             report: Report::default(),
             ifaces: BTreeMap::new(),
             fragments: 0,
@@ -261,11 +264,12 @@ impl<'o> Analyzer<'o> {
                     time,
                 };
                 let conns = &mut self.conns;
+                let eio = &mut self.eio;
                 let layer_limits = &self.opts.layers;
                 let report = &mut self.report;
                 let output_error = &mut self.output_error;
                 self.reasm.push(&seg, at, &mut |id, ev| {
-                    dispatch(conns, layer_limits, report, output_error, sink, id, ev)
+                    dispatch(conns, eio, layer_limits, report, output_error, sink, id, ev)
                 });
             }
             Decoded::NotTcp => self.report.non_tcp_packets += 1,
@@ -290,16 +294,18 @@ impl<'o> Analyzer<'o> {
 
     fn finish(&mut self, sink: &mut dyn Sink) {
         let conns = &mut self.conns;
+        let eio = &mut self.eio;
         let layer_limits = &self.opts.layers;
         let report = &mut self.report;
         let output_error = &mut self.output_error;
         self.reasm.finish(&mut |id, ev| {
-            dispatch(conns, layer_limits, report, output_error, sink, id, ev)
+            dispatch(conns, eio, layer_limits, report, output_error, sink, id, ev)
         });
+        let mut emit = |s: Step| emit_step(report, output_error, sink, s);
         for c in self.conns.iter_mut() {
-            let mut emit = |s: Step| emit_step(report, output_error, sink, s);
-            c.end_of_capture(&mut emit);
+            c.end_of_capture(eio, &mut emit);
         }
+        eio.end(&mut emit);
     }
 
     fn report(&mut self) -> Report {
@@ -358,8 +364,10 @@ fn emit_step(
     number
 }
 
+#[allow(clippy::too_many_arguments)]
 fn dispatch(
     conns: &mut Vec<conn::ConnState>,
+    eio: &mut eio::Tracker,
     limits: &conn::Limits,
     report: &mut Report,
     output_error: &mut Option<io::Error>,
@@ -381,5 +389,5 @@ fn dispatch(
         return;
     };
     let mut emit = |s: Step| emit_step(report, output_error, sink, s);
-    c.event(ev, &mut emit);
+    c.event(ev, eio, &mut emit);
 }

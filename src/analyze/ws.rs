@@ -51,9 +51,6 @@ impl Default for Limits {
 pub struct Delivered {
     pub text: bool,
     pub payload: Vec<u8>,
-    /// The step that shows the message's final bytes (the message, or its
-    /// inflation).
-    pub step: u64,
     pub frames: Vec<FrameNo>,
     pub time: Timestamp,
 }
@@ -492,7 +489,7 @@ impl WsDir {
                 ),
             ));
         }
-        let step_no = emit(s);
+        emit(s);
         if abandoned.is_some() {
             return;
         }
@@ -500,7 +497,6 @@ impl WsDir {
             out.push(Delivered {
                 text,
                 payload: m.payload,
-                step: step_no,
                 frames: frames_sorted,
                 time,
             });
@@ -575,12 +571,11 @@ impl WsDir {
                 hex_preview(&data, 16)
             }
         );
-        let step_no = emit(s);
+        emit(s);
         if ok {
             out.push(Delivered {
                 text,
                 payload: data,
-                step: step_no,
                 frames: frames_sorted,
                 time,
             });
