@@ -151,9 +151,7 @@ impl Tracker {
         if let Some(sid) = &query.sid {
             fields.push(Field::new("engineio.sid", sid.as_str()));
         }
-        for f in fields {
-            step.fields.push(f.depth(1));
-        }
+        step.fields.extend(fields);
         Some(RequestCtx {
             version,
             method: head.method().unwrap_or("").to_string(),
@@ -821,9 +819,11 @@ impl Tracker {
                 .iter()
                 .find(|(inp, _)| *inp == att.input)
                 .map(|(_, st)| *st);
-            let mut f = Field::new("socketio.attachment", Value::SpanBytes)
-                .span(Span::bytes(ab, 0, att.bytes.len()))
-                .depth(1);
+            let mut f = Field::new("socketio.attachment", Value::SpanBytes).span(Span::bytes(
+                ab,
+                0,
+                att.bytes.len(),
+            ));
             f.show = Some(match carried {
                 Some(st) => format!(
                     "attachment {i}: {} bytes, carried by step {st}",
@@ -946,9 +946,12 @@ impl Tracker {
 
     /// The end of the capture: one summary step per session, carrying what
     /// can only be judged at the end (acks never answered).
-    pub fn end(&mut self, emit: &mut Emit<'_>) {
+    /// `capture_end` is the time of the capture's last packet: summaries
+    /// come after everything, so they carry that time.
+    pub fn end(&mut self, capture_end: Timestamp, emit: &mut Emit<'_>) {
         for sess in &mut self.sessions {
-            let mut s = Step::new(sess.last_conn, Dir::S2c, "engineio.session", sess.last);
+            let time = capture_end.max(sess.last);
+            let mut s = Step::new(sess.last_conn, Dir::S2c, "engineio.session", time);
             s.frames = sess.last_frames.clone();
             s.session = Some(sess.index);
             s.fields.push(Field::new("engineio.sid", sess.sid.as_str()));
@@ -1086,10 +1089,14 @@ fn sio_summary(
         s.push_str(&format!(" ack id {id}"));
     }
     if let Some(data) = &pk.data {
-        let text = data.to_string();
+        // An event's name is shown already: show its arguments.
+        let shown = match (event, data) {
+            (Some(_), J::Array(a)) => J::Array(a[1..].to_vec()).to_string(),
+            _ => data.to_string(),
+        };
         s.push_str(&format!(
             " {}",
-            crate::output::text::preview(text.as_bytes(), 60)
+            crate::output::text::preview(shown.as_bytes(), 60)
         ));
     }
     if !attachments.is_empty() {

@@ -417,8 +417,7 @@ pub fn step(conn: ConnId, dir: Dir, m: &Message) -> Step {
 
 /// A short text preview of a body, for the field's `show`.
 fn body_preview(b: &[u8]) -> String {
-    let text = crate::output::text::preview(b, 80);
-    format!("{} bytes: {}", b.len(), text)
+    crate::output::text::preview(b, 80)
 }
 
 /// A step for bytes that are not HTTP, with the parser's reason.

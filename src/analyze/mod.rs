@@ -301,11 +301,12 @@ impl<'o> Analyzer<'o> {
         self.reasm.finish(&mut |id, ev| {
             dispatch(conns, eio, layer_limits, report, output_error, sink, id, ev)
         });
+        let capture_end = report.last.unwrap_or_default();
         let mut emit = |s: Step| emit_step(report, output_error, sink, s);
         for c in self.conns.iter_mut() {
             c.end_of_capture(eio, &mut emit);
         }
-        eio.end(&mut emit);
+        eio.end(capture_end, &mut emit);
     }
 
     fn report(&mut self) -> Report {

@@ -465,9 +465,10 @@ impl WsDir {
         push_data(&mut s, b, &m.payload, shown_text, "websocket.message");
         let what = if m.compressed { "compressed " } else { "" };
         s.summary = format!(
-            "WS {what}{} message, {} bytes in {} frame{}: {}",
+            "WS {what}{} message, {} byte{} in {} frame{}: {}",
             if text { "text" } else { "binary" },
             m.len,
+            if m.len == 1 { "" } else { "s" },
             m.frames,
             if m.frames == 1 { "" } else { "s" },
             if shown_text {

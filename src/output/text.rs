@@ -50,6 +50,7 @@ pub fn render_value(step: &Step, f: &Field) -> String {
         _ => None,
     };
     let raw = match bytes {
+        Some([]) => "(empty)".to_string(),
         Some(b) if b.len() > MAX_BYTES_SHOWN => format!(
             "{}… ({} bytes)",
             hex::encode(&b[..MAX_BYTES_SHOWN]),
