@@ -321,3 +321,35 @@ fn impaired_capture_reassembles_despite_loss_and_reordering() {
     assert!(sent.iter().any(|m| m.len() == 20000));
     assert_eq!(sent, messages("s2c"));
 }
+
+/// Everything points at bytes: in every step of every real capture, every
+/// field's span lies inside one of the step's buffers, bit masks fit their
+/// bytes, and a bytes-valued field's value is exactly its span's bytes.
+#[test]
+fn every_field_of_every_real_step_points_at_its_bytes() {
+    let mut spans = 0;
+    for path in tools::captures() {
+        let c = support::analyse(std::fs::read(&path).unwrap());
+        for s in &c.steps {
+            for f in &s.fields {
+                let Some(span) = f.span else { continue };
+                let bytes = s.span_bytes(&span).unwrap_or_else(|| {
+                    panic!(
+                        "{}: {} of a {} step points outside its buffers",
+                        path.display(),
+                        f.name,
+                        s.kind
+                    )
+                });
+                if let Some(mask) = span.mask {
+                    assert!(span.len <= 8 && mask >> (8 * span.len) == 0, "{}", f.name);
+                }
+                if let Value::Bytes(b) = &f.value {
+                    assert_eq!(b.as_slice(), bytes, "{} of a {} step", f.name, s.kind);
+                }
+                spans += 1;
+            }
+        }
+    }
+    assert!(spans > 4000, "{spans} spans checked");
+}
