@@ -294,3 +294,118 @@ pub fn count(c: &Collect, rule: &str) -> usize {
         .filter(|f| f.rule.id == rule)
         .count()
 }
+
+/// What an independent walk of a capture file finds.
+#[derive(Debug)]
+pub struct Walk {
+    pub records: u64,
+    pub first: dispel::step::Timestamp,
+}
+
+fn u32_at(b: &[u8], at: usize, big_endian: bool) -> u32 {
+    let a: [u8; 4] = b[at..at + 4].try_into().unwrap();
+    if big_endian {
+        u32::from_be_bytes(a)
+    } else {
+        u32::from_le_bytes(a)
+    }
+}
+
+fn u16_at(b: &[u8], at: usize, big_endian: bool) -> u16 {
+    let a: [u8; 2] = b[at..at + 2].try_into().unwrap();
+    if big_endian {
+        u16::from_be_bytes(a)
+    } else {
+        u16::from_le_bytes(a)
+    }
+}
+
+/// Counts packet records and reads the first one's time, for pcap and
+/// pcapng, without dispel's reader.
+pub fn walk(b: &[u8]) -> Walk {
+    let mut records = 0u64;
+    let mut first = None;
+    if b[..4] == [0x0a, 0x0d, 0x0d, 0x0a] {
+        let mut off = 0;
+        let mut be = false;
+        let mut resolutions: Vec<u64> = Vec::new();
+        while off < b.len() {
+            if b[off..off + 4] == [0x0a, 0x0d, 0x0d, 0x0a] {
+                be = b[off + 8..off + 12] == [0x1a, 0x2b, 0x3c, 0x4d];
+                resolutions.clear();
+            }
+            let kind = u32_at(b, off, be);
+            let len = u32_at(b, off + 4, be) as usize;
+            assert!(
+                len >= 12 && len.is_multiple_of(4),
+                "block length {len} at {off}"
+            );
+            assert_eq!(u32_at(b, off + len - 4, be) as usize, len);
+            match kind {
+                1 => {
+                    let mut res = 1_000_000;
+                    let mut o = off + 16;
+                    while o + 4 <= off + len - 4 {
+                        let code = u16_at(b, o, be);
+                        let olen = usize::from(u16_at(b, o + 2, be));
+                        if code == 0 {
+                            break;
+                        }
+                        if code == 9 {
+                            let v = b[o + 4];
+                            res = if v & 0x80 != 0 {
+                                1u64 << (v & 0x7f)
+                            } else {
+                                10u64.pow(u32::from(v))
+                            };
+                        }
+                        o += 4 + olen.div_ceil(4) * 4;
+                    }
+                    resolutions.push(res);
+                }
+                2 | 3 | 6 => {
+                    records += 1;
+                    if kind == 6 && first.is_none() {
+                        let iface = u32_at(b, off + 8, be) as usize;
+                        let ticks = (u64::from(u32_at(b, off + 12, be)) << 32)
+                            | u64::from(u32_at(b, off + 16, be));
+                        let res = resolutions[iface];
+                        first = Some(dispel::step::Timestamp {
+                            secs: (ticks / res) as i64,
+                            nanos: ((ticks % res) * 1_000_000_000 / res) as u32,
+                        });
+                    }
+                }
+                _ => {}
+            }
+            off += len;
+        }
+        assert_eq!(off, b.len(), "pcapng ends on a block boundary");
+    } else {
+        let (be, nanos) = match b[..4] {
+            [0xd4, 0xc3, 0xb2, 0xa1] => (false, false),
+            [0xa1, 0xb2, 0xc3, 0xd4] => (true, false),
+            [0x4d, 0x3c, 0xb2, 0xa1] => (false, true),
+            [0xa1, 0xb2, 0x3c, 0x4d] => (true, true),
+            _ => panic!("not a capture"),
+        };
+        let mut off = 24;
+        while off + 16 <= b.len() {
+            let caplen = u32_at(b, off + 8, be) as usize;
+            if first.is_none() {
+                let frac = u32_at(b, off + 4, be);
+                first = Some(dispel::step::Timestamp {
+                    secs: i64::from(u32_at(b, off, be)),
+                    nanos: if nanos { frac } else { frac * 1000 },
+                });
+            }
+            records += 1;
+            off += 16 + caplen;
+        }
+        assert_eq!(off, b.len(), "pcap ends on a record boundary");
+    }
+    Walk {
+        records,
+        first: first.expect("at least one packet"),
+    }
+}
