@@ -90,6 +90,9 @@ pub struct CaptureReader {
     /// pcap: link type and timestamp units.
     legacy: Option<(Linktype, u64)>,
     last_time: Timestamp,
+    /// pcapng: the current section's byte order, from its header's
+    /// byte-order magic.
+    ng_big_endian: bool,
     done: bool,
 }
 
@@ -193,6 +196,7 @@ impl CaptureReader {
             section_base: 0,
             legacy: None,
             last_time: Timestamp::default(),
+            ng_big_endian: false,
             done: false,
         })
     }
@@ -320,6 +324,11 @@ impl CaptureReader {
     /// and recording non-packet blocks (headers, interface descriptions).
     fn classify_next(&mut self) -> Next {
         let offset = self.inner.consumed() as u64;
+        if self.format == Format::PcapNg
+            && let Some(bad) = self.check_block_header(offset)
+        {
+            return bad;
+        }
         match self.inner.next() {
             Ok((len, block)) => match block {
                 PcapBlockOwned::LegacyHeader(h) => {
@@ -340,7 +349,7 @@ impl CaptureReader {
                     Next::Skip(len)
                 }
                 PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
-                    let Some(resolution) = idb.ts_resolution() else {
+                    let Some(resolution) = ts_resolution(idb.if_tsresol) else {
                         return Next::Error(CaptureError::Malformed {
                             what: "pcapng interface description block",
                             offset,
@@ -384,49 +393,82 @@ impl CaptureReader {
         }
     }
 
-    /// The record at the current position announces this many bytes in all
-    /// (header included), read from its own header, if enough of it is there.
-    fn announced_len(&self) -> Option<u64> {
+    /// Checks a pcapng block's header before pcap-parser reads it: the
+    /// total length must be at least 12 and a multiple of 4 (pcapng §3.1),
+    /// or every later block would be read misaligned. Also notes the byte
+    /// order of a new section.
+    fn check_block_header(&mut self, offset: u64) -> Option<Next> {
+        let data = self.inner.data();
+        let head = data.get(..12)?;
+        if head[..4] == [0x0a, 0x0d, 0x0d, 0x0a] {
+            self.ng_big_endian = match &head[8..12] {
+                [0x1a, 0x2b, 0x3c, 0x4d] => true,
+                [0x4d, 0x3c, 0x2b, 0x1a] => false,
+                other => {
+                    return Some(Next::Error(CaptureError::Malformed {
+                        what: "pcapng section header block",
+                        offset,
+                        why: format!("unknown byte-order magic {}", hex::encode(other)),
+                    }));
+                }
+            };
+        }
+        let len = read_u32(&head[4..8], self.ng_big_endian);
+        if len < 12 || !len.is_multiple_of(4) {
+            return Some(Next::Error(CaptureError::Malformed {
+                what: "pcapng block",
+                offset,
+                why: format!(
+                    "block length {len} is not a multiple of 4 of at least 12, so the blocks after it cannot be found"
+                ),
+            }));
+        }
+        None
+    }
+
+    /// What the record at the current position announces, read from its own
+    /// header: for pcap the captured packet bytes and the header size, for
+    /// pcapng the block's total length (its header counted in it).
+    fn announced(&self) -> Option<(u64, u64)> {
         let data = self.inner.data();
         match self.format {
             Format::Pcap { big_endian, .. } => {
                 let caplen = read_u32(data.get(8..12)?, big_endian);
-                Some(16 + u64::from(caplen))
+                Some((u64::from(caplen), 16))
             }
-            Format::PcapNg => {
-                let big_endian = self.section_big_endian();
-                Some(u64::from(read_u32(data.get(4..8)?, big_endian)))
-            }
+            Format::PcapNg => Some((u64::from(read_u32(data.get(4..8)?, self.ng_big_endian)), 0)),
         }
     }
 
-    fn section_big_endian(&self) -> bool {
-        // The byte-order magic of the current section is not exposed by the
-        // reader; a block's type field tells: known block types are small.
-        let data = self.inner.data();
-        data.get(0..4)
-            .map(|t| t[0] == 0 && t[3] != 0)
-            .unwrap_or(false)
-    }
-
     fn oversized(&self, offset: u64) -> Next {
-        let Some(announced) = self.announced_len() else {
+        let Some((announced, header)) = self.announced() else {
             return Next::Refill;
         };
+        let whole = announced + header;
+        let buffered = self.inner.data().len() as u64;
+        if whole <= buffered {
+            // The record is all there and still does not parse: its parts
+            // disagree (a packet longer than the block that holds it).
+            return Next::Error(CaptureError::Malformed {
+                what: self.record_name(),
+                offset,
+                why: "the packet data overruns its block".into(),
+            });
+        }
         let present_in_file = self
             .file_len
             .map(|len| len.saturating_sub(offset))
             .unwrap_or(u64::MAX);
-        if announced > present_in_file {
+        if whole > present_in_file {
             return Next::Error(CaptureError::TruncatedRecord {
                 what: self.record_name(),
                 offset,
                 packet: self.next_number,
                 announced,
-                present: present_in_file,
+                present: present_in_file.saturating_sub(header),
             });
         }
-        if announced > self.max_record as u64 {
+        if whole > self.max_record as u64 {
             return Next::Error(CaptureError::RecordTooLarge {
                 what: self.record_name(),
                 offset,
@@ -436,22 +478,25 @@ impl CaptureReader {
             });
         }
         // The bytes exist and are within the limit: make room for them.
-        Next::Grow(announced as usize + 64)
+        Next::Grow(whole as usize + 64)
     }
 
     fn truncated(&self, offset: u64) -> CaptureError {
-        let present = self.inner.data().len() as u64;
-        let header = match self.format {
-            Format::Pcap { .. } => 16,
-            Format::PcapNg => 8,
-        };
-        match self.announced_len() {
-            Some(announced) => CaptureError::TruncatedRecord {
+        let buffered = self.inner.data().len() as u64;
+        match self.announced() {
+            Some((announced, header)) if announced + header <= buffered => {
+                CaptureError::Malformed {
+                    what: self.record_name(),
+                    offset,
+                    why: "the packet data overruns its block".into(),
+                }
+            }
+            Some((announced, header)) => CaptureError::TruncatedRecord {
                 what: self.record_name(),
                 offset,
                 packet: self.next_number,
                 announced,
-                present,
+                present: buffered.saturating_sub(header),
             },
             None => CaptureError::TruncatedHeader {
                 what: match self.format {
@@ -459,10 +504,24 @@ impl CaptureReader {
                     Format::PcapNg => "pcapng block header",
                 },
                 offset,
-                needed: header,
-                present,
+                needed: match self.format {
+                    Format::Pcap { .. } => 16,
+                    Format::PcapNg => 8,
+                },
+                present: buffered,
             },
         }
+    }
+}
+
+/// Timestamp units per second from pcapng's `if_tsresol` (default 6): the
+/// low 7 bits are a power of ten, or of two when the top bit is set.
+fn ts_resolution(tsresol: u8) -> Option<u64> {
+    let exp = u32::from(tsresol & 0x7f);
+    if tsresol & 0x80 == 0 {
+        10u64.checked_pow(exp)
+    } else {
+        1u64.checked_shl(exp)
     }
 }
 
@@ -610,7 +669,7 @@ mod tests {
         let msg = err.expect("an error").to_string();
         assert_eq!(
             msg,
-            "truncated packet record at byte 100 (packet 2): 1530 bytes announced, 226 present"
+            "truncated packet record at byte 100 (packet 2): 1514 bytes announced, 210 present"
         );
     }
 

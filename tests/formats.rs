@@ -544,7 +544,6 @@ fn pcapng_big_endian_section_after_a_little_endian_one() {
 }
 
 #[test]
-#[ignore = "bug: pcapng if_tsresol with the power-of-two bit (0x80 | n) is rejected as invalid"]
 fn pcapng_power_of_two_timestamp_resolution() {
     // if_tsresol 0x80 | 20: 2^20 units per second; a quarter second + i.
     let (t, times) = little_then_big_endian(0x80 | 20, 1 << 20, |i| 0x4_0000 + i);

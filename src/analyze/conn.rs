@@ -148,6 +148,12 @@ impl ConnState {
                 at,
                 why,
             } => {
+                if matches!(self.dirs[dir.index()].decoder, Decoder::Detect) {
+                    // Too few bytes were seen to tell the protocol, and after
+                    // a hole nothing can be told: show the bytes as they are.
+                    self.dirs[dir.index()].decoder = Decoder::Raw;
+                    self.flush_raw(dir, emit);
+                }
                 let stops = self.stop_decoder(dir);
                 emit(tcpsteps::gap(id, dir, offset, len, at, why, stops));
             }
