@@ -180,18 +180,15 @@ impl Tracker {
             time: at.2,
             transport: "polling",
         };
-        let (data, jsonp) = if ctx.query.jsonp_index.is_some() {
-            match eio::unwrap_jsonp_post(body) {
-                Ok(s) => (s.into_bytes(), true),
-                Err(p) => {
-                    emit(self.problem_step(&w, ctx.session, &p));
-                    return;
-                }
-            }
-        } else {
-            (body.to_vec(), false)
-        };
-        self.payload(&w, version, ctx.session, &data, content_type, jsonp, emit);
+        self.polling_payload(
+            &w,
+            version,
+            ctx,
+            body,
+            content_type,
+            eio::unwrap_jsonp_post,
+            emit,
+        );
     }
 
     /// A response: version mismatches, session bookkeeping.
@@ -236,26 +233,48 @@ impl Tracker {
             transport: "polling",
         };
         let content_type = head.header("content-type").map(|h| h.value.clone());
-        let (data, jsonp) = if ctx.query.jsonp_index.is_some() {
-            match eio::unwrap_jsonp_response(body) {
-                Ok(s) => (s.into_bytes(), true),
-                Err(p) => {
-                    emit(self.problem_step(&w, ctx.session, &p));
-                    return;
-                }
-            }
-        } else {
-            (body.to_vec(), false)
-        };
-        self.payload(
+        self.polling_payload(
             &w,
             version,
-            ctx.session,
-            &data,
+            ctx,
+            body,
             content_type.as_deref(),
-            jsonp,
+            eio::unwrap_jsonp_response,
             emit,
         );
+    }
+
+    /// A polling body: JSONP-wrapped when the request asked for JSONP
+    /// (`j=`), then decoded as a payload.
+    #[allow(clippy::too_many_arguments)]
+    fn polling_payload(
+        &mut self,
+        w: &Where,
+        version: Version,
+        ctx: &RequestCtx,
+        body: &[u8],
+        content_type: Option<&str>,
+        unwrap_jsonp: fn(&[u8]) -> Result<String, EioProblem>,
+        emit: &mut Emit<'_>,
+    ) {
+        if ctx.query.jsonp_index.is_none() {
+            self.payload(w, version, ctx.session, body, content_type, false, emit);
+            return;
+        }
+        match unwrap_jsonp(body) {
+            Ok(text) => self.payload(
+                w,
+                version,
+                ctx.session,
+                text.as_bytes(),
+                content_type,
+                true,
+                emit,
+            ),
+            Err(p) => {
+                emit(self.problem_step(w, ctx.session, &p));
+            }
+        }
     }
 
     /// The WebSocket upgrade of an Engine.IO request succeeded.

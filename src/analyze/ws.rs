@@ -584,17 +584,9 @@ impl WsDir {
     }
 
     fn after_close_step(&mut self, buf: &StreamBuf, len: usize) -> Step {
+        let mut s = self.raw_step("websocket.after-close", buf, len);
+        let b = 0;
         let raw = &buf.bytes()[..len];
-        let (frames, time) = buf.provenance(len);
-        let mut s = Step::new(self.conn, self.dir, "websocket.after-close", time);
-        s.frames = frames;
-        let b = s.add_buffer(
-            "stream",
-            Origin::Stream {
-                offset: buf.offset(),
-            },
-            Arc::from(raw),
-        );
         let looks = if raw.starts_with(b"HTTP/") {
             let line = raw
                 .split(|&c| c == b'\r' || c == b'\n')
@@ -632,17 +624,9 @@ impl WsDir {
 
     fn desync_step(&self, buf: &StreamBuf, why: &str) -> Step {
         let len = buf.len().min(256);
+        let mut s = self.raw_step("websocket.desync", buf, len);
+        let b = 0;
         let raw = &buf.bytes()[..len];
-        let (frames, time) = buf.provenance(len);
-        let mut s = Step::new(self.conn, self.dir, "websocket.desync", time);
-        s.frames = frames;
-        let b = s.add_buffer(
-            "stream",
-            Origin::Stream {
-                offset: buf.offset(),
-            },
-            Arc::from(raw),
-        );
         s.fields.push(
             Field::new("websocket.desync.data", Value::SpanBytes).span(Span::bytes(b, 0, len)),
         );
@@ -674,17 +658,8 @@ impl WsDir {
     }
 
     fn oversized_step(&self, buf: &StreamBuf, h: &FrameHeader) -> Step {
-        let raw = &buf.bytes()[..h.header_len];
-        let (frames, time) = buf.provenance(h.header_len);
-        let mut s = Step::new(self.conn, self.dir, "websocket.frame", time);
-        s.frames = frames;
-        let b = s.add_buffer(
-            "stream",
-            Origin::Stream {
-                offset: buf.offset(),
-            },
-            Arc::from(raw),
-        );
+        let mut s = self.raw_step("websocket.frame", buf, h.header_len);
+        let b = 0;
         header_fields(&mut s, b, h);
         s.summary = format!(
             "{} frame header claiming {} payload bytes (payload skipped)",
@@ -701,23 +676,31 @@ impl WsDir {
         s
     }
 
-    /// The capture ended mid-frame: show what is left.
-    pub fn end(&mut self, buf: &mut StreamBuf, emit: &mut dyn FnMut(Step) -> u64) {
-        if buf.is_empty() || matches!(self.mode, Mode::Stopped) {
-            return;
-        }
-        let len = buf.len().min(4096);
+    /// A step over the first `len` buffered bytes, with them as its
+    /// "stream" buffer (index 0).
+    fn raw_step(&self, kind: &'static str, buf: &StreamBuf, len: usize) -> Step {
         let raw = &buf.bytes()[..len];
         let (frames, time) = buf.provenance(len);
-        let mut s = Step::new(self.conn, self.dir, "websocket.incomplete", time);
+        let mut s = Step::new(self.conn, self.dir, kind, time);
         s.frames = frames;
-        let b = s.add_buffer(
+        s.add_buffer(
             "stream",
             Origin::Stream {
                 offset: buf.offset(),
             },
             Arc::from(raw),
         );
+        s
+    }
+
+    /// The capture ended mid-frame: show what is left.
+    pub fn end(&mut self, buf: &mut StreamBuf, emit: &mut dyn FnMut(Step) -> u64) {
+        if buf.is_empty() || matches!(self.mode, Mode::Stopped) {
+            return;
+        }
+        let len = buf.len().min(4096);
+        let mut s = self.raw_step("websocket.incomplete", buf, len);
+        let b = 0;
         s.summary = format!(
             "{} bytes of an incomplete frame when the capture or connection ended",
             buf.len()
