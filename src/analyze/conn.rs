@@ -92,6 +92,8 @@ pub struct ConnState {
     pings: Pings,
     /// The request target of the WebSocket upgrade (Engine.IO reads its query).
     pub ws_target: Option<String>,
+    /// Which directions have ended (FIN, or RST for both).
+    ended: [bool; 2],
 }
 
 type Emit<'a> = dyn FnMut(Step) -> u64 + 'a;
@@ -109,6 +111,7 @@ impl ConnState {
             requests: VecDeque::new(),
             pings: Default::default(),
             ws_target: None,
+            ended: [false; 2],
         }
     }
 
@@ -132,6 +135,17 @@ impl ConnState {
                 emit(tcpsteps::control(
                     id, dir, control, at, segment, rel_seq, rel_ack,
                 ));
+                match control {
+                    Control::Fin => self.ended[dir.index()] = true,
+                    Control::Rst => {
+                        self.pump(dir.reverse(), true, eio, emit);
+                        self.ended = [true, true];
+                    }
+                    _ => {}
+                }
+                if self.ended == [true, true] {
+                    self.release();
+                }
             }
             Event::Anomaly {
                 dir,
@@ -410,6 +424,17 @@ impl ConnState {
         }
         state.buf.clear();
         layer
+    }
+
+    /// The connection is over: its decoders' memory (buffers, inflater
+    /// windows) goes back; a finished connection costs only its stats.
+    fn release(&mut self) {
+        for d in &mut self.dirs {
+            d.decoder = Decoder::Stopped;
+            d.buf = StreamBuf::default();
+        }
+        self.requests.clear();
+        self.pings = Default::default();
     }
 
     /// The capture ended: finish what can be finished.

@@ -11,6 +11,9 @@ use std::collections::VecDeque;
 use crate::step::{FrameNo, Timestamp};
 use crate::tcp::Provenance;
 
+/// Capacity an empty buffer keeps for the next bytes.
+const RETAINED_CAPACITY: usize = 64 * 1024;
+
 #[derive(Debug, Default)]
 pub struct StreamBuf {
     /// Stream offset of `data[start]`.
@@ -92,7 +95,13 @@ impl StreamBuf {
             self.marks.pop_front();
         }
         if self.start == self.data.len() {
-            self.data.clear();
+            // Empty: give back a large buffer (a 70 KB message on each of
+            // thousands of connections must not stay resident).
+            if self.data.capacity() > RETAINED_CAPACITY {
+                self.data = Vec::new();
+            } else {
+                self.data.clear();
+            }
             self.start = 0;
         } else if self.start > 64 * 1024 && self.start > self.data.len() / 2 {
             self.data.drain(..self.start);
@@ -139,5 +148,15 @@ mod tests {
         assert!(s.is_empty());
         s.push(9, b"z", at(6));
         assert_eq!(s.provenance(1).0, vec![6]);
+    }
+
+    #[test]
+    fn an_emptied_large_buffer_gives_its_memory_back() {
+        let mut s = StreamBuf::default();
+        s.push(0, &vec![7u8; 1 << 20], at(1));
+        s.consume(1 << 20);
+        assert!(s.data.capacity() <= RETAINED_CAPACITY);
+        s.push(1 << 20, b"ab", at(2));
+        assert_eq!(s.bytes(), b"ab");
     }
 }
