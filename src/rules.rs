@@ -46,6 +46,8 @@ rules! {
         "bytes of the stream are missing from the capture";
     TCP_PENDING_CAP = "tcp.pending-cap", Info, "dispel limits",
         "out-of-order data exceeded the reassembly buffer cap";
+    TCP_UNEXPECTED_SYN = "tcp.unexpected-syn", Info, "RFC 9293 §3.10.7.4",
+        "a SYN restarting the sequence numbers of a connection that already carried data";
     TCP_DATA_AFTER_FIN = "tcp.data-after-fin", Must, "RFC 9293 §3.10.7.4",
         "a side sent data after its FIN";
     // HTTP/1.1.

@@ -396,6 +396,22 @@ fn process(
                         .into(),
                 });
             }
+            Some(_) if half.next > 0 || !half.pending.is_empty() => {
+                // A SYN with another ISN after this direction carried data:
+                // a live connection does not restart its sequence numbers
+                // (RFC 9293 §3.10.7.4 answers it with a challenge ACK), so
+                // the segment is not used to place bytes.
+                out(Event::Anomaly {
+                    dir,
+                    at,
+                    rule: &rules::TCP_UNEXPECTED_SYN,
+                    message: format!(
+                        "a SYN with a new initial sequence number (raw {}) arrived after {} bytes of this direction; it is ignored",
+                        seg.seq, half.next
+                    ),
+                });
+                return;
+            }
             _ => {
                 half.base = Some(base);
                 half.next = 0;

@@ -64,6 +64,9 @@ struct Sio {
     /// The text of a binary packet's header while its attachments arrive:
     /// its spans index this text.
     pending_text: [Option<String>; 2],
+    /// Problems found in a binary packet's header, held until the packet
+    /// completes and has a step of its own.
+    held: [Vec<Finding>; 2],
 }
 
 #[derive(Debug)]
@@ -569,6 +572,7 @@ impl Tracker {
                 connected: BTreeSet::new(),
                 connect_missing_reported: BTreeSet::new(),
                 pending_text: [None, None],
+                held: [Vec::new(), Vec::new()],
             },
         });
         index
@@ -719,15 +723,26 @@ impl Tracker {
             emit(s);
         }
         let current = p.text().unwrap_or("").to_string();
+        let waiting = assembled.packets.is_empty()
+            && self.sessions[si as usize].sio.assemblers[d]
+                .awaiting()
+                .is_some();
+        if waiting {
+            // The header's own problems wait with it for its step.
+            self.sessions[si as usize].sio.held[d].append(&mut pending_problems);
+        }
         for lp in assembled.packets {
-            let text = if lp.input == input {
-                current.clone()
+            let sio = &mut self.sessions[si as usize].sio;
+            let (text, mut findings) = if lp.input == input {
+                (current.clone(), Vec::new())
             } else {
-                self.sessions[si as usize].sio.pending_text[d]
-                    .take()
-                    .unwrap_or_default()
+                (
+                    sio.pending_text[d].take().unwrap_or_default(),
+                    std::mem::take(&mut sio.held[d]),
+                )
             };
-            let s = self.sio_step(si, w, &lp, &text, std::mem::take(&mut pending_problems));
+            findings.append(&mut pending_problems);
+            let s = self.sio_step(si, w, &lp, &text, findings);
             let awaits_ack = matches!(
                 lp.packet.ptype,
                 sio::PacketType::Event | sio::PacketType::BinaryEvent
@@ -861,16 +876,6 @@ impl Tracker {
         for pr in sio::check_payload(pk, protocol) {
             findings.push(Finding::new(sio_rule(&pr), pr.message()));
         }
-        if !lp.complete {
-            findings.push(Finding::new(
-                &rules::SOCKETIO_MISSING_ATTACHMENTS,
-                format!(
-                    "this packet announced {} attachments but only {} arrived before the next text message",
-                    pk.attachments.unwrap_or(0),
-                    lp.attachments.len()
-                ),
-            ));
-        }
         // Namespace connection (protocol 5: the client must CONNECT first).
         use sio::PacketType as T;
         if w.dir == Dir::C2s && pk.ptype == T::Connect {
@@ -968,6 +973,38 @@ impl Tracker {
     /// `capture_end` is the time of the capture's last packet: summaries
     /// come after everything, so they carry that time.
     pub fn end(&mut self, capture_end: Timestamp, emit: &mut Emit<'_>) {
+        // Binary packets still waiting for attachments: the capture ended
+        // before they came.
+        for si in 0..self.sessions.len() {
+            for dir in [Dir::C2s, Dir::S2c] {
+                let d = dir.index();
+                let sess = &mut self.sessions[si];
+                let done = sess.sio.assemblers[d].finish();
+                if done.packets.is_empty() {
+                    continue;
+                }
+                let w = Where {
+                    conn: sess.last_conn,
+                    dir,
+                    frames: sess.last_frames.clone(),
+                    time: capture_end.max(sess.last),
+                    transport: sess.transports.last().copied().unwrap_or("polling"),
+                };
+                let mut findings = std::mem::take(&mut sess.sio.held[d]);
+                findings.extend(
+                    done.problems
+                        .iter()
+                        .map(|pr| Finding::new(sio_rule(pr), pr.message())),
+                );
+                for lp in done.packets {
+                    let text = self.sessions[si].sio.pending_text[d]
+                        .take()
+                        .unwrap_or_default();
+                    let s = self.sio_step(si as u32, &w, &lp, &text, std::mem::take(&mut findings));
+                    emit(s);
+                }
+            }
+        }
         for sess in &mut self.sessions {
             let time = capture_end.max(sess.last);
             let mut s = Step::new(sess.last_conn, Dir::S2c, "engineio.session", time);

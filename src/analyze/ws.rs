@@ -220,10 +220,10 @@ impl WsDir {
                 crate::output::text::preview(&bytes[..bytes.len().min(24)], 24)
             ));
         }
-        if h.length_msb_set {
-            return Some("the 64-bit length has its top bit set".into());
-        }
         let mut reasons = Vec::new();
+        if h.length_msb_set {
+            reasons.push("a 64-bit length with its top bit set".to_string());
+        }
         if h.opcode.is_reserved() {
             reasons.push(format!("reserved opcode 0x{:X}", h.opcode.as_u8()));
         }
@@ -666,6 +666,21 @@ impl WsDir {
             h.opcode.name(),
             h.payload_len
         );
+        // The payload never reaches the assembler, so the header's own rules
+        // are checked here.
+        if h.length_msb_set {
+            let v = Violation::LengthMsbSet;
+            s.findings
+                .push(Finding::new(violation_rule(&v), v.message()));
+        }
+        if h.length_not_minimal {
+            let v = Violation::LengthNotMinimal {
+                len: h.payload_len,
+                form: h.length_form,
+            };
+            s.findings
+                .push(Finding::new(violation_rule(&v), v.message()));
+        }
         s.findings.push(Finding::new(
             &rules::FRAME_TOO_LARGE,
             format!(

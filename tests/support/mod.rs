@@ -409,3 +409,342 @@ pub fn walk(b: &[u8]) -> Walk {
         first: first.expect("at least one packet"),
     }
 }
+
+// ---------------------------------------------------------------------------
+// SYNTHETIC WebSocket, HTTP and Engine.IO builders (appended for
+// tests/findings.rs and tests/pipeline_props.rs). Everything below fabricates
+// bytes; nothing here was recorded.
+// ---------------------------------------------------------------------------
+
+/// The RFC 6455 §1.3 sample key (16 bytes, base64).
+pub const WS_KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
+/// The RFC 6455 §5.7 sample masking key.
+pub const WS_MASK: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+
+/// A WebSocket frame built with dispel's own header encoder (minimal length
+/// form), its payload masked when a key is given. SYNTHETIC.
+pub fn ws_frame(fin: bool, rsv: u8, opcode: u8, mask: Option<[u8; 4]>, payload: &[u8]) -> Vec<u8> {
+    use dispel::proto::ws::{FrameHeader, OpCode};
+    let h = FrameHeader::new(
+        fin,
+        rsv,
+        OpCode::from_u8(opcode),
+        mask,
+        payload.len() as u64,
+    );
+    frame_with_header(&h, payload)
+}
+
+/// A frame whose length is written in a chosen form (7-, 16- or 64-bit),
+/// minimal or not. SYNTHETIC.
+pub fn ws_frame_form(
+    fin: bool,
+    opcode: u8,
+    mask: Option<[u8; 4]>,
+    payload: &[u8],
+    form: dispel::proto::ws::LengthForm,
+) -> Vec<u8> {
+    use dispel::proto::ws::{FrameHeader, OpCode};
+    let h = FrameHeader::new(fin, 0, OpCode::from_u8(opcode), mask, payload.len() as u64)
+        .with_length_form(form)
+        .expect("length fits the form");
+    frame_with_header(&h, payload)
+}
+
+fn frame_with_header(h: &dispel::proto::ws::FrameHeader, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    h.encode(&mut out);
+    let mut p = payload.to_vec();
+    if let Some(key) = h.mask {
+        dispel::proto::ws::apply_mask(&mut p, key, 0);
+    }
+    out.extend_from_slice(&p);
+    out
+}
+
+/// A client frame, masked as RFC 6455 §5.1 requires. SYNTHETIC.
+pub fn cframe(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    ws_frame(true, 0, opcode, Some(WS_MASK), payload)
+}
+
+/// A server frame, unmasked. SYNTHETIC.
+pub fn sframe(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    ws_frame(true, 0, opcode, None, payload)
+}
+
+/// A masked client text frame. SYNTHETIC.
+pub fn ctext(text: &str) -> Vec<u8> {
+    cframe(1, text.as_bytes())
+}
+
+/// An unmasked server text frame. SYNTHETIC.
+pub fn stext(text: &str) -> Vec<u8> {
+    sframe(1, text.as_bytes())
+}
+
+/// A Close body: the code, then the reason bytes.
+pub fn close_body(code: u16, reason: &[u8]) -> Vec<u8> {
+    let mut v = code.to_be_bytes().to_vec();
+    v.extend_from_slice(reason);
+    v
+}
+
+/// A client upgrade request for `target`, with the given key and extra
+/// header lines (`"Name: value"`). SYNTHETIC.
+pub fn upgrade_request(target: &str, key: &str, extra: &[&str]) -> Vec<u8> {
+    let mut s = format!(
+        "GET {target} HTTP/1.1\r\nHost: example.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+    );
+    for line in extra {
+        s.push_str(line);
+        s.push_str("\r\n");
+    }
+    s.push_str("\r\n");
+    s.into_bytes()
+}
+
+/// The server's 101 answer with the Accept value the key calls for
+/// (`dispel::proto::ws::derive_accept`), plus extra header lines.
+/// SYNTHETIC.
+pub fn upgrade_response(key: &str, extra: &[&str]) -> Vec<u8> {
+    let accept = dispel::proto::ws::derive_accept(key).expected;
+    upgrade_response_accept(Some(&accept), extra)
+}
+
+/// A 101 answer with a chosen Accept value (or none). SYNTHETIC.
+pub fn upgrade_response_accept(accept: Option<&str>, extra: &[&str]) -> Vec<u8> {
+    let mut s = String::from(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n",
+    );
+    if let Some(a) = accept {
+        s.push_str(&format!("Sec-WebSocket-Accept: {a}\r\n"));
+    }
+    for line in extra {
+        s.push_str(line);
+        s.push_str("\r\n");
+    }
+    s.push_str("\r\n");
+    s.into_bytes()
+}
+
+/// One direction's bytes in a conversation: `(client to server?, bytes)`,
+/// each entry one TCP segment.
+pub type Exchange = Vec<(bool, Vec<u8>)>;
+
+/// A valid handshake on `/chat`, with extra request / response header lines.
+/// SYNTHETIC.
+pub fn ws_handshake(req_extra: &[&str], resp_extra: &[&str]) -> Exchange {
+    vec![
+        (true, upgrade_request("/chat", WS_KEY, req_extra)),
+        (false, upgrade_response(WS_KEY, resp_extra)),
+    ]
+}
+
+/// A valid handshake followed by the given segments.
+pub fn ws_conv(after: &[(bool, Vec<u8>)]) -> Exchange {
+    let mut v = ws_handshake(&[], &[]);
+    v.extend(after.iter().cloned());
+    v
+}
+
+/// A handshake that negotiates permessage-deflate (context takeover both
+/// ways), followed by the given segments.
+pub fn ws_deflate_conv(after: &[(bool, Vec<u8>)]) -> Exchange {
+    let mut v = ws_handshake(
+        &["Sec-WebSocket-Extensions: permessage-deflate"],
+        &["Sec-WebSocket-Extensions: permessage-deflate"],
+    );
+    v.extend(after.iter().cloned());
+    v
+}
+
+/// Raw DEFLATE with a sync flush and its `00 00 ff ff` stripped, as a
+/// permessage-deflate sender writes a message (RFC 7692 §7.2.1).
+pub fn deflate_message(data: &[u8]) -> Vec<u8> {
+    use flate2::{Compress, Compression, FlushCompress};
+    let mut c = Compress::new(Compression::default(), false);
+    let mut out = Vec::with_capacity(data.len() / 2 + 64);
+    let mut input = data;
+    loop {
+        if out.capacity() - out.len() < 1024 {
+            out.reserve(64 * 1024);
+        }
+        let before = c.total_in();
+        c.compress_vec(input, &mut out, FlushCompress::Sync)
+            .expect("deflate");
+        let used = (c.total_in() - before) as usize;
+        input = &input[used..];
+        if input.is_empty() && out.ends_with(&[0, 0, 0xff, 0xff]) {
+            break;
+        }
+    }
+    out.truncate(out.len() - 4);
+    out
+}
+
+/// The TCP segments of a conversation, numbered from SYN to the last ACK.
+pub fn conv_segs(exchange: &[(bool, Vec<u8>)]) -> Vec<Seg> {
+    let borrowed: Vec<(bool, &[u8])> = exchange.iter().map(|(d, b)| (*d, b.as_slice())).collect();
+    conversation(1_000, 500_000, &borrowed)
+}
+
+/// The Ethernet records of segments between the usual client and server.
+pub fn records_of(segs: &[Seg]) -> Vec<Vec<u8>> {
+    segs.iter()
+        .map(|s| ethernet(&ip_packet(s, CLIENT, SERVER)))
+        .collect()
+}
+
+/// A whole conversation (handshake, segments, FIN both ways) as a pcap.
+/// SYNTHETIC.
+pub fn conv_pcap(exchange: &[(bool, Vec<u8>)]) -> Vec<u8> {
+    pcap(1, &records_of(&conv_segs(exchange)))
+}
+
+/// Runs a conversation through the pipeline.
+pub fn run_conv(exchange: &[(bool, Vec<u8>)]) -> Collect {
+    analyse(conv_pcap(exchange))
+}
+
+/// Runs a conversation through the pipeline with options.
+pub fn run_conv_with(exchange: &[(bool, Vec<u8>)], opts: &Options) -> Collect {
+    analyse_with(conv_pcap(exchange), opts)
+}
+
+/// Several conversations, one after the other, each from its own client
+/// port (40000, 40001, …) to the usual server. SYNTHETIC.
+pub fn conns_pcap(conns: &[Exchange]) -> Vec<u8> {
+    let mut records = Vec::new();
+    for (i, ex) in conns.iter().enumerate() {
+        let client = format!("10.1.2.3:{}", 40_000 + i);
+        for s in conv_segs(ex) {
+            records.push(ethernet(&ip_packet(&s, &client, SERVER)));
+        }
+    }
+    pcap(1, &records)
+}
+
+/// A pcap whose record `i` is stamped at 1_700_000_000 s + `micros[i]` µs.
+pub fn pcap_at(records: &[Vec<u8>], micros: &[u64]) -> Vec<u8> {
+    assert_eq!(records.len(), micros.len());
+    let mut f = pcap(1, &[]);
+    for (r, &us) in records.iter().zip(micros) {
+        let secs = 1_700_000_000 + (us / 1_000_000) as u32;
+        f.extend_from_slice(&secs.to_le_bytes());
+        f.extend_from_slice(&((us % 1_000_000) as u32).to_le_bytes());
+        f.extend_from_slice(&(r.len() as u32).to_le_bytes());
+        f.extend_from_slice(&(r.len() as u32).to_le_bytes());
+        f.extend_from_slice(r);
+    }
+    f
+}
+
+/// The steps of a kind.
+pub fn steps_of<'a>(c: &'a Collect, kind: &str) -> Vec<&'a dispel::step::Step> {
+    c.steps.iter().filter(|s| s.kind == kind).collect()
+}
+
+/// The kinds of the steps that carry a finding of `rule`.
+pub fn kinds_with(c: &Collect, rule: &str) -> Vec<&'static str> {
+    c.steps
+        .iter()
+        .filter(|s| s.findings.iter().any(|f| f.rule.id == rule))
+        .map(|s| s.kind)
+        .collect()
+}
+
+/// The messages of every finding of `rule`, joined.
+pub fn messages(c: &Collect, rule: &str) -> String {
+    c.steps
+        .iter()
+        .flat_map(|s| s.findings.iter())
+        .filter(|f| f.rule.id == rule)
+        .map(|f| f.message.as_str())
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+// Engine.IO (SYNTHETIC).
+
+/// A polling GET: `/socket.io/?EIO=<v>&transport=polling&t=x[&sid=…]`.
+pub fn eio_get(version: u8, sid: Option<&str>) -> Vec<u8> {
+    let sid = sid.map(|s| format!("&sid={s}")).unwrap_or_default();
+    format!("GET /socket.io/?EIO={version}&transport=polling&t=x{sid} HTTP/1.1\r\nHost: example.test\r\n\r\n")
+        .into_bytes()
+}
+
+/// A polling POST carrying `body`.
+pub fn eio_post(version: u8, sid: &str, body: &[u8]) -> Vec<u8> {
+    let mut v = format!(
+        "POST /socket.io/?EIO={version}&transport=polling&t=x&sid={sid} HTTP/1.1\r\nHost: example.test\r\nContent-Type: text/plain;charset=UTF-8\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    v.extend_from_slice(body);
+    v
+}
+
+/// An HTTP response with a status, a content type and a body.
+pub fn http_response(status: u16, content_type: &str, body: &[u8]) -> Vec<u8> {
+    let reason = match status {
+        200 => "OK",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        _ => "Status",
+    };
+    let mut v = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    v.extend_from_slice(body);
+    v
+}
+
+/// A 200 polling answer carrying an Engine.IO payload.
+pub fn eio_ok(body: &[u8]) -> Vec<u8> {
+    http_response(200, "text/plain; charset=UTF-8", body)
+}
+
+/// The open packet's text, `0{"sid":…}` (v4 carries maxPayload).
+pub fn eio_open(version: u8, sid: &str, ping_interval: u64, ping_timeout: u64) -> String {
+    let max = if version >= 4 {
+        ",\"maxPayload\":1000000"
+    } else {
+        ""
+    };
+    format!(
+        "0{{\"sid\":\"{sid}\",\"upgrades\":[],\"pingInterval\":{ping_interval},\"pingTimeout\":{ping_timeout}{max}}}"
+    )
+}
+
+/// The WebSocket upgrade of an Engine.IO client, with or without a sid.
+pub fn eio_ws_request(version: u8, sid: Option<&str>) -> Vec<u8> {
+    let sid = sid.map(|s| format!("&sid={s}")).unwrap_or_default();
+    upgrade_request(
+        &format!("/socket.io/?EIO={version}&transport=websocket{sid}"),
+        WS_KEY,
+        &[],
+    )
+}
+
+/// An Engine.IO WebSocket connection opened without polling: handshake,
+/// the open packet as the server's first text frame (sid `abc`), then the
+/// given segments. SYNTHETIC.
+pub fn eio_ws(version: u8, after: &[(bool, Vec<u8>)]) -> Exchange {
+    let mut v = vec![
+        (true, eio_ws_request(version, None)),
+        (false, upgrade_response(WS_KEY, &[])),
+        (false, stext(&eio_open(version, "abc", 25_000, 20_000))),
+    ];
+    v.extend(after.iter().cloned());
+    v
+}
+
+/// A Socket.IO session over an Engine.IO 4 WebSocket where the client has
+/// connected to `/` (`40` both ways), then the given segments. SYNTHETIC.
+pub fn sio_ws(after: &[(bool, Vec<u8>)]) -> Exchange {
+    let mut v = vec![(true, ctext("40")), (false, stext("40{\"sid\":\"s1\"}"))];
+    v.extend(after.iter().cloned());
+    eio_ws(4, &v)
+}

@@ -1,0 +1,1504 @@
+//! Every finding rule fires through the whole pipeline, on SYNTHETIC
+//! captures: for each rule id in `dispel::rules::ALL`, the smallest capture
+//! that breaks the rule must produce the finding (on the step kind it
+//! belongs to), and a corrected variant of the same capture must not.
+//! `every_rule_has_a_test` keeps this file complete.
+//!
+//! Every capture here is fabricated by `tests/support` (etherparse packets in
+//! a hand-written pcap); none is a recording.
+
+mod support;
+
+use std::time::Instant;
+
+use dispel::analyze::{Collect, LayerLimits, Options, WsLimits};
+use dispel::proto::ws::LengthForm;
+use support::*;
+
+// ---------------------------------------------------------------------------
+// Assertions
+// ---------------------------------------------------------------------------
+
+/// Every (step kind, rule id) of the trace, for failure messages.
+fn findings(t: &Collect) -> Vec<(&'static str, &'static str)> {
+    t.steps
+        .iter()
+        .flat_map(|s| s.findings.iter().map(move |f| (s.kind, f.rule.id)))
+        .collect()
+}
+
+/// The rule fired at least once, and on a step of `kind`.
+fn fires(t: &Collect, rule: &str, kind: &str) {
+    assert!(
+        count(t, rule) >= 1,
+        "{rule} did not fire; findings: {:?}",
+        findings(t)
+    );
+    let kinds = kinds_with(t, rule);
+    assert!(
+        kinds.contains(&kind),
+        "{rule} fired on {kinds:?}, expected on {kind}"
+    );
+}
+
+/// The rule did not fire (the control).
+fn quiet(t: &Collect, rule: &str) {
+    assert_eq!(
+        count(t, rule),
+        0,
+        "{rule} fired on the correct variant: {}",
+        messages(t, rule)
+    );
+}
+
+/// The rule's messages mention `what`.
+fn mentions(t: &Collect, rule: &str, what: &str) {
+    let m = messages(t, rule);
+    assert!(
+        m.contains(what),
+        "{rule}'s message does not mention {what:?}: {m}"
+    );
+}
+
+fn opts_ws(ws: WsLimits) -> Options {
+    Options {
+        layers: LayerLimits {
+            ws,
+            ..LayerLimits::default()
+        },
+        ..Options::default()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Capture container and TCP
+// ---------------------------------------------------------------------------
+
+const C0: u32 = 1_001;
+const S0: u32 = 500_001;
+
+/// A connection whose client sends `pieces` (stream offset, bytes) in the
+/// order given, then FIN at offset `fin_at`; the server sends nothing.
+fn client_pieces(pieces: &[(u32, &[u8])], fin_at: u32) -> Vec<Seg> {
+    let mut v = vec![
+        Seg::new(true, C0 - 1, 0, "S", b""),
+        Seg::new(false, S0 - 1, C0, "SA", b""),
+        Seg::new(true, C0, S0, "A", b""),
+    ];
+    for (off, data) in pieces {
+        v.push(Seg::new(true, C0 + off, S0, "AP", data));
+    }
+    v.push(Seg::new(true, C0 + fin_at, S0, "AF", b""));
+    v.push(Seg::new(false, S0, C0 + fin_at + 1, "AF", b""));
+    v.push(Seg::new(true, C0 + fin_at + 1, S0 + 1, "A", b""));
+    v
+}
+
+fn run_segs(segs: &[Seg]) -> Collect {
+    analyse(pcap(1, &records_of(segs)))
+}
+
+fn run_segs_with(segs: &[Seg], opts: &Options) -> Collect {
+    analyse_with(pcap(1, &records_of(segs)), opts)
+}
+
+/// Marks an Ethernet + IPv4 record as a first fragment (MF set) and fixes
+/// the header checksum.
+fn make_fragment(record: &mut [u8]) {
+    let ip = &mut record[14..];
+    ip[6] |= 0x20;
+    ip[10] = 0;
+    ip[11] = 0;
+    let ihl = usize::from(ip[0] & 0x0f) * 4;
+    let mut sum: u32 = 0;
+    for w in ip[..ihl].chunks(2) {
+        sum += u32::from(u16::from_be_bytes([w[0], w[1]]));
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    let c = !(sum as u16);
+    ip[10..12].copy_from_slice(&c.to_be_bytes());
+}
+
+#[test]
+fn ip_fragment() {
+    // "ip.fragment" is a capture-level notice, not a step finding: dispel
+    // does not reassemble IP fragments, says so once, and the fragment's TCP
+    // bytes become a gap.
+    let segs = client_pieces(&[(0, b"\x00abc"), (4, b"defg"), (8, b"hijk")], 12);
+    let mut records = records_of(&segs);
+    make_fragment(&mut records[4]);
+    let t = analyse(pcap(1, &records));
+    assert_eq!(count(&t, "ip.fragment"), 0, "a notice, never a finding");
+    let notices = &t.report.as_ref().unwrap().notices;
+    assert!(
+        notices
+            .iter()
+            .any(|n| n.message.contains("1 IP fragments") && n.message.contains("packet 5")),
+        "{notices:?}"
+    );
+    let gaps = steps_of(&t, "tcp.gap");
+    assert_eq!(gaps.len(), 1);
+    assert_eq!(
+        gaps[0].field("dispel.gap.len").unwrap().value,
+        dispel::step::Value::UInt(4)
+    );
+    // Control: the same packet unfragmented.
+    let t = run_segs(&segs);
+    assert!(t.report.as_ref().unwrap().notices.is_empty());
+    quiet(&t, "tcp.gap");
+}
+
+#[test]
+fn tcp_role_guessed() {
+    let segs = client_pieces(&[(0, b"\x00abc")], 4);
+    let t = run_segs(&segs[3..]);
+    fires(&t, "tcp.role-guessed", "tcp.segment");
+    assert!(t.connections[0].role_guessed);
+    mentions(&t, "tcp.role-guessed", "10.9.8.7:8080");
+    quiet(&run_segs(&segs), "tcp.role-guessed");
+}
+
+#[test]
+fn tcp_retransmission() {
+    let t = run_segs(&client_pieces(&[(0, b"\x00abc"), (0, b"\x00abc")], 4));
+    fires(&t, "tcp.retransmission", "tcp.segment");
+    let seg = steps_of(&t, "tcp.segment")[0];
+    assert_eq!(
+        seg.field("tcp.analysis.retransmission").unwrap().value,
+        dispel::step::Value::Bool(true)
+    );
+    quiet(
+        &run_segs(&client_pieces(&[(0, b"\x00abc")], 4)),
+        "tcp.retransmission",
+    );
+}
+
+#[test]
+fn tcp_out_of_order() {
+    let t = run_segs(&client_pieces(&[(4, b"defg"), (0, b"\x00abc")], 8));
+    fires(&t, "tcp.out-of-order", "tcp.segment");
+    let [c2s, _] = streams(&t, 0);
+    assert_eq!(c2s, b"\x00abcdefg");
+    quiet(
+        &run_segs(&client_pieces(&[(0, b"\x00abc"), (4, b"defg")], 8)),
+        "tcp.out-of-order",
+    );
+}
+
+#[test]
+fn tcp_overlap_conflict() {
+    // Bytes 4..8 arrive first as "defg", then a segment covering 0..8 says
+    // "DEFG" for them.
+    let t = run_segs(&client_pieces(&[(4, b"defg"), (0, b"\x00abcDEFG")], 8));
+    fires(&t, "tcp.overlap-conflict", "tcp.segment");
+    mentions(&t, "tcp.overlap-conflict", "relative sequence 5–8");
+    // Control: the covering segment repeats the same bytes.
+    quiet(
+        &run_segs(&client_pieces(&[(4, b"defg"), (0, b"\x00abcdefg")], 8)),
+        "tcp.overlap-conflict",
+    );
+}
+
+#[test]
+fn tcp_gap() {
+    let t = run_segs(&client_pieces(&[(0, b"\x00abc"), (8, b"ijkl")], 12));
+    fires(&t, "tcp.gap", "tcp.gap");
+    let [c2s, _] = streams(&t, 0);
+    assert_eq!(c2s, b"\x00abc????ijkl");
+    quiet(
+        &run_segs(&client_pieces(
+            &[(0, b"\x00abc"), (4, b"efgh"), (8, b"ijkl")],
+            12,
+        )),
+        "tcp.gap",
+    );
+}
+
+#[test]
+fn tcp_pending_cap() {
+    // The default cap (4 MiB, 4096 segments) is a dispel limit; a tiny
+    // configured one shows the rule.
+    let segs = client_pieces(&[(0, b"\x00a"), (4, b"x"), (6, b"y"), (8, b"z")], 9);
+    let opts = Options {
+        tcp: dispel::tcp::Limits {
+            max_pending_bytes: 1 << 20,
+            max_pending_segments: 2,
+        },
+        ..Options::default()
+    };
+    let t = run_segs_with(&segs, &opts);
+    fires(&t, "tcp.pending-cap", "tcp.segment");
+    mentions(&t, "tcp.pending-cap", "3 segments");
+    assert!(count(&t, "tcp.gap") >= 1, "the given-up hole is a gap");
+    // Control: the default limits hold three segments easily.
+    quiet(&run_segs(&segs), "tcp.pending-cap");
+}
+
+#[test]
+fn tcp_data_after_fin() {
+    // FIN at offset 4, then four more bytes at offset 4.
+    let mut segs = client_pieces(&[(0, b"\x00abc")], 4);
+    let late = Seg::new(true, C0 + 4, S0, "AP", b"late");
+    segs.insert(5, late);
+    let t = run_segs(&segs);
+    fires(&t, "tcp.data-after-fin", "tcp.segment");
+    mentions(&t, "tcp.data-after-fin", "4 bytes");
+    quiet(
+        &run_segs(&client_pieces(&[(0, b"\x00abc"), (4, b"late")], 8)),
+        "tcp.data-after-fin",
+    );
+}
+
+#[test]
+fn tcp_unexpected_syn() {
+    // After the client's first bytes, a SYN+ACK from the client with another
+    // ISN (a mangled flags byte does this): it must not restart the stream.
+    let mut segs = client_pieces(&[(0, b"\x00abc"), (4, b"defg")], 8);
+    segs.insert(4, Seg::new(true, 999_999, S0, "SA", b"zz"));
+    let t = run_segs(&segs);
+    fires(&t, "tcp.unexpected-syn", "tcp.segment");
+    mentions(&t, "tcp.unexpected-syn", "999999");
+    assert_eq!(streams(&t, 0)[0], b"\x00abcdefg");
+    quiet(
+        &run_segs(&client_pieces(&[(0, b"\x00abc"), (4, b"defg")], 8)),
+        "tcp.unexpected-syn",
+    );
+}
+
+// ---------------------------------------------------------------------------
+// HTTP
+// ---------------------------------------------------------------------------
+
+fn http(req: &[u8], resp: &[u8]) -> Collect {
+    run_conv(&[(true, req.to_vec()), (false, resp.to_vec())])
+}
+
+#[test]
+fn http_malformed() {
+    let t = http(b"GET / HTTP/1.1\r\nBad Header\r\n\r\n", b"");
+    fires(&t, "http.malformed", "http.error");
+    let t = http(b"GET / HTTP/1.1\r\nGood: header\r\n\r\n", b"");
+    quiet(&t, "http.malformed");
+    assert_eq!(steps_of(&t, "http.request").len(), 1);
+
+    // A chunked body with a bad chunk size: the message is kept, flagged.
+    let t = http(
+        b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+    );
+    fires(&t, "http.malformed", "http.response");
+    quiet(
+        &http(
+            b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        ),
+        "http.malformed",
+    );
+}
+
+#[test]
+fn http_head_too_large() {
+    // A 10 MB header line that never ends, at the default 64 KiB cap: it is
+    // reported as soon as the cap is reached (from the first packets), not
+    // after the whole 10 MB has been buffered.
+    const SEG: usize = 60_000;
+    let mut bytes = b"GET / HTTP/1.1\r\nX-Big: ".to_vec();
+    bytes.resize(10 * 1024 * 1024, b'a');
+    let exchange: Exchange = bytes.chunks(SEG).map(|c| (true, c.to_vec())).collect();
+    let packets = exchange.len() as u64;
+    let t = run_conv(&exchange);
+    assert_eq!(count(&t, "http.head-too-large"), 1);
+    fires(&t, "http.head-too-large", "http.error");
+    let err = steps_of(&t, "http.error")[0];
+    // SYN, SYN-ACK, ACK are packets 1–3; 64 KiB is reached in the second
+    // data packet (5). Reporting later would mean buffering more.
+    let last = *err.frames.iter().max().unwrap();
+    assert!(last <= 5, "reported at packet {last} of {}", packets + 3);
+    assert!(err.buffers[0].data.len() <= 256, "only a sample is kept");
+    mentions(&t, "http.head-too-large", "65536");
+    // Control: a normal head on the same connection shape.
+    quiet(
+        &run_conv(&[(true, b"GET / HTTP/1.1\r\nX-Big: aaaa\r\n\r\n".to_vec())]),
+        "http.head-too-large",
+    );
+}
+
+/// A request head of exactly `len` bytes.
+fn head_of_len(len: usize) -> Vec<u8> {
+    let start = b"GET / HTTP/1.1\r\nX-Pad: ";
+    let end = b"\r\n\r\n";
+    let mut v = start.to_vec();
+    v.resize(len - end.len(), b'p');
+    v.extend_from_slice(end);
+    assert_eq!(v.len(), len);
+    v
+}
+
+#[test]
+fn http_head_too_large_just_over_a_configured_limit() {
+    let mut opts = Options::default();
+    opts.layers.http.max_head_bytes = 1024;
+    let t = run_conv_with(&[(true, head_of_len(1025))], &opts);
+    fires(&t, "http.head-too-large", "http.error");
+    mentions(&t, "http.head-too-large", "1024");
+    // Control: a head of exactly the limit is accepted.
+    let t = run_conv_with(&[(true, head_of_len(1024))], &opts);
+    quiet(&t, "http.head-too-large");
+    assert_eq!(steps_of(&t, "http.request").len(), 1);
+}
+
+#[test]
+fn http_length_and_chunked() {
+    let req = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    let t = http(
+        req,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    );
+    fires(&t, "http.length-and-chunked", "http.response");
+    let t = http(
+        req,
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    );
+    quiet(&t, "http.length-and-chunked");
+}
+
+#[test]
+fn http_body_decode() {
+    use std::io::Write;
+    let req = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    let gz = |body: &[u8]| {
+        let mut v = format!(
+            "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        v.extend_from_slice(body);
+        v
+    };
+    let t = http(req, &gz(b"this is not gzip"));
+    fires(&t, "http.body-decode", "http.response");
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(b"hello, gzip").unwrap();
+    let t = http(req, &gz(&e.finish().unwrap()));
+    quiet(&t, "http.body-decode");
+    let resp = steps_of(&t, "http.response")[0];
+    let body = resp.field("http.file_data").unwrap();
+    assert_eq!(
+        resp.span_bytes(body.span.as_ref().unwrap()).unwrap(),
+        b"hello, gzip"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// The opening handshake
+// ---------------------------------------------------------------------------
+
+fn lines_to_head(lines: &[String]) -> Vec<u8> {
+    let mut s = lines.join("\r\n");
+    s.push_str("\r\n\r\n");
+    s.into_bytes()
+}
+
+fn good_request() -> Vec<String> {
+    [
+        "GET /chat HTTP/1.1",
+        "Host: example.test",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Version: 13",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+fn good_response() -> Vec<String> {
+    [
+        "HTTP/1.1 101 Switching Protocols",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// A handshake with the request's and response's lines edited.
+fn handshake(edit_req: impl Fn(&mut Vec<String>), edit_resp: impl Fn(&mut Vec<String>)) -> Collect {
+    let mut req = good_request();
+    edit_req(&mut req);
+    let mut resp = good_response();
+    edit_resp(&mut resp);
+    run_conv(&[
+        (true, lines_to_head(&req)),
+        (false, lines_to_head(&resp)),
+        (false, stext("hi")),
+    ])
+}
+
+/// Request-side rule: fires on the request when `edit` is applied, and the
+/// untouched handshake is clean.
+fn request_rule(rule: &str, edit: impl Fn(&mut Vec<String>)) -> Collect {
+    let t = handshake(edit, |_| {});
+    fires(&t, rule, "http.request");
+    quiet(&handshake(|_| {}, |_| {}), rule);
+    t
+}
+
+fn response_rule(rule: &str, edit: impl Fn(&mut Vec<String>)) -> Collect {
+    let t = handshake(|_| {}, edit);
+    fires(&t, rule, "http.response");
+    quiet(&handshake(|_| {}, |_| {}), rule);
+    t
+}
+
+#[test]
+fn the_reference_handshake_is_clean() {
+    let t = handshake(|_| {}, |_| {});
+    assert_eq!(findings(&t), Vec::<(&str, &str)>::new());
+    let hs = steps_of(&t, "websocket.handshake")[0];
+    assert_eq!(
+        hs.field("websocket.handshake.result").unwrap().value,
+        dispel::step::Value::Str("upgraded".into())
+    );
+    assert_eq!(steps_of(&t, "websocket.frame").len(), 1);
+}
+
+#[test]
+fn handshake_method() {
+    let t = request_rule("handshake.method", |r| r[0] = "POST /chat HTTP/1.1".into());
+    mentions(&t, "handshake.method", "POST");
+}
+
+#[test]
+fn handshake_http_version() {
+    let t = request_rule("handshake.http-version", |r| {
+        r[0] = "GET /chat HTTP/1.0".into()
+    });
+    mentions(&t, "handshake.http-version", "HTTP/1.0");
+}
+
+#[test]
+fn handshake_host_missing() {
+    request_rule("handshake.host-missing", |r| {
+        r.remove(1);
+    });
+}
+
+#[test]
+fn handshake_upgrade_header() {
+    let t = request_rule("handshake.upgrade-header", |r| r[2] = "Upgrade: h2c".into());
+    mentions(&t, "handshake.upgrade-header", "h2c");
+}
+
+#[test]
+fn handshake_connection_header() {
+    let t = request_rule("handshake.connection-header", |r| {
+        r[3] = "Connection: keep-alive".into()
+    });
+    mentions(&t, "handshake.connection-header", "keep-alive");
+    // A list that includes the token is fine.
+    quiet(
+        &handshake(|r| r[3] = "Connection: keep-alive, Upgrade".into(), |_| {}),
+        "handshake.connection-header",
+    );
+}
+
+#[test]
+fn handshake_key_invalid() {
+    let t = request_rule("handshake.key-invalid", |r| {
+        r[4] = "Sec-WebSocket-Key: c2hvcnQ=".into()
+    });
+    mentions(&t, "handshake.key-invalid", "c2hvcnQ=");
+    mentions(&t, "handshake.key-invalid", "5 bytes");
+}
+
+#[test]
+fn handshake_version() {
+    let t = request_rule("handshake.version", |r| {
+        r[5] = "Sec-WebSocket-Version: 8".into()
+    });
+    mentions(&t, "handshake.version", "\"8\"");
+}
+
+#[test]
+fn handshake_status() {
+    let t = response_rule("handshake.status", |r| {
+        *r = vec![
+            "HTTP/1.1 400 Bad Request".into(),
+            "Content-Length: 0".into(),
+        ]
+    });
+    mentions(&t, "handshake.status", "400");
+}
+
+#[test]
+fn handshake_response_upgrade() {
+    let t = response_rule("handshake.response-upgrade", |r| {
+        r.remove(1);
+    });
+    mentions(&t, "handshake.response-upgrade", "missing");
+}
+
+#[test]
+fn handshake_response_connection() {
+    let t = response_rule("handshake.response-connection", |r| {
+        r[2] = "Connection: close".into()
+    });
+    mentions(&t, "handshake.response-connection", "close");
+}
+
+#[test]
+fn handshake_accept_missing() {
+    let t = response_rule("handshake.accept-missing", |r| {
+        r.remove(3);
+    });
+    let accept = steps_of(&t, "websocket.accept")[0];
+    assert_eq!(
+        accept.field("websocket.accept.valid").unwrap().value,
+        dispel::step::Value::Bool(false)
+    );
+}
+
+#[test]
+fn handshake_accept_mismatch() {
+    let wrong = "AAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    let t = response_rule("handshake.accept-mismatch", |r| {
+        r[3] = format!("Sec-WebSocket-Accept: {wrong}")
+    });
+    mentions(&t, "handshake.accept-mismatch", wrong);
+    mentions(
+        &t,
+        "handshake.accept-mismatch",
+        "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=",
+    );
+}
+
+#[test]
+fn handshake_extension_not_offered() {
+    let t = response_rule("handshake.extension-not-offered", |r| {
+        r.push("Sec-WebSocket-Extensions: permessage-deflate".into())
+    });
+    mentions(&t, "handshake.extension-not-offered", "permessage-deflate");
+    // Control: the client offered it.
+    quiet(
+        &handshake(
+            |r| r.push("Sec-WebSocket-Extensions: permessage-deflate".into()),
+            |r| r.push("Sec-WebSocket-Extensions: permessage-deflate".into()),
+        ),
+        "handshake.extension-not-offered",
+    );
+}
+
+#[test]
+fn handshake_subprotocol_not_offered() {
+    let t = response_rule("handshake.subprotocol-not-offered", |r| {
+        r.push("Sec-WebSocket-Protocol: chat".into())
+    });
+    mentions(&t, "handshake.subprotocol-not-offered", "chat");
+    quiet(
+        &handshake(
+            |r| r.push("Sec-WebSocket-Protocol: superchat, chat".into()),
+            |r| r.push("Sec-WebSocket-Protocol: chat".into()),
+        ),
+        "handshake.subprotocol-not-offered",
+    );
+}
+
+#[test]
+fn handshake_failed() {
+    let t = handshake(
+        |_| {},
+        |r| *r = vec!["HTTP/1.1 403 Forbidden".into(), "Content-Length: 0".into()],
+    );
+    fires(&t, "handshake.failed", "websocket.handshake");
+    mentions(&t, "handshake.failed", "403");
+    // Refused: the connection stays HTTP, so no frames are decoded.
+    assert!(steps_of(&t, "websocket.frame").is_empty());
+    quiet(&handshake(|_| {}, |_| {}), "handshake.failed");
+}
+
+// ---------------------------------------------------------------------------
+// Frames
+// ---------------------------------------------------------------------------
+
+/// A frame rule: `bad` segments after a clean handshake fire it on
+/// `kind`; `good` segments do not.
+fn frame_rule(
+    rule: &str,
+    kind: &str,
+    bad: &[(bool, Vec<u8>)],
+    good: &[(bool, Vec<u8>)],
+) -> Collect {
+    let t = run_conv(&ws_conv(bad));
+    fires(&t, rule, kind);
+    let g = run_conv(&ws_conv(good));
+    quiet(&g, rule);
+    assert!(
+        !steps_of(&g, "websocket.frame").is_empty(),
+        "the control decodes frames"
+    );
+    t
+}
+
+#[test]
+fn frame_client_unmasked() {
+    let t = frame_rule(
+        "frame.client-unmasked",
+        "websocket.frame",
+        &[(true, ws_frame(true, 0, 1, None, b"hi"))],
+        &[(true, ctext("hi"))],
+    );
+    quiet(&t, "frame.desync");
+}
+
+#[test]
+fn frame_server_masked() {
+    let t = frame_rule(
+        "frame.server-masked",
+        "websocket.frame",
+        &[(false, ws_frame(true, 0, 1, Some(WS_MASK), b"hi"))],
+        &[(false, stext("hi"))],
+    );
+    // The masked payload is still unmasked for the reader.
+    let m = steps_of(&t, "websocket.message")[0];
+    assert_eq!(
+        m.field("websocket.message.text").unwrap().value,
+        dispel::step::Value::Str("hi".into())
+    );
+}
+
+#[test]
+fn frame_rsv_without_extension() {
+    let t = frame_rule(
+        "frame.rsv-without-extension",
+        "websocket.frame",
+        &[(false, ws_frame(true, 0b010, 1, None, b"hi"))],
+        &[(false, stext("hi"))],
+    );
+    mentions(&t, "frame.rsv-without-extension", "RSV2");
+    // One violation is a bug, not a desynchronised stream.
+    quiet(&t, "frame.desync");
+    // RSV1 without permessage-deflate, too.
+    let t = run_conv(&ws_conv(&[(false, ws_frame(true, 0b100, 1, None, b"hi"))]));
+    fires(&t, "frame.rsv-without-extension", "websocket.frame");
+    // With permessage-deflate, RSV1 on a control frame is still wrong.
+    let t = run_conv(&ws_deflate_conv(&[(
+        false,
+        ws_frame(true, 0b100, 9, None, b"p"),
+    )]));
+    fires(&t, "frame.rsv-without-extension", "websocket.frame");
+}
+
+#[test]
+fn frame_reserved_opcode() {
+    let t = frame_rule(
+        "frame.reserved-opcode",
+        "websocket.frame",
+        &[(false, sframe(0x3, b"hi"))],
+        &[(false, sframe(0x2, b"hi"))],
+    );
+    mentions(&t, "frame.reserved-opcode", "0x3");
+    let t = run_conv(&ws_conv(&[(false, sframe(0xB, b""))]));
+    fires(&t, "frame.reserved-opcode", "websocket.frame");
+    mentions(&t, "frame.reserved-opcode", "0xB");
+}
+
+#[test]
+fn frame_control_too_long() {
+    let t = frame_rule(
+        "frame.control-too-long",
+        "websocket.frame",
+        &[(false, sframe(0x9, &[b'p'; 126]))],
+        &[(false, sframe(0x9, &[b'p'; 125]))],
+    );
+    mentions(&t, "frame.control-too-long", "126");
+}
+
+#[test]
+fn frame_control_fragmented() {
+    frame_rule(
+        "frame.control-fragmented",
+        "websocket.frame",
+        &[(false, ws_frame(false, 0, 0x9, None, b"p"))],
+        &[(false, ws_frame(true, 0, 0x9, None, b"p"))],
+    );
+}
+
+#[test]
+fn frame_continuation_without_start() {
+    frame_rule(
+        "frame.continuation-without-start",
+        "websocket.frame",
+        &[(false, sframe(0x0, b"tail"))],
+        &[
+            (false, ws_frame(false, 0, 0x1, None, b"head ")),
+            (false, sframe(0x0, b"tail")),
+        ],
+    );
+}
+
+#[test]
+fn frame_data_during_fragmented_message() {
+    let t = frame_rule(
+        "frame.data-during-fragmented-message",
+        "websocket.frame",
+        &[
+            (false, ws_frame(false, 0, 0x1, None, b"head ")),
+            (false, stext("another")),
+        ],
+        &[
+            (false, ws_frame(false, 0, 0x1, None, b"head ")),
+            // A control frame may come between fragments (§5.4).
+            (false, sframe(0x9, b"")),
+            (false, sframe(0x0, b"tail")),
+        ],
+    );
+    // The abandoned message is still shown.
+    assert!(
+        steps_of(&t, "websocket.message")
+            .iter()
+            .any(|s| s.summary.contains("abandoned"))
+    );
+}
+
+#[test]
+fn frame_length_not_minimal() {
+    let t = frame_rule(
+        "frame.length-not-minimal",
+        "websocket.frame",
+        &[(
+            false,
+            ws_frame_form(true, 1, None, b"hi", LengthForm::Sixteen),
+        )],
+        &[(
+            false,
+            ws_frame_form(true, 1, None, b"hi", LengthForm::Seven),
+        )],
+    );
+    mentions(&t, "frame.length-not-minimal", "16-bit");
+    let t = run_conv(&ws_conv(&[(
+        false,
+        ws_frame_form(true, 2, None, &[7u8; 200], LengthForm::SixtyFour),
+    )]));
+    fires(&t, "frame.length-not-minimal", "websocket.frame");
+}
+
+#[test]
+fn frame_length_msb_set() {
+    // A 64-bit length with its top bit set: 0x8000_0000_0000_0002.
+    let mut bad = vec![0x82, 127, 0x80, 0, 0, 0, 0, 0, 0, 2];
+    bad.extend_from_slice(b"hi");
+    let t = run_conv(&ws_conv(&[(false, bad)]));
+    assert!(
+        count(&t, "frame.length-msb-set") >= 1,
+        "findings: {:?}",
+        findings(&t)
+    );
+    // Control: the same frame with the top bit clear (only non-minimal).
+    let mut good = vec![0x82, 127, 0, 0, 0, 0, 0, 0, 0, 2];
+    good.extend_from_slice(b"hi");
+    quiet(
+        &run_conv(&ws_conv(&[(false, good)])),
+        "frame.length-msb-set",
+    );
+}
+
+#[test]
+fn frame_text_invalid_utf8() {
+    let e = "é".as_bytes();
+    frame_rule(
+        "frame.text-invalid-utf8",
+        "websocket.frame",
+        &[(false, sframe(0x1, &[b'h', 0xff, 0xfe]))],
+        // A character split across fragments is valid once reassembled.
+        &[
+            (false, ws_frame(false, 0, 0x1, None, &e[..1])),
+            (false, sframe(0x0, &e[1..])),
+        ],
+    );
+}
+
+#[test]
+fn frame_close_payload_length() {
+    frame_rule(
+        "frame.close-payload-length",
+        "websocket.frame",
+        &[(false, sframe(0x8, &[0x03]))],
+        &[(false, sframe(0x8, &close_body(1000, b"")))],
+    );
+    quiet(
+        &run_conv(&ws_conv(&[(false, sframe(0x8, b""))])),
+        "frame.close-payload-length",
+    );
+}
+
+#[test]
+fn frame_close_code_invalid() {
+    let t = frame_rule(
+        "frame.close-code-invalid",
+        "websocket.frame",
+        &[(false, sframe(0x8, &close_body(1005, b"")))],
+        &[(false, sframe(0x8, &close_body(1000, b"")))],
+    );
+    mentions(&t, "frame.close-code-invalid", "1005");
+    let t = run_conv(&ws_conv(&[(true, cframe(0x8, &close_body(999, b"")))]));
+    fires(&t, "frame.close-code-invalid", "websocket.frame");
+    mentions(&t, "frame.close-code-invalid", "999");
+    quiet(
+        &run_conv(&ws_conv(&[(true, cframe(0x8, &close_body(4000, b"")))])),
+        "frame.close-code-invalid",
+    );
+}
+
+#[test]
+fn frame_close_reason_invalid_utf8() {
+    frame_rule(
+        "frame.close-reason-invalid-utf8",
+        "websocket.frame",
+        &[(false, sframe(0x8, &close_body(1000, &[b'b', 0xff])))],
+        &[(false, sframe(0x8, &close_body(1000, "bye é".as_bytes())))],
+    );
+}
+
+#[test]
+fn frame_after_close() {
+    let close = sframe(0x8, &close_body(1000, b""));
+    // A real frame after Close.
+    let t = frame_rule(
+        "frame.after-close",
+        "websocket.frame",
+        &[(false, close.clone()), (false, stext("late"))],
+        &[(false, stext("early")), (false, close.clone())],
+    );
+    mentions(&t, "frame.after-close", "Text");
+    // Raw text after Close: not frames at all.
+    let t = run_conv(&ws_conv(&[
+        (false, close.clone()),
+        (false, b"hello there, plain text".to_vec()),
+    ]));
+    fires(&t, "frame.after-close", "websocket.after-close");
+    mentions(&t, "frame.after-close", "23 bytes");
+    quiet(&t, "frame.desync");
+}
+
+#[test]
+fn frame_desync() {
+    // The server's header says 2 bytes but it writes 5: the next "header"
+    // starts at "llo", which breaks several rules at once.
+    let mut wrong = vec![0x81, 0x02];
+    wrong.extend_from_slice(b"hello");
+    let t = frame_rule(
+        "frame.desync",
+        "websocket.desync",
+        &[(false, wrong), (false, stext("next"))],
+        &[(false, stext("hello")), (false, stext("next"))],
+    );
+    assert_eq!(count(&t, "frame.desync"), 1, "said once");
+    mentions(&t, "frame.desync", "reserved opcode 0xC");
+    mentions(&t, "frame.desync", "RSV bits");
+    // Decoding of the direction stops: "next" is not shown as a frame.
+    assert_eq!(steps_of(&t, "websocket.frame").len(), 1);
+}
+
+#[test]
+fn frame_desync_http_response_on_the_websocket() {
+    let t = frame_rule(
+        "frame.desync",
+        "websocket.desync",
+        &[
+            (false, stext("hi")),
+            (
+                false,
+                b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n".to_vec(),
+            ),
+        ],
+        &[(false, stext("hi"))],
+    );
+    mentions(&t, "frame.desync", "HTTP response");
+    mentions(&t, "frame.desync", "HTTP/1.1 400 Bad Request");
+}
+
+#[test]
+fn frame_too_large() {
+    // The default caps are 16 MiB; small configured ones show the rule.
+    let opts = opts_ws(WsLimits {
+        max_frame: 64,
+        ..WsLimits::default()
+    });
+    let t = run_conv_with(&ws_conv(&[(false, sframe(0x2, &[1u8; 100]))]), &opts);
+    fires(&t, "frame.too-large", "websocket.frame");
+    mentions(&t, "frame.too-large", "100");
+    // Control: a frame within the cap.
+    quiet(
+        &run_conv_with(&ws_conv(&[(false, sframe(0x2, &[1u8; 64]))]), &opts),
+        "frame.too-large",
+    );
+    // A message assembled past the message cap.
+    let opts = opts_ws(WsLimits {
+        max_message: 64,
+        ..WsLimits::default()
+    });
+    let frags = [
+        (false, ws_frame(false, 0, 0x2, None, &[1u8; 40])),
+        (false, sframe(0x0, &[2u8; 40])),
+    ];
+    let t = run_conv_with(&ws_conv(&frags), &opts);
+    fires(&t, "frame.too-large", "websocket.message");
+    quiet(&run_conv(&ws_conv(&frags)), "frame.too-large");
+}
+
+// ---------------------------------------------------------------------------
+// permessage-deflate
+// ---------------------------------------------------------------------------
+
+#[test]
+fn deflate_rsv1_on_continuation() {
+    let z = deflate_message(b"hello, compressed world");
+    let (a, b) = z.split_at(z.len() / 2);
+    let bad = [
+        (false, ws_frame(false, 0b100, 0x1, None, a)),
+        (false, ws_frame(true, 0b100, 0x0, None, b)),
+    ];
+    let t = run_conv(&ws_deflate_conv(&bad));
+    fires(&t, "deflate.rsv1-on-continuation", "websocket.frame");
+    let good = [
+        (false, ws_frame(false, 0b100, 0x1, None, a)),
+        (false, ws_frame(true, 0, 0x0, None, b)),
+    ];
+    let t = run_conv(&ws_deflate_conv(&good));
+    quiet(&t, "deflate.rsv1-on-continuation");
+    let inf = steps_of(&t, "websocket.inflate")[0];
+    assert_eq!(
+        inf.field("websocket.inflate.text").unwrap().value,
+        dispel::step::Value::Str("hello, compressed world".into())
+    );
+}
+
+#[test]
+fn deflate_inflate_failed() {
+    // 0xff: BFINAL = 1 with the reserved block type 11.
+    let t = run_conv(&ws_deflate_conv(&[(
+        false,
+        ws_frame(true, 0b100, 0x1, None, &[0xff, 0xff, 0xff, 0xff]),
+    )]));
+    fires(&t, "deflate.inflate-failed", "websocket.inflate");
+    let t = run_conv(&ws_deflate_conv(&[(
+        true,
+        ws_frame(true, 0b100, 0x1, Some(WS_MASK), &deflate_message(b"Hello")),
+    )]));
+    quiet(&t, "deflate.inflate-failed");
+    assert_eq!(steps_of(&t, "websocket.inflate").len(), 1);
+}
+
+#[test]
+fn deflate_too_large() {
+    // A bomb: 10 MB of zeros compress to a few KiB. The default cap is 16
+    // MiB; with a 64 KiB cap dispel stops inflating there.
+    const CAP: usize = 64 * 1024;
+    let bomb = deflate_message(&vec![0u8; 10 * 1024 * 1024]);
+    assert!(bomb.len() < 64 * 1024, "{} bytes", bomb.len());
+    let ex = ws_deflate_conv(&[(false, ws_frame(true, 0b100, 0x2, None, &bomb))]);
+    let opts = opts_ws(WsLimits {
+        max_inflate: CAP,
+        ..WsLimits::default()
+    });
+    let started = Instant::now();
+    let t = run_conv_with(&ex, &opts);
+    let took = started.elapsed();
+    fires(&t, "deflate.too-large", "websocket.inflate");
+    mentions(&t, "deflate.too-large", "65536");
+    let inf = steps_of(&t, "websocket.inflate")[0];
+    assert_eq!(
+        inf.field("websocket.inflate.length").unwrap().value,
+        dispel::step::Value::UInt(CAP as u64)
+    );
+    assert!(took.as_secs() < 10, "took {took:?}");
+    // Control: a cap above the message's size inflates it whole.
+    let t = run_conv_with(
+        &ex,
+        &opts_ws(WsLimits {
+            max_inflate: 11 * 1024 * 1024,
+            ..WsLimits::default()
+        }),
+    );
+    quiet(&t, "deflate.too-large");
+    let inf = steps_of(&t, "websocket.inflate")[0];
+    assert_eq!(
+        inf.field("websocket.inflate.length").unwrap().value,
+        dispel::step::Value::UInt(10 * 1024 * 1024)
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Engine.IO
+// ---------------------------------------------------------------------------
+
+#[test]
+fn the_reference_engineio_websocket_is_clean() {
+    let t = run_conv(&sio_ws(&[
+        (false, stext("2")),
+        (true, ctext("3")),
+        (true, ctext("421[\"q\"]")),
+        (false, stext("431[\"a\"]")),
+    ]));
+    assert_eq!(findings(&t), Vec::<(&str, &str)>::new());
+    assert_eq!(steps_of(&t, "engineio.packet").len(), 7);
+    assert_eq!(steps_of(&t, "socketio.packet").len(), 4);
+}
+
+#[test]
+fn engineio_unknown_type() {
+    let t = run_conv(&eio_ws(4, &[(true, ctext("9x"))]));
+    fires(&t, "engineio.unknown-type", "engineio.packet");
+    quiet(
+        &run_conv(&eio_ws(4, &[(true, ctext("6"))])),
+        "engineio.unknown-type",
+    );
+    // In a polling payload, too.
+    let t = run_conv(&[(true, eio_get(4, None)), (false, eio_ok(b"6\x1e7x"))]);
+    fires(&t, "engineio.unknown-type", "engineio.packet");
+}
+
+#[test]
+fn engineio_bad_open() {
+    let conv = |open: &str| {
+        vec![
+            (true, eio_ws_request(4, None)),
+            (false, upgrade_response(WS_KEY, &[])),
+            (false, stext(open)),
+        ]
+    };
+    let t = run_conv(&conv("0{\"upgrades\":[],\"pingInterval\":25000}"));
+    fires(&t, "engineio.bad-open", "engineio.packet");
+    mentions(&t, "engineio.bad-open", "sid");
+    let t = run_conv(&conv("0not json"));
+    fires(&t, "engineio.bad-open", "engineio.packet");
+    let t = run_conv(&conv(&eio_open(4, "abc", 25_000, 20_000)));
+    quiet(&t, "engineio.bad-open");
+    assert_eq!(steps_of(&t, "engineio.packet")[0].session, Some(0));
+}
+
+#[test]
+fn engineio_version_mismatch() {
+    let refusal = http_response(
+        400,
+        "application/json",
+        b"\"The client is using an unsupported version of the Socket.IO or Engine.IO protocols\"",
+    );
+    let t = run_conv(&[(true, eio_get(3, None)), (false, refusal.clone())]);
+    fires(&t, "engineio.version-mismatch", "http.response");
+    mentions(&t, "engineio.version-mismatch", "unsupported version");
+    // Controls: a v4 client refused for another reason, and a v3 client
+    // accepted.
+    quiet(
+        &run_conv(&[(true, eio_get(4, None)), (false, refusal)]),
+        "engineio.version-mismatch",
+    );
+    let open = format!(
+        "{}:{}",
+        eio_open(3, "abc", 25_000, 5_000).len(),
+        eio_open(3, "abc", 25_000, 5_000)
+    );
+    quiet(
+        &run_conv(&[(true, eio_get(3, None)), (false, eio_ok(open.as_bytes()))]),
+        "engineio.version-mismatch",
+    );
+}
+
+#[test]
+fn engineio_ping_direction() {
+    // v4: the server pings; a client ping is wrong.
+    let t = run_conv(&eio_ws(4, &[(true, ctext("2"))]));
+    fires(&t, "engineio.ping-direction", "engineio.packet");
+    mentions(&t, "engineio.ping-direction", "from the client");
+    quiet(
+        &run_conv(&eio_ws(4, &[(false, stext("2")), (true, ctext("3"))])),
+        "engineio.ping-direction",
+    );
+    // v3: the client pings; a server ping is wrong.
+    let t = run_conv(&eio_ws(3, &[(false, stext("2"))]));
+    fires(&t, "engineio.ping-direction", "engineio.packet");
+    quiet(
+        &run_conv(&eio_ws(3, &[(true, ctext("2")), (false, stext("3"))])),
+        "engineio.ping-direction",
+    );
+    // Probes are not heartbeats.
+    quiet(
+        &run_conv(&eio_ws(
+            4,
+            &[(true, ctext("2probe")), (false, stext("3probe"))],
+        )),
+        "engineio.ping-direction",
+    );
+}
+
+/// An Engine.IO WebSocket (pingInterval 25 s, pingTimeout 20 s) whose
+/// packets from index `late_from` on are stamped `delay_s` seconds later.
+fn eio_timed(after: &[(bool, Vec<u8>)], late_from: usize, delay_s: u64) -> Collect {
+    let records = records_of(&conv_segs(&eio_ws(4, after)));
+    let times: Vec<u64> = (0..records.len())
+        .map(|i| {
+            let base = i as u64 * 1_000;
+            if i >= late_from {
+                base + delay_s * 1_000_000
+            } else {
+                base
+            }
+        })
+        .collect();
+    analyse(pcap_at(&records, &times))
+}
+
+#[test]
+fn engineio_heartbeat_late() {
+    // Packets: 0 SYN, 1 SYN-ACK, 2 ACK, 3 upgrade, 4 101, 5 open, 6 ping,
+    // 7 pong. A ping 50 s after the open (> 25 s + 20 s) is late.
+    let conv = [(false, stext("2")), (true, ctext("3"))];
+    let t = eio_timed(&conv, 6, 50);
+    fires(&t, "engineio.heartbeat-late", "engineio.packet");
+    mentions(&t, "engineio.heartbeat-late", "pingInterval is 25000 ms");
+    // A pong 30 s after its ping (> 20 s) is late.
+    let t = eio_timed(&conv, 7, 30);
+    fires(&t, "engineio.heartbeat-late", "engineio.packet");
+    mentions(&t, "engineio.heartbeat-late", "pingTimeout (20000 ms)");
+    // Control: a ping 20 s after the open, answered at once.
+    quiet(&eio_timed(&conv, 6, 20), "engineio.heartbeat-late");
+}
+
+fn noops(n: usize) -> Vec<u8> {
+    vec!["6"; n].join("\x1e").into_bytes()
+}
+
+#[test]
+fn engineio_too_many_packets() {
+    // python-engineio refuses more than 16 packets in a payload.
+    let t = run_conv(&[(true, eio_get(4, None)), (false, eio_ok(&noops(17)))]);
+    fires(&t, "engineio.too-many-packets", "engineio.packet");
+    mentions(&t, "engineio.too-many-packets", "17 packets");
+    quiet(
+        &run_conv(&[(true, eio_get(4, None)), (false, eio_ok(&noops(16)))]),
+        "engineio.too-many-packets",
+    );
+    // dispel's own cap (default 1000 packets), configured small.
+    let mut opts = Options::default();
+    opts.layers.engineio.max_packets = 4;
+    let t = run_conv_with(
+        &[(true, eio_get(4, None)), (false, eio_ok(&noops(5)))],
+        &opts,
+    );
+    fires(&t, "engineio.too-many-packets", "engineio.error");
+    assert_eq!(steps_of(&t, "engineio.packet").len(), 4);
+    quiet(
+        &run_conv_with(
+            &[(true, eio_get(4, None)), (false, eio_ok(&noops(4)))],
+            &opts,
+        ),
+        "engineio.too-many-packets",
+    );
+}
+
+#[test]
+fn engineio_v3_length_mismatch() {
+    let t = run_conv(&[(true, eio_get(3, None)), (false, eio_ok(b"5:4hi"))]);
+    fires(&t, "engineio.v3-length-mismatch", "engineio.error");
+    let t = run_conv(&[(true, eio_get(3, None)), (false, eio_ok(b"3:4hi"))]);
+    quiet(&t, "engineio.v3-length-mismatch");
+    assert_eq!(steps_of(&t, "engineio.packet").len(), 1);
+    // JavaScript counts UTF-16 units: "2:4€" is right.
+    quiet(
+        &run_conv(&[(true, eio_get(3, None)), (false, eio_ok("2:4€".as_bytes()))]),
+        "engineio.v3-length-mismatch",
+    );
+}
+
+/// A session opened by polling (connection 0), upgraded on a WebSocket
+/// (connection 1, ending with the client's `5` when `upgrade`), then a
+/// polling GET with the sid (connection 2).
+fn upgrade_then_poll(upgrade: bool) -> Collect {
+    let open = eio_open(4, "abc", 25_000, 20_000);
+    let poll_open: Exchange = vec![(true, eio_get(4, None)), (false, eio_ok(open.as_bytes()))];
+    let mut ws: Exchange = vec![
+        (true, eio_ws_request(4, Some("abc"))),
+        (false, upgrade_response(WS_KEY, &[])),
+        (true, ctext("2probe")),
+        (false, stext("3probe")),
+    ];
+    if upgrade {
+        ws.push((true, ctext("5")));
+    }
+    let poll_again: Exchange = vec![(true, eio_get(4, Some("abc"))), (false, eio_ok(b"6"))];
+    analyse(conns_pcap(&[poll_open, ws, poll_again]))
+}
+
+#[test]
+fn engineio_after_upgrade() {
+    let t = upgrade_then_poll(true);
+    fires(&t, "engineio.after-upgrade", "http.request");
+    mentions(&t, "engineio.after-upgrade", "abc");
+    let req = kinds_with(&t, "engineio.after-upgrade");
+    assert_eq!(req.len(), 1);
+    // Control: the probe without the final `5`: still polling is fine.
+    let t = upgrade_then_poll(false);
+    quiet(&t, "engineio.after-upgrade");
+    // The three connections are one session.
+    assert!(
+        t.steps
+            .iter()
+            .filter(|s| s.kind == "engineio.packet")
+            .all(|s| s.session == Some(0))
+    );
+}
+
+#[test]
+fn engineio_bad_payload() {
+    let t = run_conv(&[(true, eio_get(4, None)), (false, eio_ok(b"4a\x1e\x1e4b"))]);
+    fires(&t, "engineio.bad-payload", "engineio.error");
+    // Base64 a strict decoder refuses.
+    let t = run_conv(&[(true, eio_get(4, None)), (false, eio_ok(b"b!!!!"))]);
+    fires(&t, "engineio.bad-payload", "engineio.packet");
+    let t = run_conv(&[
+        (true, eio_get(4, None)),
+        (false, eio_ok(b"4a\x1e4b\x1ebAQID")),
+    ]);
+    quiet(&t, "engineio.bad-payload");
+    assert_eq!(steps_of(&t, "engineio.packet").len(), 3);
+    // A client's POST body is read the same way.
+    let post = |body: &[u8]| {
+        run_conv(&[
+            (true, eio_post(4, "abc", body)),
+            (false, http_response(200, "text/html", b"ok")),
+        ])
+    };
+    let t = post(b"4a\x1e\x1e4b");
+    fires(&t, "engineio.bad-payload", "engineio.error");
+    assert!(
+        steps_of(&t, "engineio.error")
+            .iter()
+            .all(|s| s.dir == dispel::step::Dir::C2s)
+    );
+    let t = post(b"4a\x1e4b");
+    quiet(&t, "engineio.bad-payload");
+    assert_eq!(steps_of(&t, "engineio.packet").len(), 2);
+}
+
+// ---------------------------------------------------------------------------
+// Socket.IO
+// ---------------------------------------------------------------------------
+
+/// A Socket.IO rule: `bad` segments after `40` fire it on `kind`; `good`
+/// ones do not.
+fn sio_rule(rule: &str, kind: &str, bad: &[(bool, Vec<u8>)], good: &[(bool, Vec<u8>)]) -> Collect {
+    let t = run_conv(&sio_ws(bad));
+    fires(&t, rule, kind);
+    let g = run_conv(&sio_ws(good));
+    quiet(&g, rule);
+    assert!(steps_of(&g, "socketio.packet").len() >= 2);
+    t
+}
+
+const UPLOAD_0: &str = "451-[\"upload\",{\"_placeholder\":true,\"num\":0}]";
+
+#[test]
+fn socketio_unknown_type() {
+    sio_rule(
+        "socketio.unknown-type",
+        "socketio.packet",
+        &[(true, ctext("49[\"x\"]"))],
+        &[(true, ctext("42[\"x\"]"))],
+    );
+}
+
+#[test]
+fn socketio_bad_payload() {
+    let t = sio_rule(
+        "socketio.bad-payload",
+        "socketio.packet",
+        &[(true, ctext("42{\"not\":\"an array\"}"))],
+        &[(true, ctext("42[\"chat\",{\"an\":\"object\"}]"))],
+    );
+    mentions(&t, "socketio.bad-payload", "an object");
+    // JSON that does not parse.
+    let t = run_conv(&sio_ws(&[(true, ctext("42[\"chat\""))]));
+    fires(&t, "socketio.bad-payload", "socketio.packet");
+}
+
+#[test]
+fn socketio_reserved_event() {
+    let t = sio_rule(
+        "socketio.reserved-event",
+        "socketio.packet",
+        &[(true, ctext("42[\"disconnect\"]"))],
+        &[(true, ctext("42[\"disconnected\"]"))],
+    );
+    mentions(&t, "socketio.reserved-event", "disconnect");
+}
+
+#[test]
+fn socketio_missing_attachments() {
+    let t = sio_rule(
+        "socketio.missing-attachments",
+        "socketio.packet",
+        &[(true, ctext(UPLOAD_0)), (true, ctext("42[\"next\"]"))],
+        &[
+            (true, ctext(UPLOAD_0)),
+            (true, cframe(0x2, &[1, 2, 3])),
+            (true, ctext("42[\"next\"]")),
+        ],
+    );
+    // The packet is still shown, and the one after it too.
+    assert!(steps_of(&t, "socketio.packet").len() >= 3);
+}
+
+#[test]
+fn socketio_missing_attachments_reported_once() {
+    let t = run_conv(&sio_ws(&[
+        (true, ctext(UPLOAD_0)),
+        (true, ctext("42[\"next\"]")),
+    ]));
+    assert_eq!(
+        count(&t, "socketio.missing-attachments"),
+        1,
+        "{}",
+        messages(&t, "socketio.missing-attachments")
+    );
+}
+
+#[test]
+fn socketio_missing_attachments_at_end_of_capture() {
+    let t = run_conv(&sio_ws(&[(true, ctext(UPLOAD_0))]));
+    fires(&t, "socketio.missing-attachments", "socketio.packet");
+    quiet(
+        &run_conv(&sio_ws(&[
+            (true, ctext(UPLOAD_0)),
+            (true, cframe(0x2, &[1])),
+        ])),
+        "socketio.missing-attachments",
+    );
+}
+
+#[test]
+fn socketio_orphan_attachment() {
+    sio_rule(
+        "socketio.orphan-attachment",
+        "socketio.attachment",
+        &[(true, cframe(0x2, &[1, 2, 3]))],
+        &[(true, ctext(UPLOAD_0)), (true, cframe(0x2, &[1, 2, 3]))],
+    );
+}
+
+const UPLOAD_1: &str = "451-[\"upload\",{\"_placeholder\":true,\"num\":1}]";
+
+#[test]
+fn socketio_placeholder_out_of_range() {
+    let t = run_conv(&sio_ws(&[
+        (true, ctext(UPLOAD_1)),
+        (true, cframe(0x2, &[1, 2, 3])),
+    ]));
+    assert_eq!(count(&t, "socketio.placeholder-out-of-range"), 1);
+    mentions(&t, "socketio.placeholder-out-of-range", "num");
+    let g = run_conv(&sio_ws(&[
+        (true, ctext(UPLOAD_0)),
+        (true, cframe(0x2, &[1, 2, 3])),
+    ]));
+    quiet(&g, "socketio.placeholder-out-of-range");
+    // The control joins the attachment to its packet.
+    assert!(
+        steps_of(&g, "socketio.packet")
+            .iter()
+            .any(|s| s.field("socketio.attachment").is_some())
+    );
+}
+
+#[test]
+fn socketio_placeholder_out_of_range_is_on_its_packet() {
+    sio_rule(
+        "socketio.placeholder-out-of-range",
+        "socketio.packet",
+        &[(true, ctext(UPLOAD_1)), (true, cframe(0x2, &[1, 2, 3]))],
+        &[(true, ctext(UPLOAD_0)), (true, cframe(0x2, &[1, 2, 3]))],
+    );
+    let t = run_conv(&sio_ws(&[
+        (true, ctext(UPLOAD_1)),
+        (true, cframe(0x2, &[1, 2, 3])),
+    ]));
+    assert!(steps_of(&t, "socketio.attachment").is_empty());
+}
+
+#[test]
+fn socketio_too_many_attachments() {
+    let t = sio_rule(
+        "socketio.too-many-attachments",
+        "socketio.packet",
+        &[(true, ctext("4511-[\"upload\"]"))],
+        &[(true, ctext(UPLOAD_0)), (true, cframe(0x2, &[1]))],
+    );
+    mentions(&t, "socketio.too-many-attachments", "11");
+}
+
+#[test]
+fn socketio_too_many_attachments_is_not_also_missing_attachments() {
+    let t = run_conv(&sio_ws(&[(true, ctext("4511-[\"upload\"]"))]));
+    assert_eq!(count(&t, "socketio.too-many-attachments"), 1);
+    quiet(&t, "socketio.missing-attachments");
+}
+
+#[test]
+fn socketio_ack_unmatched() {
+    // An ack that answers nothing.
+    let t = sio_rule(
+        "socketio.ack-unmatched",
+        "socketio.packet",
+        &[(false, stext("431[\"ok\"]"))],
+        &[(true, ctext("421[\"q\"]")), (false, stext("431[\"ok\"]"))],
+    );
+    mentions(&t, "socketio.ack-unmatched", "id 1");
+    // An event whose ack never came: reported with the session at the end.
+    let t = run_conv(&sio_ws(&[(true, ctext("427[\"q\"]"))]));
+    fires(&t, "socketio.ack-unmatched", "engineio.session");
+    mentions(&t, "socketio.ack-unmatched", "ack id 7");
+    // Acks are per direction: a client ack does not answer a client event.
+    let t = run_conv(&sio_ws(&[
+        (true, ctext("421[\"q\"]")),
+        (true, ctext("431[]")),
+    ]));
+    assert_eq!(count(&t, "socketio.ack-unmatched"), 2);
+}
+
+#[test]
+fn socketio_connect_missing() {
+    // Engine.IO 4 carries Socket.IO protocol 5: the client must CONNECT.
+    let t = run_conv(&eio_ws(4, &[(true, ctext("42[\"chat\"]"))]));
+    fires(&t, "socketio.connect-missing", "socketio.packet");
+    mentions(&t, "socketio.connect-missing", "/");
+    quiet(
+        &run_conv(&sio_ws(&[(true, ctext("42[\"chat\"]"))])),
+        "socketio.connect-missing",
+    );
+    // Per namespace.
+    let t = run_conv(&sio_ws(&[(true, ctext("42/admin,[\"chat\"]"))]));
+    fires(&t, "socketio.connect-missing", "socketio.packet");
+    mentions(&t, "socketio.connect-missing", "/admin");
+    // Protocol 4 (Engine.IO 3): the server connects `/` by itself.
+    quiet(
+        &run_conv(&eio_ws(3, &[(true, ctext("42[\"chat\"]"))])),
+        "socketio.connect-missing",
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Completeness
+// ---------------------------------------------------------------------------
+
+#[test]
+fn every_rule_has_a_test() {
+    let source = include_str!("findings.rs");
+    let missing: Vec<&str> = dispel::rules::ALL
+        .iter()
+        .map(|r| r.id)
+        .filter(|id| !source.contains(&format!("\"{id}\"")))
+        .collect();
+    assert!(missing.is_empty(), "rules with no test here: {missing:?}");
+}
