@@ -90,8 +90,6 @@ pub struct ConnState {
     dirs: [DirState; 2],
     requests: VecDeque<PendingRequest>,
     pings: Pings,
-    /// The request target of the WebSocket upgrade (Engine.IO reads its query).
-    pub ws_target: Option<String>,
     /// Which directions have ended (FIN, or RST for both).
     ended: [bool; 2],
 }
@@ -110,7 +108,6 @@ impl ConnState {
             dirs: [dir(), dir()],
             requests: VecDeque::new(),
             pings: Default::default(),
-            ws_target: None,
             ended: [false; 2],
         }
     }
@@ -379,7 +376,6 @@ impl ConnState {
         emit(handshake_step(id, &m, &check, &resp, upgraded));
         if upgraded {
             eio.websocket_opened(id, &target);
-            self.ws_target = Some(target);
             let deflate = resp.deflate.as_ref().map(|p| {
                 (
                     (p.client_no_context_takeover),
