@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::analyze::{self, Options, Report, RunError, Sink};
 use crate::error::CaptureError;
 use crate::output::{Filter, ndjson::NdjsonSink, streams, text::TextSink};
+use crate::sanitize::escape;
 use crate::step::Timestamp;
 use crate::tcp::ConnMeta;
 
@@ -192,8 +193,14 @@ fn replay(
             },
         };
         let lessons = Box::new(crate::tui::NoLessons { dir: lessons });
-        crate::tui::run(source, opts, lessons, stack)?;
-        return Ok(ExitCode::SUCCESS);
+        let name = capture.unwrap_or(Path::new(DEFAULT_CAPTURE_NAME));
+        return Ok(match crate::tui::run(source, opts, lessons, stack)? {
+            None => ExitCode::SUCCESS,
+            Some(e) => {
+                let _ = writeln!(io::stderr(), "dispel: {}: {}", name.display(), escape(&e));
+                ExitCode::from(2)
+            }
+        });
     }
     let out = io::BufWriter::new(io::stdout().lock());
     let mut sink = TextSink::new(out, Filter::default());

@@ -621,6 +621,8 @@ pub fn hints(contexts: &[Ctx]) -> Vec<(String, &'static str)> {
             }
         }
     }
+    // Quit and help first: they matter most when the line is cut short.
+    out.sort_by_key(|(_, h)| !matches!(*h, "quit" | "help" | "close" | "cancel"));
     out
 }
 

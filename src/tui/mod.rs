@@ -27,13 +27,17 @@ pub use timeline::{MemTimeline, Row, Source, Timeline};
 use crate::analyze::Options;
 
 /// Opens the interface over `source` and runs it until the user quits.
+/// Returns why the capture could not be read to its end, if it could not
+/// (the interface showed it; the command line reports it and exits 2).
 pub fn run(
     source: Source,
     opts: &Options,
     lessons: Box<dyn LessonSource>,
     stack: Option<String>,
-) -> std::io::Result<()> {
+) -> std::io::Result<Option<String>> {
     let tl = MemTimeline::spawn(source, opts.clone());
     let mut app = App::new(Box::new(tl), lessons, stack);
-    terminal::run(&mut app)
+    terminal::run(&mut app)?;
+    let st = app.tl.state();
+    Ok(if st.loading { None } else { st.error.clone() })
 }

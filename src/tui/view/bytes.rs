@@ -179,21 +179,34 @@ fn frame_bits(step: &Step, selected: usize) -> Vec<Line<'static>> {
 }
 
 /// The Sec-WebSocket-Accept derivation (RFC 6455 §4.2.2), one stage a line.
-fn accept_derivation(step: &Step, selected: usize) -> Vec<Line<'static>> {
+fn accept_derivation(step: &Step, selected: usize, width: u16) -> Vec<Line<'static>> {
     if step.kind != "websocket.accept" {
         return Vec::new();
     }
     let sel_name = step.fields.get(selected).map(|f| f.name.as_ref());
-    let stage = |n: &str, label: &str, name: &str, value: Option<String>| {
+    // A value too long for the line goes below its label, cut into pieces that fit.
+    let stage = |n: &str, label: &str, name: &str, value: Option<String>, extra: usize| {
         let style = if sel_name == Some(name) {
             HL
         } else {
             Style::new()
         };
-        Line::from(vec![
-            Span::styled(format!("  {n} {label:<15}"), Style::new().fg(Color::Cyan)),
-            Span::styled(value.unwrap_or_else(|| "?".into()), style),
-        ])
+        let value = value.unwrap_or_else(|| "?".into());
+        let label = Span::styled(format!("  {n} {label:<15}"), Style::new().fg(Color::Cyan));
+        let width = usize::from(width);
+        if 20 + value.chars().count() + extra <= width {
+            return vec![Line::from(vec![label, Span::styled(value, style)])];
+        }
+        let piece = width.saturating_sub(4).max(8);
+        let chars: Vec<char> = value.chars().collect();
+        let mut out = vec![Line::from(label)];
+        for c in chars.chunks(piece) {
+            out.push(Line::from(vec![
+                Span::raw("    "),
+                Span::styled(c.iter().collect::<String>(), style),
+            ]));
+        }
+        out
     };
     let sha = field_bytes(step, "websocket.accept.sha1")
         .map(hex::encode)
@@ -201,40 +214,54 @@ fn accept_derivation(step: &Step, selected: usize) -> Vec<Line<'static>> {
     let expected = field_str(step, "websocket.accept.expected");
     let sent = field_str(step, "websocket.accept.sent");
     let verdict = match (&expected, &sent) {
-        (Some(e), Some(s)) if e == s => Span::styled("  ✓ matches", Style::new().fg(Color::Green)),
-        (_, None) => Span::styled("  (none sent)", Style::new().fg(Color::Red)),
-        _ => Span::styled("  ✗ differs", Style::new().fg(Color::Red)),
+        (Some(e), Some(s)) if e == s => Span::styled(" ✓ matches", Style::new().fg(Color::Green)),
+        (_, None) => Span::styled(" (none sent)", Style::new().fg(Color::Red)),
+        _ => Span::styled(" ✗ differs", Style::new().fg(Color::Red)),
     };
-    let mut last = stage("6", "server sent", "websocket.accept.sent", sent.clone());
-    last.spans.push(verdict);
-    vec![
-        Line::styled(
-            "Sec-WebSocket-Accept, derived (RFC 6455 §4.2.2)",
-            Style::new().add_modifier(Modifier::BOLD),
-        ),
+    let mut last = stage(
+        "6",
+        "server sent",
+        "websocket.accept.sent",
+        sent.clone(),
+        12,
+    );
+    if let Some(l) = last.last_mut() {
+        l.spans.push(verdict);
+    }
+    let mut out = vec![Line::styled(
+        "Sec-WebSocket-Accept, derived (RFC 6455 §4.2.2)",
+        Style::new().add_modifier(Modifier::BOLD),
+    )];
+    for lines in [
         stage(
             "1",
             "client key",
             "websocket.accept.key",
             field_str(step, "websocket.accept.key"),
+            0,
         ),
         stage(
             "2",
             "+ GUID",
             "websocket.accept.guid",
             field_str(step, "websocket.accept.guid"),
+            0,
         ),
         stage(
             "3",
             "= concatenated",
             "websocket.accept.concatenated",
             field_str(step, "websocket.accept.concatenated"),
+            0,
         ),
-        stage("4", "SHA-1 (hex)", "websocket.accept.sha1", sha),
-        stage("5", "base64", "websocket.accept.expected", expected),
+        stage("4", "SHA-1 (hex)", "websocket.accept.sha1", sha, 0),
+        stage("5", "base64", "websocket.accept.expected", expected, 0),
         last,
-        Line::raw(""),
-    ]
+    ] {
+        out.extend(lines);
+    }
+    out.push(Line::raw(""));
+    out
 }
 
 /// Which column of the unmasking table the selected field is.
@@ -373,7 +400,7 @@ impl<'a> BytesContent<'a> {
             ),
         };
         BytesContent {
-            pre: accept_derivation(step, field),
+            pre: accept_derivation(step, field, width),
             hex,
             header,
             bits: frame_bits(step, field),
@@ -402,6 +429,45 @@ impl<'a> BytesContent<'a> {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The first line of the bits section, then of the unmasking table.
+    fn bits_start(&self) -> usize {
+        self.hex_start() + self.hex_rows() + 1
+    }
+
+    fn unmask_start(&self) -> usize {
+        let bits = if self.bits.is_empty() {
+            0
+        } else {
+            self.bits.len() + 1
+        };
+        self.hex_start() + self.hex_rows() + bits + 1
+    }
+
+    /// The first line to show in `height` lines before the reader scrolls:
+    /// the bits of a selected header bit field, the unmasking table of a
+    /// selected key or payload, else the highlighted bytes.
+    pub fn auto_top(&self, height: usize, field_has_bits: bool) -> usize {
+        let fit = |r: std::ops::Range<usize>| {
+            if r.end > height {
+                r.start.min(r.end - height)
+            } else {
+                0
+            }
+        };
+        if let Some(u) = self.unmask.as_ref().filter(|u| u.col != UnmaskCol::None) {
+            let start = self.unmask_start();
+            return fit(start..start + u.lines().min(height));
+        }
+        if field_has_bits && !self.bits.is_empty() {
+            let start = self.bits_start();
+            return fit(start..start + self.bits.len());
+        }
+        match self.highlight_line() {
+            Some(l) if l >= height => l.saturating_sub(height / 3),
+            _ => 0,
+        }
     }
 
     /// The line where the highlight starts, if any.
@@ -466,10 +532,12 @@ impl Widget for &BytesPane<'_> {
         let content = BytesContent::new(step, app.field, inner.width);
         let h = usize::from(inner.height);
         // Bring the highlight into view, then apply the reader's own scrolling.
-        let auto = match content.highlight_line() {
-            Some(l) if l >= h => l.saturating_sub(h / 3),
-            _ => 0,
-        };
+        let bits = step
+            .fields
+            .get(app.field)
+            .and_then(|f| f.span)
+            .is_some_and(|s| s.mask.is_some());
+        let auto = content.auto_top(h, bits);
         let top = (auto + usize::from(app.bytes_scroll)).min(content.len().saturating_sub(1));
         render_lines(
             (top..content.len().min(top + h)).map(|i| content.line(i)),

@@ -9,6 +9,7 @@ use ratatui::widgets::Widget;
 
 use super::{pane_block, render_lines};
 use crate::output::text::{frames_label, render_value};
+use crate::sanitize::escape;
 use crate::step::Step;
 use crate::tui::app::{App, Pane};
 use crate::tui::labels::label;
@@ -63,7 +64,7 @@ impl Widget for &FieldsPane<'_> {
                 let indent = "  ".repeat(usize::from(f.depth));
                 let mut spans = vec![
                     Span::raw(format!("{indent}{}", glyph(step, i))),
-                    Span::styled(f.name.to_string(), Style::new().fg(Color::Cyan)),
+                    Span::styled(escape(&f.name).into_owned(), Style::new().fg(Color::Cyan)),
                 ];
                 if let Some(l) = label(&f.name) {
                     spans.push(Span::styled(

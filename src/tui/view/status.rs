@@ -21,8 +21,15 @@ impl Widget for &StatusLine<'_> {
         let app = self.0;
         let st = app.tl.state();
         let dim = Style::new().fg(Color::DarkGray);
+        let wide = area.width >= 120;
+        // Narrow terminals get the file name without its directory.
+        let name = if wide {
+            st.name.as_str()
+        } else {
+            st.name.rsplit(['/', '\\']).next().unwrap_or(&st.name)
+        };
         let mut spans = vec![Span::styled(
-            format!(" {} ", escape(&st.name)),
+            format!(" {} ", escape(name)),
             Style::new().add_modifier(Modifier::BOLD),
         )];
         let total = app.tl.len();
@@ -34,12 +41,12 @@ impl Widget for &StatusLine<'_> {
         if let Some(step) = app.current() {
             let conn = st.connections.iter().find(|c| c.id == step.conn);
             spans.push(Span::raw(format!("{SEP}conn {}", step.conn)));
-            if let Some(c) = conn {
+            if let Some(c) = conn.filter(|_| wide) {
                 spans.push(Span::styled(format!(" {} ⇄ {}", c.client, c.server), dim));
             }
             if let Some(s) = step.session {
                 spans.push(Span::raw(format!("{SEP}session {s}")));
-                if let Some(Some(sid)) = st.sids.get(s as usize) {
+                if let Some(Some(sid)) = st.sids.get(s as usize).filter(|_| wide) {
                     spans.push(Span::styled(format!(" {}", escape(sid)), dim));
                 }
             }
@@ -54,7 +61,14 @@ impl Widget for &StatusLine<'_> {
             Style::new()
         };
         spans.push(Span::raw(SEP));
-        spans.push(Span::styled(format!("{} findings", st.findings), fstyle));
+        spans.push(Span::styled(
+            format!(
+                "{} finding{}",
+                st.findings,
+                if st.findings == 1 { "" } else { "s" }
+            ),
+            fstyle,
+        ));
         if st.loading {
             spans.push(Span::styled(
                 format!("{SEP}loading… {total} steps"),
