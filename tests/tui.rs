@@ -709,3 +709,24 @@ fn help_and_hints_come_from_the_key_table() {
     let s = text(&draw(&app));
     assert!(s.contains(" q quit ? help"), "{s}");
 }
+
+#[test]
+fn the_readme_key_table_is_the_key_table() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    for b in keys::BINDINGS {
+        let row = format!(
+            "| {} | `{}` | {} |",
+            b.ctx.title().to_lowercase(),
+            keys::keys_label(b),
+            b.help
+        );
+        assert!(readme.contains(&row), "README.md lacks the row {row}");
+    }
+    let rows = readme.lines().filter(|l| l.contains(" | `")).count();
+    assert_eq!(
+        rows,
+        keys::BINDINGS.len(),
+        "README.md has rows the table does not"
+    );
+}
