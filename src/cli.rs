@@ -1,7 +1,7 @@
 //! The command line: clap definitions and the mapping of results to exit
 //! codes (0 ok, 1 findings or failed checks, 2 an input could not be read).
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use std::process::ExitCode;
@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::analyze::{self, Options, Report, RunError, Sink};
 use crate::error::CaptureError;
 use crate::output::{Filter, ndjson::NdjsonSink, streams, text::TextSink};
+use crate::sanitize::escape;
 use crate::step::Timestamp;
 use crate::tcp::ConnMeta;
 
@@ -18,7 +19,7 @@ use crate::tcp::ConnMeta;
 /// gevent-websocket, recorded by `captures/record/record.sh`. It is built
 /// into the binary so `dispel` works from any directory.
 pub const DEFAULT_CAPTURE_NAME: &str = "captures/flask-socketio-gevent.pcap";
-static DEFAULT_CAPTURE: &[u8] = include_bytes!("../captures/flask-socketio-gevent.pcap");
+pub static DEFAULT_CAPTURE: &[u8] = include_bytes!("../captures/flask-socketio-gevent.pcap");
 
 #[derive(Debug, Parser)]
 #[command(
@@ -45,6 +46,12 @@ pub enum Command {
     Replay {
         /// The capture file (default: the bundled capture).
         capture: Option<PathBuf>,
+        /// A directory of lessons to show next to the steps.
+        #[arg(long, value_name = "DIR")]
+        lessons: Option<PathBuf>,
+        /// The server stack whose call chains the lessons show.
+        #[arg(long, value_name = "NAME")]
+        stack: Option<String>,
     },
     /// Print the step trace of a capture.
     #[command(after_help = "Examples:\n  dispel explain app.pcap\n  \
@@ -123,8 +130,12 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let opts = Options::default();
     match cli.command {
-        None => replay(None, &opts),
-        Some(Command::Replay { capture }) => replay(capture.as_deref(), &opts),
+        None => replay(None, &opts, None, None),
+        Some(Command::Replay {
+            capture,
+            lessons,
+            stack,
+        }) => replay(capture.as_deref(), &opts, lessons, stack),
         Some(Command::Explain {
             capture,
             format,
@@ -166,8 +177,31 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Until the interactive view exists, `replay` prints the text trace.
-fn replay(capture: Option<&Path>, opts: &Options) -> anyhow::Result<ExitCode> {
+/// The interactive view when stdout is a terminal; the text trace otherwise.
+fn replay(
+    capture: Option<&Path>,
+    opts: &Options,
+    lessons: Option<PathBuf>,
+    stack: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    if io::stdout().is_terminal() {
+        let source = match capture {
+            Some(p) => crate::tui::Source::File(p.to_path_buf()),
+            None => crate::tui::Source::Static {
+                name: DEFAULT_CAPTURE_NAME.into(),
+                data: DEFAULT_CAPTURE,
+            },
+        };
+        let lessons = Box::new(crate::tui::NoLessons { dir: lessons });
+        let name = capture.unwrap_or(Path::new(DEFAULT_CAPTURE_NAME));
+        return Ok(match crate::tui::run(source, opts, lessons, stack)? {
+            None => ExitCode::SUCCESS,
+            Some(e) => {
+                let _ = writeln!(io::stderr(), "dispel: {}: {}", name.display(), escape(&e));
+                ExitCode::from(2)
+            }
+        });
+    }
     let out = io::BufWriter::new(io::stdout().lock());
     let mut sink = TextSink::new(out, Filter::default());
     match capture {

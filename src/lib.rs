@@ -22,3 +22,4 @@ pub mod rules;
 pub mod sanitize;
 pub mod step;
 pub mod tcp;
+pub mod tui;
