@@ -149,7 +149,8 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 args.strict,
                 expect_file.as_deref().map(|f| (f, expect_title.as_deref())),
             );
-            serde_json::to_writer_pretty(&mut out, &doc)?;
+            // Into io::Error, so a closed pipe is recognised as one.
+            serde_json::to_writer_pretty(&mut out, &doc).map_err(io::Error::from)?;
             out.write_all(b"\n")?;
         }
         CheckFormat::Junit => output::junit::write(&mut out, &checks, args.strict)?,

@@ -220,7 +220,9 @@ impl<W: Write> MarkdownSink<'_, W> {
             s.dir.arrow(),
             frames_label(&s.frames)
         );
-        let _ = writeln!(md, "{}\n", md_inline(&s.summary));
+        if !s.summary.is_empty() {
+            let _ = writeln!(md, "{}\n", md_inline(&s.summary));
+        }
         let _ = write!(md, "*{t:.6} s after the first packet");
         if let Some(sess) = s.session {
             let _ = write!(md, ", Engine.IO session {sess}");
@@ -439,6 +441,55 @@ mod tests {
         assert_eq!(md_inline("\x1b[31m"), "\\\\x1b\\[31m");
         assert_eq!(md_inline("127.0.0.1:80"), "127.0.0.1:80");
         assert_eq!(md_inline("12…"), "12…");
+    }
+
+    #[test]
+    fn lessons_come_through_the_hook_escaped() {
+        use crate::analyze::Sink;
+        use crate::step::{Dir, Step};
+        let mut out = Vec::new();
+        let mut seen = Vec::new();
+        {
+            let hook: LessonHook = Box::new(|s: &Step| {
+                seen.push(s.kind);
+                vec![LessonBlock {
+                    title: "Masking *matters*".into(),
+                    body: "Clients **mask**.\x1b[31m".into(),
+                    refs: vec!["RFC 6455 §5.3".into()],
+                    trace: vec![TraceFrame {
+                        package: "websocket-client".into(),
+                        version: "1.9.2".into(),
+                        file: "websocket/_abnf.py".into(),
+                        line: 201,
+                        function: "ABNF.format".into(),
+                        does: "masks | the payload".into(),
+                    }],
+                }]
+            });
+            let mut sink = MarkdownSink::new(&mut out, Filter::default()).with_lessons(hook);
+            let step = Step::new(0, Dir::C2s, "websocket.frame", Timestamp::default());
+            sink.step(&step).unwrap();
+        }
+        assert_eq!(seen, ["websocket.frame"]);
+        let md = String::from_utf8(out).unwrap();
+        assert!(md.contains("#### Lesson: Masking \\*matters\\*\n"), "{md}");
+        assert!(
+            md.contains("Clients **mask**.\\x1b[31m"),
+            "lesson Markdown kept, controls escaped: {md}"
+        );
+        assert!(md.contains("- RFC 6455 §5.3"));
+        assert!(md.contains("| 1 | websocket-client 1.9.2 | websocket/\\_abnf.py:201 | `ABNF.format` | masks \\| the payload |"), "{md}");
+        // Without a hook, no lesson sections.
+        let mut out = Vec::new();
+        let mut sink = MarkdownSink::new(&mut out, Filter::default());
+        sink.step(&Step::new(
+            0,
+            Dir::C2s,
+            "websocket.frame",
+            Timestamp::default(),
+        ))
+        .unwrap();
+        assert!(!String::from_utf8(out).unwrap().contains("Lesson"));
     }
 
     #[test]
