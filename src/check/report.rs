@@ -116,8 +116,15 @@ fn capture(
     if let Some(f) = c.format {
         write!(
             out,
-            "  ({f}, {} packets, {} connections, {} steps)",
-            c.packets, c.connections, c.steps
+            "  ({f}, {} packets, {} {}, {} steps)",
+            c.packets,
+            c.connections,
+            if c.connections == 1 {
+                "connection"
+            } else {
+                "connections"
+            },
+            c.steps
         )?;
     }
     writeln!(out)?;
