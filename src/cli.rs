@@ -9,8 +9,13 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::analyze::{self, Options, Report, RunError, Sink};
+use crate::check;
+
+mod check_cmd;
 use crate::error::CaptureError;
-use crate::output::{Filter, ndjson::NdjsonSink, streams, text::TextSink};
+use crate::output::{
+    Filter, json::JsonSink, markdown::MarkdownSink, ndjson::NdjsonSink, streams, text::TextSink,
+};
 use crate::sanitize::escape;
 use crate::step::Timestamp;
 use crate::tcp::ConnMeta;
@@ -32,7 +37,8 @@ pub static DEFAULT_CAPTURE: &[u8] = include_bytes!("../captures/flask-socketio-g
                   default capture.",
     after_help = "Examples:\n  dispel                          the bundled capture\n  \
                   dispel explain app.pcap         the step trace as text\n  \
-                  dispel streams app.pcapng       the TCP connections"
+                  dispel streams app.pcapng       the TCP connections\n  \
+                  dispel check submissions/       grade a folder of captures"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -56,6 +62,7 @@ pub enum Command {
     /// Print the step trace of a capture.
     #[command(after_help = "Examples:\n  dispel explain app.pcap\n  \
                             dispel explain app.pcap --format ndjson --kind websocket\n  \
+                            dispel explain app.pcap --format markdown > walkthrough.md\n  \
                             dispel explain app.pcap --conn 3 --kind 'tcp.*'")]
     Explain {
         /// The capture file.
@@ -78,6 +85,37 @@ pub enum Command {
         /// The client's Sec-WebSocket-Key header value.
         key: String,
     },
+    /// Grade captures: a verdict per finding rule, and an assignment's expectations.
+    #[command(
+        long_about = "Grade captures: one verdict per finding rule, in the Autobahn test suite's \
+                      words — OK (the rule never fired), NON-STRICT (a SHOULD was violated), \
+                      FAILED (a MUST was violated), INFORMATIONAL (an anomaly, not a \
+                      violation) — each with its evidence (step, connection, packets), and \
+                      the expectations of an --expect file (docs/expectations.md).\n\n\
+                      Exit status: 0 every capture passed; 1 a FAILED verdict (or NON-STRICT \
+                      with --strict) or a failed expectation; 2 an input could not be read \
+                      (the others are still checked and reported).",
+        after_help = check::RULES_HELP.as_str()
+    )]
+    Check(check_cmd::CheckArgs),
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Example:\n  dispel completions bash > ~/.local/share/bash-completion/completions/dispel"
+    )]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print a manual page (roff), generated from these same definitions.
+    #[command(
+        hide = true,
+        after_help = "Examples:\n  dispel man | man -l -\n  dispel man check > dispel-check.1"
+    )]
+    Man {
+        /// A subcommand's page (`dispel-check(1)`) instead of `dispel(1)`.
+        command: Option<String>,
+    },
     /// List the TCP connections of a capture.
     #[command(after_help = "Example:\n  dispel streams app.pcap --format json")]
     Streams {
@@ -94,6 +132,10 @@ pub enum ExplainFormat {
     Text,
     /// One JSON object per line (see docs/output-formats.md).
     Ndjson,
+    /// One JSON document: capture, connections, sessions, steps, summary.
+    Json,
+    /// An annotated walk-through: bytes, fields, findings per step.
+    Markdown,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -149,7 +191,25 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExplainFormat::Ndjson => {
                     analyse(&capture, &opts, &mut NdjsonSink::new(out, filter))
                 }
+                ExplainFormat::Json => analyse(&capture, &opts, &mut JsonSink::new(out, filter)),
+                ExplainFormat::Markdown => {
+                    analyse(&capture, &opts, &mut MarkdownSink::new(out, filter))
+                }
             }
+        }
+        Some(Command::Check(args)) => check_cmd::run(args),
+        Some(Command::Completions { shell }) => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut out = io::stdout().lock();
+            clap_complete::generate(shell, &mut cmd, "dispel", &mut out);
+            out.flush()?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Man { command }) => {
+            let mut out = io::stdout().lock();
+            man(&mut out, command.as_deref())?;
+            out.flush()?;
+            Ok(ExitCode::SUCCESS)
         }
         Some(Command::Accept { key }) => {
             let mut out = io::stdout().lock();
@@ -218,6 +278,27 @@ fn replay(
             finish(error, Path::new(DEFAULT_CAPTURE_NAME))
         }
     }
+}
+
+/// Writes a manual page: `dispel(1)`, or `dispel-SUB(1)` for a subcommand.
+pub fn man(out: &mut dyn Write, sub: Option<&str>) -> anyhow::Result<()> {
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    cmd.build();
+    let page = match sub {
+        None => cmd,
+        Some(name) => {
+            let Some(s) = cmd.find_subcommand(name).filter(|s| !s.is_hide_set()) else {
+                anyhow::bail!(
+                    "no subcommand `{}` (see dispel --help)",
+                    crate::sanitize::escape(name)
+                );
+            };
+            let full = format!("dispel-{name}");
+            s.clone().name(full.clone()).bin_name(full)
+        }
+    };
+    clap_mangen::Man::new(page).render(out)?;
+    Ok(())
 }
 
 /// Prints the Accept derivation of RFC 6455 §4.2.2 for a key.

@@ -9,10 +9,12 @@
 //! - [`proto`] holds the pure protocol parsers;
 //! - [`analyze`] is the one instrumentation layer that turns parser results
 //!   into [`step::Step`]s, with [`rules`] naming every finding;
-//! - [`output`] renders steps headless.
+//! - [`output`] renders steps headless;
+//! - [`check`] turns findings and expectations into a grader's verdicts.
 
 pub mod analyze;
 pub mod capture;
+pub mod check;
 pub mod cli;
 pub mod error;
 pub mod link;
