@@ -405,14 +405,31 @@ fn same_kind_findings_first_last_and_pages() {
     assert_eq!(app.selected, Some(95));
     press(&mut app, "g");
     assert_eq!(app.selected, Some(0));
+    // The default capture has no findings: `]` stays put.
     press(&mut app, "]");
-    let f = app.selected.unwrap();
-    assert!(!app.current().unwrap().findings.is_empty());
-    assert!((0..f).all(|i| app.tl.step(i).unwrap().findings.is_empty()));
-    press(&mut app, "]");
-    assert_eq!(app.selected, Some(f), "the only finding");
-    press(&mut app, "[");
-    assert_eq!(app.selected, Some(f));
+    assert_eq!(app.selected, Some(0));
+    // The threading capture has three (bytes and frames after Close).
+    let mut threading = App::new(
+        Box::new(MemTimeline::load_blocking(
+            Source::File("captures/flask-socketio-threading.pcap".into()),
+            Options::default(),
+        )),
+        Box::new(NoLessons::default()),
+        None,
+    );
+    threading.handle(Action::Resize(120, 35));
+    let with_findings: Vec<usize> = (0..threading.tl.len())
+        .filter(|&i| !threading.tl.step(i).unwrap().findings.is_empty())
+        .collect();
+    assert!(with_findings.len() >= 2, "{with_findings:?}");
+    for &f in &with_findings {
+        press(&mut threading, "]");
+        assert_eq!(threading.selected, Some(f));
+    }
+    press(&mut threading, "]");
+    assert_eq!(threading.selected, with_findings.last().copied(), "no finding after the last");
+    press(&mut threading, "[");
+    assert_eq!(threading.selected, Some(with_findings[with_findings.len() - 2]));
     press(&mut app, "g");
     press(&mut app, &"j".repeat(11));
     press(&mut app, "n");
