@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::analyze::{self, Options, Report, RunError, Sink};
 use crate::error::CaptureError;
+use crate::lessons::cli::{self as lessons_cli, LessonsCommand};
 use crate::output::{Filter, ndjson::NdjsonSink, streams, text::TextSink};
 use crate::step::Timestamp;
 use crate::tcp::ConnMeta;
@@ -45,6 +46,8 @@ pub enum Command {
     Replay {
         /// The capture file (default: the bundled capture).
         capture: Option<PathBuf>,
+        #[command(flatten)]
+        lessons: LessonOpts,
     },
     /// Print the step trace of a capture.
     #[command(after_help = "Examples:\n  dispel explain app.pcap\n  \
@@ -62,6 +65,8 @@ pub enum Command {
         /// or a prefix (`websocket.*`). Repeat or separate with commas.
         #[arg(long, value_delimiter = ',')]
         kind: Vec<String>,
+        #[command(flatten)]
+        lessons: LessonOpts,
     },
     /// Derive Sec-WebSocket-Accept from a Sec-WebSocket-Key, stage by stage.
     #[command(
@@ -79,6 +84,20 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = StreamsFormat::Text)]
         format: StreamsFormat,
     },
+    /// Instructor tools: check, cover and verify lesson files.
+    #[command(subcommand)]
+    Lessons(LessonsCommand),
+}
+
+/// The lesson options of `replay` and `explain`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct LessonOpts {
+    /// A course directory to use instead of the bundled lessons.
+    #[arg(long, value_name = "DIR")]
+    pub lessons: Option<PathBuf>,
+    /// The server stack whose code the lessons trace (see `dispel lessons packages`).
+    #[arg(long, value_name = "NAME")]
+    pub stack: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -124,13 +143,28 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let opts = Options::default();
     match cli.command {
         None => replay(None, &opts),
-        Some(Command::Replay { capture }) => replay(capture.as_deref(), &opts),
+        Some(Command::Replay { capture, lessons }) => {
+            if let Err(code) = select_lessons(&lessons)? {
+                return Ok(code);
+            }
+            replay(capture.as_deref(), &opts)
+        }
+        Some(Command::Lessons(cmd)) => {
+            let mut out = io::BufWriter::new(io::stdout().lock());
+            let code = lessons_cli::run(cmd, &mut out, &mut io::stderr())?;
+            out.flush()?;
+            Ok(ExitCode::from(code))
+        }
         Some(Command::Explain {
             capture,
             format,
             conn,
             kind,
+            lessons,
         }) => {
+            if let Err(code) = select_lessons(&lessons)? {
+                return Ok(code);
+            }
             let filter = Filter { conn, kinds: kind };
             let out = io::BufWriter::new(io::stdout().lock());
             match format {
@@ -164,6 +198,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             finish(error, &capture)
         }
     }
+}
+
+/// Loads the course and checks `--stack` (unknown → exit 2 with the list).
+fn select_lessons(o: &LessonOpts) -> anyhow::Result<Result<lessons_cli::Selection, ExitCode>> {
+    Ok(
+        lessons_cli::select(o.lessons.as_deref(), o.stack.as_deref(), &mut io::stderr())?
+            .map_err(ExitCode::from),
+    )
 }
 
 /// Until the interactive view exists, `replay` prints the text trace.

@@ -9,12 +9,16 @@
 //! - [`proto`] holds the pure protocol parsers;
 //! - [`analyze`] is the one instrumentation layer that turns parser results
 //!   into [`step::Step`]s, with [`rules`] naming every finding;
-//! - [`output`] renders steps headless.
+//! - [`output`] renders steps headless;
+//! - [`kinds`] registers every step kind and field;
+//! - [`lessons`] loads, checks, binds and renders the lessons.
 
 pub mod analyze;
 pub mod capture;
 pub mod cli;
 pub mod error;
+pub mod kinds;
+pub mod lessons;
 pub mod link;
 pub mod output;
 pub mod proto;
