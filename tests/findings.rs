@@ -29,6 +29,8 @@ fn findings(t: &Collect) -> Vec<(&'static str, &'static str)> {
 
 /// The rule fired at least once, and on a step of `kind`.
 fn fires(t: &Collect, rule: &str, kind: &str) {
+    // Every synthetic trace here also proves the kind registry complete.
+    assert_registered(t);
     assert!(
         count(t, rule) >= 1,
         "{rule} did not fire; findings: {:?}",
@@ -43,6 +45,7 @@ fn fires(t: &Collect, rule: &str, kind: &str) {
 
 /// The rule did not fire (the control).
 fn quiet(t: &Collect, rule: &str) {
+    assert_registered(t);
     assert_eq!(
         count(t, rule),
         0,

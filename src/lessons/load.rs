@@ -485,8 +485,14 @@ impl Loader {
             let Some(entries) = cx.map(doc, "the file") else {
                 continue;
             };
+            // Top-level `x-…` keys are free, for anchors shared by lessons.
+            let entries: Vec<(Node, Node)> = entries
+                .iter()
+                .filter(|(k, _)| !k.text().is_some_and(|t| t.starts_with("x-")))
+                .cloned()
+                .collect();
             let found = cx.keys(
-                entries,
+                &entries,
                 "the file",
                 if stacks { &["stacks"] } else { &["lessons"] },
                 &[top],
@@ -713,6 +719,9 @@ fn lesson(cx: &mut Cx<'_>, n: &Node, stacks: &[Stack]) -> Option<(Lesson, Option
             if st.is_none() {
                 let hint = match suggest(&stack_id, stacks.iter().map(|s| s.id.as_str())) {
                     Some(s) => format!("; did you mean `{s}`?"),
+                    None if stacks.is_empty() => {
+                        "; the course declares no stacks (no stacks.yaml)".to_string()
+                    }
                     None => format!(
                         "; the stacks are: {}",
                         stacks

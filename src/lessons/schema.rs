@@ -38,6 +38,7 @@ pub fn schema() -> Value {
             "lessons": {"type": "array", "items": {"$ref": "#/$defs/lesson"}},
             "stacks": {"type": "array", "items": {"$ref": "#/$defs/stack"}}
         },
+        "patternProperties": {"^x-": {"description": "Free: a place for YAML anchors shared by lessons."}},
         "additionalProperties": false,
         "oneOf": [
             {"required": ["lessons"]},

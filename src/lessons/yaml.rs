@@ -265,7 +265,19 @@ pub fn parse(text: &str, limits: &Limits) -> Result<Vec<Node>, YamlError> {
                 } else {
                     NodeKind::Seq(f.items)
                 };
-                let node = Node { mark: f.mark, kind };
+                // A block mapping's start event is marked at its first `:`;
+                // point at its first key instead.
+                let mark = match &kind {
+                    NodeKind::Map(e) => e.first().map_or(f.mark, |(k, _)| {
+                        if (k.mark.line, k.mark.col) < (f.mark.line, f.mark.col) {
+                            k.mark
+                        } else {
+                            f.mark
+                        }
+                    }),
+                    _ => f.mark,
+                };
+                let node = Node { mark, kind };
                 if f.anchor != 0 {
                     anchors.insert(
                         f.anchor,
