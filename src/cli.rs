@@ -13,6 +13,7 @@ use crate::check;
 
 mod check_cmd;
 use crate::error::CaptureError;
+use crate::lessons::cli::{self as lessons_cli, LessonsCommand};
 use crate::output::{
     Filter, json::JsonSink, markdown::MarkdownSink, ndjson::NdjsonSink, streams, text::TextSink,
 };
@@ -52,12 +53,8 @@ pub enum Command {
     Replay {
         /// The capture file (default: the bundled capture).
         capture: Option<PathBuf>,
-        /// A directory of lessons to show next to the steps.
-        #[arg(long, value_name = "DIR")]
-        lessons: Option<PathBuf>,
-        /// The server stack whose call chains the lessons show.
-        #[arg(long, value_name = "NAME")]
-        stack: Option<String>,
+        #[command(flatten)]
+        lessons: LessonOpts,
     },
     /// Print the step trace of a capture.
     #[command(after_help = "Examples:\n  dispel explain app.pcap\n  \
@@ -76,6 +73,8 @@ pub enum Command {
         /// or a prefix (`websocket.*`). Repeat or separate with commas.
         #[arg(long, value_delimiter = ',')]
         kind: Vec<String>,
+        #[command(flatten)]
+        lessons: LessonOpts,
     },
     /// Derive Sec-WebSocket-Accept from a Sec-WebSocket-Key, stage by stage.
     #[command(
@@ -124,6 +123,20 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = StreamsFormat::Text)]
         format: StreamsFormat,
     },
+    /// Instructor tools: check, cover and verify lesson files.
+    #[command(subcommand)]
+    Lessons(LessonsCommand),
+}
+
+/// The lesson options of `replay` and `explain`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct LessonOpts {
+    /// A course directory to use instead of the bundled lessons.
+    #[arg(long, value_name = "DIR")]
+    pub lessons: Option<PathBuf>,
+    /// The server stack whose code the lessons trace (see `dispel lessons packages`).
+    #[arg(long, value_name = "NAME")]
+    pub stack: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -172,18 +185,25 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let opts = Options::default();
     match cli.command {
-        None => replay(None, &opts, None, None),
-        Some(Command::Replay {
-            capture,
-            lessons,
-            stack,
-        }) => replay(capture.as_deref(), &opts, lessons, stack),
+        None => replay(None, &opts, &LessonOpts::default()),
+        Some(Command::Replay { capture, lessons }) => replay(capture.as_deref(), &opts, &lessons),
+        Some(Command::Lessons(cmd)) => {
+            let mut out = io::BufWriter::new(io::stdout().lock());
+            let code = lessons_cli::run(cmd, &mut out, &mut io::stderr())?;
+            out.flush()?;
+            Ok(ExitCode::from(code))
+        }
         Some(Command::Explain {
             capture,
             format,
             conn,
             kind,
+            lessons,
         }) => {
+            let selection = match select_lessons(&lessons)? {
+                Ok(s) => s,
+                Err(code) => return Ok(code),
+            };
             let filter = Filter { conn, kinds: kind };
             let out = io::BufWriter::new(io::stdout().lock());
             match format {
@@ -192,9 +212,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     analyse(&capture, &opts, &mut NdjsonSink::new(out, filter))
                 }
                 ExplainFormat::Json => analyse(&capture, &opts, &mut JsonSink::new(out, filter)),
-                ExplainFormat::Markdown => {
-                    analyse(&capture, &opts, &mut MarkdownSink::new(out, filter))
-                }
+                ExplainFormat::Markdown => markdown(&capture, &opts, out, filter, selection),
             }
         }
         Some(Command::Check(args)) => check_cmd::run(args),
@@ -237,13 +255,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Loads the course and checks `--stack` (unknown → exit 2 with the list).
+fn select_lessons(o: &LessonOpts) -> anyhow::Result<Result<lessons_cli::Selection, ExitCode>> {
+    Ok(
+        lessons_cli::select(o.lessons.as_deref(), o.stack.as_deref(), &mut io::stderr())?
+            .map_err(ExitCode::from),
+    )
+}
+
 /// The interactive view when stdout is a terminal; the text trace otherwise.
-fn replay(
-    capture: Option<&Path>,
-    opts: &Options,
-    lessons: Option<PathBuf>,
-    stack: Option<String>,
-) -> anyhow::Result<ExitCode> {
+fn replay(capture: Option<&Path>, opts: &Options, lopts: &LessonOpts) -> anyhow::Result<ExitCode> {
+    let selection = match select_lessons(lopts)? {
+        Ok(s) => s,
+        Err(code) => return Ok(code),
+    };
     if io::stdout().is_terminal() {
         let source = match capture {
             Some(p) => crate::tui::Source::File(p.to_path_buf()),
@@ -252,7 +277,11 @@ fn replay(
                 data: DEFAULT_CAPTURE,
             },
         };
-        let lessons = Box::new(crate::tui::NoLessons { dir: lessons });
+        let stack = selection.stack.as_ref().map(|s| s.id.clone());
+        let lessons = Box::new(crate::tui::CourseLessons::new(
+            selection,
+            lopts.lessons.clone(),
+        ));
         let name = capture.unwrap_or(Path::new(DEFAULT_CAPTURE_NAME));
         return Ok(match crate::tui::run(source, opts, lessons, stack)? {
             None => ExitCode::SUCCESS,
@@ -328,6 +357,93 @@ fn accept(out: &mut dyn Write, key: &str) -> anyhow::Result<()> {
 }
 
 /// Runs a capture into a sink and maps the outcome to an exit code.
+/// The Markdown walk-through with each step's lessons. Without `--stack`,
+/// a first pass guesses the stack from the capture (the report is a
+/// document, not a stream, so reading twice is fine).
+fn markdown(
+    capture: &Path,
+    opts: &Options,
+    out: impl Write,
+    filter: Filter,
+    selection: lessons_cli::Selection,
+) -> anyhow::Result<ExitCode> {
+    use crate::output::markdown::{LessonBlock, TraceFrame};
+    let course = selection.course;
+    let stack = match selection.stack {
+        Some(s) => Some(s.id),
+        None => {
+            let mut sample = GuessSample::default();
+            let _ = analyze::run_file(capture, opts, &mut sample);
+            crate::lessons::guess_stack(sample.steps.iter())
+                .and_then(|id| course.stack(id))
+                .map(|s| s.id.clone())
+        }
+    };
+    let mut binder = course.binder();
+    let hook = Box::new(move |step: &crate::step::Step| {
+        let b = binder.bind(step);
+        let course = binder.course();
+        let finding_lessons = step
+            .findings
+            .iter()
+            .zip(&b.findings)
+            .filter_map(|(f, l)| l.map(|i| (i, Some(f))));
+        b.step
+            .map(|i| (i, None))
+            .into_iter()
+            .chain(finding_lessons)
+            .map(|(i, f)| {
+                let r = crate::lessons::render(&course.lessons[i], step, f, stack.as_deref());
+                LessonBlock {
+                    title: r.title,
+                    body: r.body,
+                    refs: r.refs,
+                    trace: r
+                        .trace
+                        .into_iter()
+                        .map(|t| TraceFrame {
+                            package: t.package,
+                            version: t.version,
+                            file: t.file,
+                            line: t.line,
+                            function: t.function,
+                            does: t.does,
+                        })
+                        .collect(),
+                }
+            })
+            .collect()
+    });
+    let mut sink = MarkdownSink::new(out, filter).with_lessons(hook);
+    analyse(capture, opts, &mut sink)
+}
+
+/// The few steps the stack guess reads (see `lessons::guess_stack`).
+#[derive(Default)]
+struct GuessSample {
+    steps: Vec<crate::step::Step>,
+}
+
+impl Sink for GuessSample {
+    fn connection(&mut self, _: &ConnMeta) -> io::Result<()> {
+        Ok(())
+    }
+    fn step(&mut self, s: &crate::step::Step) -> io::Result<()> {
+        let wanted = matches!(
+            s.kind,
+            "http.response" | "websocket.desync" | "websocket.after-close"
+        ) || (s.kind == "engineio.packet"
+            && !self.steps.iter().any(|t| t.kind == s.kind));
+        if wanted && self.steps.len() < 64 {
+            self.steps.push(s.clone());
+        }
+        Ok(())
+    }
+    fn finish(&mut self, _: &Report, _: Option<&CaptureError>) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 fn analyse(path: &Path, opts: &Options, sink: &mut dyn Sink) -> anyhow::Result<ExitCode> {
     let result = analyze::run_file(path, opts, sink);
     let (_, error) = split(result, path)?;

@@ -11,12 +11,16 @@
 //!   into [`step::Step`]s, with [`rules`] naming every finding;
 //! - [`output`] renders steps headless;
 //! - [`check`] turns findings and expectations into a grader's verdicts.
+//! - [`kinds`] registers every step kind and field;
+//! - [`lessons`] loads, checks, binds and renders the lessons.
 
 pub mod analyze;
 pub mod capture;
 pub mod check;
 pub mod cli;
 pub mod error;
+pub mod kinds;
+pub mod lessons;
 pub mod link;
 pub mod output;
 pub mod proto;

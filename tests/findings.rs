@@ -29,6 +29,8 @@ fn findings(t: &Collect) -> Vec<(&'static str, &'static str)> {
 
 /// The rule fired at least once, and on a step of `kind`.
 fn fires(t: &Collect, rule: &str, kind: &str) {
+    // Every synthetic trace here also proves the kind registry complete.
+    assert_registered(t);
     assert!(
         count(t, rule) >= 1,
         "{rule} did not fire; findings: {:?}",
@@ -43,6 +45,7 @@ fn fires(t: &Collect, rule: &str, kind: &str) {
 
 /// The rule did not fire (the control).
 fn quiet(t: &Collect, rule: &str) {
+    assert_registered(t);
     assert_eq!(
         count(t, rule),
         0,
@@ -376,7 +379,13 @@ fn http_body_too_large() {
     mentions(&t, "http.body-too-large", "inflates");
     // Control: within the cap.
     let t = run_conv_with(
-        &[(true, req), (false, b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello".to_vec())],
+        &[
+            (true, req),
+            (
+                false,
+                b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello".to_vec(),
+            ),
+        ],
         &opts,
     );
     quiet(&t, "http.body-too-large");
@@ -627,7 +636,9 @@ fn handshake_extension_invalid() {
     // The server answers with a window size outside 8..=15.
     let t = handshake(
         |r| r.push("Sec-WebSocket-Extensions: permessage-deflate".into()),
-        |r| r.push("Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=20".into()),
+        |r| {
+            r.push("Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=20".into())
+        },
     );
     fires(&t, "handshake.extension-invalid", "http.response");
     quiet(&t, "handshake.extension-not-offered");

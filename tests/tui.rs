@@ -427,9 +427,16 @@ fn same_kind_findings_first_last_and_pages() {
         assert_eq!(threading.selected, Some(f));
     }
     press(&mut threading, "]");
-    assert_eq!(threading.selected, with_findings.last().copied(), "no finding after the last");
+    assert_eq!(
+        threading.selected,
+        with_findings.last().copied(),
+        "no finding after the last"
+    );
     press(&mut threading, "[");
-    assert_eq!(threading.selected, Some(with_findings[with_findings.len() - 2]));
+    assert_eq!(
+        threading.selected,
+        Some(with_findings[with_findings.len() - 2])
+    );
     press(&mut app, "g");
     press(&mut app, &"j".repeat(11));
     press(&mut app, "n");

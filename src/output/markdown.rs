@@ -207,7 +207,7 @@ fn block_value(f: &Field) -> Option<String> {
 }
 
 impl<W: Write> MarkdownSink<'_, W> {
-    fn write_step(&mut self, s: &Step) -> io::Result<()> {
+    fn write_step(&mut self, s: &Step, lessons: &[LessonBlock]) -> io::Result<()> {
         let mut md = String::new();
         let t = s.time.since(self.origin);
         let _ = writeln!(
@@ -296,10 +296,8 @@ impl<W: Write> MarkdownSink<'_, W> {
             md.push('\n');
         }
 
-        if let Some(hook) = self.lessons.as_mut() {
-            for l in hook(s) {
-                lesson(&mut md, &l);
-            }
+        for l in lessons {
+            lesson(&mut md, l);
         }
         self.out.write_all(md.as_bytes())
     }
@@ -381,10 +379,16 @@ impl<W: Write> Sink for MarkdownSink<'_, W> {
 
     fn step(&mut self, s: &Step) -> io::Result<()> {
         self.number += 1;
+        // The hook sees every step, shown or not: lessons bind in capture
+        // order (`nth`, `after`), whatever the filter.
+        let lessons = match self.lessons.as_mut() {
+            Some(hook) => hook(s),
+            None => Vec::new(),
+        };
         if !self.filter.step_shown(s) {
             return Ok(());
         }
-        self.write_step(s)
+        self.write_step(s, &lessons)
     }
 
     fn finish(&mut self, r: &Report, error: Option<&CaptureError>) -> io::Result<()> {

@@ -152,6 +152,8 @@ pub struct App {
     pub tl: Box<dyn Timeline>,
     pub lessons: Box<dyn LessonSource>,
     pub stack: Option<String>,
+    /// Whether the stack guess was taken (or the user chose a stack).
+    pub stack_guessed: bool,
     pub focus: Pane,
     /// The detail pane shown below the timeline in the narrow layout.
     pub detail: Pane,
@@ -194,6 +196,7 @@ impl App {
         let mut app = App {
             tl,
             lessons,
+            stack_guessed: stack.is_some(),
             stack,
             focus: Pane::Timeline,
             detail: Pane::Fields,
@@ -310,9 +313,37 @@ impl App {
     /// Takes newly loaded steps and continues any scan, within a budget.
     pub fn pump(&mut self, budget: Duration) {
         self.tl.poll(budget);
+        self.bind_lessons();
         self.catch_up();
         self.continue_search();
         self.fix_scroll();
+    }
+
+    /// Feeds the lesson source the steps it has not seen, a chunk at a time;
+    /// once the whole capture is bound, takes its stack guess unless the
+    /// user chose one.
+    fn bind_lessons(&mut self) {
+        let from = self.lessons.observed();
+        let end = self.tl.len().min(from.saturating_add(SCAN_CHUNK));
+        for i in from..end {
+            match self.tl.step(i) {
+                Some(s) => self.lessons.observe(i, &s),
+                None => break,
+            }
+        }
+        if self.stack.is_none()
+            && !self.stack_guessed
+            && !self.tl.state().loading
+            && self.lessons.observed() >= self.tl.len()
+        {
+            self.stack_guessed = true;
+            if let Some(g) = self.lessons.guess_stack() {
+                self.message = Some(format!(
+                    "stack: {g} (guessed from the capture; s to change)"
+                ));
+                self.stack = Some(g);
+            }
+        }
     }
 
     /// Extends the visible list over steps not yet scanned, a chunk at a time.

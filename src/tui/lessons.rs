@@ -63,6 +63,18 @@ pub trait LessonSource {
     fn lesson(&self, step_index: usize, step: &Step, stack: Option<&str>) -> Option<LessonView>;
     /// Re-reads the lessons from disk.
     fn reload(&mut self) -> Result<(), String>;
+    /// The next step in capture order (binding needs the order: `nth`,
+    /// `after`). Called with `index == observed()`; after a reload the
+    /// source forgets and the app feeds it again from 0.
+    fn observe(&mut self, _index: usize, _step: &Step) {}
+    /// How many steps [`observe`](Self::observe) has seen.
+    fn observed(&self) -> usize {
+        usize::MAX
+    }
+    /// The stack the observed steps suggest, when no `--stack` was given.
+    fn guess_stack(&self) -> Option<String> {
+        None
+    }
     /// A line for the lesson pane when no lesson is bound (where lessons come from).
     fn describe(&self) -> String {
         String::new()

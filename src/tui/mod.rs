@@ -13,6 +13,7 @@
 //! the text trace without touching the terminal library.
 
 pub mod app;
+pub mod course;
 pub mod keys;
 pub mod labels;
 pub mod lessons;
@@ -21,6 +22,7 @@ pub mod timeline;
 pub mod view;
 
 pub use app::App;
+pub use course::CourseLessons;
 pub use lessons::{LessonSource, LessonView, NoLessons, StackChoice, TraceLine};
 pub use timeline::{MemTimeline, Row, Source, Timeline};
 
