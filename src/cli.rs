@@ -124,7 +124,11 @@ pub enum Command {
         format: StreamsFormat,
     },
     /// Instructor tools: check, cover and verify lesson files.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  dispel lessons lint my-course/\n  \
+                      dispel lessons coverage captures/flask-sock-echo.pcap --lessons my-course/"
+    )]
     Lessons(LessonsCommand),
 }
 
