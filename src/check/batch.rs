@@ -121,6 +121,7 @@ fn unreadable(path: &Path, why: &str, opts: &CheckOptions) -> CaptureCheck {
         path.display().to_string(),
         &None,
         &Default::default(),
+        &Default::default(),
         &[],
         Some(why.to_string()),
         &CheckOptions {

@@ -21,6 +21,15 @@ use crate::output::kind_matches;
 use crate::rules;
 use crate::step::{Dir, Severity};
 
+/// How much of a step the expectations need (see [`ExpectFile::wants`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Want {
+    Nothing,
+    /// Its findings (a `no_findings` expectation), not its fields.
+    Findings,
+    Everything,
+}
+
 /// An expectations file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -429,6 +438,33 @@ impl ExpectFile {
             }
         }
         Ok(())
+    }
+
+    /// What evaluating needs of a step, decided as the step goes by, so
+    /// `check` keeps only those steps (a capture of a million events whose
+    /// expectations ask about the handshake keeps a handful).
+    pub fn wants(&self, step: &crate::step::Step) -> Want {
+        let mut want = Want::Nothing;
+        for e in &self.expect {
+            if e.no_findings.is_some() {
+                if !step.findings.is_empty() {
+                    want = want.max(Want::Findings);
+                }
+                continue;
+            }
+            let matches = |kind: &Option<String>, dir: Option<DirSpec>| {
+                kind.as_deref().is_none_or(|k| kind_matches(k, step.kind))
+                    && dir.is_none_or(|d| d.dir() == step.dir)
+            };
+            if (matches(&e.kind, e.dir) && e.conn.is_none_or(|c| c == step.conn))
+                || e.answered_by
+                    .as_ref()
+                    .is_some_and(|a| matches(&a.kind, a.dir))
+            {
+                return Want::Everything;
+            }
+        }
+        want
     }
 
     /// Checks every expectation over a capture's steps.

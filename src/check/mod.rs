@@ -100,6 +100,9 @@ pub struct Evidence {
 pub struct RuleVerdict {
     pub rule: &'static Rule,
     pub verdict: Verdict,
+    /// How many findings of this rule the capture has.
+    pub count: u64,
+    /// The first [`MAX_EVIDENCE`] of them.
     pub evidence: Vec<Evidence>,
 }
 
@@ -121,13 +124,25 @@ pub struct StepView {
 impl StepView {
     pub fn of(step: &Step, number: u64) -> StepView {
         StepView {
+            fields: crate::output::json::fields(step),
+            ..StepView::of_parts(step, number)
+        }
+    }
+
+    /// A step kept only for its findings (a `no_findings` expectation).
+    pub fn without_fields(step: &Step, number: u64) -> StepView {
+        StepView::of_parts(step, number)
+    }
+
+    fn of_parts(step: &Step, number: u64) -> StepView {
+        StepView {
             number,
             conn: step.conn,
             dir: step.dir,
             kind: step.kind,
             frames: step.frames.clone(),
             session: step.session,
-            fields: crate::output::json::fields(step),
+            fields: Map::new(),
             findings: step
                 .findings
                 .iter()
@@ -282,10 +297,19 @@ impl CaptureCheck {
     }
 }
 
+/// Evidence kept per rule: enough to act on; the count is always exact.
+pub const MAX_EVIDENCE: usize = 1000;
+
 /// Checks one capture file. Never fails: an unreadable file is a
-/// [`CaptureCheck`] with its `error` set.
+/// [`CaptureCheck`] with its `error` set. Memory stays flat whatever the
+/// capture's size: findings are counted as they go by (evidence capped at
+/// [`MAX_EVIDENCE`] per rule), and only the steps an expectation could
+/// match are kept.
 pub fn check_file(path: &Path, opts: &CheckOptions) -> CaptureCheck {
-    let mut sink = CheckSink::default();
+    let mut sink = CheckSink {
+        expect: opts.expect.as_ref(),
+        ..CheckSink::default()
+    };
     let result = analyze::run_file(path, &opts.analysis, &mut sink);
     let error = match result {
         Ok(_) => None,
@@ -298,6 +322,7 @@ pub fn check_file(path: &Path, opts: &CheckOptions) -> CaptureCheck {
         path.display().to_string(),
         &sink.info,
         &report,
+        &sink.found,
         &sink.steps,
         error,
         opts,
@@ -310,11 +335,19 @@ pub fn check_file(path: &Path, opts: &CheckOptions) -> CaptureCheck {
     c
 }
 
+/// The findings of one rule in a capture: how many, and the first ones.
+#[derive(Debug, Clone, Default)]
+pub struct Found {
+    pub count: u64,
+    pub evidence: Vec<Evidence>,
+}
+
 /// Builds the verdicts and expectation outcomes of an analysed capture.
 pub fn verdicts(
     file: String,
     info: &Option<CaptureInfo>,
     report: &Report,
+    found: &std::collections::HashMap<&'static str, Found>,
     steps: &[StepView],
     error: Option<String>,
     opts: &CheckOptions,
@@ -323,16 +356,8 @@ pub fn verdicts(
         .rules
         .iter()
         .map(|&rule| {
-            let evidence: Vec<Evidence> = steps
-                .iter()
-                .flat_map(|s| {
-                    s.findings
-                        .iter()
-                        .filter(|(r, _)| std::ptr::eq(*r, rule))
-                        .map(|(_, m)| s.evidence(m.clone()))
-                })
-                .collect();
-            let verdict = if evidence.is_empty() {
+            let f = found.get(rule.id).cloned().unwrap_or_default();
+            let verdict = if f.count == 0 {
                 Verdict::Ok
             } else {
                 Verdict::of_severity(rule.severity)
@@ -340,7 +365,8 @@ pub fn verdicts(
             RuleVerdict {
                 rule,
                 verdict,
-                evidence,
+                count: f.count,
+                evidence: f.evidence,
             }
         })
         .collect();
@@ -362,13 +388,16 @@ pub fn verdicts(
 
 /// Keeps what `check` needs of a run.
 #[derive(Default)]
-struct CheckSink {
+struct CheckSink<'e> {
+    expect: Option<&'e expect::ExpectFile>,
     info: Option<CaptureInfo>,
+    number: u64,
+    found: std::collections::HashMap<&'static str, Found>,
     steps: Vec<StepView>,
     report: Option<Report>,
 }
 
-impl Sink for CheckSink {
+impl Sink for CheckSink<'_> {
     fn capture(&mut self, info: &CaptureInfo) -> io::Result<()> {
         self.info = Some(info.clone());
         Ok(())
@@ -377,8 +406,27 @@ impl Sink for CheckSink {
         Ok(())
     }
     fn step(&mut self, step: &Step) -> io::Result<()> {
-        let n = self.steps.len() as u64 + 1;
-        self.steps.push(StepView::of(step, n));
+        self.number += 1;
+        let n = self.number;
+        for f in &step.findings {
+            let acc = self.found.entry(f.rule.id).or_default();
+            acc.count += 1;
+            if acc.evidence.len() < MAX_EVIDENCE {
+                acc.evidence.push(Evidence {
+                    step: n,
+                    conn: step.conn,
+                    dir: step.dir,
+                    frames: step.frames.clone(),
+                    kind: step.kind,
+                    message: f.message.clone(),
+                });
+            }
+        }
+        match self.expect.map(|e| e.wants(step)) {
+            Some(expect::Want::Everything) => self.steps.push(StepView::of(step, n)),
+            Some(expect::Want::Findings) => self.steps.push(StepView::without_fields(step, n)),
+            _ => {}
+        }
         Ok(())
     }
     fn finish(&mut self, report: &Report, _error: Option<&CaptureError>) -> io::Result<()> {

@@ -145,11 +145,12 @@ fn capture(
         for e in r.evidence.iter().take(SHOWN_EVIDENCE) {
             writeln!(out, "      {}", evidence_line(e))?;
         }
-        if r.evidence.len() > SHOWN_EVIDENCE {
+        if r.count > SHOWN_EVIDENCE as u64 {
             writeln!(
                 out,
-                "      … {} more (all in --format json)",
-                r.evidence.len() - SHOWN_EVIDENCE
+                "      … {} more (the first {} in --format json)",
+                r.count - SHOWN_EVIDENCE as u64,
+                crate::check::MAX_EVIDENCE
             )?;
         }
     }

@@ -314,6 +314,7 @@ pub fn check_report(
                     "section": r.rule.section,
                     "title": r.rule.title,
                     "verdict": r.verdict.as_str(),
+                    "findings": r.count,
                     "evidence": r.evidence.iter().map(ev).collect::<Vec<_>>(),
                 })).collect::<Vec<_>>(),
                 "expectations": c.expectations.iter().map(|e| json!({

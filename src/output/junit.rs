@@ -144,7 +144,7 @@ fn cases(c: &CaptureCheck, strict: bool) -> Vec<Case> {
                 r.verdict.as_str(),
                 r.rule.id,
                 r.rule.section,
-                r.evidence.len(),
+                r.count,
                 e.message
             ),
             None => String::new(),
