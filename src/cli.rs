@@ -204,10 +204,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             kind,
             lessons,
         }) => {
-            let selection = match select_lessons(&lessons)? {
-                Ok(s) => s,
-                Err(code) => return Ok(code),
-            };
+            // Only markdown shows lessons; the other formats load the
+            // course only to check `--lessons` / `--stack` when given.
+            let wanted = format == ExplainFormat::Markdown
+                || lessons.lessons.is_some()
+                || lessons.stack.is_some();
+            let mut selection = None;
+            if wanted {
+                match select_lessons(&lessons)? {
+                    Ok(s) => selection = Some(s),
+                    Err(code) => return Ok(code),
+                }
+            }
             let filter = Filter { conn, kinds: kind };
             let out = io::BufWriter::new(io::stdout().lock());
             match format {
@@ -369,9 +377,12 @@ fn markdown(
     opts: &Options,
     out: impl Write,
     filter: Filter,
-    selection: lessons_cli::Selection,
+    selection: Option<lessons_cli::Selection>,
 ) -> anyhow::Result<ExitCode> {
     use crate::output::markdown::{LessonBlock, TraceFrame};
+    let Some(selection) = selection else {
+        return analyse(capture, opts, &mut MarkdownSink::new(out, filter));
+    };
     let course = selection.course;
     let stack = match selection.stack {
         Some(s) => Some(s.id),

@@ -1,12 +1,8 @@
 //! Plain-language labels for field names, shown next to the Wireshark names
-//! in the Fields pane.
-//!
-//! The one place the interface asks for a label: the `crate::kinds` registry
-//! (written separately) will answer here; until it lands, fields show their
-//! names only.
+//! in the Fields pane: the one place the interface asks, answered by the
+//! [`crate::kinds`] registry.
 
-/// The plain-language label of a field name, if one is known.
-pub fn label(name: &str) -> Option<&'static str> {
-    let _ = name;
-    None
+/// The plain-language label of a field of a step kind, if one is known.
+pub fn label(kind: &str, name: &str) -> Option<&'static str> {
+    crate::kinds::label(kind, name)
 }

@@ -62,17 +62,19 @@ impl Widget for &FieldsPane<'_> {
             .take(usize::from(inner.height))
             .map(|(i, f)| {
                 let indent = "  ".repeat(usize::from(f.depth));
+                // As Wireshark's tree: the label and the value first, the
+                // display-filter name after them (dimmed), so a narrow
+                // pane cuts the name, not the value.
+                let name = escape(&f.name).into_owned();
+                let label = label(step.kind, &f.name);
                 let mut spans = vec![
                     Span::raw(format!("{indent}{}", glyph(step, i))),
-                    Span::styled(escape(&f.name).into_owned(), Style::new().fg(Color::Cyan)),
+                    Span::styled(
+                        label.map_or(name.clone(), str::to_string),
+                        Style::new().fg(Color::Cyan),
+                    ),
                 ];
-                if let Some(l) = label(&f.name) {
-                    spans.push(Span::styled(
-                        format!(" ({l})"),
-                        Style::new().fg(Color::DarkGray),
-                    ));
-                }
-                spans.push(Span::raw(" = "));
+                spans.push(Span::raw(if label.is_some() { ": " } else { " = " }));
                 let value_style = if f.span.is_some() {
                     Style::new()
                 } else {
@@ -80,6 +82,12 @@ impl Widget for &FieldsPane<'_> {
                     Style::new().add_modifier(Modifier::ITALIC)
                 };
                 spans.push(Span::styled(render_value(step, f), value_style));
+                if label.is_some() {
+                    spans.push(Span::styled(
+                        format!("  {name}"),
+                        Style::new().fg(Color::DarkGray),
+                    ));
+                }
                 let mut line = Line::from(spans);
                 if i == app.field {
                     line = line.style(if focused {
