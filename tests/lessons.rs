@@ -768,7 +768,10 @@ fn the_schema_is_valid_and_accepts_the_valid_fixtures() {
         "cannot-match.yaml",
     ];
     let mut docs: Vec<serde_json::Value> = files.iter().map(|f| yaml_as_json(f)).collect();
-    docs.extend(bad.iter().map(|b| yaml_as_json(&fixture("invalid").join(b))));
+    docs.extend(
+        bad.iter()
+            .map(|b| yaml_as_json(&fixture("invalid").join(b))),
+    );
     let errors = python_validate(&schema, &docs);
     for (f, n) in files.iter().zip(&errors) {
         assert_eq!(*n, 0, "{} does not validate", f.display());

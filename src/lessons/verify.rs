@@ -92,10 +92,11 @@ pub fn definitions(text: &str, name: &str) -> Vec<u32> {
         format!(r"^\s*class\s+{n}\b"),
         // JS function declarations and expressions
         format!(r"\bfunction\s*\*?\s*{n}\s*\("),
-        // JS methods: `name(args) {`, possibly with modifiers; the brace may
-        // be on a later line when the arguments wrap.
+        // JS methods: `name(args) {`, possibly with modifiers or a leading
+        // comment (TypeScript's output marks `/* private */ name(…) {`); the
+        // brace may be on a later line when the arguments wrap.
         format!(
-            r"^\s*(?:(?:static|async|get|set|public|private|protected)\s+)*\*?\s*{n}\s*\([^;]*$"
+            r"^\s*(?:/\*.*?\*/\s*)*(?:(?:static|async|get|set|public|private|protected)\s+)*\*?\s*{n}\s*\([^;]*$"
         ),
         // `name = function`, `name = (…) =>`, `name = x =>`, `name: function`
         format!(r"(?:^|[^\w$]){n}\s*[=:]\s*(?:async\s+)?function\b"),
@@ -124,7 +125,7 @@ mod tests {
         assert_eq!(definitions(py, "WebSocket"), vec![1]);
         assert_eq!(definitions(py, "read_frame"), vec![2]);
         assert_eq!(definitions(py, "receive"), vec![4]);
-        let js = "function sender(a) {}\nclass Receiver extends Writable {\n  getInfo(cb) {\n    this.getInfo(cb);\n  }\n  static get x() {}\n}\nexports.decode = function (s) {};\nconst encode = (p, cb) => {};\nconst o = { parse: function () {} };\nconst one = x => x;\n  write(\n    data,\n  ) {\n";
+        let js = "function sender(a) {}\nclass Receiver extends Writable {\n  getInfo(cb) {\n    this.getInfo(cb);\n  }\n  static get x() {}\n}\nexports.decode = function (s) {};\nconst encode = (p, cb) => {};\nconst o = { parse: function () {} };\nconst one = x => x;\n  write(\n    data,\n  ) {\n    /* private */ _maybeUpgrade(transport) {\n";
         assert_eq!(definitions(js, "sender"), vec![1]);
         assert_eq!(definitions(js, "Receiver"), vec![2]);
         assert_eq!(definitions(js, "getInfo"), vec![3]);
@@ -133,6 +134,7 @@ mod tests {
         assert_eq!(definitions(js, "parse"), vec![10]);
         assert_eq!(definitions(js, "one"), vec![11]);
         assert_eq!(definitions(js, "write"), vec![12]);
+        assert_eq!(definitions(js, "_maybeUpgrade"), vec![15]);
         assert_eq!(definitions(js, "missing"), Vec::<u32>::new());
     }
 }
