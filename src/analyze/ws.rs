@@ -274,10 +274,26 @@ impl WsDir {
             Arc::from(raw),
         );
         let payload_range = h.header_len..total;
-        let mut payload = raw[payload_range.clone()].to_vec();
-        if let Some(key) = h.mask {
-            crate::proto::ws::apply_mask(&mut payload, key, 0);
-        }
+        // A masked frame's payload is unmasked straight into the buffer the
+        // step shows; an unmasked one is read where it lies. (Copies were
+        // the largest cost on bulk traffic.)
+        let unmasked: Option<Arc<[u8]>> = h.mask.map(|key| {
+            let mut u: Arc<[u8]> = Arc::from(&raw[payload_range.clone()]);
+            match Arc::get_mut(&mut u) {
+                Some(m) => crate::proto::ws::apply_mask(m, key, 0),
+                // A fresh Arc is never shared; unmask a copy if it were.
+                None => {
+                    let mut v = u.to_vec();
+                    crate::proto::ws::apply_mask(&mut v, key, 0);
+                    u = Arc::from(v);
+                }
+            }
+            u
+        });
+        let payload: &[u8] = match &unmasked {
+            Some(u) => u,
+            None => &raw[payload_range.clone()],
+        };
         header_fields(&mut s, b, h);
         // The payload: the wire bytes, and for a masked frame the unmasked
         // bytes in a buffer of their own.
@@ -289,7 +305,11 @@ impl WsDir {
                     payload_range.len(),
                 )),
             );
-            let u = s.add_buffer("unmasked", Origin::Derived, Arc::from(payload.as_slice()));
+            let u = s.add_buffer(
+                "unmasked",
+                Origin::Derived,
+                unmasked.clone().unwrap_or_default(),
+            );
             s.fields.push(
                 Field::new("websocket.payload", Value::SpanBytes).span(Span::bytes(
                     u,
@@ -309,16 +329,16 @@ impl WsDir {
         let pb = if h.masked { 1 } else { b };
         let poff = if h.masked { 0 } else { payload_range.start };
 
-        let events = self.assembler.push(h, &payload);
+        let events = self.assembler.push(h, payload);
         for e in &events {
             if let AssemblyEvent::Violation(v) = e {
                 s.findings
                     .push(Finding::new(violation_rule(v), v.message()));
             }
         }
-        let mut summary = frame_summary(h, &payload);
+        let mut summary = frame_summary(h, payload);
         match h.opcode {
-            OpCode::Close => self.close_fields(&mut s, pb, poff, &payload, &mut summary),
+            OpCode::Close => self.close_fields(&mut s, pb, poff, payload, &mut summary),
             OpCode::Ping => {
                 s.fields.push(
                     Field::new("websocket.payload.ping", Value::SpanBytes).span(Span::bytes(
@@ -337,7 +357,7 @@ impl WsDir {
                     )),
                 );
                 let waiting = &mut pings[self.dir.reverse().index()];
-                match waiting.iter().position(|(p, _)| *p == payload) {
+                match waiting.iter().position(|(p, _)| p.as_slice() == payload) {
                     Some(i) => {
                         let (_, ping_step) = waiting.remove(i).unwrap_or_default();
                         waiting.drain(..i);
@@ -366,7 +386,7 @@ impl WsDir {
             if q.len() >= 64 {
                 q.pop_front();
             }
-            q.push_back((payload.clone(), step_no));
+            q.push_back((payload.to_vec(), step_no));
         }
         for e in events {
             match e {
@@ -815,6 +835,17 @@ fn push_data(s: &mut Step, b: u16, data: &[u8], text: bool, prefix: &'static str
     }
 }
 
+/// Whether the start of `payload` (what a summary previews) is UTF-8; a
+/// character cut by the end of the sample counts as UTF-8. Validating a
+/// whole 70 KB payload for a 60-character preview was measurable.
+fn utf8_head(payload: &[u8]) -> bool {
+    let head = &payload[..payload.len().min(256)];
+    match std::str::from_utf8(head) {
+        Ok(_) => true,
+        Err(e) => e.error_len().is_none() && head.len() < payload.len(),
+    }
+}
+
 fn frame_summary(h: &FrameHeader, payload: &[u8]) -> String {
     let kind = match h.opcode {
         OpCode::Text => "text",
@@ -836,9 +867,7 @@ fn frame_summary(h: &FrameHeader, payload: &[u8]) -> String {
         s.push_str(" masked");
     }
     match h.opcode {
-        OpCode::Text | OpCode::Continuation
-            if std::str::from_utf8(payload).is_ok() && h.rsv == 0 =>
-        {
+        OpCode::Text | OpCode::Continuation if h.rsv == 0 && utf8_head(payload) => {
             s.push_str(&format!(
                 " \"{}\"",
                 crate::output::text::preview(payload, 60)
