@@ -10,7 +10,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::analyze::{self, Options, Report, RunError, Sink};
 use crate::error::CaptureError;
+use crate::limits::LimitArgs;
 use crate::output::{Filter, ndjson::NdjsonSink, streams, text::TextSink};
+use crate::sanitize::escape;
 use crate::step::Timestamp;
 use crate::tcp::ConnMeta;
 
@@ -45,6 +47,8 @@ pub enum Command {
     Replay {
         /// The capture file (default: the bundled capture).
         capture: Option<PathBuf>,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Print the step trace of a capture.
     #[command(after_help = "Examples:\n  dispel explain app.pcap\n  \
@@ -62,6 +66,8 @@ pub enum Command {
         /// or a prefix (`websocket.*`). Repeat or separate with commas.
         #[arg(long, value_delimiter = ',')]
         kind: Vec<String>,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Derive Sec-WebSocket-Accept from a Sec-WebSocket-Key, stage by stage.
     #[command(
@@ -78,6 +84,8 @@ pub enum Command {
         capture: PathBuf,
         #[arg(long, value_enum, default_value_t = StreamsFormat::Text)]
         format: StreamsFormat,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
 }
 
@@ -104,7 +112,8 @@ pub fn main() -> ExitCode {
             if is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
             }
-            let _ = writeln!(io::stderr(), "dispel: {e:#}");
+            // Errors can echo a file name or capture bytes: escaped.
+            let _ = writeln!(io::stderr(), "dispel: {}", escape(&format!("{e:#}")));
             ExitCode::from(2)
         }
     }
@@ -121,15 +130,30 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let opts = Options::default();
+    let limits = match &cli.command {
+        Some(
+            Command::Replay { limits, .. }
+            | Command::Explain { limits, .. }
+            | Command::Streams { limits, .. },
+        ) => limits.clone(),
+        _ => LimitArgs::default(),
+    };
+    if limits.wants_help() {
+        io::stdout()
+            .lock()
+            .write_all(crate::limits::listing().as_bytes())?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let opts = limits.options()?;
     match cli.command {
         None => replay(None, &opts),
-        Some(Command::Replay { capture }) => replay(capture.as_deref(), &opts),
+        Some(Command::Replay { capture, .. }) => replay(capture.as_deref(), &opts),
         Some(Command::Explain {
             capture,
             format,
             conn,
             kind,
+            ..
         }) => {
             let filter = Filter { conn, kinds: kind };
             let out = io::BufWriter::new(io::stdout().lock());
@@ -145,7 +169,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             accept(&mut out, &key)?;
             Ok(ExitCode::SUCCESS)
         }
-        Some(Command::Streams { capture, format }) => {
+        Some(Command::Streams {
+            capture, format, ..
+        }) => {
             let mut sink = ReportSink::default();
             let result = analyze::run_file(&capture, &opts, &mut sink);
             let (report, error) = split(result, &capture)?;
@@ -189,7 +215,6 @@ fn replay(capture: Option<&Path>, opts: &Options) -> anyhow::Result<ExitCode> {
 /// Prints the Accept derivation of RFC 6455 §4.2.2 for a key.
 fn accept(out: &mut dyn Write, key: &str) -> anyhow::Result<()> {
     use crate::proto::ws::{GUID, derive_accept};
-    use crate::sanitize::escape;
     use base64::Engine as _;
     let d = derive_accept(key);
     writeln!(out, "key (trimmed)      {}", escape(&d.key_trimmed))?;
@@ -236,7 +261,8 @@ fn finish(error: Option<CaptureError>, path: &Path) -> anyhow::Result<ExitCode> 
     match error {
         None => Ok(ExitCode::SUCCESS),
         Some(e) => {
-            let _ = writeln!(io::stderr(), "dispel: {}: {e}", path.display());
+            let line = format!("{}: {e}", path.display());
+            let _ = writeln!(io::stderr(), "dispel: {}", escape(&line));
             Ok(ExitCode::from(2))
         }
     }

@@ -15,6 +15,7 @@ pub mod analyze;
 pub mod capture;
 pub mod cli;
 pub mod error;
+pub mod limits;
 pub mod link;
 pub mod output;
 pub mod proto;
