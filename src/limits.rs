@@ -313,7 +313,7 @@ pub fn parse_value(s: &str) -> Option<u64> {
 pub fn show_value(v: u64, unit: Unit) -> String {
     if unit == Unit::Bytes {
         for (shift, name) in [(30, "GiB"), (20, "MiB"), (10, "KiB")] {
-            if v >= 1 << shift && v % (1 << shift) == 0 {
+            if v >= 1 << shift && v.is_multiple_of(1 << shift) {
                 return format!("{}{name}", v >> shift);
             }
         }

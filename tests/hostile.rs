@@ -20,11 +20,11 @@ const BIN: &str = env!("CARGO_BIN_EXE_dispel");
 const MAX_RSS_MB: i64 = 200;
 
 /// The commands every case runs under: the arguments before the capture,
-/// and the exit code a case with findings gets. (`dispel check`, when it
-/// exists, is one more line here: `(&["check"], 1)`.)
+/// and the exit code a case with findings gets.
 const COMMANDS: &[(&[&str], i32)] = &[
     (&["explain"], 0),
     (&["explain", "--format", "ndjson"], 0),
+    // When `dispel check` exists: (&["check"], 1),
 ];
 
 /// What a case must produce.
@@ -47,27 +47,107 @@ struct Case {
 }
 
 const SMALL: &[Case] = &[
-    Case { file: "ws-length-2-63.pcap", args: &[], expect: &[Expect::Rule("frame.length-msb-set"), Expect::Rule("frame.too-large")] },
-    Case { file: "ws-length-2-63-minus-1.pcap", args: &[], expect: &[Expect::Rule("frame.too-large")] },
-    Case { file: "pcap-record-4gb.pcap", args: &[], expect: &[Expect::Error { offset: 24 }] },
-    Case { file: "pcapng-block-absurd.pcapng", args: &[], expect: &[Expect::Error { offset: 48 }] },
-    Case { file: "tcp-overlap-conflict.pcap", args: &[], expect: &[Expect::Rule("tcp.overlap-conflict")] },
-    Case { file: "ws-deflate-bomb.pcap", args: &[], expect: &[Expect::Rule("deflate.too-large")] },
-    Case { file: "eio-payload-20000-packets.pcap", args: &[], expect: &[Expect::Rule("engineio.too-many-packets")] },
-    Case { file: "eio-five-sessions.pcap", args: &["--limit", "max-sessions=2"], expect: &[Expect::Output("3 further open packets did not start a session")] },
-    Case { file: "sio-billion-attachments.pcap", args: &[], expect: &[Expect::Rule("socketio.too-many-attachments"), Expect::Rule("socketio.orphan-attachment")] },
-    Case { file: "sio-json-depth-100000.pcap", args: &[], expect: &[Expect::Rule("socketio.bad-payload")] },
-    Case { file: "sio-50-pending-acks.pcap", args: &["--limit", "max-pending-acks=10"], expect: &[Expect::Output("ACK (id 0) answers no event")] },
-    Case { file: "http-10000-headers.pcap", args: &[], expect: &[Expect::Rule("http.head-too-large")] },
-    Case { file: "terminal-escapes-ws.pcap", args: &[], expect: &[Expect::Clean] },
-    Case { file: "terminal-escapes-http.pcap", args: &[], expect: &[Expect::Rule("http.malformed")] },
-    Case { file: "terminal-escapes-raw.pcap", args: &[], expect: &[Expect::Clean] },
+    Case {
+        file: "ws-length-2-63.pcap",
+        args: &[],
+        expect: &[
+            Expect::Rule("frame.length-msb-set"),
+            Expect::Rule("frame.too-large"),
+        ],
+    },
+    Case {
+        file: "ws-length-2-63-minus-1.pcap",
+        args: &[],
+        expect: &[Expect::Rule("frame.too-large")],
+    },
+    Case {
+        file: "pcap-record-4gb.pcap",
+        args: &[],
+        expect: &[Expect::Error { offset: 24 }],
+    },
+    Case {
+        file: "pcapng-block-absurd.pcapng",
+        args: &[],
+        expect: &[Expect::Error { offset: 48 }],
+    },
+    Case {
+        file: "tcp-overlap-conflict.pcap",
+        args: &[],
+        expect: &[Expect::Rule("tcp.overlap-conflict")],
+    },
+    Case {
+        file: "ws-deflate-bomb.pcap",
+        args: &[],
+        expect: &[Expect::Rule("deflate.too-large")],
+    },
+    Case {
+        file: "eio-payload-20000-packets.pcap",
+        args: &[],
+        expect: &[Expect::Rule("engineio.too-many-packets")],
+    },
+    Case {
+        file: "eio-five-sessions.pcap",
+        args: &["--limit", "max-sessions=2"],
+        expect: &[Expect::Output(
+            "3 further open packets did not start a session",
+        )],
+    },
+    Case {
+        file: "sio-billion-attachments.pcap",
+        args: &[],
+        expect: &[
+            Expect::Rule("socketio.too-many-attachments"),
+            Expect::Rule("socketio.orphan-attachment"),
+        ],
+    },
+    Case {
+        file: "sio-json-depth-100000.pcap",
+        args: &[],
+        expect: &[Expect::Rule("socketio.bad-payload")],
+    },
+    Case {
+        file: "sio-50-pending-acks.pcap",
+        args: &["--limit", "max-pending-acks=10"],
+        expect: &[Expect::Output("ACK (id 0) answers no event")],
+    },
+    Case {
+        file: "http-10000-headers.pcap",
+        args: &[],
+        expect: &[Expect::Rule("http.head-too-large")],
+    },
+    Case {
+        file: "terminal-escapes-ws.pcap",
+        args: &[],
+        expect: &[Expect::Clean],
+    },
+    Case {
+        file: "terminal-escapes-http.pcap",
+        args: &[],
+        expect: &[Expect::Rule("http.malformed")],
+    },
+    Case {
+        file: "terminal-escapes-raw.pcap",
+        args: &[],
+        expect: &[Expect::Clean],
+    },
 ];
 
 const LARGE: &[Case] = &[
-    Case { file: "tcp-50000-half-open.pcap", args: &[], expect: &[Expect::Output("the connection limit (10000 connections")] },
-    Case { file: "tcp-100000-out-of-order.pcap", args: &[], expect: &[Expect::Rule("tcp.pending-cap"), Expect::Rule("tcp.gap")] },
-    Case { file: "http-10mb-header-line.pcap", args: &[], expect: &[Expect::Rule("http.head-too-large")] },
+    Case {
+        file: "tcp-50000-half-open.pcap",
+        args: &[],
+        expect: &[Expect::Output("the connection limit (10000 connections")],
+    },
+    Case {
+        file: "tcp-100000-out-of-order.pcap",
+        args: &[],
+        expect: &[Expect::Rule("tcp.pending-cap"), Expect::Rule("tcp.gap")],
+    },
+    Case {
+        file: "http-10mb-header-line.pcap",
+        args: &[],
+        expect: &[Expect::Rule("http.head-too-large")],
+    },
 ];
 
 struct Run {
@@ -136,7 +216,11 @@ fn run(args: &[&std::ffi::OsStr]) -> Run {
 
 fn check(dir: &Path, case: &Case) {
     let path = dir.join(case.file);
-    assert!(path.exists(), "{} missing: run tests/hostile/generate.py", path.display());
+    assert!(
+        path.exists(),
+        "{} missing: run tests/hostile/generate.py",
+        path.display()
+    );
     for (cmd, findings_code) in COMMANDS {
         let mut args: Vec<&std::ffi::OsStr> = cmd.iter().map(|a| a.as_ref()).collect();
         args.push(path.as_os_str());
@@ -241,7 +325,11 @@ fn committed_cases_match_the_generator() {
     for case in SMALL {
         let fresh = std::fs::read(dir.path().join(case.file)).unwrap();
         let committed = std::fs::read(hostile_dir().join(case.file)).unwrap();
-        assert!(fresh == committed, "{} differs from the generator's output", case.file);
+        assert!(
+            fresh == committed,
+            "{} differs from the generator's output",
+            case.file
+        );
     }
 }
 
@@ -262,8 +350,16 @@ fn escapes_in_file_names_are_shown_escaped() {
     std::fs::copy(hostile_dir().join("pcap-record-4gb.pcap"), &broken).unwrap();
     let r = run(&[std::ffi::OsStr::new("explain"), broken.as_os_str()]);
     assert_eq!(r.code, 2);
-    assert!(!r.stderr.contains('\x1b') && !r.stderr.contains('\x07'), "{:?}", r.stderr);
-    assert!(r.stderr.contains("bad\\x1b]0;title\\x07.pcap"), "{}", r.stderr);
+    assert!(
+        !r.stderr.contains('\x1b') && !r.stderr.contains('\x07'),
+        "{:?}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("bad\\x1b]0;title\\x07.pcap"),
+        "{}",
+        r.stderr
+    );
 
     let missing = dir.path().join("gone\x1b[31m.pcap");
     let r = run(&[std::ffi::OsStr::new("explain"), missing.as_os_str()]);
@@ -286,5 +382,8 @@ fn ndjson_keeps_capture_text_exact() {
         let v: serde_json::Value = serde_json::from_str(l).unwrap();
         v.to_string().contains("\\u001b]0;pwned\\u0007") || l.contains("\\u001b[2Jclear")
     });
-    assert!(exact, "the ESC sequences are not in the ndjson as JSON escapes");
+    assert!(
+        exact,
+        "the ESC sequences are not in the ndjson as JSON escapes"
+    );
 }
