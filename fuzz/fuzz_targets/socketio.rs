@@ -6,7 +6,8 @@
 //! Invariants: every span lies within the packet text; the JSON depth cap
 //! holds; the attachment cap holds (the assembler never waits on a header
 //! announcing more attachments than the cap); a logical packet never holds more attachments
-//! than it announced; encoding a decoded packet decodes to the same packet.
+//! than it announced; encoding a decoded packet decodes to the same packet (unless its data is a
+//! bare number, which is ambiguous on the wire).
 #![no_main]
 
 use std::ops::Range;
@@ -66,8 +67,12 @@ fuzz_target!(|data: &[u8]| {
                     }
                     let _ = socketio::event_name(&p);
                     // Round trip: what we encode decodes to the same packet
-                    // content (spans may differ).
-                    if p.ptype.is_known() {
+                    // content (spans may differ). Not for numeric data: a
+                    // number right after the type or ack id is ambiguous on
+                    // the wire itself (`2 2` re-encodes as `22`, ack id 2;
+                    // see packet.rs whitespace_before_numeric_data_…).
+                    let numeric = p.data.as_ref().is_some_and(|d| d.is_number());
+                    if p.ptype.is_known() && !numeric {
                         let again = socketio::encode(&p);
                         if let Ok(q) = socketio::decode(&again, protocol, &limits) {
                             assert_eq!((&q.ptype, &q.nsp, q.ack_id, q.attachments), (&p.ptype, &p.nsp, p.ack_id, p.attachments));
