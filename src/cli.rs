@@ -1,7 +1,7 @@
 //! The command line: clap definitions and the mapping of results to exit
 //! codes (0 ok, 1 findings or failed checks, 2 an input could not be read).
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use std::process::ExitCode;
@@ -9,9 +9,15 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::analyze::{self, Options, Report, RunError, Sink};
+use crate::check;
+
+mod check_cmd;
 use crate::error::CaptureError;
+use crate::lessons::cli::{self as lessons_cli, LessonsCommand};
 use crate::limits::LimitArgs;
-use crate::output::{Filter, ndjson::NdjsonSink, streams, text::TextSink};
+use crate::output::{
+    Filter, json::JsonSink, markdown::MarkdownSink, ndjson::NdjsonSink, streams, text::TextSink,
+};
 use crate::sanitize::escape;
 use crate::step::Timestamp;
 use crate::tcp::ConnMeta;
@@ -20,7 +26,7 @@ use crate::tcp::ConnMeta;
 /// gevent-websocket, recorded by `captures/record/record.sh`. It is built
 /// into the binary so `dispel` works from any directory.
 pub const DEFAULT_CAPTURE_NAME: &str = "captures/flask-socketio-gevent.pcap";
-static DEFAULT_CAPTURE: &[u8] = include_bytes!("../captures/flask-socketio-gevent.pcap");
+pub static DEFAULT_CAPTURE: &[u8] = include_bytes!("../captures/flask-socketio-gevent.pcap");
 
 #[derive(Debug, Parser)]
 #[command(
@@ -33,7 +39,8 @@ static DEFAULT_CAPTURE: &[u8] = include_bytes!("../captures/flask-socketio-geven
                   default capture.",
     after_help = "Examples:\n  dispel                          the bundled capture\n  \
                   dispel explain app.pcap         the step trace as text\n  \
-                  dispel streams app.pcapng       the TCP connections"
+                  dispel streams app.pcapng       the TCP connections\n  \
+                  dispel check submissions/       grade a folder of captures"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -48,11 +55,14 @@ pub enum Command {
         /// The capture file (default: the bundled capture).
         capture: Option<PathBuf>,
         #[command(flatten)]
+        lessons: LessonOpts,
+        #[command(flatten)]
         limits: LimitArgs,
     },
     /// Print the step trace of a capture.
     #[command(after_help = "Examples:\n  dispel explain app.pcap\n  \
                             dispel explain app.pcap --format ndjson --kind websocket\n  \
+                            dispel explain app.pcap --format markdown > walkthrough.md\n  \
                             dispel explain app.pcap --conn 3 --kind 'tcp.*'")]
     Explain {
         /// The capture file.
@@ -67,6 +77,8 @@ pub enum Command {
         #[arg(long, value_delimiter = ',')]
         kind: Vec<String>,
         #[command(flatten)]
+        lessons: LessonOpts,
+        #[command(flatten)]
         limits: LimitArgs,
     },
     /// Derive Sec-WebSocket-Accept from a Sec-WebSocket-Key, stage by stage.
@@ -76,6 +88,37 @@ pub enum Command {
     Accept {
         /// The client's Sec-WebSocket-Key header value.
         key: String,
+    },
+    /// Grade captures: a verdict per finding rule, and an assignment's expectations.
+    #[command(
+        long_about = "Grade captures: one verdict per finding rule, in the Autobahn test suite's \
+                      words — OK (the rule never fired), NON-STRICT (a SHOULD was violated), \
+                      FAILED (a MUST was violated), INFORMATIONAL (an anomaly, not a \
+                      violation) — each with its evidence (step, connection, packets), and \
+                      the expectations of an --expect file (docs/expectations.md).\n\n\
+                      Exit status: 0 every capture passed; 1 a FAILED verdict (or NON-STRICT \
+                      with --strict) or a failed expectation; 2 an input could not be read \
+                      (the others are still checked and reported).",
+        after_help = check::RULES_HELP.as_str()
+    )]
+    Check(check_cmd::CheckArgs),
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Example:\n  dispel completions bash > ~/.local/share/bash-completion/completions/dispel"
+    )]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print a manual page (roff), generated from these same definitions.
+    #[command(
+        hide = true,
+        after_help = "Examples:\n  dispel man | man -l -\n  dispel man check > dispel-check.1"
+    )]
+    Man {
+        /// A subcommand's page (`dispel-check(1)`) instead of `dispel(1)`.
+        command: Option<String>,
     },
     /// List the TCP connections of a capture.
     #[command(after_help = "Example:\n  dispel streams app.pcap --format json")]
@@ -87,6 +130,24 @@ pub enum Command {
         #[command(flatten)]
         limits: LimitArgs,
     },
+    /// Instructor tools: check, cover and verify lesson files.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  dispel lessons lint my-course/\n  \
+                      dispel lessons coverage captures/flask-sock-echo.pcap --lessons my-course/"
+    )]
+    Lessons(LessonsCommand),
+}
+
+/// The lesson options of `replay` and `explain`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct LessonOpts {
+    /// A course directory to use instead of the bundled lessons.
+    #[arg(long, value_name = "DIR")]
+    pub lessons: Option<PathBuf>,
+    /// The server stack whose code the lessons trace (see `dispel lessons packages`).
+    #[arg(long, value_name = "NAME")]
+    pub stack: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -95,6 +156,10 @@ pub enum ExplainFormat {
     Text,
     /// One JSON object per line (see docs/output-formats.md).
     Ndjson,
+    /// One JSON document: capture, connections, sessions, steps, summary.
+    Json,
+    /// An annotated walk-through: bytes, fields, findings per step.
+    Markdown,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -136,6 +201,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             | Command::Explain { limits, .. }
             | Command::Streams { limits, .. },
         ) => limits.clone(),
+        Some(Command::Check(args)) => args.limits.clone(),
         _ => LimitArgs::default(),
     };
     if limits.wants_help() {
@@ -146,15 +212,36 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     let opts = limits.options()?;
     match cli.command {
-        None => replay(None, &opts),
-        Some(Command::Replay { capture, .. }) => replay(capture.as_deref(), &opts),
+        None => replay(None, &opts, &LessonOpts::default()),
+        Some(Command::Replay {
+            capture, lessons, ..
+        }) => replay(capture.as_deref(), &opts, &lessons),
+        Some(Command::Lessons(cmd)) => {
+            let mut out = io::BufWriter::new(io::stdout().lock());
+            let code = lessons_cli::run(cmd, &mut out, &mut io::stderr())?;
+            out.flush()?;
+            Ok(ExitCode::from(code))
+        }
         Some(Command::Explain {
             capture,
             format,
             conn,
             kind,
+            lessons,
             ..
         }) => {
+            // Only markdown shows lessons; the other formats load the
+            // course only to check `--lessons` / `--stack` when given.
+            let wanted = format == ExplainFormat::Markdown
+                || lessons.lessons.is_some()
+                || lessons.stack.is_some();
+            let mut selection = None;
+            if wanted {
+                match select_lessons(&lessons)? {
+                    Ok(s) => selection = Some(s),
+                    Err(code) => return Ok(code),
+                }
+            }
             let filter = Filter { conn, kinds: kind };
             let out = io::BufWriter::new(io::stdout().lock());
             match format {
@@ -162,7 +249,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExplainFormat::Ndjson => {
                     analyse(&capture, &opts, &mut NdjsonSink::new(out, filter))
                 }
+                ExplainFormat::Json => analyse(&capture, &opts, &mut JsonSink::new(out, filter)),
+                ExplainFormat::Markdown => markdown(&capture, &opts, out, filter, selection),
             }
+        }
+        Some(Command::Check(args)) => check_cmd::run(args),
+        Some(Command::Completions { shell }) => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut out = io::stdout().lock();
+            clap_complete::generate(shell, &mut cmd, "dispel", &mut out);
+            out.flush()?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Man { command }) => {
+            let mut out = io::stdout().lock();
+            man(&mut out, command.as_deref())?;
+            out.flush()?;
+            Ok(ExitCode::SUCCESS)
         }
         Some(Command::Accept { key }) => {
             let mut out = io::stdout().lock();
@@ -192,8 +295,42 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Until the interactive view exists, `replay` prints the text trace.
-fn replay(capture: Option<&Path>, opts: &Options) -> anyhow::Result<ExitCode> {
+/// Loads the course and checks `--stack` (unknown → exit 2 with the list).
+fn select_lessons(o: &LessonOpts) -> anyhow::Result<Result<lessons_cli::Selection, ExitCode>> {
+    Ok(
+        lessons_cli::select(o.lessons.as_deref(), o.stack.as_deref(), &mut io::stderr())?
+            .map_err(ExitCode::from),
+    )
+}
+
+/// The interactive view when stdout is a terminal; the text trace otherwise.
+fn replay(capture: Option<&Path>, opts: &Options, lopts: &LessonOpts) -> anyhow::Result<ExitCode> {
+    let selection = match select_lessons(lopts)? {
+        Ok(s) => s,
+        Err(code) => return Ok(code),
+    };
+    if io::stdout().is_terminal() {
+        let source = match capture {
+            Some(p) => crate::tui::Source::File(p.to_path_buf()),
+            None => crate::tui::Source::Static {
+                name: DEFAULT_CAPTURE_NAME.into(),
+                data: DEFAULT_CAPTURE,
+            },
+        };
+        let stack = selection.stack.as_ref().map(|s| s.id.clone());
+        let lessons = Box::new(crate::tui::CourseLessons::new(
+            selection,
+            lopts.lessons.clone(),
+        ));
+        let name = capture.unwrap_or(Path::new(DEFAULT_CAPTURE_NAME));
+        return Ok(match crate::tui::run(source, opts, lessons, stack)? {
+            None => ExitCode::SUCCESS,
+            Some(e) => {
+                let _ = writeln!(io::stderr(), "dispel: {}: {}", name.display(), escape(&e));
+                ExitCode::from(2)
+            }
+        });
+    }
     let out = io::BufWriter::new(io::stdout().lock());
     let mut sink = TextSink::new(out, Filter::default());
     match capture {
@@ -210,6 +347,27 @@ fn replay(capture: Option<&Path>, opts: &Options) -> anyhow::Result<ExitCode> {
             finish(error, Path::new(DEFAULT_CAPTURE_NAME))
         }
     }
+}
+
+/// Writes a manual page: `dispel(1)`, or `dispel-SUB(1)` for a subcommand.
+pub fn man(out: &mut dyn Write, sub: Option<&str>) -> anyhow::Result<()> {
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    cmd.build();
+    let page = match sub {
+        None => cmd,
+        Some(name) => {
+            let Some(s) = cmd.find_subcommand(name).filter(|s| !s.is_hide_set()) else {
+                anyhow::bail!(
+                    "no subcommand `{}` (see dispel --help)",
+                    crate::sanitize::escape(name)
+                );
+            };
+            let full = format!("dispel-{name}");
+            s.clone().name(full.clone()).bin_name(full)
+        }
+    };
+    clap_mangen::Man::new(page).render(out)?;
+    Ok(())
 }
 
 /// Prints the Accept derivation of RFC 6455 §4.2.2 for a key.
@@ -238,6 +396,96 @@ fn accept(out: &mut dyn Write, key: &str) -> anyhow::Result<()> {
 }
 
 /// Runs a capture into a sink and maps the outcome to an exit code.
+/// The Markdown walk-through with each step's lessons. Without `--stack`,
+/// a first pass guesses the stack from the capture (the report is a
+/// document, not a stream, so reading twice is fine).
+fn markdown(
+    capture: &Path,
+    opts: &Options,
+    out: impl Write,
+    filter: Filter,
+    selection: Option<lessons_cli::Selection>,
+) -> anyhow::Result<ExitCode> {
+    use crate::output::markdown::{LessonBlock, TraceFrame};
+    let Some(selection) = selection else {
+        return analyse(capture, opts, &mut MarkdownSink::new(out, filter));
+    };
+    let course = selection.course;
+    let stack = match selection.stack {
+        Some(s) => Some(s.id),
+        None => {
+            let mut sample = GuessSample::default();
+            let _ = analyze::run_file(capture, opts, &mut sample);
+            crate::lessons::guess_stack(sample.steps.iter())
+                .and_then(|id| course.stack(id))
+                .map(|s| s.id.clone())
+        }
+    };
+    let mut binder = course.binder();
+    let hook = Box::new(move |step: &crate::step::Step| {
+        let b = binder.bind(step);
+        let course = binder.course();
+        let finding_lessons = step
+            .findings
+            .iter()
+            .zip(&b.findings)
+            .filter_map(|(f, l)| l.map(|i| (i, Some(f))));
+        b.step
+            .map(|i| (i, None))
+            .into_iter()
+            .chain(finding_lessons)
+            .map(|(i, f)| {
+                let r = crate::lessons::render(&course.lessons[i], step, f, stack.as_deref());
+                LessonBlock {
+                    title: r.title,
+                    body: r.body,
+                    refs: r.refs,
+                    trace: r
+                        .trace
+                        .into_iter()
+                        .map(|t| TraceFrame {
+                            package: t.package,
+                            version: t.version,
+                            file: t.file,
+                            line: t.line,
+                            function: t.function,
+                            does: t.does,
+                        })
+                        .collect(),
+                }
+            })
+            .collect()
+    });
+    let mut sink = MarkdownSink::new(out, filter).with_lessons(hook);
+    analyse(capture, opts, &mut sink)
+}
+
+/// The few steps the stack guess reads (see `lessons::guess_stack`).
+#[derive(Default)]
+struct GuessSample {
+    steps: Vec<crate::step::Step>,
+}
+
+impl Sink for GuessSample {
+    fn connection(&mut self, _: &ConnMeta) -> io::Result<()> {
+        Ok(())
+    }
+    fn step(&mut self, s: &crate::step::Step) -> io::Result<()> {
+        let wanted = matches!(
+            s.kind,
+            "http.response" | "websocket.desync" | "websocket.after-close"
+        ) || (s.kind == "engineio.packet"
+            && !self.steps.iter().any(|t| t.kind == s.kind));
+        if wanted && self.steps.len() < 64 {
+            self.steps.push(s.clone());
+        }
+        Ok(())
+    }
+    fn finish(&mut self, _: &Report, _: Option<&CaptureError>) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 fn analyse(path: &Path, opts: &Options, sink: &mut dyn Sink) -> anyhow::Result<ExitCode> {
     let result = analyze::run_file(path, opts, sink);
     let (_, error) = split(result, path)?;

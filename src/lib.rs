@@ -9,12 +9,18 @@
 //! - [`proto`] holds the pure protocol parsers;
 //! - [`analyze`] is the one instrumentation layer that turns parser results
 //!   into [`step::Step`]s, with [`rules`] naming every finding;
-//! - [`output`] renders steps headless.
+//! - [`output`] renders steps headless;
+//! - [`check`] turns findings and expectations into a grader's verdicts.
+//! - [`kinds`] registers every step kind and field;
+//! - [`lessons`] loads, checks, binds and renders the lessons.
 
 pub mod analyze;
 pub mod capture;
+pub mod check;
 pub mod cli;
 pub mod error;
+pub mod kinds;
+pub mod lessons;
 pub mod limits;
 pub mod link;
 pub mod output;
@@ -23,3 +29,4 @@ pub mod rules;
 pub mod sanitize;
 pub mod step;
 pub mod tcp;
+pub mod tui;

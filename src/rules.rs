@@ -55,6 +55,8 @@ rules! {
         "an HTTP message could not be parsed";
     HTTP_HEAD_TOO_LARGE = "http.head-too-large", Info, "dispel limits",
         "an HTTP head exceeded the size or header-count cap";
+    HTTP_BODY_TOO_LARGE = "http.body-too-large", Info, "dispel limits",
+        "an HTTP body exceeded the body cap, or inflated past the decompression cap";
     HTTP_LENGTH_AND_CHUNKED = "http.length-and-chunked", Must, "RFC 9112 §6.3",
         "a message had both Content-Length and Transfer-Encoding";
     HTTP_BODY_DECODE = "http.body-decode", Should, "RFC 9110 §8.4",
@@ -75,7 +77,7 @@ rules! {
     HANDSHAKE_VERSION = "handshake.version", Must, "RFC 6455 §4.1",
         "Sec-WebSocket-Version must be 13";
     HANDSHAKE_STATUS = "handshake.status", Must, "RFC 6455 §4.2.2",
-        "a successful upgrade is answered with status 101";
+        "a server accepting the upgrade (it sends Sec-WebSocket-Accept) answers 101, not another status";
     HANDSHAKE_RESPONSE_UPGRADE = "handshake.response-upgrade", Must, "RFC 6455 §4.2.2",
         "the 101 response must carry Upgrade: websocket";
     HANDSHAKE_RESPONSE_CONNECTION = "handshake.response-connection", Must, "RFC 6455 §4.2.2",
@@ -86,6 +88,8 @@ rules! {
         "Sec-WebSocket-Accept must be base64(SHA-1(key + GUID))";
     HANDSHAKE_EXTENSION_NOT_OFFERED = "handshake.extension-not-offered", Must, "RFC 6455 §9.1",
         "the server selected an extension the client did not offer";
+    HANDSHAKE_EXTENSION_INVALID = "handshake.extension-invalid", Must, "RFC 7692 §5, §7",
+        "a Sec-WebSocket-Extensions header was malformed or carried invalid permessage-deflate parameters";
     HANDSHAKE_SUBPROTOCOL_NOT_OFFERED = "handshake.subprotocol-not-offered", Must, "RFC 6455 §4.2.2",
         "the server selected a subprotocol the client did not offer";
     HANDSHAKE_FAILED = "handshake.failed", Info, "RFC 6455 §4.1",
@@ -120,7 +124,7 @@ rules! {
     FRAME_CLOSE_REASON_INVALID_UTF8 = "frame.close-reason-invalid-utf8", Must, "RFC 6455 §5.5.1",
         "a close reason must be valid UTF-8";
     FRAME_AFTER_CLOSE = "frame.after-close", Must, "RFC 6455 §5.5.1",
-        "nothing may follow a side's Close frame";
+        "no data frame (nor any non-frame byte) may follow a side's Close frame";
     FRAME_DESYNC = "frame.desync", Must, "RFC 6455 §5.2",
         "the byte stream no longer parses as frames";
     FRAME_TOO_LARGE = "frame.too-large", Info, "dispel limits",

@@ -29,6 +29,8 @@ fn findings(t: &Collect) -> Vec<(&'static str, &'static str)> {
 
 /// The rule fired at least once, and on a step of `kind`.
 fn fires(t: &Collect, rule: &str, kind: &str) {
+    // Every synthetic trace here also proves the kind registry complete.
+    assert_registered(t);
     assert!(
         count(t, rule) >= 1,
         "{rule} did not fire; findings: {:?}",
@@ -43,6 +45,7 @@ fn fires(t: &Collect, rule: &str, kind: &str) {
 
 /// The rule did not fire (the control).
 fn quiet(t: &Collect, rule: &str) {
+    assert_registered(t);
     assert_eq!(
         count(t, rule),
         0,
@@ -351,6 +354,45 @@ fn http_head_too_large_just_over_a_configured_limit() {
 }
 
 #[test]
+fn http_body_too_large() {
+    use std::io::Write;
+    let mut opts = Options::default();
+    opts.layers.http.max_decoded_body = 1000;
+    let req = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n".to_vec();
+    // A body longer than the cap.
+    let mut resp = b"HTTP/1.1 200 OK\r\nContent-Length: 1500\r\n\r\n".to_vec();
+    resp.extend(std::iter::repeat_n(b'x', 1500));
+    let t = run_conv_with(&[(true, req.clone()), (false, resp)], &opts);
+    fires(&t, "http.body-too-large", "http.response");
+    quiet(&t, "http.head-too-large");
+    // A small gzip body that inflates past the cap.
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(&[b'z'; 5000]).unwrap();
+    let gz = e.finish().unwrap();
+    let mut resp = format!(
+        "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+        gz.len()
+    )
+    .into_bytes();
+    resp.extend_from_slice(&gz);
+    let t = run_conv_with(&[(true, req.clone()), (false, resp)], &opts);
+    fires(&t, "http.body-too-large", "http.response");
+    mentions(&t, "http.body-too-large", "inflates");
+    // Control: within the cap.
+    let t = run_conv_with(
+        &[
+            (true, req),
+            (
+                false,
+                b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello".to_vec(),
+            ),
+        ],
+        &opts,
+    );
+    quiet(&t, "http.body-too-large");
+}
+
+#[test]
 fn http_length_and_chunked() {
     let req = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
     let t = http(
@@ -526,13 +568,10 @@ fn handshake_version() {
 
 #[test]
 fn handshake_status() {
-    let t = response_rule("handshake.status", |r| {
-        *r = vec![
-            "HTTP/1.1 400 Bad Request".into(),
-            "Content-Length: 0".into(),
-        ]
-    });
-    mentions(&t, "handshake.status", "400");
+    // The server accepts (it sends Sec-WebSocket-Accept) but with 200, not
+    // 101: a student's server getting the status line wrong.
+    let t = response_rule("handshake.status", |r| r[0] = "HTTP/1.1 200 OK".into());
+    mentions(&t, "handshake.status", "200");
 }
 
 #[test]
@@ -594,6 +633,24 @@ fn handshake_extension_not_offered() {
 }
 
 #[test]
+fn handshake_extension_invalid() {
+    // The server answers with a window size outside 8..=15.
+    let t = handshake(
+        |r| r.push("Sec-WebSocket-Extensions: permessage-deflate".into()),
+        |r| {
+            r.push("Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=20".into())
+        },
+    );
+    fires(&t, "handshake.extension-invalid", "http.response");
+    quiet(&t, "handshake.extension-not-offered");
+    // The client's offer is malformed.
+    let t = request_rule("handshake.extension-invalid", |r| {
+        r.push("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=3".into())
+    });
+    quiet(&t, "handshake.extension-not-offered");
+}
+
+#[test]
 fn handshake_subprotocol_not_offered() {
     let t = response_rule("handshake.subprotocol-not-offered", |r| {
         r.push("Sec-WebSocket-Protocol: chat".into())
@@ -616,6 +673,8 @@ fn handshake_failed() {
     );
     fires(&t, "handshake.failed", "websocket.handshake");
     mentions(&t, "handshake.failed", "403");
+    // A refusal is allowed (RFC 6455 §4.2.2): no MUST rule fires.
+    quiet(&t, "handshake.status");
     // Refused: the connection stays HTTP, so no frames are decoded.
     assert!(steps_of(&t, "websocket.frame").is_empty());
     quiet(&handshake(|_| {}, |_| {}), "handshake.failed");

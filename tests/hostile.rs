@@ -1,5 +1,5 @@
 //! Hostile captures: every resource claim and terminal attack of
-//! tests/hostile/README.md, run through the `dispel` binary.
+//! tests/hostile/README.md, run through the `dispel` binary (`explain` text and ndjson, `check`).
 //!
 //! Each case must finish without a panic, with the expected exit code and
 //! finding (or notice, or error naming the file and byte offset), within a
@@ -19,12 +19,22 @@ const BIN: &str = env!("CARGO_BIN_EXE_dispel");
 /// Peak resident memory allowed for one run.
 const MAX_RSS_MB: i64 = 200;
 
+/// The exit code a command gives a capture it could read.
+#[derive(Clone, Copy, PartialEq)]
+enum Exit {
+    /// Always 0 (`explain`: findings are output, not failure).
+    Zero,
+    /// 1 when a MUST rule fired (a FAILED verdict), else 0 (`check`).
+    OneOnMust,
+}
+
 /// The commands every case runs under: the arguments before the capture,
-/// and the exit code a case with findings gets.
-const COMMANDS: &[(&[&str], i32)] = &[
-    (&["explain"], 0),
-    (&["explain", "--format", "ndjson"], 0),
-    // When `dispel check` exists: (&["check"], 1),
+/// and how their exit code follows from the findings. The ndjson run comes
+/// first: it tells which findings fired.
+const COMMANDS: &[(&[&str], Exit)] = &[
+    (&["explain", "--format", "ndjson"], Exit::Zero),
+    (&["explain"], Exit::Zero),
+    (&["check"], Exit::OneOnMust),
 ];
 
 /// What a case must produce.
@@ -35,7 +45,7 @@ enum Expect {
     Output(&'static str),
     /// Exit 2, with `dispel: FILE: … at byte N` on stderr.
     Error { offset: u64 },
-    /// No finding, exit 0 (terminal cases: only the escaping is checked).
+    /// Whatever findings (terminal cases: the escaping is what is checked).
     Clean,
 }
 
@@ -152,12 +162,87 @@ const LARGE: &[Case] = &[
 
 struct Run {
     code: i32,
-    stdout: Vec<u8>,
+    /// stdout stays in its file: the checks stream over it, so this test
+    /// process never grows (see [`run`] on why that matters).
+    _dir: tempfile::TempDir,
+    stdout: PathBuf,
     stderr: String,
     max_rss_kb: i64,
 }
 
+impl Run {
+    /// The whole stdout, for the small outputs of the file-name tests.
+    fn stdout_string(&self) -> String {
+        String::from_utf8(std::fs::read(&self.stdout).unwrap()).unwrap()
+    }
+}
+
+/// What a streaming pass over an output found.
+struct Scan {
+    esc: bool,
+    /// For each needle, whether it occurs.
+    found: Vec<bool>,
+    /// Unsafe characters (text outputs only).
+    unsafe_chars: Vec<char>,
+}
+
+/// Streams over `path` in 64 KiB chunks, looking for ESC bytes and the
+/// `needles`; for text output (`text`), also for characters a terminal
+/// would act on (valid UTF-8 required).
+fn scan(path: &Path, needles: &[&str], text: bool) -> Scan {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).unwrap();
+    let keep = needles.iter().map(|n| n.len()).max().unwrap_or(1);
+    let mut out = Scan {
+        esc: false,
+        found: vec![false; needles.len()],
+        unsafe_chars: Vec::new(),
+    };
+    let mut window: Vec<u8> = Vec::new(); // the tail of the previous chunk + this one
+    let mut utf8: Vec<u8> = Vec::new(); // an incomplete character carried over
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let n = f.read(&mut chunk).unwrap();
+        if n == 0 {
+            break;
+        }
+        let c = &chunk[..n];
+        out.esc |= c.contains(&0x1b);
+        let tail = window.len().saturating_sub(keep);
+        window.drain(..tail);
+        window.extend_from_slice(c);
+        for (i, needle) in needles.iter().enumerate() {
+            out.found[i] |= window.windows(needle.len()).any(|w| w == needle.as_bytes());
+        }
+        if text {
+            utf8.extend_from_slice(c);
+            let valid = match std::str::from_utf8(&utf8) {
+                Ok(_) => utf8.len(),
+                Err(e) if e.error_len().is_none() => e.valid_up_to(),
+                Err(e) => panic!("{}: text output is not UTF-8 ({e})", path.display()),
+            };
+            let s = std::str::from_utf8(&utf8[..valid]).unwrap();
+            out.unsafe_chars.extend(
+                s.chars()
+                    .filter(|&c| c != '\n' && c != '\t' && dispel::sanitize::is_unsafe(c)),
+            );
+            utf8.drain(..valid);
+        }
+    }
+    assert!(
+        utf8.is_empty(),
+        "{}: text output ends mid-character",
+        path.display()
+    );
+    out
+}
+
 /// Runs dispel, measuring this child's own peak memory with wait4.
+///
+/// Linux carries a process's peak RSS across exec, and std spawns with
+/// vfork semantics, so a child's `ru_maxrss` is at least this test
+/// process's own peak: the measure is an upper bound on dispel's, and this
+/// process must stay small (outputs are streamed, never loaded whole).
 fn run(args: &[&std::ffi::OsStr]) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let (out_path, err_path) = (dir.path().join("out"), dir.path().join("err"));
@@ -208,7 +293,8 @@ fn run(args: &[&std::ffi::OsStr]) -> Run {
     );
     Run {
         code: libc::WEXITSTATUS(status),
-        stdout: std::fs::read(&out_path).unwrap(),
+        _dir: dir,
+        stdout: out_path,
         stderr: String::from_utf8_lossy(&std::fs::read(&err_path).unwrap()).into_owned(),
         max_rss_kb: usage.ru_maxrss,
     }
@@ -221,30 +307,66 @@ fn check(dir: &Path, case: &Case) {
         "{} missing: run tests/hostile/generate.py",
         path.display()
     );
-    for (cmd, findings_code) in COMMANDS {
+    // Whether a MUST rule fired, from the ndjson run.
+    let mut must: Option<bool> = None;
+    for (cmd, exit) in COMMANDS {
         let mut args: Vec<&std::ffi::OsStr> = cmd.iter().map(|a| a.as_ref()).collect();
         args.push(path.as_os_str());
         args.extend(case.args.iter().map(|a| std::ffi::OsStr::new(*a)));
         let r = run(&args);
         let what = format!("{} under {cmd:?}", case.file);
-        let stdout = String::from_utf8_lossy(&r.stdout);
+        let ndjson = cmd.contains(&"ndjson");
+        let mut needles: Vec<&str> = vec!["\"severity\":\"MUST\""];
+        for e in case.expect {
+            match e {
+                Expect::Rule(t) | Expect::Output(t) => needles.push(t),
+                _ => {}
+            }
+        }
+        let seen = scan(&r.stdout, &needles, !ndjson);
+        if ndjson {
+            must = Some(seen.found[0]);
+            // Every line is JSON (parsed streaming, nothing kept).
+            let reader = std::io::BufReader::new(std::fs::File::open(&r.stdout).unwrap());
+            for v in
+                serde_json::Deserializer::from_reader(reader).into_iter::<serde::de::IgnoredAny>()
+            {
+                v.unwrap_or_else(|e| panic!("{what}: not JSON: {e}"));
+            }
+        } else {
+            assert!(
+                seen.unsafe_chars.is_empty(),
+                "{what}: raw {:?} in text output",
+                seen.unsafe_chars
+            );
+        }
+        let findings_code = match exit {
+            Exit::Zero => 0,
+            Exit::OneOnMust => i32::from(must.expect("the ndjson run comes first")),
+        };
         assert!(
             r.max_rss_kb < MAX_RSS_MB * 1024,
             "{what}: peak memory {} MB",
             r.max_rss_kb / 1024
         );
-        assert!(!r.stdout.contains(&0x1b), "{what}: raw ESC on stdout");
+        assert!(!seen.esc, "{what}: raw ESC on stdout");
         assert!(!r.stderr.contains('\x1b'), "{what}: raw ESC on stderr");
         assert!(!r.stderr.contains("panicked"), "{what}: {}", r.stderr);
+        let mut needle = 1;
         for e in case.expect {
             match e {
                 Expect::Rule(id) => {
-                    assert_eq!(r.code, *findings_code, "{what}: {}", r.stderr);
-                    assert!(stdout.contains(id), "{what}: no {id} finding");
+                    assert_eq!(r.code, findings_code, "{what}: {}", r.stderr);
+                    assert!(seen.found[needle], "{what}: no {id} finding");
+                    needle += 1;
                 }
                 Expect::Output(text) => {
-                    assert_eq!(r.code, *findings_code, "{what}: {}", r.stderr);
-                    assert!(stdout.contains(text), "{what}: no \"{text}\" in the output");
+                    assert_eq!(r.code, findings_code, "{what}: {}", r.stderr);
+                    // `check` reports verdicts, not the trace's notices.
+                    if *exit == Exit::Zero {
+                        assert!(seen.found[needle], "{what}: no \"{text}\" in the output");
+                    }
+                    needle += 1;
                 }
                 Expect::Error { offset } => {
                     assert_eq!(r.code, 2, "{what}");
@@ -257,22 +379,9 @@ fn check(dir: &Path, case: &Case) {
                     );
                 }
                 Expect::Clean => {
-                    assert_eq!(r.code, 0, "{what}: {}", r.stderr);
+                    assert_eq!(r.code, findings_code, "{what}: {}", r.stderr);
                 }
             }
-        }
-        if cmd.contains(&"ndjson") {
-            for line in stdout.lines() {
-                serde_json::from_str::<serde_json::Value>(line)
-                    .unwrap_or_else(|e| panic!("{what}: not JSON ({e}): {line}"));
-            }
-        } else {
-            // Text: nothing a terminal would act on.
-            let bad: Vec<char> = stdout
-                .chars()
-                .filter(|&c| c != '\n' && c != '\t' && dispel::sanitize::is_unsafe(c))
-                .collect();
-            assert!(bad.is_empty(), "{what}: raw {bad:?} in text output");
         }
     }
 }
@@ -342,7 +451,7 @@ fn escapes_in_file_names_are_shown_escaped() {
     std::fs::copy(hostile_dir().join("terminal-escapes-raw.pcap"), &evil).unwrap();
     let r = run(&[std::ffi::OsStr::new("explain"), evil.as_os_str()]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let stdout = String::from_utf8(r.stdout).unwrap();
+    let stdout = r.stdout_string();
     assert!(stdout.contains("evil\\x1b[2J\\u{202e}.pcap"), "{stdout}");
     assert!(!stdout.contains('\x1b'));
 
@@ -377,7 +486,7 @@ fn ndjson_keeps_capture_text_exact() {
         std::ffi::OsStr::new("ndjson"),
     ]);
     assert_eq!(r.code, 0);
-    let stdout = String::from_utf8(r.stdout).unwrap();
+    let stdout = r.stdout_string();
     let exact = stdout.lines().any(|l| {
         let v: serde_json::Value = serde_json::from_str(l).unwrap();
         v.to_string().contains("\\u001b]0;pwned\\u0007") || l.contains("\\u001b[2Jclear")

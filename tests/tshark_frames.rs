@@ -133,7 +133,10 @@ fn websocket_frames_agree_with_tshark() {
             cmd.args(["-d", &format!("tcp.port=={p},http")]);
         }
         let out = cmd
-            .args(["-Y", "websocket", "-T", "json", "-x"])
+            // Several frames in one packet are several `websocket` layers: without
+            // --no-duplicate-keys tshark writes them as duplicate JSON keys, and
+            // a JSON parser keeps only the last.
+            .args(["-Y", "websocket", "-T", "json", "--no-duplicate-keys", "-x"])
             .output()
             .unwrap();
         assert!(out.status.success(), "tshark failed on {}", path.display());

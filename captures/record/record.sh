@@ -46,6 +46,12 @@ CAPTURES=(
   flask-socketio-ipv6       5009
   flask-socketio-any        5010
   impaired-flask-sock       5011
+  broken-accept             5012
+  broken-server-masked      5013
+  broken-length-not-minimal 5014
+  broken-close-code         5015
+  broken-fragmented-ping    5016
+  broken-invalid-utf8       5017
 )
 # These run inside a private network namespace (unshare -n) that has only
 # its own lo: the browser can reach nothing but our server, and the
@@ -246,6 +252,25 @@ cap_impaired-flask-sock() {
   stop_pid "$server" TERM
 }
 
+# Deliberately broken servers (py/broken_server.py, one bug each) and a
+# strict raw-socket client (py/raw_client.py): what a grader must catch.
+broken_pair() {  # BUG
+  spawn "$NAME.server" "$PY" "$HERE/py/broken_server.py" "$1" 127.0.0.1 "$PORT"
+  local server=$LAST_PID
+  wait_listen "$PORT"
+  start_capture "$FILE" tcpdump "tcp port $PORT"
+  run_client "$PY" "$HERE/py/raw_client.py" 127.0.0.1 "$PORT"
+  stop_capture
+  stop_pid "$server" TERM
+}
+
+cap_broken-accept()             { broken_pair accept; }
+cap_broken-server-masked()      { broken_pair server-masked; }
+cap_broken-length-not-minimal() { broken_pair length-not-minimal; }
+cap_broken-close-code()         { broken_pair close-code; }
+cap_broken-fragmented-ping()    { broken_pair fragmented-ping; }
+cap_broken-invalid-utf8()       { broken_pair invalid-utf8; }
+
 # ------------------------------------------------------------------ setup --
 need_cmds() {  # CMD:DEBIAN_PACKAGE...: apt-get install whatever is missing
   local pair missing=()
@@ -334,7 +359,8 @@ verify() {  # FILE: fail unless the capture is small, complete and dissects
   # WebSocket stream of the impaired capture after the first reordering.
   frames=$(tshark -o tcp.reassemble_out_of_order:TRUE -r "$file" -d "tcp.port==$PORT,http" \
              -Y websocket -T fields -e frame.number 2>/dev/null | wc -l)
-  ((frames > 0)) || die "$NAME: no WebSocket frame dissects in $file"
+  # A client facing a wrong Accept fails the connection: no frames follow.
+  [[ $NAME == broken-accept ]] || ((frames > 0)) || die "$NAME: no WebSocket frame dissects in $file"
   if [[ $NAME == impaired-* ]]; then
     local hits
     hits=$(tshark -r "$file" -Y 'tcp.analysis.retransmission || tcp.analysis.out_of_order' \

@@ -376,8 +376,15 @@ impl ConnState {
             return;
         };
         let resp = wsproto::check_response(&check, &m.head);
+        // A refusal (non-101, no Accept) is allowed by RFC 6455 §4.2.2 and
+        // reported as `handshake.failed`; a non-101 status on a response
+        // that otherwise accepts (it carries Sec-WebSocket-Accept) is the
+        // server getting the status wrong.
+        let accepting = resp.accept.is_some();
         for p in &resp.problems {
-            s.findings.push(Finding::new(response_rule(p), p.message()));
+            if let Some(rule) = response_rule(p, accepting) {
+                s.findings.push(Finding::new(rule, p.message()));
+            }
         }
         emit(s);
         if status == 101 || resp.accept.is_some() {
@@ -474,23 +481,29 @@ fn request_rule(p: &RequestProblem) -> &'static Rule {
             &rules::HANDSHAKE_VERSION
         }
         RequestProblem::ExtensionSyntax(_) | RequestProblem::DeflateOffer(_) => {
-            &rules::HANDSHAKE_EXTENSION_NOT_OFFERED
+            &rules::HANDSHAKE_EXTENSION_INVALID
         }
     }
 }
 
-fn response_rule(p: &ResponseProblem) -> &'static Rule {
-    match p {
-        ResponseProblem::NotAResponse | ResponseProblem::Status { .. } => &rules::HANDSHAKE_STATUS,
+/// The rule a response problem breaks; `None` for a refusal (a non-101
+/// status without Sec-WebSocket-Accept), which RFC 6455 §4.2.2 allows and
+/// `handshake.failed` reports.
+fn response_rule(p: &ResponseProblem, accepting: bool) -> Option<&'static Rule> {
+    Some(match p {
+        ResponseProblem::Status { .. } if !accepting => return None,
+        ResponseProblem::Status { .. } => &rules::HANDSHAKE_STATUS,
+        ResponseProblem::NotAResponse => &rules::HANDSHAKE_STATUS,
         ResponseProblem::UpgradeHeader { .. } => &rules::HANDSHAKE_RESPONSE_UPGRADE,
         ResponseProblem::ConnectionHeader { .. } => &rules::HANDSHAKE_RESPONSE_CONNECTION,
         ResponseProblem::AcceptMissing => &rules::HANDSHAKE_ACCEPT_MISSING,
         ResponseProblem::AcceptMismatch { .. } => &rules::HANDSHAKE_ACCEPT_MISMATCH,
-        ResponseProblem::ExtensionNotOffered { .. }
-        | ResponseProblem::ExtensionSyntax(_)
-        | ResponseProblem::DeflateParam(_) => &rules::HANDSHAKE_EXTENSION_NOT_OFFERED,
+        ResponseProblem::ExtensionNotOffered { .. } => &rules::HANDSHAKE_EXTENSION_NOT_OFFERED,
+        ResponseProblem::ExtensionSyntax(_) | ResponseProblem::DeflateParam(_) => {
+            &rules::HANDSHAKE_EXTENSION_INVALID
+        }
         ResponseProblem::SubprotocolNotOffered { .. } => &rules::HANDSHAKE_SUBPROTOCOL_NOT_OFFERED,
-    }
+    })
 }
 
 /// The `Sec-WebSocket-Accept` derivation, every stage a field (RFC 6455

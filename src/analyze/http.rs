@@ -180,7 +180,7 @@ pub fn parse(
                 let mut m = finish(buf, head, take, body, problems, limits, truncated);
                 if truncated {
                     m.problems.push(Finding::new(
-                        &rules::HTTP_HEAD_TOO_LARGE,
+                        &rules::HTTP_BODY_TOO_LARGE,
                         format!(
                             "the body announces {len} bytes; dispel keeps the first {} (the body cap)",
                             take - m.head.len
@@ -289,7 +289,7 @@ fn finish(
             Ok(d) => {
                 if d.truncated {
                     problems.push(Finding::new(
-                        &rules::HTTP_HEAD_TOO_LARGE,
+                        &rules::HTTP_BODY_TOO_LARGE,
                         format!(
                             "the {coding} body inflates past the {}-byte cap; dispel keeps the first bytes",
                             limits.max_decoded_body

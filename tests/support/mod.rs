@@ -748,3 +748,44 @@ pub fn sio_ws(after: &[(bool, Vec<u8>)]) -> Exchange {
     v.extend(after.iter().cloned());
     eio_ws(4, &v)
 }
+
+/// Every (kind, field, type) of a trace that `dispel::kinds` does not
+/// register (an unknown kind, a field the kind does not list, or a value of
+/// a type the field does not list). Empty when the registry is complete.
+pub fn unregistered(c: &Collect) -> Vec<String> {
+    use dispel::kinds::{self, ValueType};
+    let mut out = Vec::new();
+    for s in &c.steps {
+        let Some(k) = kinds::kind(s.kind) else {
+            out.push(format!("kind {} is not registered", s.kind));
+            continue;
+        };
+        for f in &s.fields {
+            let t = ValueType::of(&f.value);
+            match k.field(&f.name) {
+                None => out.push(format!("{}: field {} is not registered", s.kind, f.name)),
+                Some(spec) if !spec.types.contains(&t) => out.push(format!(
+                    "{}: field {} is registered as {:?}, emitted as {}",
+                    s.kind,
+                    f.name,
+                    spec.types,
+                    t.name()
+                )),
+                Some(_) => {}
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Fails when a trace has a kind or field `dispel::kinds` does not register.
+pub fn assert_registered(c: &Collect) {
+    let missing = unregistered(c);
+    assert!(
+        missing.is_empty(),
+        "src/kinds.rs is missing:\n  {}",
+        missing.join("\n  ")
+    );
+}

@@ -8,10 +8,13 @@ use std::process::Command;
 /// Whether an external tool is on PATH. When it is not, a test may skip —
 /// except under `CI=true`, where CI installs the tool, so its absence fails.
 pub fn have(tool: &str) -> bool {
-    let found = Command::new(tool)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
+    // tmux knows only `-V`.
+    let found = ["--version", "-V"].iter().any(|flag| {
+        Command::new(tool)
+            .arg(flag)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
     if !found {
         assert!(
             std::env::var("CI").as_deref() != Ok("true"),

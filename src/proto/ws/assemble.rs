@@ -157,7 +157,7 @@ impl Violation {
             Violation::ControlFragmented => "control frames MUST NOT be fragmented, so FIN must be 1, but it is 0".into(),
             Violation::ContinuationWithoutStart => "a continuation frame must follow a Text or Binary frame with FIN = 0, but no message is open; its payload is dropped".into(),
             Violation::DataDuringFragmentedMessage { open, new } => format!("a {} frame arrived while a fragmented {} message was still open; fragments of different messages MUST NOT interleave, so the open message is abandoned", new.name(), open.name()),
-            Violation::FrameAfterClose { opcode } => format!("after sending a Close frame an endpoint MUST NOT send more data, but a {} frame followed", opcode.name()),
+            Violation::FrameAfterClose { opcode } => format!("after sending a Close frame an endpoint MUST NOT send more data frames, but a {} frame followed", opcode.name()),
             Violation::TextNotUtf8 { valid_up_to } => format!("a Text message MUST be UTF-8 once reassembled (and inflated), but the bytes after the first {valid_up_to} are not"),
         }
     }
@@ -278,9 +278,10 @@ impl Assembler {
     pub fn push(&mut self, h: &FrameHeader, payload: &[u8]) -> Vec<AssemblyEvent> {
         let mut ev = Vec::new();
         let mut violate = |v: Violation| ev.push(AssemblyEvent::Violation(v));
-        if self.closed {
+        if self.closed && !h.opcode.is_control() {
             // §5.5.1: "The application MUST NOT send any more data frames
-            // after sending a Close frame."
+            // after sending a Close frame." Control frames (a second Close,
+            // a Ping) are not data frames: odd, but not forbidden.
             violate(Violation::FrameAfterClose { opcode: h.opcode });
         }
         // §5.1: "a client MUST mask all frames that it sends to the server";
@@ -660,6 +661,9 @@ mod tests {
         let ev = push(&mut a, &[0x88, 0x02, 0x03, 0xe8]);
         assert!(violations(&ev).is_empty());
         assert!(a.closed());
+        // Synthetic: a second Close and a Ping are control frames, not data.
+        assert!(violations(&push(&mut a, &[0x88, 0x00])).is_empty());
+        assert!(violations(&push(&mut a, &[0x89, 0x00])).is_empty());
         let ev = push(&mut a, &[0x81, 0x01, b'x']);
         assert_eq!(
             violations(&ev),
@@ -726,7 +730,7 @@ mod tests {
                 new: OpCode::Text,
             },
             Violation::FrameAfterClose {
-                opcode: OpCode::Ping,
+                opcode: OpCode::Binary,
             },
             Violation::TextNotUtf8 { valid_up_to: 0 },
         ];

@@ -1,0 +1,431 @@
+//! The registry of every step kind dispel emits and the fields each kind can
+//! carry: the vocabulary lesson files select on and interpolate, and the
+//! labels the interactive view shows next to Wireshark-style names.
+//!
+//! It is kept honest by `tests/kinds.rs`, which runs every real capture and
+//! a set of SYNTHETIC conversations reaching the rarer kinds through the
+//! pipeline and fails on any (kind, field) that is not registered here with
+//! the value type it was emitted with.
+
+use serde::Serialize;
+
+use crate::step::{Dir, Value};
+
+/// The type of a field's value, as lesson `where` conditions compare it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ValueType {
+    Bool,
+    UInt,
+    Int,
+    Float,
+    Str,
+    /// Raw bytes (shown as hex; `where` compares with a lowercase hex string).
+    Bytes,
+    /// A JSON value (Engine.IO / Socket.IO data).
+    Json,
+}
+
+impl ValueType {
+    /// The type of a value.
+    pub fn of(v: &Value) -> ValueType {
+        match v {
+            Value::Bool(_) => ValueType::Bool,
+            Value::UInt(_) => ValueType::UInt,
+            Value::Int(_) => ValueType::Int,
+            Value::Float(_) => ValueType::Float,
+            Value::Str(_) => ValueType::Str,
+            Value::Bytes(_) | Value::SpanBytes => ValueType::Bytes,
+            Value::Json(_) => ValueType::Json,
+        }
+    }
+
+    /// The name used in diagnostics and the registry dump.
+    pub fn name(self) -> &'static str {
+        match self {
+            ValueType::Bool => "bool",
+            ValueType::UInt => "uint",
+            ValueType::Int => "int",
+            ValueType::Float => "float",
+            ValueType::Str => "str",
+            ValueType::Bytes => "bytes",
+            ValueType::Json => "json",
+        }
+    }
+
+    /// Whether values of this type are numbers (ordered by `lt`/`ge`…).
+    pub fn is_number(self) -> bool {
+        matches!(self, ValueType::UInt | ValueType::Int | ValueType::Float)
+    }
+}
+
+/// One field a kind can carry.
+#[derive(Debug, PartialEq, Eq, Serialize)]
+pub struct FieldSpec {
+    /// Wireshark display-filter name (or dispel's own, in the same style).
+    pub name: &'static str,
+    /// A plain-language label for the interactive view.
+    pub label: &'static str,
+    /// The value types it is emitted with (most fields have exactly one;
+    /// `engineio.data` is text or binary, `websocket.pong.answers` a step
+    /// number or `"none"`).
+    pub types: &'static [ValueType],
+}
+
+/// Which directions steps of a kind travel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dirs {
+    Both,
+    C2s,
+    S2c,
+}
+
+impl Dirs {
+    /// Whether a step of this kind can travel in `dir`.
+    pub fn allows(self, dir: Dir) -> bool {
+        match self {
+            Dirs::Both => true,
+            Dirs::C2s => dir == Dir::C2s,
+            Dirs::S2c => dir == Dir::S2c,
+        }
+    }
+}
+
+/// One step kind.
+#[derive(Debug, PartialEq, Eq, Serialize)]
+pub struct KindSpec {
+    /// The dotted kind, e.g. `websocket.frame`.
+    pub id: &'static str,
+    /// The part before the first dot.
+    pub layer: &'static str,
+    /// One plain sentence: what a step of this kind is.
+    pub about: &'static str,
+    pub dirs: Dirs,
+    /// The fields, in groups shared between kinds.
+    #[serde(skip)]
+    pub groups: &'static [&'static [FieldSpec]],
+}
+
+impl KindSpec {
+    /// Every field of the kind.
+    pub fn fields(&self) -> impl Iterator<Item = &'static FieldSpec> + '_ {
+        self.groups.iter().flat_map(|g| g.iter())
+    }
+
+    /// The field of that name, if the kind can carry it.
+    pub fn field(&self, name: &str) -> Option<&'static FieldSpec> {
+        self.fields().find(|f| f.name == name)
+    }
+}
+
+use ValueType::{Bool as B, Bytes as Y, Json as J, Str as S, UInt as U};
+
+macro_rules! fields {
+    ($($name:literal, $label:literal, [$($t:ident),+];)*) => {
+        &[$(FieldSpec { name: $name, label: $label, types: &[$($t),+] }),*]
+    };
+}
+
+static TCP_HEADER: &[FieldSpec] = fields! {
+    "tcp.srcport", "source port", [U];
+    "tcp.dstport", "destination port", [U];
+    "tcp.seq", "sequence number (relative)", [U];
+    "tcp.seq_raw", "sequence number (as on the wire)", [U];
+    "tcp.ack", "acknowledgment number (relative)", [U];
+    "tcp.ack_raw", "acknowledgment number (as on the wire)", [U];
+    "tcp.flags.syn", "SYN flag", [B];
+    "tcp.flags.ack", "ACK flag", [B];
+    "tcp.flags.fin", "FIN flag", [B];
+    "tcp.flags.reset", "RST flag", [B];
+    "tcp.flags.push", "PSH flag", [B];
+    "tcp.window_size_value", "receive window (unscaled)", [U];
+    "tcp.len", "payload bytes in the segment", [U];
+};
+
+static TCP_ANALYSIS: &[FieldSpec] = fields! {
+    "tcp.analysis.retransmission", "a retransmission", [B];
+    "tcp.analysis.out_of_order", "arrived out of order", [B];
+    "tcp.analysis.lost_segment", "bytes missing before this", [B];
+};
+
+static TCP_GAP: &[FieldSpec] = fields! {
+    "tcp.seq", "first missing sequence number (relative)", [U];
+    "tcp.analysis.lost_segment", "bytes missing before this", [B];
+    "dispel.gap.len", "missing bytes", [U];
+};
+
+static TCP_DATA: &[FieldSpec] = fields! {
+    "tcp.seq", "sequence number of the first byte (relative)", [U];
+    "tcp.len", "bytes", [U];
+    "tcp.payload", "the bytes", [Y];
+};
+
+static HTTP_REQUEST_LINE: &[FieldSpec] = fields! {
+    "http.request.method", "method", [S];
+    "http.request.uri", "request target", [S];
+    "http.request.version", "HTTP version", [S];
+    "http.request.line", "a header line", [S];
+};
+
+static HTTP_RESPONSE_LINE: &[FieldSpec] = fields! {
+    "http.response.version", "HTTP version", [S];
+    "http.response.code", "status code", [U];
+    "http.response.phrase", "reason phrase", [S];
+    "http.response.line", "a header line", [S];
+};
+
+/// The headers `analyze::http` gives a field of their own (a fixed table,
+/// Wireshark's names), and the body.
+static HTTP_HEADERS: &[FieldSpec] = fields! {
+    "http.host", "Host header", [S];
+    "http.user_agent", "User-Agent header", [S];
+    "http.connection", "Connection header", [S];
+    "http.upgrade", "Upgrade header", [S];
+    "http.sec_websocket_key", "Sec-WebSocket-Key header", [S];
+    "http.sec_websocket_version", "Sec-WebSocket-Version header", [S];
+    "http.sec_websocket_extensions", "Sec-WebSocket-Extensions header", [S];
+    "http.sec_websocket_protocol", "Sec-WebSocket-Protocol header", [S];
+    "http.sec_websocket_accept", "Sec-WebSocket-Accept header", [S];
+    "http.content_length_header", "Content-Length header (not a number)", [S];
+    "http.content_length", "Content-Length", [U];
+    "http.content_type", "Content-Type header", [S];
+    "http.content_encoding", "Content-Encoding header", [S];
+    "http.transfer_encoding", "Transfer-Encoding header", [S];
+    "http.server", "Server header", [S];
+    "http.cookie", "Cookie header", [S];
+    "http.set_cookie", "Set-Cookie header", [S];
+    "http.date", "Date header", [S];
+    "http.accept", "Accept header", [S];
+    "http.accept_encoding", "Accept-Encoding header", [S];
+    "http.accept_language", "Accept-Language header", [S];
+    "http.location", "Location header", [S];
+    "http.cache_control", "Cache-Control header", [S];
+    "http.referer", "Referer header", [S];
+    "http.file_data", "body", [Y];
+    "http.body.length", "body length after decoding", [U];
+    "http.body.truncated", "body cut at the cap", [B];
+};
+
+static HTTP_EIO_QUERY: &[FieldSpec] = fields! {
+    "engineio.version", "Engine.IO version asked for (EIO=)", [U];
+    "engineio.transport", "Engine.IO transport (transport=)", [S];
+    "engineio.sid", "Engine.IO session id (sid=)", [S];
+};
+
+static HTTP_ERROR: &[FieldSpec] = fields! {
+    "http.data", "the bytes that are not HTTP", [Y];
+};
+
+static WS_ACCEPT: &[FieldSpec] = fields! {
+    "websocket.accept.key", "the client's key", [S];
+    "websocket.accept.guid", "the fixed GUID", [S];
+    "websocket.accept.concatenated", "key + GUID", [S];
+    "websocket.accept.sha1", "SHA-1 of key + GUID", [Y];
+    "websocket.accept.expected", "the Accept the server must send", [S];
+    "websocket.accept.sent", "the Accept the server sent", [S];
+    "websocket.accept.valid", "the Accept is right", [B];
+};
+
+static WS_HANDSHAKE: &[FieldSpec] = fields! {
+    "websocket.handshake.result", "outcome", [S];
+    "websocket.handshake.status", "response status", [U];
+    "websocket.handshake.version", "Sec-WebSocket-Version", [S];
+    "websocket.handshake.extensions_offered", "extensions the client offered", [S];
+    "websocket.handshake.subprotocols_offered", "subprotocols the client offered", [S];
+    "websocket.handshake.subprotocol", "subprotocol chosen", [S];
+    "websocket.handshake.permessage_deflate", "compression agreed", [B];
+    "websocket.handshake.client_no_context_takeover", "client resets its compressor per message", [B];
+    "websocket.handshake.server_no_context_takeover", "server resets its compressor per message", [B];
+    "websocket.handshake.client_max_window_bits", "client's LZ77 window (bits)", [U];
+    "websocket.handshake.server_max_window_bits", "server's LZ77 window (bits)", [U];
+    "websocket.handshake.reason", "why the upgrade did not happen", [S];
+};
+
+static WS_FRAME: &[FieldSpec] = fields! {
+    "websocket.fin", "final fragment (FIN)", [B];
+    "websocket.rsv", "reserved bits", [U];
+    "websocket.rsv1", "RSV1 (compressed, with permessage-deflate)", [B];
+    "websocket.rsv2", "RSV2", [B];
+    "websocket.rsv3", "RSV3", [B];
+    "websocket.opcode", "opcode", [U];
+    "websocket.mask", "masked (MASK bit)", [B];
+    "websocket.payload_length", "7-bit payload length", [U];
+    "websocket.payload_length.form", "length encoding", [S];
+    "websocket.payload_length_ext_16", "16-bit extended length", [U];
+    "websocket.payload_length_ext_64", "64-bit extended length", [U];
+    "websocket.masking_key", "masking key", [Y];
+    "websocket.masked_payload", "payload as sent (masked)", [Y];
+    "websocket.payload", "payload", [Y];
+    "websocket.payload.ping", "ping payload", [Y];
+    "websocket.payload.pong", "pong payload", [Y];
+    "websocket.pong.answers", "the ping step this pong answers", [U, S];
+    "websocket.payload.close.status_code", "close code", [U];
+    "websocket.payload.close.reason", "close reason", [S];
+};
+
+static WS_MESSAGE: &[FieldSpec] = fields! {
+    "websocket.message.opcode", "message type", [U];
+    "websocket.message.frames", "frames", [U];
+    "websocket.message.length", "length", [U];
+    "websocket.message.compressed", "compressed", [B];
+    "websocket.message.text", "text", [S];
+    "websocket.message.data", "data", [Y];
+};
+
+static WS_INFLATE: &[FieldSpec] = fields! {
+    "websocket.inflate.compressed_length", "compressed length", [U];
+    "websocket.inflate.context_takeover", "uses earlier messages' window", [B];
+    "websocket.inflate.length", "inflated length", [U];
+    "websocket.inflate.text", "inflated text", [S];
+    "websocket.inflate.data", "inflated data", [Y];
+};
+
+static WS_AFTER_CLOSE: &[FieldSpec] = fields! {
+    "websocket.after_close.length", "bytes after Close", [U];
+    "websocket.after_close.data", "the bytes", [Y];
+};
+
+static WS_DESYNC: &[FieldSpec] = fields! {
+    "websocket.desync.data", "the bytes that are not a frame", [Y];
+};
+
+static WS_INCOMPLETE: &[FieldSpec] = fields! {
+    "websocket.incomplete.data", "the bytes of the unfinished frame", [Y];
+};
+
+static EIO_PACKET: &[FieldSpec] = fields! {
+    "engineio.type", "packet type", [S];
+    "engineio.version", "Engine.IO version", [U];
+    "engineio.transport", "transport", [S];
+    "engineio.payload.index", "position in the polling payload", [U];
+    "engineio.payload.length_rule", "how the length prefix counts", [S];
+    "engineio.payload.record", "the packet's record in the payload", [Y];
+    "engineio.data", "data", [S, Y];
+    "engineio.open.sid", "session id", [S];
+    "engineio.open.upgrades", "transports it may upgrade to", [J];
+    "engineio.open.ping_interval", "pingInterval (ms)", [U];
+    "engineio.open.ping_timeout", "pingTimeout (ms)", [U];
+    "engineio.open.max_payload", "maxPayload (bytes)", [U];
+    "engineio.upgrade_stage", "upgrade stage", [S];
+    "engineio.heartbeat.since_last_ms", "ms since the previous ping", [U];
+    "engineio.heartbeat.answers", "the ping step this pong answers", [U];
+};
+
+static EIO_SESSION: &[FieldSpec] = fields! {
+    "engineio.sid", "session id", [S];
+    "engineio.version", "Engine.IO version", [U];
+    "engineio.session.connections", "TCP connections used", [S];
+    "engineio.session.transports", "transports used", [S];
+    "engineio.session.packets", "packets", [U];
+    "engineio.session.upgraded", "upgraded to WebSocket", [B];
+    "engineio.session.duration_ms", "duration (ms)", [U];
+};
+
+static SIO_PACKET: &[FieldSpec] = fields! {
+    "socketio.type", "packet type", [S];
+    "socketio.protocol", "Socket.IO protocol version", [U];
+    "socketio.nsp", "namespace", [S];
+    "socketio.ack_id", "ack id", [U];
+    "socketio.attachments", "binary attachments announced", [U];
+    "socketio.event", "event name", [S];
+    "socketio.data", "data", [J];
+    "socketio.args", "event arguments", [J];
+    "socketio.attachment", "a binary attachment", [Y];
+    "socketio.data.reconstructed", "data with attachments put back", [J];
+    "socketio.ack.answers", "the event step this ack answers", [U];
+    "socketio.raw", "the undecodable packet text", [S];
+};
+
+static SIO_ATTACHMENT: &[FieldSpec] = fields! {
+    "socketio.attachment.data", "attachment bytes", [Y];
+};
+
+macro_rules! kinds {
+    ($($id:literal, $layer:literal, $dirs:ident, [$($g:ident),*], $about:literal;)*) => {
+        /// Every step kind, by layer.
+        pub static KINDS: &[KindSpec] = &[$(KindSpec {
+            id: $id, layer: $layer, about: $about, dirs: Dirs::$dirs, groups: &[$($g),*],
+        }),*];
+    };
+}
+
+kinds! {
+    "tcp.syn", "tcp", C2s, [TCP_HEADER], "The client's SYN: it asks to open a TCP connection.";
+    "tcp.syn-ack", "tcp", S2c, [TCP_HEADER], "The server's SYN-ACK: it accepts the connection.";
+    "tcp.fin", "tcp", Both, [TCP_HEADER], "A FIN: this side has nothing more to send.";
+    "tcp.rst", "tcp", Both, [TCP_HEADER], "A RST: this side aborts the connection.";
+    "tcp.segment", "tcp", Both, [TCP_ANALYSIS], "A segment worth noting: a retransmission, out of order, or overlapping.";
+    "tcp.gap", "tcp", Both, [TCP_GAP], "Bytes of the stream missing from the capture.";
+    "tcp.data", "tcp", Both, [TCP_DATA], "TCP bytes no higher layer could decode.";
+    "http.request", "http", Both, [HTTP_REQUEST_LINE, HTTP_HEADERS, HTTP_EIO_QUERY], "An HTTP request: start line, headers and body.";
+    "http.response", "http", Both, [HTTP_RESPONSE_LINE, HTTP_HEADERS], "An HTTP response: status line, headers and body.";
+    "http.error", "http", Both, [HTTP_ERROR], "Bytes that could not be parsed as HTTP.";
+    "websocket.accept", "websocket", S2c, [WS_ACCEPT], "The Sec-WebSocket-Accept check, stage by stage.";
+    "websocket.handshake", "websocket", S2c, [WS_HANDSHAKE], "The opening handshake's outcome: upgraded or refused, and what was agreed.";
+    "websocket.frame", "websocket", Both, [WS_FRAME], "One RFC 6455 frame: header bits, length, mask and payload.";
+    "websocket.message", "websocket", Both, [WS_MESSAGE], "A complete message assembled from its frames.";
+    "websocket.inflate", "websocket", Both, [WS_INFLATE], "A permessage-deflate message inflated.";
+    "websocket.after-close", "websocket", Both, [WS_AFTER_CLOSE], "Bytes sent after this side's Close frame.";
+    "websocket.desync", "websocket", Both, [WS_DESYNC], "Bytes that are not a frame: the frame boundaries are lost.";
+    "websocket.incomplete", "websocket", Both, [WS_INCOMPLETE], "A frame cut off by the end of the capture or connection.";
+    "engineio.packet", "engineio", Both, [EIO_PACKET], "One Engine.IO packet, over polling or WebSocket.";
+    "engineio.error", "engineio", Both, [], "A polling payload that could not be decoded.";
+    "engineio.session", "engineio", S2c, [EIO_SESSION], "The summary of one Engine.IO session at the capture's end.";
+    "socketio.packet", "socketio", Both, [SIO_PACKET], "One Socket.IO packet: type, namespace, event, data.";
+    "socketio.attachment", "socketio", Both, [SIO_ATTACHMENT], "A binary attachment of a Socket.IO packet.";
+}
+
+/// The kind of that id.
+pub fn kind(id: &str) -> Option<&'static KindSpec> {
+    KINDS.iter().find(|k| k.id == id)
+}
+
+/// Every layer, in registry order.
+pub fn layers() -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = Vec::new();
+    for k in KINDS {
+        if !v.contains(&k.layer) {
+            v.push(k.layer);
+        }
+    }
+    v
+}
+
+/// The label of a field of a kind (falls back to any kind's field of that
+/// name, then to `None`).
+pub fn label(kind: &str, field: &str) -> Option<&'static str> {
+    self::kind(kind)
+        .and_then(|k| k.field(field))
+        .or_else(|| KINDS.iter().find_map(|k| k.field(field)))
+        .map(|f| f.label)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn ids_are_unique_and_layers_match() {
+        let mut seen = HashSet::new();
+        for k in KINDS {
+            assert!(seen.insert(k.id), "duplicate kind {}", k.id);
+            assert_eq!(k.id.split('.').next(), Some(k.layer));
+            let mut names = HashSet::new();
+            for f in k.fields() {
+                assert!(names.insert(f.name), "{} lists {} twice", k.id, f.name);
+                assert!(!f.label.is_empty() && !f.types.is_empty());
+            }
+        }
+        assert_eq!(
+            layers(),
+            ["tcp", "http", "websocket", "engineio", "socketio"]
+        );
+        assert_eq!(
+            label("websocket.frame", "websocket.mask"),
+            Some("masked (MASK bit)")
+        );
+        assert_eq!(kind("websocket.frame").unwrap().field("tcp.seq"), None);
+    }
+}

@@ -1,0 +1,250 @@
+//! Binding lessons to steps, in capture order.
+//!
+//! For each step: the *step lesson* is, among matching lessons without a
+//! `finding`, the most specific — an exact `kind` beats a layer or prefix,
+//! then the larger count of `dir`, `where` conditions, `nth` and `after`;
+//! ties go to the lesson loaded first. For each finding on the step, the
+//! *finding lesson* is chosen the same way among lessons whose
+//! `select.finding` is the finding's rule id.
+//!
+//! `nth: N` counts the steps the rest of the selector matches (whether or
+//! not the lesson was chosen for them); `after: X` holds for steps strictly
+//! after the first step lesson X was bound to (as step or finding lesson).
+
+use std::cmp::Ordering;
+
+use crate::step::{Field, Finding, Step, Value};
+
+use super::model::{Cond, Course, Lesson, Lit, Op};
+
+/// The lessons bound to one step: indices into [`Course::lessons`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Binding {
+    /// The step lesson.
+    pub step: Option<usize>,
+    /// One entry per finding of the step, in the step's order.
+    pub findings: Vec<Option<usize>>,
+}
+
+/// Feeds steps in capture order; keeps the `nth` counts and `after` state.
+/// `C` is `&Course`, or an owner such as `Arc<Course>` for a binder that
+/// lives beside its course (the TUI binds as steps load).
+#[derive(Debug, Clone)]
+pub struct Binder<C> {
+    course: C,
+    /// Steps each lesson's selector (all but `nth`) matched so far.
+    matched: Vec<u32>,
+    /// Whether each lesson has been bound to an earlier step.
+    bound: Vec<bool>,
+    /// Each lesson's `after`, resolved to an index (`Some(None)`: unknown).
+    after: Vec<Option<Option<usize>>>,
+}
+
+impl<C: std::ops::Deref<Target = Course>> Binder<C> {
+    pub fn new(course: C) -> Binder<C> {
+        let n = course.lessons.len();
+        let after = course
+            .lessons
+            .iter()
+            .map(|l| l.select.after.as_ref().map(|a| course.index_of(a)))
+            .collect();
+        Binder {
+            course,
+            matched: vec![0; n],
+            bound: vec![false; n],
+            after,
+        }
+    }
+
+    /// The course the binder binds from.
+    pub fn course(&self) -> &Course {
+        &self.course
+    }
+
+    /// The lessons bound to the next step.
+    pub fn bind(&mut self, step: &Step) -> Binding {
+        let mut hits: Vec<usize> = Vec::new();
+        let mut step_best: Option<usize> = None;
+        let mut finding_best: Vec<Option<usize>> = vec![None; step.findings.len()];
+        for (i, les) in self.course.lessons.iter().enumerate() {
+            let sel = &les.select;
+            if !self.base_matches(i, les, step) {
+                continue;
+            }
+            // A finding lesson matches the step if the step carries its rule.
+            let rule_hits: Vec<usize> = match &sel.finding {
+                Some(rule) => step
+                    .findings
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, f)| f.rule.id == rule)
+                    .map(|(j, _)| j)
+                    .collect(),
+                None => Vec::new(),
+            };
+            if sel.finding.is_some() && rule_hits.is_empty() {
+                continue;
+            }
+            hits.push(i);
+            if sel.nth.is_some_and(|n| self.matched[i] + 1 != n) {
+                continue;
+            }
+            if sel.finding.is_none() {
+                step_best = Some(self.better(step_best, i));
+            } else {
+                for j in rule_hits {
+                    finding_best[j] = Some(self.better(finding_best[j], i));
+                }
+            }
+        }
+        for i in hits {
+            self.matched[i] = self.matched[i].saturating_add(1);
+        }
+        for i in step_best.iter().chain(finding_best.iter().flatten()) {
+            self.bound[*i] = true;
+        }
+        Binding {
+            step: step_best,
+            findings: finding_best,
+        }
+    }
+
+    fn better(&self, current: Option<usize>, candidate: usize) -> usize {
+        match current {
+            None => candidate,
+            Some(c) => {
+                let a = self.course.lessons[c].select.specificity();
+                let b = self.course.lessons[candidate].select.specificity();
+                // Strictly more specific wins; ties keep the earlier lesson.
+                if b.cmp(&a) == Ordering::Greater {
+                    candidate
+                } else {
+                    c
+                }
+            }
+        }
+    }
+
+    fn base_matches(&self, i: usize, les: &Lesson, step: &Step) -> bool {
+        let sel = &les.select;
+        if let Some(k) = &sel.kind
+            && !k.matches(step.kind)
+        {
+            return false;
+        }
+        if let Some(d) = sel.dir
+            && d.dir() != step.dir
+        {
+            return false;
+        }
+        if let Some(after) = &self.after[i] {
+            match after {
+                Some(a) if self.bound[*a] => {}
+                _ => return false,
+            }
+        }
+        sel.conds.iter().all(|c| cond_holds(c, step))
+    }
+}
+
+/// Binds every step of a trace.
+pub fn bind_all<'s>(course: &Course, steps: impl IntoIterator<Item = &'s Step>) -> Vec<Binding> {
+    let mut b = Binder::new(course);
+    steps.into_iter().map(|s| b.bind(s)).collect()
+}
+
+/// Whether a `where` condition holds on a step (on its first field of that name).
+pub fn cond_holds(c: &Cond, step: &Step) -> bool {
+    let field = step.field(&c.field);
+    match (&c.op, field) {
+        (Op::Present(want), f) => f.is_some() == *want,
+        (_, None) => false,
+        (Op::Eq(l), Some(f)) => equals(step, f, l),
+        (Op::Ne(l), Some(f)) => !equals(step, f, l),
+        (Op::In(ls), Some(f)) => ls.iter().any(|l| equals(step, f, l)),
+        (Op::Lt(l), Some(f)) => order(f, l).is_some_and(|o| o == Ordering::Less),
+        (Op::Le(l), Some(f)) => order(f, l).is_some_and(|o| o != Ordering::Greater),
+        (Op::Gt(l), Some(f)) => order(f, l).is_some_and(|o| o == Ordering::Greater),
+        (Op::Ge(l), Some(f)) => order(f, l).is_some_and(|o| o != Ordering::Less),
+        (Op::Contains(s), Some(f)) => text_of(step, f).is_some_and(|t| t.contains(s.as_str())),
+    }
+}
+
+fn bytes_of<'a>(step: &'a Step, f: &'a Field) -> Option<&'a [u8]> {
+    match &f.value {
+        Value::Bytes(b) => Some(b),
+        Value::SpanBytes => f.span.and_then(|s| step.span_bytes(&s)),
+        _ => None,
+    }
+}
+
+/// The text a `contains` searches: strings as they are, bytes as
+/// lowercase hex and also as text when UTF-8, JSON compact.
+fn text_of(step: &Step, f: &Field) -> Option<String> {
+    match &f.value {
+        Value::Str(s) => Some(s.clone()),
+        Value::Json(j) => Some(j.to_string()),
+        Value::Bytes(_) | Value::SpanBytes => {
+            let b = bytes_of(step, f)?;
+            let mut t = hex::encode(b);
+            if let Ok(s) = std::str::from_utf8(b) {
+                t.push('\n');
+                t.push_str(s);
+            }
+            Some(t)
+        }
+        _ => None,
+    }
+}
+
+fn equals(step: &Step, f: &Field, l: &Lit) -> bool {
+    match (&f.value, l) {
+        (Value::Bool(a), Lit::Bool(b)) => a == b,
+        (Value::Str(a), Lit::Str(b)) => a == b,
+        (Value::Json(j), l) => match (j, l) {
+            (serde_json::Value::String(s), Lit::Str(b)) => s == b || compact(j) == *b,
+            (_, Lit::Str(b)) => compact(j) == *b,
+            (serde_json::Value::Bool(a), Lit::Bool(b)) => a == b,
+            (serde_json::Value::Number(n), Lit::Int(i)) => {
+                n.as_i64().is_some_and(|v| i128::from(v) == *i)
+                    || n.as_u64().is_some_and(|v| i128::from(v) == *i)
+            }
+            (serde_json::Value::Number(n), Lit::Float(x)) => n.as_f64() == Some(*x),
+            _ => false,
+        },
+        (Value::Bytes(_) | Value::SpanBytes, Lit::Str(h)) => {
+            bytes_of(step, f).is_some_and(|b| hex::encode(b) == h.to_ascii_lowercase())
+        }
+        _ => order(f, l) == Some(Ordering::Equal),
+    }
+}
+
+/// JSON as the text trace shows it.
+fn compact(j: &serde_json::Value) -> String {
+    j.to_string()
+}
+
+fn order(f: &Field, l: &Lit) -> Option<Ordering> {
+    match (&f.value, l) {
+        (Value::UInt(a), Lit::Int(b)) => Some(i128::from(*a).cmp(b)),
+        (Value::Int(a), Lit::Int(b)) => Some(i128::from(*a).cmp(b)),
+        (Value::UInt(a), Lit::Float(b)) => (*a as f64).partial_cmp(b),
+        (Value::Int(a), Lit::Float(b)) => (*a as f64).partial_cmp(b),
+        (Value::Float(a), Lit::Float(b)) => a.partial_cmp(b),
+        (Value::Float(a), Lit::Int(b)) => a.partial_cmp(&(*b as f64)),
+        _ => None,
+    }
+}
+
+/// The findings of a step paired with their bound lessons.
+pub fn finding_lessons<'a>(
+    course: &'a Course,
+    step: &'a Step,
+    b: &Binding,
+) -> impl Iterator<Item = (&'a Finding, &'a Lesson)> + 'a {
+    let bound: Vec<Option<usize>> = b.findings.clone();
+    step.findings
+        .iter()
+        .zip(bound)
+        .filter_map(move |(f, l)| l.map(|l| (f, &course.lessons[l])))
+}

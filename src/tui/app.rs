@@ -1,0 +1,1025 @@
+//! The interface's state and how actions change it. No I/O, no terminal:
+//! [`App::handle`] is a pure state transition, and the views draw from the
+//! state alone, so scripted key sequences can be tested on a `TestBackend`.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ratatui::crossterm::event::KeyEvent;
+use ratatui::layout::{Position, Rect};
+
+use super::keys::{self, Action, Ctx};
+use super::lessons::{LessonSource, LessonView, StackChoice};
+use super::timeline::{Row, Timeline};
+use super::view::layout::{Areas, areas};
+use crate::output::text::render_value;
+use crate::step::{Dir, Step};
+
+/// Rows scanned per call when (re)building the filtered list or searching,
+/// so no keypress waits for work proportional to the capture's size.
+const SCAN_CHUNK: usize = 20_000;
+/// Replay waits at most this long between two steps, however long the
+/// capture's own gap was.
+pub const MAX_GAP: Duration = Duration::from_secs(2);
+const MIN_SPEED: f64 = 1.0 / 16.0;
+const MAX_SPEED: f64 = 256.0;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pane {
+    Timeline,
+    Fields,
+    Bytes,
+    Lesson,
+}
+
+impl Pane {
+    pub const ALL: [Pane; 4] = [Pane::Timeline, Pane::Fields, Pane::Bytes, Pane::Lesson];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Pane::Timeline => "Timeline",
+            Pane::Fields => "Fields",
+            Pane::Bytes => "Bytes",
+            Pane::Lesson => "Lesson",
+        }
+    }
+
+    fn ctx(self) -> Ctx {
+        match self {
+            Pane::Timeline => Ctx::Timeline,
+            Pane::Fields => Ctx::Fields,
+            Pane::Bytes => Ctx::Bytes,
+            Pane::Lesson => Ctx::Lesson,
+        }
+    }
+}
+
+/// The layers the filter offers.
+pub const LAYERS: [&str; 5] = ["tcp", "http", "websocket", "engineio", "socketio"];
+
+/// What the timeline shows; `None` means any.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    pub conn: Option<u32>,
+    pub session: Option<u32>,
+    pub layer: Option<&'static str>,
+    pub dir: Option<Dir>,
+    pub findings_only: bool,
+}
+
+impl Filter {
+    pub fn is_empty(&self) -> bool {
+        *self == Filter::default()
+    }
+
+    pub fn accepts(&self, r: &Row<'_>) -> bool {
+        self.conn.is_none_or(|c| r.conn == c)
+            && self.session.is_none_or(|s| r.session == Some(s))
+            && self.layer.is_none_or(|l| r.layer() == l)
+            && self.dir.is_none_or(|d| r.dir == d)
+            && (!self.findings_only || r.findings > 0)
+    }
+
+    /// One line describing the criteria in force.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(c) = self.conn {
+            parts.push(format!("conn {c}"));
+        }
+        if let Some(s) = self.session {
+            parts.push(format!("session {s}"));
+        }
+        if let Some(l) = self.layer {
+            parts.push(l.to_string());
+        }
+        if let Some(d) = self.dir {
+            parts.push(d.as_str().to_string());
+        }
+        if self.findings_only {
+            parts.push("findings".into());
+        }
+        parts.join(", ")
+    }
+}
+
+/// The filter overlay's rows.
+pub const FILTER_ITEMS: [&str; 5] = [
+    "connection",
+    "session",
+    "layer",
+    "direction",
+    "findings only",
+];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Overlay {
+    Help {
+        scroll: u16,
+    },
+    Filter {
+        item: usize,
+    },
+    Stack {
+        item: usize,
+        stacks: Vec<StackChoice>,
+    },
+    Search {
+        input: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Replay {
+    pub playing: bool,
+    pub speed: f64,
+    /// Time waited at the current step.
+    pub waited: Duration,
+}
+
+/// A search still scanning: it continues on the next pumps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingSearch {
+    pub query: String,
+    /// Next step index to look at.
+    pub next: usize,
+    /// Where the search started (it wraps around once).
+    pub from: usize,
+    pub wrapped: bool,
+}
+
+pub struct App {
+    pub tl: Box<dyn Timeline>,
+    pub lessons: Box<dyn LessonSource>,
+    pub stack: Option<String>,
+    /// Whether the stack guess was taken (or the user chose a stack).
+    pub stack_guessed: bool,
+    pub focus: Pane,
+    /// The detail pane shown below the timeline in the narrow layout.
+    pub detail: Pane,
+    pub overlay: Option<Overlay>,
+    pub filter: Filter,
+    /// Step indexes shown, ascending: those passing the filter and not folded.
+    pub visible: Vec<usize>,
+    /// Steps the visible list has been built over.
+    scanned: usize,
+    /// The selected step (an index into the timeline, not into `visible`).
+    pub selected: Option<usize>,
+    pub tl_offset: usize,
+    pub field: usize,
+    pub fields_offset: usize,
+    pub bytes_scroll: u16,
+    pub lesson_scroll: u16,
+    /// Hints, then answers, revealed for the selected step.
+    pub revealed: usize,
+    pub folded: BTreeSet<usize>,
+    pub fold_frames: bool,
+    pub last_search: Option<String>,
+    pub searching: Option<PendingSearch>,
+    pub replay: Replay,
+    pub size: (u16, u16),
+    /// A one-off message for the status line.
+    pub message: Option<String>,
+    /// The error of the last failed lesson reload.
+    pub reload_error: Option<String>,
+    pub quit: bool,
+    /// The selected step, cached so views do not ask the store on every cell.
+    current: Option<Arc<Step>>,
+}
+
+impl App {
+    pub fn new(
+        tl: Box<dyn Timeline>,
+        lessons: Box<dyn LessonSource>,
+        stack: Option<String>,
+    ) -> App {
+        let mut app = App {
+            tl,
+            lessons,
+            stack_guessed: stack.is_some(),
+            stack,
+            focus: Pane::Timeline,
+            detail: Pane::Fields,
+            overlay: None,
+            filter: Filter::default(),
+            visible: Vec::new(),
+            scanned: 0,
+            selected: None,
+            tl_offset: 0,
+            field: 0,
+            fields_offset: 0,
+            bytes_scroll: 0,
+            lesson_scroll: 0,
+            revealed: 0,
+            folded: BTreeSet::new(),
+            fold_frames: false,
+            last_search: None,
+            searching: None,
+            replay: Replay {
+                playing: false,
+                speed: 1.0,
+                waited: Duration::ZERO,
+            },
+            size: (80, 24),
+            message: None,
+            reload_error: None,
+            quit: false,
+            current: None,
+        };
+        app.catch_up();
+        app
+    }
+
+    // ---- reading -------------------------------------------------------
+
+    /// The selected step.
+    pub fn current(&self) -> Option<&Step> {
+        self.current.as_deref()
+    }
+
+    /// The selected step's position in the visible list (or where it would be).
+    pub fn position(&self) -> usize {
+        match self.selected {
+            Some(s) => self.visible.partition_point(|&v| v < s),
+            None => 0,
+        }
+    }
+
+    /// Whether the loader or the filter still has work.
+    pub fn busy(&self) -> bool {
+        self.tl.state().loading || self.scanned < self.tl.len() || self.searching.is_some()
+    }
+
+    /// The lesson bound to the selected step.
+    pub fn lesson(&self) -> Option<LessonView> {
+        let (i, s) = (self.selected?, self.current()?);
+        self.lessons.lesson(i, s, self.stack.as_deref())
+    }
+
+    /// The contexts keys are looked up in, first match wins.
+    pub fn contexts(&self) -> Vec<Ctx> {
+        match &self.overlay {
+            Some(Overlay::Search { .. }) => vec![Ctx::Search, Ctx::Always],
+            Some(Overlay::Help { .. }) => vec![Ctx::Help, Ctx::Always],
+            Some(Overlay::Filter { .. }) => vec![Ctx::Filter, Ctx::Always],
+            Some(Overlay::Stack { .. }) => vec![Ctx::Stack, Ctx::Always],
+            None if self.replay.playing => {
+                vec![Ctx::Always, Ctx::Playing, self.focus.ctx(), Ctx::Global]
+            }
+            None => vec![Ctx::Always, self.focus.ctx(), Ctx::Global],
+        }
+    }
+
+    pub fn areas(&self) -> Areas {
+        areas(Rect::new(0, 0, self.size.0, self.size.1), self)
+    }
+
+    /// The pane that the narrow layout shows under the timeline.
+    pub fn shown_detail(&self) -> Pane {
+        if self.focus == Pane::Timeline {
+            self.detail
+        } else {
+            self.focus
+        }
+    }
+
+    fn hidden(&self, i: usize, row: &Row<'_>) -> bool {
+        if self.fold_frames && row.parent.is_some() && row.kind == "websocket.frame" {
+            return true;
+        }
+        let mut p = row.parent;
+        let mut depth = 0;
+        while let Some(pi) = p {
+            if self.folded.contains(&pi) {
+                return true;
+            }
+            depth += 1;
+            if depth > 8 || pi == i {
+                break;
+            }
+            p = self.tl.row(pi).and_then(|r| r.parent);
+        }
+        false
+    }
+
+    fn shows(&self, i: usize) -> bool {
+        self.tl
+            .row(i)
+            .is_some_and(|r| self.filter.accepts(&r) && !self.hidden(i, &r))
+    }
+
+    // ---- background work -----------------------------------------------
+
+    /// Takes newly loaded steps and continues any scan, within a budget.
+    pub fn pump(&mut self, budget: Duration) {
+        self.tl.poll(budget);
+        self.bind_lessons();
+        self.catch_up();
+        self.continue_search();
+        self.fix_scroll();
+    }
+
+    /// Feeds the lesson source the steps it has not seen, a chunk at a time;
+    /// once the whole capture is bound, takes its stack guess unless the
+    /// user chose one.
+    fn bind_lessons(&mut self) {
+        let from = self.lessons.observed();
+        let end = self.tl.len().min(from.saturating_add(SCAN_CHUNK));
+        for i in from..end {
+            match self.tl.step(i) {
+                Some(s) => self.lessons.observe(i, &s),
+                None => break,
+            }
+        }
+        if self.stack.is_none()
+            && !self.stack_guessed
+            && !self.tl.state().loading
+            && self.lessons.observed() >= self.tl.len()
+        {
+            self.stack_guessed = true;
+            if let Some(g) = self.lessons.guess_stack() {
+                self.message = Some(format!(
+                    "stack: {g} (guessed from the capture; s to change)"
+                ));
+                self.stack = Some(g);
+            }
+        }
+    }
+
+    /// Extends the visible list over steps not yet scanned, a chunk at a time.
+    fn catch_up(&mut self) {
+        let end = self.tl.len().min(self.scanned + SCAN_CHUNK);
+        for i in self.scanned..end {
+            if self.shows(i) {
+                self.visible.push(i);
+            }
+        }
+        self.scanned = end;
+        if self.selected.is_none() && !self.visible.is_empty() {
+            self.select(Some(self.visible[0]));
+        } else if let Some(s) = self.selected
+            && self.current.is_none()
+        {
+            self.select(Some(s));
+        }
+    }
+
+    /// Rebuilds the visible list (filter or folding changed), keeping the
+    /// selection where possible.
+    fn rebuild(&mut self) {
+        self.visible.clear();
+        self.scanned = 0;
+        self.catch_up();
+        if let Some(s) = self.selected
+            && !self.visible.contains(&s)
+            && self.scanned >= self.tl.len()
+        {
+            let p = self.visible.partition_point(|&v| v < s);
+            let next = self.visible.get(p).or_else(|| self.visible.last()).copied();
+            self.select(next);
+        }
+    }
+
+    fn select(&mut self, i: Option<usize>) {
+        let changed = i != self.selected || self.current.is_none();
+        self.selected = i;
+        if changed {
+            self.current = i.and_then(|i| self.tl.step(i));
+            self.field = 0;
+            self.fields_offset = 0;
+            self.bytes_scroll = 0;
+            self.lesson_scroll = 0;
+            self.revealed = 0;
+            self.replay.waited = Duration::ZERO;
+        }
+    }
+
+    fn select_pos(&mut self, pos: usize) {
+        if let Some(&i) = self
+            .visible
+            .get(pos.min(self.visible.len().saturating_sub(1)))
+        {
+            self.select(Some(i));
+        }
+    }
+
+    fn move_by(&mut self, delta: isize) {
+        if self.visible.is_empty() {
+            return;
+        }
+        let pos = self.position();
+        let on = self
+            .selected
+            .is_some_and(|s| self.visible.get(pos) == Some(&s));
+        let target = if delta > 0 && !on {
+            // The selection is filtered out: the first visible after it is one step on.
+            pos as isize + delta - 1
+        } else {
+            pos as isize + delta
+        };
+        self.select_pos(target.clamp(0, self.visible.len() as isize - 1) as usize);
+    }
+
+    /// The next (or previous) visible step satisfying `pred`.
+    fn seek(&mut self, forward: bool, pred: impl Fn(&Row<'_>) -> bool) -> bool {
+        let pos = self.position();
+        let found = if forward {
+            let start = match self.selected {
+                Some(s) if self.visible.get(pos) == Some(&s) => pos + 1,
+                _ => pos,
+            };
+            self.visible[start.min(self.visible.len())..]
+                .iter()
+                .copied()
+                .find(|&i| self.tl.row(i).is_some_and(|r| pred(&r)))
+        } else {
+            self.visible[..pos.min(self.visible.len())]
+                .iter()
+                .rev()
+                .copied()
+                .find(|&i| self.tl.row(i).is_some_and(|r| pred(&r)))
+        };
+        match found {
+            Some(i) => {
+                self.select(Some(i));
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn page(&self, pane: Pane) -> usize {
+        let a = self.areas();
+        let r = match pane {
+            Pane::Timeline => a.timeline,
+            Pane::Fields => a.fields.unwrap_or(a.detail),
+            Pane::Bytes => a.bytes.unwrap_or(a.detail),
+            Pane::Lesson => a.lesson.unwrap_or(a.detail),
+        };
+        usize::from(r.height.saturating_sub(2)).max(1)
+    }
+
+    /// Keeps the selected row and field inside their panes.
+    fn fix_scroll(&mut self) {
+        let h = self.page(Pane::Timeline);
+        let pos = self.position();
+        if pos < self.tl_offset {
+            self.tl_offset = pos;
+        } else if pos >= self.tl_offset + h {
+            self.tl_offset = pos + 1 - h;
+        }
+        self.tl_offset = self.tl_offset.min(self.visible.len().saturating_sub(1));
+        let h = self.page(Pane::Fields);
+        if self.field < self.fields_offset {
+            self.fields_offset = self.field;
+        } else if self.field >= self.fields_offset + h {
+            self.fields_offset = self.field + 1 - h;
+        }
+    }
+
+    fn field_count(&self) -> usize {
+        self.current().map_or(0, |s| s.fields.len())
+    }
+
+    // ---- search --------------------------------------------------------
+
+    fn matches(step: &Step, query: &str) -> bool {
+        let q = query.to_lowercase();
+        if step.summary.to_lowercase().contains(&q) {
+            return true;
+        }
+        step.fields
+            .iter()
+            .any(|f| render_value(step, f).to_lowercase().contains(&q))
+    }
+
+    fn start_search(&mut self, query: String) {
+        let from = self.selected.map_or(0, |s| s + 1);
+        self.last_search = Some(query.clone());
+        self.searching = Some(PendingSearch {
+            query,
+            next: from,
+            from,
+            wrapped: false,
+        });
+        self.continue_search();
+    }
+
+    /// Scans a chunk of steps for the pending search.
+    fn continue_search(&mut self) {
+        let Some(mut s) = self.searching.take() else {
+            return;
+        };
+        let len = self.tl.len();
+        let mut budget = SCAN_CHUNK / 4;
+        while budget > 0 {
+            if s.next >= len {
+                if s.wrapped || self.tl.state().loading {
+                    if !self.tl.state().loading {
+                        self.message = Some(format!("no step matches \"{}\"", s.query));
+                        return;
+                    }
+                    // More steps may still arrive: keep looking later.
+                    self.searching = Some(s);
+                    return;
+                }
+                s.wrapped = true;
+                s.next = 0;
+            }
+            if s.wrapped && s.next >= s.from {
+                self.message = Some(format!("no step matches \"{}\"", s.query));
+                return;
+            }
+            let i = s.next;
+            s.next += 1;
+            budget -= 1;
+            if self.visible.binary_search(&i).is_ok()
+                && self
+                    .tl
+                    .step(i)
+                    .is_some_and(|st| Self::matches(&st, &s.query))
+            {
+                self.select(Some(i));
+                self.message = Some(format!(
+                    "\"{}\" found at step {}{}",
+                    s.query,
+                    i + 1,
+                    if s.wrapped { " (wrapped)" } else { "" }
+                ));
+                return;
+            }
+        }
+        self.searching = Some(s);
+    }
+
+    // ---- actions -------------------------------------------------------
+
+    /// Handles a key press through the key table.
+    pub fn key(&mut self, ev: &KeyEvent) {
+        let Some(action) = keys::lookup(&self.contexts(), ev) else {
+            if self.replay.playing {
+                self.replay.playing = false;
+            }
+            return;
+        };
+        self.handle(action);
+    }
+
+    /// The pure state transition.
+    pub fn handle(&mut self, action: Action) {
+        if !matches!(
+            action,
+            Action::Tick(_) | Action::Resize(..) | Action::Faster | Action::Slower | Action::Quit
+        ) {
+            self.message = None;
+        }
+        if self.replay.playing
+            && !matches!(
+                action,
+                Action::Tick(_)
+                    | Action::Resize(..)
+                    | Action::Faster
+                    | Action::Slower
+                    | Action::Quit
+            )
+        {
+            // Any key pauses; Space only pauses.
+            self.replay.playing = false;
+            if action == Action::Play {
+                return;
+            }
+        }
+        match self.overlay.take() {
+            Some(o) => self.overlay_action(o, action),
+            None => self.pane_action(action),
+        }
+        self.fix_scroll();
+    }
+
+    fn overlay_action(&mut self, overlay: Overlay, action: Action) {
+        match (overlay, action) {
+            (_, Action::Quit) => self.quit = true,
+            (_, Action::Close) => {}
+            (o, Action::Tick(d)) => {
+                self.overlay = Some(o);
+                self.tick(d);
+            }
+            (o, Action::Resize(w, h)) => {
+                self.overlay = Some(o);
+                self.size = (w, h);
+            }
+            (Overlay::Help { scroll }, a) => {
+                let scroll = match a {
+                    Action::ScrollDown => scroll.saturating_add(1),
+                    Action::ScrollUp => scroll.saturating_sub(1),
+                    Action::Wheel { down, .. } if down => scroll.saturating_add(3),
+                    Action::Wheel { .. } => scroll.saturating_sub(3),
+                    _ => scroll,
+                };
+                self.overlay = Some(Overlay::Help { scroll });
+            }
+            (Overlay::Search { mut input }, a) => match a {
+                Action::Input(c) => {
+                    if input.chars().count() < 200 {
+                        input.push(c);
+                    }
+                    self.overlay = Some(Overlay::Search { input });
+                }
+                Action::Backspace => {
+                    input.pop();
+                    self.overlay = Some(Overlay::Search { input });
+                }
+                Action::Choose => {
+                    let q = if input.is_empty() {
+                        self.last_search.clone()
+                    } else {
+                        Some(input)
+                    };
+                    if let Some(q) = q {
+                        self.start_search(q);
+                    }
+                }
+                _ => self.overlay = Some(Overlay::Search { input }),
+            },
+            (Overlay::Filter { item }, a) => {
+                let item = match a {
+                    Action::ItemDown => (item + 1).min(FILTER_ITEMS.len() - 1),
+                    Action::ItemUp => item.saturating_sub(1),
+                    Action::ValueNext | Action::ValuePrev => {
+                        self.change_filter(item, a == Action::ValueNext);
+                        item
+                    }
+                    Action::ClearFilter => {
+                        self.filter = Filter::default();
+                        self.rebuild();
+                        item
+                    }
+                    _ => item,
+                };
+                self.overlay = Some(Overlay::Filter { item });
+            }
+            (Overlay::Stack { item, stacks }, a) => match a {
+                Action::ItemDown => {
+                    let item = (item + 1).min(stacks.len().saturating_sub(1));
+                    self.overlay = Some(Overlay::Stack { item, stacks });
+                }
+                Action::ItemUp => {
+                    self.overlay = Some(Overlay::Stack {
+                        item: item.saturating_sub(1),
+                        stacks,
+                    });
+                }
+                Action::Choose => {
+                    if let Some(s) = stacks.get(item) {
+                        self.stack = Some(s.id.clone());
+                        self.message = Some(format!("stack: {}", s.title));
+                    }
+                }
+                _ => self.overlay = Some(Overlay::Stack { item, stacks }),
+            },
+        }
+    }
+
+    /// Cycles one filter criterion through its values (the values seen so far).
+    fn change_filter(&mut self, item: usize, forward: bool) {
+        fn cycle<T: Clone + PartialEq>(cur: &Option<T>, all: &[T], forward: bool) -> Option<T> {
+            let mut opts: Vec<Option<T>> = vec![None];
+            opts.extend(all.iter().cloned().map(Some));
+            let at = opts.iter().position(|o| o == cur).unwrap_or(0);
+            let n = opts.len();
+            let next = if forward {
+                (at + 1) % n
+            } else {
+                (at + n - 1) % n
+            };
+            opts.swap_remove(next)
+        }
+        let st = self.tl.state();
+        match item {
+            0 => {
+                let conns: Vec<u32> = st.connections.iter().map(|c| c.id).collect();
+                self.filter.conn = cycle(&self.filter.conn, &conns, forward);
+            }
+            1 => {
+                let sessions: Vec<u32> = (0..st.sids.len() as u32).collect();
+                self.filter.session = cycle(&self.filter.session, &sessions, forward);
+            }
+            2 => self.filter.layer = cycle(&self.filter.layer, &LAYERS, forward),
+            3 => self.filter.dir = cycle(&self.filter.dir, &[Dir::C2s, Dir::S2c], forward),
+            _ => self.filter.findings_only = !self.filter.findings_only,
+        }
+        self.rebuild();
+    }
+
+    fn pane_action(&mut self, action: Action) {
+        match action {
+            Action::Quit => self.quit = true,
+            Action::Help => self.overlay = Some(Overlay::Help { scroll: 0 }),
+            Action::Close | Action::BackOut => self.back_out(),
+            Action::NextStep => self.move_by(1),
+            Action::PrevStep => self.move_by(-1),
+            Action::PageDown | Action::PageUp => {
+                let down = action == Action::PageDown;
+                let page = self.page(self.focus);
+                match self.focus {
+                    Pane::Timeline => self.move_by(if down {
+                        page as isize
+                    } else {
+                        -(page as isize)
+                    }),
+                    Pane::Fields => {
+                        let n = self.field_count();
+                        self.field = if down {
+                            (self.field + page).min(n.saturating_sub(1))
+                        } else {
+                            self.field.saturating_sub(page)
+                        };
+                    }
+                    Pane::Bytes => self.bytes_scroll = scroll(self.bytes_scroll, page, down),
+                    Pane::Lesson => self.lesson_scroll = scroll(self.lesson_scroll, page, down),
+                }
+            }
+            Action::First => self.select_pos(0),
+            Action::Last => self.select_pos(usize::MAX),
+            Action::NextField => {
+                self.field = (self.field + 1).min(self.field_count().saturating_sub(1));
+                self.bytes_scroll = 0;
+            }
+            Action::PrevField => {
+                self.field = self.field.saturating_sub(1);
+                self.bytes_scroll = 0;
+            }
+            Action::ScrollDown | Action::ScrollUp => {
+                let down = action == Action::ScrollDown;
+                match self.focus {
+                    Pane::Lesson => self.lesson_scroll = scroll(self.lesson_scroll, 1, down),
+                    _ => self.bytes_scroll = scroll(self.bytes_scroll, 1, down),
+                }
+            }
+            Action::NextPane | Action::PrevPane => {
+                let i = Pane::ALL.iter().position(|p| *p == self.focus).unwrap_or(0);
+                let n = Pane::ALL.len();
+                let j = if action == Action::NextPane {
+                    (i + 1) % n
+                } else {
+                    (i + n - 1) % n
+                };
+                self.focus_pane(Pane::ALL[j]);
+            }
+            Action::DrillIn => match self.focus {
+                Pane::Timeline => self.focus_pane(Pane::Fields),
+                Pane::Fields => self.focus_pane(Pane::Bytes),
+                _ => {}
+            },
+            Action::NextSameKind | Action::PrevSameKind => {
+                if let Some(kind) = self.current().map(|s| s.kind) {
+                    let fwd = action == Action::NextSameKind;
+                    if !self.seek(fwd, |r| r.kind == kind) {
+                        self.message = Some(format!("no {} {kind} step", direction(fwd)));
+                    }
+                }
+            }
+            Action::NextFinding | Action::PrevFinding => {
+                let fwd = action == Action::NextFinding;
+                if !self.seek(fwd, |r| r.findings > 0) {
+                    self.message = Some(format!("no {} step with a finding", direction(fwd)));
+                }
+            }
+            Action::Search => {
+                self.overlay = Some(Overlay::Search {
+                    input: String::new(),
+                })
+            }
+            Action::Filter => self.overlay = Some(Overlay::Filter { item: 0 }),
+            Action::Play => {
+                self.replay.playing = !self.visible.is_empty();
+                self.replay.waited = Duration::ZERO;
+            }
+            Action::Faster => self.replay.speed = (self.replay.speed * 2.0).min(MAX_SPEED),
+            Action::Slower => self.replay.speed = (self.replay.speed / 2.0).max(MIN_SPEED),
+            Action::Stack => {
+                let stacks = self.lessons.stacks();
+                if stacks.is_empty() {
+                    self.message = Some("no stacks: no lessons with call chains are loaded".into());
+                } else {
+                    let item = self
+                        .stack
+                        .as_ref()
+                        .and_then(|s| stacks.iter().position(|c| &c.id == s))
+                        .unwrap_or(0);
+                    self.overlay = Some(Overlay::Stack { item, stacks });
+                }
+            }
+            Action::Hint => {
+                let n = self.lesson().map_or(0, |l| l.revealable());
+                if self.revealed < n {
+                    self.revealed += 1;
+                } else {
+                    self.message = Some(if n == 0 {
+                        "no hints for this step".into()
+                    } else {
+                        "every hint and answer is shown".into()
+                    });
+                }
+            }
+            Action::Reload => match self.lessons.reload() {
+                Ok(()) => {
+                    self.reload_error = None;
+                    self.message = Some("lessons reloaded".into());
+                }
+                Err(e) => {
+                    self.reload_error = Some(e);
+                    self.message = Some("reload failed: see the lesson pane".into());
+                }
+            },
+            Action::Fold => self.fold(),
+            Action::FoldFrames => {
+                self.fold_frames = !self.fold_frames;
+                if self.fold_frames
+                    && let Some(p) = self.selected.and_then(|s| {
+                        self.tl
+                            .row(s)
+                            .filter(|r| r.kind == "websocket.frame")
+                            .and_then(|r| r.parent)
+                    })
+                {
+                    self.select(Some(p));
+                }
+                self.rebuild();
+            }
+            Action::Tick(d) => self.tick(d),
+            Action::Resize(w, h) => self.size = (w, h),
+            Action::Click(x, y) => self.click(x, y),
+            Action::Wheel { x, y, down } => self.wheel(x, y, down),
+            Action::ItemDown
+            | Action::ItemUp
+            | Action::ValueNext
+            | Action::ValuePrev
+            | Action::Choose
+            | Action::ClearFilter
+            | Action::Input(_)
+            | Action::Backspace => {}
+        }
+    }
+
+    fn focus_pane(&mut self, p: Pane) {
+        self.focus = p;
+        if p != Pane::Timeline {
+            self.detail = p;
+        }
+    }
+
+    fn back_out(&mut self) {
+        match self.focus {
+            Pane::Bytes => self.focus_pane(Pane::Fields),
+            _ => self.focus_pane(Pane::Timeline),
+        }
+    }
+
+    fn fold(&mut self) {
+        let Some(s) = self.selected else {
+            return;
+        };
+        let target = if self.tl.children(s) > 0 {
+            Some(s)
+        } else {
+            self.tl.row(s).and_then(|r| r.parent)
+        };
+        match target {
+            Some(t) => {
+                if !self.folded.remove(&t) {
+                    self.folded.insert(t);
+                    self.select(Some(t));
+                }
+                self.rebuild();
+            }
+            None => self.message = Some("nothing folds under this step".into()),
+        }
+    }
+
+    fn tick(&mut self, d: Duration) {
+        if !self.replay.playing {
+            return;
+        }
+        self.replay.waited += d;
+        loop {
+            let pos = self.position();
+            let Some(&next) = self.visible.get(pos + 1) else {
+                if !self.tl.state().loading {
+                    self.replay.playing = false;
+                    self.message = Some("replay reached the last step".into());
+                }
+                return;
+            };
+            let (Some(a), Some(b)) = (
+                self.selected.and_then(|s| self.tl.row(s)),
+                self.tl.row(next),
+            ) else {
+                return;
+            };
+            let gap_ns = (b.time.as_nanos() - a.time.as_nanos()).max(0);
+            let gap = Duration::from_nanos(u64::try_from(gap_ns).unwrap_or(u64::MAX)).min(MAX_GAP);
+            let due = gap.div_f64(self.replay.speed);
+            if self.replay.waited < due {
+                return;
+            }
+            let left = self.replay.waited - due;
+            self.select(Some(next));
+            self.replay.waited = left;
+        }
+    }
+
+    fn pane_at(&self, x: u16, y: u16) -> Option<(Pane, Rect)> {
+        let a = self.areas();
+        let p = Position::new(x, y);
+        let mut panes = vec![(Pane::Timeline, a.timeline)];
+        for (pane, r) in [
+            (Pane::Fields, a.fields),
+            (Pane::Bytes, a.bytes),
+            (Pane::Lesson, a.lesson),
+        ] {
+            if let Some(r) = r {
+                panes.push((pane, r));
+            }
+        }
+        if a.fields.is_none() {
+            panes.push((self.shown_detail(), a.detail));
+        }
+        panes.into_iter().find(|(_, r)| r.contains(p))
+    }
+
+    fn click(&mut self, x: u16, y: u16) {
+        let a = self.areas();
+        if let Some(tabs) = a.tabs
+            && tabs.contains(Position::new(x, y))
+        {
+            // The narrow layout's tab bar: " Fields  Bytes  Lesson ".
+            let rel = x.saturating_sub(tabs.x) as usize;
+            let mut at = 0;
+            for p in [Pane::Fields, Pane::Bytes, Pane::Lesson] {
+                let w = p.title().len() + 3;
+                if rel < at + w {
+                    self.focus_pane(p);
+                    return;
+                }
+                at += w;
+            }
+            return;
+        }
+        let Some((pane, r)) = self.pane_at(x, y) else {
+            return;
+        };
+        self.focus_pane(pane);
+        let row = y.saturating_sub(r.y + 1) as usize;
+        if y <= r.y || y + 1 >= r.y + r.height {
+            return; // the border
+        }
+        match pane {
+            Pane::Timeline => {
+                let pos = self.tl_offset + row;
+                if pos < self.visible.len() {
+                    self.select_pos(pos);
+                }
+            }
+            Pane::Fields => {
+                let f = self.fields_offset + row;
+                if f < self.field_count() {
+                    self.field = f;
+                    self.bytes_scroll = 0;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn wheel(&mut self, x: u16, y: u16, down: bool) {
+        let Some((pane, _)) = self.pane_at(x, y) else {
+            return;
+        };
+        match pane {
+            Pane::Timeline => self.move_by(if down { 3 } else { -3 }),
+            Pane::Fields => {
+                self.field = if down {
+                    (self.field + 3).min(self.field_count().saturating_sub(1))
+                } else {
+                    self.field.saturating_sub(3)
+                };
+            }
+            Pane::Bytes => self.bytes_scroll = scroll(self.bytes_scroll, 3, down),
+            Pane::Lesson => self.lesson_scroll = scroll(self.lesson_scroll, 3, down),
+        }
+    }
+}
+
+fn scroll(v: u16, by: usize, down: bool) -> u16 {
+    let by = u16::try_from(by).unwrap_or(u16::MAX);
+    if down {
+        v.saturating_add(by)
+    } else {
+        v.saturating_sub(by)
+    }
+}
+
+fn direction(forward: bool) -> &'static str {
+    if forward { "later" } else { "earlier" }
+}

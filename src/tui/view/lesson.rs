@@ -1,0 +1,175 @@
+//! The lesson bound to the selected step: its text with values filled in,
+//! spec references, the call chain through the chosen stack, hints revealed
+//! one `h` at a time, prediction questions whose answers stay hidden until
+//! asked — and the step's findings. A lesson that failed to lint shows its
+//! error here instead.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Widget, Wrap};
+
+use super::pane_block;
+use crate::sanitize::escape;
+use crate::step::{Severity, Step};
+use crate::tui::app::{App, Pane};
+use crate::tui::lessons::LessonView;
+
+pub struct LessonPane<'a>(pub &'a App);
+
+const BOLD: Style = Style::new().add_modifier(Modifier::BOLD);
+const DIM: Style = Style::new().fg(Color::DarkGray);
+const ERR: Style = Style::new().fg(Color::Red).add_modifier(Modifier::BOLD);
+
+/// Multi-line text from a lesson, each line escaped.
+fn text(out: &mut Vec<Line<'static>>, s: &str, style: Style) {
+    for l in s.lines() {
+        out.push(Line::styled(escape(l).into_owned(), style));
+    }
+}
+
+fn heading(out: &mut Vec<Line<'static>>, s: &str) {
+    out.push(Line::raw(""));
+    out.push(Line::styled(s.to_string(), BOLD.fg(Color::Cyan)));
+}
+
+/// The lesson's lines; `revealed` counts hints then answers shown.
+pub fn lesson_lines(l: &LessonView, revealed: usize, stack: Option<&str>) -> Vec<Line<'static>> {
+    let mut out = Vec::new();
+    out.push(Line::styled(escape(&l.title).into_owned(), BOLD));
+    if let Some(e) = &l.error {
+        out.push(Line::styled("this lesson has an error:", ERR));
+        text(&mut out, e, Style::new().fg(Color::Red));
+    }
+    if !l.body.is_empty() {
+        out.push(Line::raw(""));
+        text(&mut out, &l.body, Style::new());
+    }
+    if !l.refs.is_empty() {
+        out.push(Line::raw(""));
+        out.push(Line::from(vec![
+            Span::styled("Spec: ", BOLD),
+            Span::raw(
+                l.refs
+                    .iter()
+                    .map(|r| escape(r).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(" · "),
+            ),
+        ]));
+    }
+    if !l.trace.is_empty() {
+        heading(
+            &mut out,
+            &format!("Call chain ({})", escape(stack.unwrap_or("default stack"))),
+        );
+        for t in &l.trace {
+            out.push(Line::from(vec![
+                Span::styled(
+                    format!("  {} {} ", escape(&t.package), escape(&t.version)),
+                    Style::new().fg(Color::Yellow),
+                ),
+                Span::styled(format!("{}:{} ", escape(&t.file), t.line), DIM),
+                Span::styled(escape(&t.function).into_owned(), BOLD),
+            ]));
+            text(&mut out, &format!("      {}", t.does), Style::new());
+        }
+    }
+    let hints = l.hints.len();
+    if hints > 0 {
+        heading(&mut out, "Hints");
+        for (i, h) in l.hints.iter().enumerate().take(revealed) {
+            text(&mut out, &format!("  {}. {h}", i + 1), Style::new());
+        }
+        if revealed < hints {
+            out.push(Line::styled(
+                format!("  h reveals hint {} of {hints}", revealed + 1),
+                DIM,
+            ));
+        }
+    }
+    if !l.questions.is_empty() {
+        heading(&mut out, "Predict");
+        for (i, (q, a)) in l.questions.iter().enumerate() {
+            text(&mut out, &format!("  Q{}. {q}", i + 1), Style::new());
+            if revealed > hints + i {
+                text(
+                    &mut out,
+                    &format!("      A: {a}"),
+                    Style::new().fg(Color::Green),
+                );
+            } else if revealed == hints + i {
+                out.push(Line::styled("      h reveals the answer", DIM));
+            } else {
+                out.push(Line::styled("      (answer hidden)", DIM));
+            }
+        }
+    }
+    out
+}
+
+fn findings_lines(out: &mut Vec<Line<'static>>, step: &Step, lessons: &[LessonView]) {
+    if step.findings.is_empty() && lessons.is_empty() {
+        return;
+    }
+    heading(out, &format!("Findings ({})", step.findings.len()));
+    for f in &step.findings {
+        let sev = match f.rule.severity {
+            Severity::Must => Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+            Severity::Should => Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+            Severity::Info => Style::new().fg(Color::Blue),
+        };
+        out.push(Line::from(vec![
+            Span::styled(format!("! {} ", f.rule.severity.as_str()), sev),
+            Span::styled(format!("{} ", f.rule.id), BOLD),
+            Span::styled(format!("({})", f.rule.section), DIM),
+        ]));
+        text(out, &format!("  {}", f.message), Style::new());
+    }
+    for l in lessons {
+        out.push(Line::raw(""));
+        out.extend(lesson_lines(l, 0, None));
+    }
+}
+
+impl Widget for &LessonPane<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let app = self.0;
+        let focused = app.focus == Pane::Lesson;
+        let lesson = app.lesson();
+        let title = match &lesson {
+            Some(_) => " Lesson ",
+            None => " Lesson (none bound) ",
+        };
+        let block = pane_block(Line::raw(title), focused);
+        let mut lines = Vec::new();
+        if let Some(e) = &app.reload_error {
+            lines.push(Line::styled("reloading the lessons failed:", ERR));
+            text(&mut lines, e, Style::new().fg(Color::Red));
+            lines.push(Line::raw(""));
+        }
+        if let Some(step) = app.current() {
+            match &lesson {
+                Some(l) => lines.extend(lesson_lines(l, app.revealed, app.stack.as_deref())),
+                None => {
+                    lines.push(Line::styled(
+                        format!("No lesson is bound to {} steps.", step.kind),
+                        DIM,
+                    ));
+                    let d = app.lessons.describe();
+                    if !d.is_empty() {
+                        text(&mut lines, &d, DIM);
+                    }
+                }
+            }
+            let finding_lessons = lesson.as_ref().map_or(&[][..], |l| &l.findings[..]);
+            findings_lines(&mut lines, step, finding_lessons);
+        }
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false })
+            .scroll((app.lesson_scroll, 0))
+            .render(area, buf);
+    }
+}

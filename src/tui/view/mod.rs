@@ -1,0 +1,135 @@
+//! Drawing: a function of the [`App`] state. Each pane is a widget over the
+//! state (`impl Widget for &…`); every string from a capture or a lesson
+//! goes through `crate::sanitize` before it reaches a cell.
+
+pub mod bytes;
+pub mod fields;
+pub mod layout;
+pub mod lesson;
+pub mod overlay;
+pub mod status;
+pub mod timeline;
+
+use ratatui::Frame;
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Borders, Widget};
+
+use super::app::{App, Overlay, Pane};
+
+/// Draws the whole screen.
+pub fn draw(f: &mut Frame<'_>, app: &App) {
+    let area = f.area();
+    f.render_widget(&Screen(app), area);
+}
+
+/// The whole screen as one widget (tests render it into a `Buffer`).
+pub struct Screen<'a>(pub &'a App);
+
+impl Widget for &Screen<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let app = self.0;
+        let a = layout::areas(area, app);
+        (&timeline::TimelinePane(app)).render(a.timeline, buf);
+        let detail = |pane: Pane, r: Rect, buf: &mut Buffer| match pane {
+            Pane::Fields => (&fields::FieldsPane(app)).render(r, buf),
+            Pane::Bytes => (&bytes::BytesPane(app)).render(r, buf),
+            Pane::Lesson => (&lesson::LessonPane(app)).render(r, buf),
+            Pane::Timeline => {}
+        };
+        if let (Some(fr), Some(br), Some(lr)) = (a.fields, a.bytes, a.lesson) {
+            detail(Pane::Fields, fr, buf);
+            detail(Pane::Bytes, br, buf);
+            detail(Pane::Lesson, lr, buf);
+        } else {
+            let shown = app.shown_detail();
+            if let Some(tabs) = a.tabs {
+                tab_bar(shown, app.focus != Pane::Timeline).render(tabs, buf);
+            }
+            detail(shown, a.detail, buf);
+        }
+        (&status::StatusLine(app)).render(a.status, buf);
+        (&status::HintLine(app)).render(a.hints, buf);
+        match &app.overlay {
+            Some(Overlay::Help { scroll }) => overlay::help(area, buf, *scroll),
+            Some(Overlay::Filter { item }) => overlay::filter(area, buf, app, *item),
+            Some(Overlay::Stack { item, stacks }) => {
+                overlay::stack(area, buf, stacks, *item, app.stack.as_deref())
+            }
+            Some(Overlay::Search { .. }) | None => {}
+        }
+    }
+}
+
+fn tab_bar(shown: Pane, focused: bool) -> Line<'static> {
+    let mut spans = Vec::new();
+    for p in [Pane::Fields, Pane::Bytes, Pane::Lesson] {
+        let style = if p == shown {
+            let s = Style::new().add_modifier(Modifier::BOLD | Modifier::REVERSED);
+            if focused { s.fg(Color::Cyan) } else { s }
+        } else {
+            Style::new().fg(Color::DarkGray)
+        };
+        spans.push(Span::styled(format!(" {} ", p.title()), style));
+        spans.push(Span::raw(" "));
+    }
+    spans.push(Span::styled(
+        "(Tab switches)",
+        Style::new().fg(Color::DarkGray),
+    ));
+    Line::from(spans)
+}
+
+/// A pane's frame: bold cyan when it has the focus.
+pub fn pane_block(title: Line<'_>, focused: bool) -> Block<'_> {
+    let style = if focused {
+        Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD)
+    } else {
+        Style::new().fg(Color::DarkGray)
+    };
+    Block::new()
+        .borders(Borders::ALL)
+        .border_type(if focused {
+            BorderType::Thick
+        } else {
+            BorderType::Plain
+        })
+        .border_style(style)
+        .title(title)
+}
+
+/// Renders lines one per row, clipped to the area; rows past the last line are left blank.
+pub fn render_lines(lines: impl IntoIterator<Item = Line<'static>>, area: Rect, buf: &mut Buffer) {
+    for (i, line) in lines.into_iter().take(usize::from(area.height)).enumerate() {
+        let row = Rect {
+            y: area.y + i as u16,
+            height: 1,
+            ..area
+        };
+        line.render(row, buf);
+    }
+}
+
+/// The colour of a layer in the timeline and status line.
+pub fn layer_color(layer: &str) -> Color {
+    match layer {
+        "tcp" => Color::Blue,
+        "http" => Color::Green,
+        "websocket" => Color::Yellow,
+        "engineio" => Color::Magenta,
+        "socketio" => Color::Cyan,
+        _ => Color::Gray,
+    }
+}
+
+/// A short layer name for narrow columns.
+pub fn layer_short(layer: &str) -> &str {
+    match layer {
+        "websocket" => "ws",
+        "engineio" => "eio",
+        "socketio" => "sio",
+        other => other,
+    }
+}

@@ -1,0 +1,141 @@
+//! End to end: the real binary in a real terminal (tmux, 120×35), driven by
+//! keys, its screen read back as text; then `q`, and the process must have
+//! exited with the terminal given back. Skips when tmux is missing, except
+//! under CI=true.
+
+mod tools;
+
+use std::process::Command;
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+/// A private tmux server (its own socket, no user config) killed on drop.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn cmd(&self, args: &[&str]) -> std::process::Output {
+        Command::new("tmux")
+            .args(["-L", &self.socket, "-f", "/dev/null"])
+            .args(args)
+            .output()
+            .expect("running tmux")
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", "e2e"]).stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "e2e"];
+        args.extend_from_slice(keys);
+        assert!(self.cmd(&args).status.success());
+    }
+
+    /// Waits until the screen contains `text`; returns the screen.
+    fn wait_for(&self, text: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if s.contains(text) {
+                return s;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "timed out waiting for {text:?}; screen:\n{s}"
+            );
+            sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd(&["kill-server"]);
+    }
+}
+
+#[test]
+fn steps_opens_help_and_quits_in_a_real_terminal() {
+    if !tools::have("tmux") {
+        return;
+    }
+    let tmux = Tmux {
+        socket: format!("dispel-e2e-{}", std::process::id()),
+    };
+    let bin = env!("CARGO_BIN_EXE_dispel");
+    // The shell prints the exit status after dispel returns, then waits so
+    // the pane stays readable.
+    let script = format!("'{bin}'; echo \"dispel exited: $?\"; sleep 30");
+    let out = tmux.cmd(&[
+        "new-session",
+        "-d",
+        "-s",
+        "e2e",
+        "-x",
+        "120",
+        "-y",
+        "35",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let first = tmux.wait_for("step 1/96");
+    assert!(first.contains("Timeline") && first.contains("Bytes") && first.contains("Lesson"));
+    assert!(first.contains("51270 → 5001  SYN: the client"));
+
+    tmux.keys(&["j", "j", "j"]);
+    let s = tmux.wait_for("step 4/96");
+    assert!(s.contains("Fields · #4 http.response"), "{s}");
+
+    tmux.keys(&["?"]);
+    let help = tmux.wait_for("Keys — ? or Esc closes");
+    for line in ["next step", "drill into the step's fields", "next field"] {
+        assert!(help.contains(line), "help lacks {line:?}:\n{help}");
+    }
+
+    tmux.keys(&["q"]);
+    let after = tmux.wait_for("dispel exited: 0");
+    // The alternate screen is gone: nothing of the interface is left.
+    assert!(!after.contains("Timeline"), "{after}");
+    assert!(!after.contains("Keys — "), "{after}");
+}
+
+#[test]
+fn an_unreadable_capture_is_shown_then_exits_2() {
+    if !tools::have("tmux") {
+        return;
+    }
+    let tmux = Tmux {
+        socket: format!("dispel-e2e-bad-{}", std::process::id()),
+    };
+    let bin = env!("CARGO_BIN_EXE_dispel");
+    let script =
+        format!("'{bin}' replay /nonexistent/x.pcap; echo \"dispel exited: $?\"; sleep 30");
+    let out = tmux.cmd(&[
+        "new-session",
+        "-d",
+        "-s",
+        "e2e",
+        "-x",
+        "120",
+        "-y",
+        "35",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    assert!(out.status.success());
+    let s = tmux.wait_for("stopped:");
+    assert!(s.contains("step 0/0"), "{s}");
+    tmux.keys(&["q"]);
+    let after = tmux.wait_for("dispel exited: 2");
+    assert!(after.contains("dispel: /nonexistent/x.pcap:"), "{after}");
+}
