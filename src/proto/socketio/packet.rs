@@ -302,6 +302,20 @@ mod tests {
         assert_eq!((again.ack_id, again.data), (Some(2), None));
     }
 
+    /// Found by the `socketio` fuzz target: a long number literal parsed
+    /// 1 ULP off the correctly rounded value (serde_json's fast float path),
+    /// so the data shown was not the number sent (JavaScript's JSON.parse
+    /// rounds correctly) and did not survive re-encoding.
+    #[test]
+    fn long_number_literals_parse_correctly_rounded() {
+        let lit = "666666666666666666646666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666";
+        let p = dec(&format!("2[{lit}]"), Protocol::V5);
+        let expected: f64 = lit.parse().unwrap();
+        assert_eq!(p.data, Some(json!([expected])));
+        let again = dec(&encode(&p), Protocol::V5);
+        assert_eq!(again.data, p.data);
+    }
+
     #[test]
     fn spec_examples_v5() {
         // PROTOCOLS.md §5 and spec v5 §Packet encoding: Examples (the wire
