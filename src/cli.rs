@@ -14,6 +14,7 @@ use crate::check;
 mod check_cmd;
 use crate::error::CaptureError;
 use crate::lessons::cli::{self as lessons_cli, LessonsCommand};
+use crate::limits::LimitArgs;
 use crate::output::{
     Filter, json::JsonSink, markdown::MarkdownSink, ndjson::NdjsonSink, streams, text::TextSink,
 };
@@ -55,6 +56,8 @@ pub enum Command {
         capture: Option<PathBuf>,
         #[command(flatten)]
         lessons: LessonOpts,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Print the step trace of a capture.
     #[command(after_help = "Examples:\n  dispel explain app.pcap\n  \
@@ -75,6 +78,8 @@ pub enum Command {
         kind: Vec<String>,
         #[command(flatten)]
         lessons: LessonOpts,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Derive Sec-WebSocket-Accept from a Sec-WebSocket-Key, stage by stage.
     #[command(
@@ -122,6 +127,8 @@ pub enum Command {
         capture: PathBuf,
         #[arg(long, value_enum, default_value_t = StreamsFormat::Text)]
         format: StreamsFormat,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Instructor tools: check, cover and verify lesson files.
     #[command(
@@ -170,7 +177,8 @@ pub fn main() -> ExitCode {
             if is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
             }
-            let _ = writeln!(io::stderr(), "dispel: {e:#}");
+            // Errors can echo a file name or capture bytes: escaped.
+            let _ = writeln!(io::stderr(), "dispel: {}", escape(&format!("{e:#}")));
             ExitCode::from(2)
         }
     }
@@ -187,10 +195,27 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let opts = Options::default();
+    let limits = match &cli.command {
+        Some(
+            Command::Replay { limits, .. }
+            | Command::Explain { limits, .. }
+            | Command::Streams { limits, .. },
+        ) => limits.clone(),
+        Some(Command::Check(args)) => args.limits.clone(),
+        _ => LimitArgs::default(),
+    };
+    if limits.wants_help() {
+        io::stdout()
+            .lock()
+            .write_all(crate::limits::listing().as_bytes())?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let opts = limits.options()?;
     match cli.command {
         None => replay(None, &opts, &LessonOpts::default()),
-        Some(Command::Replay { capture, lessons }) => replay(capture.as_deref(), &opts, &lessons),
+        Some(Command::Replay {
+            capture, lessons, ..
+        }) => replay(capture.as_deref(), &opts, &lessons),
         Some(Command::Lessons(cmd)) => {
             let mut out = io::BufWriter::new(io::stdout().lock());
             let code = lessons_cli::run(cmd, &mut out, &mut io::stderr())?;
@@ -203,6 +228,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             conn,
             kind,
             lessons,
+            ..
         }) => {
             // Only markdown shows lessons; the other formats load the
             // course only to check `--lessons` / `--stack` when given.
@@ -246,7 +272,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             accept(&mut out, &key)?;
             Ok(ExitCode::SUCCESS)
         }
-        Some(Command::Streams { capture, format }) => {
+        Some(Command::Streams {
+            capture, format, ..
+        }) => {
             let mut sink = ReportSink::default();
             let result = analyze::run_file(&capture, &opts, &mut sink);
             let (report, error) = split(result, &capture)?;
@@ -345,7 +373,6 @@ pub fn man(out: &mut dyn Write, sub: Option<&str>) -> anyhow::Result<()> {
 /// Prints the Accept derivation of RFC 6455 §4.2.2 for a key.
 fn accept(out: &mut dyn Write, key: &str) -> anyhow::Result<()> {
     use crate::proto::ws::{GUID, derive_accept};
-    use crate::sanitize::escape;
     use base64::Engine as _;
     let d = derive_accept(key);
     writeln!(out, "key (trimmed)      {}", escape(&d.key_trimmed))?;
@@ -482,7 +509,8 @@ fn finish(error: Option<CaptureError>, path: &Path) -> anyhow::Result<ExitCode> 
     match error {
         None => Ok(ExitCode::SUCCESS),
         Some(e) => {
-            let _ = writeln!(io::stderr(), "dispel: {}: {e}", path.display());
+            let line = format!("{}: {e}", path.display());
+            let _ = writeln!(io::stderr(), "dispel: {}", escape(&line));
             Ok(ExitCode::from(2))
         }
     }

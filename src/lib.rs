@@ -21,6 +21,7 @@ pub mod cli;
 pub mod error;
 pub mod kinds;
 pub mod lessons;
+pub mod limits;
 pub mod link;
 pub mod output;
 pub mod proto;

@@ -30,6 +30,13 @@ pub struct Limits {
     pub max_pending_bytes: usize,
     /// Out-of-order segments held per direction.
     pub max_pending_segments: usize,
+    /// Out-of-order bytes held over all connections together: past it, the
+    /// direction that just grew gives up its hole.
+    pub max_pending_total: usize,
+    /// Connections tracked in one run. Segments of further connections
+    /// are counted ([`Reassembler::skipped`]) and otherwise ignored, so a
+    /// SYN flood costs bounded memory.
+    pub max_connections: usize,
 }
 
 impl Default for Limits {
@@ -37,6 +44,8 @@ impl Default for Limits {
         Limits {
             max_pending_bytes: 4 * 1024 * 1024,
             max_pending_segments: 4096,
+            max_pending_total: 64 * 1024 * 1024,
+            max_connections: 10_000,
         }
     }
 }
@@ -223,6 +232,10 @@ struct Conn {
 }
 
 impl Conn {
+    fn pending_bytes(&self) -> usize {
+        self.halves[0].pending_bytes + self.halves[1].pending_bytes
+    }
+
     fn finished(&self) -> bool {
         self.rst || (self.halves[0].fin_delivered && self.halves[1].fin_delivered)
     }
@@ -243,6 +256,18 @@ pub struct Reassembler {
     conns: Vec<Conn>,
     /// The latest connection of each address pair (normalised order).
     by_flow: HashMap<(SocketAddr, SocketAddr), ConnId>,
+    /// Out-of-order bytes held, over all connections.
+    pending_total: usize,
+    skipped: Skipped,
+}
+
+/// What the connection cap left out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Skipped {
+    /// Segments not analysed because the connection cap was reached.
+    pub segments: u64,
+    /// The first of them (its capture packet number).
+    pub first_frame: Option<FrameNo>,
 }
 
 fn flow_key(a: SocketAddr, b: SocketAddr) -> (SocketAddr, SocketAddr) {
@@ -266,6 +291,11 @@ impl Reassembler {
         })
     }
 
+    /// Segments left out by [`Limits::max_connections`].
+    pub fn skipped(&self) -> Skipped {
+        self.skipped
+    }
+
     /// Bytes currently waiting out of order, over all connections.
     pub fn pending_bytes(&self) -> usize {
         self.conns
@@ -277,18 +307,43 @@ impl Reassembler {
 
     /// Processes one segment.
     pub fn push(&mut self, seg: &Segment<'_>, at: Provenance, out: &mut dyn FnMut(ConnId, Event)) {
-        let id = self.conn_for(seg, at, out);
+        let Some(id) = self.conn_for(seg, at, out) else {
+            self.skipped.segments += 1;
+            self.skipped.first_frame.get_or_insert(at.frame);
+            return;
+        };
         let limits = self.limits;
         let conn = &mut self.conns[id as usize];
         conn.stats.last = at;
         let dir = conn.dir_of(&seg.src);
-        let emit = |e: Event| out(id, e);
-        process(conn, dir, seg, at, &limits, emit);
+        let before = conn.pending_bytes();
+        let mut emit = |e: Event| out(id, e);
+        process(conn, dir, seg, at, &limits, &mut emit);
+        let after = conn.pending_bytes();
+        self.pending_total = self.pending_total + after - before;
+        if self.pending_total > limits.max_pending_total {
+            // Over the run-wide budget: this direction gives up its hole.
+            let held = conn.halves[dir.index()].pending_bytes;
+            emit(Event::Anomaly {
+                dir,
+                at,
+                rule: &rules::TCP_PENDING_CAP,
+                message: format!(
+                    "{} bytes were waiting out of order over all connections (limit: {} bytes); this direction's hole at relative sequence {} is declared lost",
+                    self.pending_total,
+                    limits.max_pending_total,
+                    conn.halves[dir.index()].next + 1
+                ),
+            });
+            flush_hole(conn, dir, at, GapReason::PendingCap, &mut emit);
+            self.pending_total -= held - conn.halves[dir.index()].pending_bytes;
+        }
     }
 
     /// Ends the capture: holes still open become gaps and everything waiting
     /// behind them is delivered.
     pub fn finish(&mut self, out: &mut dyn FnMut(ConnId, Event)) {
+        self.pending_total = 0;
         for (id, conn) in self.conns.iter_mut().enumerate() {
             let at = conn.stats.last;
             for dir in [Dir::C2s, Dir::S2c] {
@@ -305,7 +360,7 @@ impl Reassembler {
         seg: &Segment<'_>,
         at: Provenance,
         out: &mut dyn FnMut(ConnId, Event),
-    ) -> ConnId {
+    ) -> Option<ConnId> {
         let key = flow_key(seg.src, seg.dst);
         if let Some(&id) = self.by_flow.get(&key) {
             let conn = &self.conns[id as usize];
@@ -317,8 +372,11 @@ impl Reassembler {
                     || matches!(conn.halves[Dir::C2s.index()].base,
                         Some(b) if b != seg.seq.wrapping_add(1)));
             if !reuse {
-                return id;
+                return Some(id);
             }
+        }
+        if self.conns.len() >= self.limits.max_connections {
+            return None;
         }
         let id = self.conns.len() as ConnId;
         let (client, server, role_guessed) = if seg.flags.syn && !seg.flags.ack {
@@ -367,7 +425,7 @@ impl Reassembler {
                 },
             );
         }
-        id
+        Some(id)
     }
 }
 
@@ -1119,12 +1177,93 @@ mod tests {
         assert_eq!(c.streams[0], b"?????tail");
     }
 
+    /// A SYNTHETIC segment from client port `port` to 10.0.0.2:80.
+    fn syn_from(port: u16, seq: u32, syn: bool, payload: &[u8]) -> Segment<'_> {
+        Segment {
+            src: addr(&format!("10.0.0.1:{port}")),
+            dst: addr("10.0.0.2:80"),
+            seq,
+            ack: 0,
+            flags: Flags {
+                syn,
+                ..Flags::default()
+            },
+            window: 0,
+            header: &[],
+            payload,
+            missing: 0,
+        }
+    }
+
+    #[test]
+    fn connections_past_the_cap_are_skipped_and_counted() {
+        let mut r = Reassembler::new(Limits {
+            max_connections: 3,
+            ..Limits::default()
+        });
+        let at = Provenance {
+            frame: 1,
+            time: Timestamp::default(),
+        };
+        let mut opened = 0;
+        for port in 1000..1010 {
+            r.push(&syn_from(port, 7, true, b""), at, &mut |_, e| {
+                opened += usize::from(matches!(e, Event::Open(_)));
+            });
+        }
+        assert_eq!(opened, 3);
+        assert_eq!(r.stats().count(), 3);
+        assert_eq!(r.skipped().segments, 7);
+        assert_eq!(r.skipped().first_frame, Some(1));
+        // A tracked connection still gets its segments.
+        let mut data = 0;
+        r.push(&syn_from(1000, 8, false, b"hi"), at, &mut |_, e| {
+            data += usize::from(matches!(e, Event::Data { .. }));
+        });
+        assert_eq!(data, 1);
+    }
+
+    #[test]
+    fn the_run_wide_pending_cap_gives_up_a_hole() {
+        let mut r = Reassembler::new(Limits {
+            max_pending_total: 20,
+            ..Limits::default()
+        });
+        let at = Provenance {
+            frame: 1,
+            time: Timestamp::default(),
+        };
+        let mut log = Vec::new();
+        for port in [1000, 1001, 1002] {
+            r.push(&syn_from(port, 100, true, b""), at, &mut |_, _| {});
+            // 8 bytes behind a 1-byte hole, on each connection.
+            r.push(
+                &syn_from(port, 102, false, b"01234567"),
+                at,
+                &mut |id, e| {
+                    if let Event::Anomaly { rule, .. } = e {
+                        log.push((id, rule.id));
+                    }
+                },
+            );
+            assert!(r.pending_bytes() <= 20, "{} held", r.pending_bytes());
+        }
+        // The third connection crossed 20 bytes and gave up its hole.
+        assert_eq!(
+            log.iter().filter(|(_, r)| *r == "tcp.pending-cap").count(),
+            1
+        );
+        assert!(log.contains(&(2, "tcp.pending-cap")));
+        assert_eq!(r.pending_bytes(), 16);
+    }
+
     #[test]
     fn pending_cap_gives_up_the_hole() {
         let mut c = Conv::new();
         c.r = Reassembler::new(Limits {
             max_pending_bytes: 10,
             max_pending_segments: 100,
+            ..Limits::default()
         });
         c.seg(true, 100, 0, "S", b"");
         c.seg(true, 111, 0, "A", b"0123456");

@@ -228,6 +228,7 @@ fn tcp_pending_cap() {
         tcp: dispel::tcp::Limits {
             max_pending_bytes: 1 << 20,
             max_pending_segments: 2,
+            ..dispel::tcp::Limits::default()
         },
         ..Options::default()
     };

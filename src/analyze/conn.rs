@@ -27,6 +27,12 @@ pub struct Limits {
     pub http: http::Limits,
     pub ws: ws::Limits,
     pub engineio: crate::proto::engineio::Limits,
+    /// Engine.IO sessions tracked in one run; later open packets are shown
+    /// but start no session.
+    pub engineio_sessions: usize,
+    /// HTTP requests waiting for their response on one connection
+    /// (pipelining); past it the oldest is forgotten.
+    pub max_pending_requests: usize,
 }
 
 impl Default for Limits {
@@ -36,6 +42,8 @@ impl Default for Limits {
             http: http::Limits::default(),
             ws: ws::Limits::default(),
             engineio: crate::proto::engineio::Limits::default(),
+            engineio_sessions: 10_000,
+            max_pending_requests: 1024,
         }
     }
 }
@@ -325,6 +333,9 @@ impl ConnState {
             );
         }
         let is_upgrade = upgrade.is_some();
+        if self.requests.len() >= self.limits.max_pending_requests {
+            self.requests.pop_front();
+        }
         self.requests.push_back(PendingRequest {
             method,
             target,

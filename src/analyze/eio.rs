@@ -38,6 +38,9 @@ pub struct RequestCtx {
     session: Option<u32>,
 }
 
+/// Transport switches remembered per session for its summary.
+const MAX_TRANSPORTS: usize = 16;
+
 /// A packet's place in the capture.
 #[derive(Debug, Clone)]
 struct Where {
@@ -102,17 +105,26 @@ struct WsLink {
 #[derive(Debug, Default)]
 pub struct Tracker {
     limits: eio::Limits,
+    max_sessions: usize,
+    /// Open packets that found the session limit reached.
+    sessions_skipped: u64,
     sessions: Vec<Session>,
     by_sid: HashMap<String, u32>,
     ws: HashMap<ConnId, WsLink>,
 }
 
 impl Tracker {
-    pub fn new(limits: eio::Limits) -> Tracker {
+    pub fn new(limits: eio::Limits, max_sessions: usize) -> Tracker {
         Tracker {
             limits,
+            max_sessions,
             ..Tracker::default()
         }
+    }
+
+    /// How many open packets found the session limit reached, if any did.
+    pub fn sessions_skipped(&self) -> Option<u64> {
+        (self.sessions_skipped > 0).then_some(self.sessions_skipped)
     }
 
     fn session_of(&self, sid: Option<&str>) -> Option<u32> {
@@ -486,8 +498,7 @@ impl Tracker {
                         s.fields
                             .push(Field::new("engineio.open.max_payload", v).show("bytes"));
                     }
-                    let idx = self.open_session(version, open, w);
-                    session = Some(idx);
+                    session = self.open_session(version, open, w);
                 }
                 Err(pr) => s
                     .findings
@@ -522,7 +533,9 @@ impl Tracker {
         sess.last_frames = w.frames.clone();
         sess.last_conn = w.conn;
         sess.conns.insert(w.conn);
-        if sess.transports.last() != Some(&w.transport) {
+        // (Bounded: a session that switches transport on every packet is
+        // hostile, and the summary needs only the first switches.)
+        if sess.transports.last() != Some(&w.transport) && sess.transports.len() < MAX_TRANSPORTS {
             sess.transports.push(w.transport);
         }
         if p.ptype == PacketType::Upgrade && w.dir == Dir::C2s {
@@ -538,9 +551,13 @@ impl Tracker {
         Some(si)
     }
 
-    fn open_session(&mut self, version: Version, open: OpenInfo, w: &Where) -> u32 {
+    fn open_session(&mut self, version: Version, open: OpenInfo, w: &Where) -> Option<u32> {
         if let Some(&i) = self.by_sid.get(&open.sid) {
-            return i;
+            return Some(i);
+        }
+        if self.sessions.len() >= self.max_sessions {
+            self.sessions_skipped += 1;
+            return None;
         }
         let index = self.sessions.len() as u32;
         let limits = self.limits.clone();
@@ -575,7 +592,7 @@ impl Tracker {
                 held: [Vec::new(), Vec::new()],
             },
         });
-        index
+        Some(index)
     }
 
     /// Heartbeat rules: who pings (v3: the client; v4: the server) and
@@ -902,6 +919,10 @@ impl Tracker {
                 if let Some(id) = pk.ack_id {
                     // The step number is not known until emitted: use the
                     // next one, which this step will get.
+                    if sess.sio.acks.len() >= self.limits.max_pending_acks {
+                        // Forget one (the smallest key) to stay bounded.
+                        sess.sio.acks.pop_first();
+                    }
                     sess.sio.acks.insert(
                         (w.dir, pk.nsp.clone(), id),
                         (0, event.clone().unwrap_or_default()),

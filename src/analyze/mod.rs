@@ -38,7 +38,8 @@ pub struct Options {
 }
 
 impl Options {
-    fn max_record(&self) -> usize {
+    /// The record limit in effect.
+    pub fn max_record(&self) -> usize {
         self.max_record.unwrap_or(16 * 1024 * 1024)
     }
 }
@@ -225,7 +226,7 @@ impl<'o> Analyzer<'o> {
             started: false,
             reasm: Reassembler::new(opts.tcp),
             conns: Vec::new(),
-            eio: eio::Tracker::new(opts.layers.engineio.clone()),
+            eio: eio::Tracker::new(opts.layers.engineio.clone(), opts.layers.engineio_sessions),
             report: Report::default(),
             ifaces: BTreeMap::new(),
             fragments: 0,
@@ -329,6 +330,25 @@ impl<'o> Analyzer<'o> {
                     ),
                 });
             }
+        }
+        let skipped = self.reasm.skipped();
+        if skipped.segments > 0 {
+            report.notices.push(Notice {
+                message: format!(
+                    "the connection limit ({} connections, --limit max-connections) was reached: {} TCP segments of further connections were skipped (first: packet {})",
+                    self.opts.tcp.max_connections,
+                    skipped.segments,
+                    skipped.first_frame.unwrap_or(0)
+                ),
+            });
+        }
+        if let Some(n) = self.eio.sessions_skipped() {
+            report.notices.push(Notice {
+                message: format!(
+                    "the Engine.IO session limit ({} sessions, --limit max-sessions) was reached: {n} further open packets did not start a session",
+                    self.opts.layers.engineio_sessions
+                ),
+            });
         }
         if self.fragments > 0 {
             report.notices.push(Notice {

@@ -38,6 +38,8 @@ pub struct CheckArgs {
     /// Captures checked at once (default: the machine's parallelism).
     #[arg(long, short = 'j', value_name = "N")]
     pub jobs: Option<usize>,
+    #[command(flatten)]
+    pub limits: crate::limits::LimitArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -79,10 +81,10 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     };
     let expect_title = expect.as_ref().and_then(|e| e.title.clone());
     let opts = CheckOptions {
+        analysis: args.limits.options()?,
         rules,
         expect,
         strict: args.strict,
-        ..CheckOptions::default()
     };
     let inputs = batch::expand(&args.inputs);
     if inputs.is_empty() {

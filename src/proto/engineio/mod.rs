@@ -302,6 +302,10 @@ pub struct Limits {
     pub max_ack_id_digits: usize,
     /// Bytes accepted in a Socket.IO namespace.
     pub max_namespace_len: usize,
+    /// Socket.IO events with an ack id still waiting for their ack, per
+    /// session; past it one waiting event is forgotten (its ack, if it
+    /// comes, is then reported unmatched).
+    pub max_pending_acks: usize,
 }
 
 impl Default for Limits {
@@ -312,6 +316,7 @@ impl Default for Limits {
             max_json_depth: 64,
             max_ack_id_digits: 19,
             max_namespace_len: 1024,
+            max_pending_acks: 4096,
         }
     }
 }

@@ -285,6 +285,37 @@ mod tests {
         decode(text, protocol, &Limits::default()).unwrap()
     }
 
+    /// Found by the `socketio` fuzz target (input `2 2`): JSON after the
+    /// type may start with whitespace (socket.io-parser's `JSON.parse`
+    /// accepts it too), so `2 2` is an EVENT whose data is the number 2 with
+    /// no ack id. Re-encoded as socket.io-parser does, it becomes `22`,
+    /// which reads as ack id 2 with no data: a number right after the type
+    /// (or ack id) is ambiguous on the wire itself. The decoder keeps the
+    /// sender's reading, and the payload check flags the non-array data.
+    #[test]
+    fn whitespace_before_numeric_data_is_data_not_an_ack_id() {
+        let p = dec("2 2", Protocol::V5);
+        assert_eq!((p.ack_id, p.data.clone()), (None, Some(json!(2))));
+        assert_eq!(pair(&p.data_span), Some((1, 3)));
+        assert!(!check_payload(&p, Protocol::V5).is_empty());
+        let again = dec(&encode(&p), Protocol::V5);
+        assert_eq!((again.ack_id, again.data), (Some(2), None));
+    }
+
+    /// Found by the `socketio` fuzz target: a long number literal parsed
+    /// 1 ULP off the correctly rounded value (serde_json's fast float path),
+    /// so the data shown was not the number sent (JavaScript's JSON.parse
+    /// rounds correctly) and did not survive re-encoding.
+    #[test]
+    fn long_number_literals_parse_correctly_rounded() {
+        let lit = "666666666666666666646666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666666";
+        let p = dec(&format!("2[{lit}]"), Protocol::V5);
+        let expected: f64 = lit.parse().unwrap();
+        assert_eq!(p.data, Some(json!([expected])));
+        let again = dec(&encode(&p), Protocol::V5);
+        assert_eq!(again.data, p.data);
+    }
+
     #[test]
     fn spec_examples_v5() {
         // PROTOCOLS.md §5 and spec v5 §Packet encoding: Examples (the wire

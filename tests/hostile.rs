@@ -1,0 +1,498 @@
+//! Hostile captures: every resource claim and terminal attack of
+//! tests/hostile/README.md, run through the `dispel` binary (`explain` text and ndjson, `check`).
+//!
+//! Each case must finish without a panic, with the expected exit code and
+//! finding (or notice, or error naming the file and byte offset), within a
+//! peak resident memory of [`MAX_RSS_MB`], and without a raw ESC byte on
+//! stdout or stderr. The captures are SYNTHETIC, written by
+//! tests/hostile/generate.py: the small ones are committed, the large ones
+//! (megabytes) are generated into a temporary directory when the test runs.
+
+mod tools;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_dispel");
+
+/// Peak resident memory allowed for one run.
+const MAX_RSS_MB: i64 = 200;
+
+/// The exit code a command gives a capture it could read.
+#[derive(Clone, Copy, PartialEq)]
+enum Exit {
+    /// Always 0 (`explain`: findings are output, not failure).
+    Zero,
+    /// 1 when a MUST rule fired (a FAILED verdict), else 0 (`check`).
+    OneOnMust,
+}
+
+/// The commands every case runs under: the arguments before the capture,
+/// and how their exit code follows from the findings. The ndjson run comes
+/// first: it tells which findings fired.
+const COMMANDS: &[(&[&str], Exit)] = &[
+    (&["explain", "--format", "ndjson"], Exit::Zero),
+    (&["explain"], Exit::Zero),
+    (&["check"], Exit::OneOnMust),
+];
+
+/// What a case must produce.
+enum Expect {
+    /// A finding with this rule id.
+    Rule(&'static str),
+    /// Text in the output (a summary notice, a finding's message).
+    Output(&'static str),
+    /// Exit 2, with `dispel: FILE: … at byte N` on stderr.
+    Error { offset: u64 },
+    /// Whatever findings (terminal cases: the escaping is what is checked).
+    Clean,
+}
+
+struct Case {
+    file: &'static str,
+    /// Extra arguments (a lowered limit).
+    args: &'static [&'static str],
+    expect: &'static [Expect],
+}
+
+const SMALL: &[Case] = &[
+    Case {
+        file: "ws-length-2-63.pcap",
+        args: &[],
+        expect: &[
+            Expect::Rule("frame.length-msb-set"),
+            Expect::Rule("frame.too-large"),
+        ],
+    },
+    Case {
+        file: "ws-length-2-63-minus-1.pcap",
+        args: &[],
+        expect: &[Expect::Rule("frame.too-large")],
+    },
+    Case {
+        file: "pcap-record-4gb.pcap",
+        args: &[],
+        expect: &[Expect::Error { offset: 24 }],
+    },
+    Case {
+        file: "pcapng-block-absurd.pcapng",
+        args: &[],
+        expect: &[Expect::Error { offset: 48 }],
+    },
+    Case {
+        file: "tcp-overlap-conflict.pcap",
+        args: &[],
+        expect: &[Expect::Rule("tcp.overlap-conflict")],
+    },
+    Case {
+        file: "ws-deflate-bomb.pcap",
+        args: &[],
+        expect: &[Expect::Rule("deflate.too-large")],
+    },
+    Case {
+        file: "eio-payload-20000-packets.pcap",
+        args: &[],
+        expect: &[Expect::Rule("engineio.too-many-packets")],
+    },
+    Case {
+        file: "eio-five-sessions.pcap",
+        args: &["--limit", "max-sessions=2"],
+        expect: &[Expect::Output(
+            "3 further open packets did not start a session",
+        )],
+    },
+    Case {
+        file: "sio-billion-attachments.pcap",
+        args: &[],
+        expect: &[
+            Expect::Rule("socketio.too-many-attachments"),
+            Expect::Rule("socketio.orphan-attachment"),
+        ],
+    },
+    Case {
+        file: "sio-json-depth-100000.pcap",
+        args: &[],
+        expect: &[Expect::Rule("socketio.bad-payload")],
+    },
+    Case {
+        file: "sio-50-pending-acks.pcap",
+        args: &["--limit", "max-pending-acks=10"],
+        expect: &[Expect::Output("ACK (id 0) answers no event")],
+    },
+    Case {
+        file: "http-10000-headers.pcap",
+        args: &[],
+        expect: &[Expect::Rule("http.head-too-large")],
+    },
+    Case {
+        file: "terminal-escapes-ws.pcap",
+        args: &[],
+        expect: &[Expect::Clean],
+    },
+    Case {
+        file: "terminal-escapes-http.pcap",
+        args: &[],
+        expect: &[Expect::Rule("http.malformed")],
+    },
+    Case {
+        file: "terminal-escapes-raw.pcap",
+        args: &[],
+        expect: &[Expect::Clean],
+    },
+];
+
+const LARGE: &[Case] = &[
+    Case {
+        file: "tcp-50000-half-open.pcap",
+        args: &[],
+        expect: &[Expect::Output("the connection limit (10000 connections")],
+    },
+    Case {
+        file: "tcp-100000-out-of-order.pcap",
+        args: &[],
+        expect: &[Expect::Rule("tcp.pending-cap"), Expect::Rule("tcp.gap")],
+    },
+    Case {
+        file: "http-10mb-header-line.pcap",
+        args: &[],
+        expect: &[Expect::Rule("http.head-too-large")],
+    },
+];
+
+struct Run {
+    code: i32,
+    /// stdout stays in its file: the checks stream over it, so this test
+    /// process never grows (see [`run`] on why that matters).
+    _dir: tempfile::TempDir,
+    stdout: PathBuf,
+    stderr: String,
+    max_rss_kb: i64,
+}
+
+impl Run {
+    /// The whole stdout, for the small outputs of the file-name tests.
+    fn stdout_string(&self) -> String {
+        String::from_utf8(std::fs::read(&self.stdout).unwrap()).unwrap()
+    }
+}
+
+/// What a streaming pass over an output found.
+struct Scan {
+    esc: bool,
+    /// For each needle, whether it occurs.
+    found: Vec<bool>,
+    /// Unsafe characters (text outputs only).
+    unsafe_chars: Vec<char>,
+}
+
+/// Streams over `path` in 64 KiB chunks, looking for ESC bytes and the
+/// `needles`; for text output (`text`), also for characters a terminal
+/// would act on (valid UTF-8 required).
+fn scan(path: &Path, needles: &[&str], text: bool) -> Scan {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).unwrap();
+    let keep = needles.iter().map(|n| n.len()).max().unwrap_or(1);
+    let mut out = Scan {
+        esc: false,
+        found: vec![false; needles.len()],
+        unsafe_chars: Vec::new(),
+    };
+    let mut window: Vec<u8> = Vec::new(); // the tail of the previous chunk + this one
+    let mut utf8: Vec<u8> = Vec::new(); // an incomplete character carried over
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let n = f.read(&mut chunk).unwrap();
+        if n == 0 {
+            break;
+        }
+        let c = &chunk[..n];
+        out.esc |= c.contains(&0x1b);
+        let tail = window.len().saturating_sub(keep);
+        window.drain(..tail);
+        window.extend_from_slice(c);
+        for (i, needle) in needles.iter().enumerate() {
+            out.found[i] |= window.windows(needle.len()).any(|w| w == needle.as_bytes());
+        }
+        if text {
+            utf8.extend_from_slice(c);
+            let valid = match std::str::from_utf8(&utf8) {
+                Ok(_) => utf8.len(),
+                Err(e) if e.error_len().is_none() => e.valid_up_to(),
+                Err(e) => panic!("{}: text output is not UTF-8 ({e})", path.display()),
+            };
+            let s = std::str::from_utf8(&utf8[..valid]).unwrap();
+            out.unsafe_chars.extend(
+                s.chars()
+                    .filter(|&c| c != '\n' && c != '\t' && dispel::sanitize::is_unsafe(c)),
+            );
+            utf8.drain(..valid);
+        }
+    }
+    assert!(
+        utf8.is_empty(),
+        "{}: text output ends mid-character",
+        path.display()
+    );
+    out
+}
+
+/// Runs dispel, measuring this child's own peak memory with wait4.
+///
+/// Linux carries a process's peak RSS across exec, and std spawns with
+/// vfork semantics, so a child's `ru_maxrss` is at least this test
+/// process's own peak: the measure is an upper bound on dispel's, and this
+/// process must stay small (outputs are streamed, never loaded whole).
+fn run(args: &[&std::ffi::OsStr]) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    let (out_path, err_path) = (dir.path().join("out"), dir.path().join("err"));
+    let child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as libc::pid_t;
+    // A watchdog: a hang fails the test instead of stalling it.
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = done.clone();
+    let watchdog = std::thread::spawn(move || {
+        for _ in 0..1200 {
+            if flag.load(std::sync::atomic::Ordering::SeqCst) {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // SAFETY: kill on our own child's pid, which is not reaped yet.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        true
+    });
+    let mut status = 0;
+    // SAFETY: rusage is plain data; wait4 fills it for this child only.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: waiting on our own child.
+        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if r == pid {
+            break;
+        }
+        assert_eq!(
+            std::io::Error::last_os_error().kind(),
+            std::io::ErrorKind::Interrupted,
+            "wait4 failed"
+        );
+    }
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let killed = watchdog.join().unwrap();
+    std::mem::forget(child); // already reaped
+    assert!(!killed, "dispel {args:?} ran over 120 s");
+    assert!(
+        libc::WIFEXITED(status),
+        "dispel {args:?} died of a signal (status {status:#x})"
+    );
+    Run {
+        code: libc::WEXITSTATUS(status),
+        _dir: dir,
+        stdout: out_path,
+        stderr: String::from_utf8_lossy(&std::fs::read(&err_path).unwrap()).into_owned(),
+        max_rss_kb: usage.ru_maxrss,
+    }
+}
+
+fn check(dir: &Path, case: &Case) {
+    let path = dir.join(case.file);
+    assert!(
+        path.exists(),
+        "{} missing: run tests/hostile/generate.py",
+        path.display()
+    );
+    // Whether a MUST rule fired, from the ndjson run.
+    let mut must: Option<bool> = None;
+    for (cmd, exit) in COMMANDS {
+        let mut args: Vec<&std::ffi::OsStr> = cmd.iter().map(|a| a.as_ref()).collect();
+        args.push(path.as_os_str());
+        args.extend(case.args.iter().map(|a| std::ffi::OsStr::new(*a)));
+        let r = run(&args);
+        let what = format!("{} under {cmd:?}", case.file);
+        let ndjson = cmd.contains(&"ndjson");
+        let mut needles: Vec<&str> = vec!["\"severity\":\"MUST\""];
+        for e in case.expect {
+            match e {
+                Expect::Rule(t) | Expect::Output(t) => needles.push(t),
+                _ => {}
+            }
+        }
+        let seen = scan(&r.stdout, &needles, !ndjson);
+        if ndjson {
+            must = Some(seen.found[0]);
+            // Every line is JSON (parsed streaming, nothing kept).
+            let reader = std::io::BufReader::new(std::fs::File::open(&r.stdout).unwrap());
+            for v in
+                serde_json::Deserializer::from_reader(reader).into_iter::<serde::de::IgnoredAny>()
+            {
+                v.unwrap_or_else(|e| panic!("{what}: not JSON: {e}"));
+            }
+        } else {
+            assert!(
+                seen.unsafe_chars.is_empty(),
+                "{what}: raw {:?} in text output",
+                seen.unsafe_chars
+            );
+        }
+        let findings_code = match exit {
+            Exit::Zero => 0,
+            Exit::OneOnMust => i32::from(must.expect("the ndjson run comes first")),
+        };
+        assert!(
+            r.max_rss_kb < MAX_RSS_MB * 1024,
+            "{what}: peak memory {} MB",
+            r.max_rss_kb / 1024
+        );
+        assert!(!seen.esc, "{what}: raw ESC on stdout");
+        assert!(!r.stderr.contains('\x1b'), "{what}: raw ESC on stderr");
+        assert!(!r.stderr.contains("panicked"), "{what}: {}", r.stderr);
+        let mut needle = 1;
+        for e in case.expect {
+            match e {
+                Expect::Rule(id) => {
+                    assert_eq!(r.code, findings_code, "{what}: {}", r.stderr);
+                    assert!(seen.found[needle], "{what}: no {id} finding");
+                    needle += 1;
+                }
+                Expect::Output(text) => {
+                    assert_eq!(r.code, findings_code, "{what}: {}", r.stderr);
+                    // `check` reports verdicts, not the trace's notices.
+                    if *exit == Exit::Zero {
+                        assert!(seen.found[needle], "{what}: no \"{text}\" in the output");
+                    }
+                    needle += 1;
+                }
+                Expect::Error { offset } => {
+                    assert_eq!(r.code, 2, "{what}");
+                    let line = r.stderr.lines().next().unwrap_or("");
+                    assert!(line.starts_with("dispel: "), "{what}: {line}");
+                    assert!(line.contains(case.file), "{what}: file not named: {line}");
+                    assert!(
+                        line.contains(&format!("at byte {offset}")),
+                        "{what}: offset {offset} not named: {line}"
+                    );
+                }
+                Expect::Clean => {
+                    assert_eq!(r.code, findings_code, "{what}: {}", r.stderr);
+                }
+            }
+        }
+    }
+}
+
+fn hostile_dir() -> PathBuf {
+    tools::root().join("tests/hostile")
+}
+
+#[test]
+fn small_hostile_cases() {
+    for case in SMALL {
+        check(&hostile_dir(), case);
+    }
+}
+
+#[test]
+fn large_hostile_cases() {
+    if !tools::have("python3") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let status = Command::new("python3")
+        .arg(hostile_dir().join("generate.py"))
+        .arg("--large")
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    for case in LARGE {
+        check(dir.path(), case);
+    }
+}
+
+/// The committed files are what the script writes: regenerate and compare.
+#[test]
+fn committed_cases_match_the_generator() {
+    if !tools::have("python3") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("generate.py");
+    std::fs::copy(hostile_dir().join("generate.py"), &script).unwrap();
+    let status = Command::new("python3")
+        .arg(&script)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    for case in SMALL {
+        let fresh = std::fs::read(dir.path().join(case.file)).unwrap();
+        let committed = std::fs::read(hostile_dir().join(case.file)).unwrap();
+        assert!(
+            fresh == committed,
+            "{} differs from the generator's output",
+            case.file
+        );
+    }
+}
+
+/// A file name is capture-controlled text too: an escape sequence in it is
+/// shown escaped, on stdout and in the `dispel:` error line.
+#[test]
+fn escapes_in_file_names_are_shown_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let evil = dir.path().join("evil\x1b[2J\u{202e}.pcap");
+    std::fs::copy(hostile_dir().join("terminal-escapes-raw.pcap"), &evil).unwrap();
+    let r = run(&[std::ffi::OsStr::new("explain"), evil.as_os_str()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let stdout = r.stdout_string();
+    assert!(stdout.contains("evil\\x1b[2J\\u{202e}.pcap"), "{stdout}");
+    assert!(!stdout.contains('\x1b'));
+
+    let broken = dir.path().join("bad\x1b]0;title\x07.pcap");
+    std::fs::copy(hostile_dir().join("pcap-record-4gb.pcap"), &broken).unwrap();
+    let r = run(&[std::ffi::OsStr::new("explain"), broken.as_os_str()]);
+    assert_eq!(r.code, 2);
+    assert!(
+        !r.stderr.contains('\x1b') && !r.stderr.contains('\x07'),
+        "{:?}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("bad\\x1b]0;title\\x07.pcap"),
+        "{}",
+        r.stderr
+    );
+
+    let missing = dir.path().join("gone\x1b[31m.pcap");
+    let r = run(&[std::ffi::OsStr::new("explain"), missing.as_os_str()]);
+    assert_eq!(r.code, 2);
+    assert!(!r.stderr.contains('\x1b'), "{:?}", r.stderr);
+}
+
+/// Escaped control characters keep their exact value in ndjson.
+#[test]
+fn ndjson_keeps_capture_text_exact() {
+    let r = run(&[
+        std::ffi::OsStr::new("explain"),
+        hostile_dir().join("terminal-escapes-ws.pcap").as_os_str(),
+        std::ffi::OsStr::new("--format"),
+        std::ffi::OsStr::new("ndjson"),
+    ]);
+    assert_eq!(r.code, 0);
+    let stdout = r.stdout_string();
+    let exact = stdout.lines().any(|l| {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        v.to_string().contains("\\u001b]0;pwned\\u0007") || l.contains("\\u001b[2Jclear")
+    });
+    assert!(
+        exact,
+        "the ESC sequences are not in the ndjson as JSON escapes"
+    );
+}
