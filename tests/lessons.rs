@@ -488,6 +488,27 @@ fn run(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// Found by the `lessons` fuzz target: a broken interpolation followed,
+/// about 40 bytes on, by a multi-byte character made the locator slice
+/// inside it and panic.
+#[test]
+fn a_broken_interpolation_before_multibyte_text_is_located_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut yaml = String::from("lessons:\n");
+    for pad in 30..40 {
+        yaml.push_str(&format!(
+            "  - id: l{pad}\n    title: t\n    select: {{kind: websocket.frame}}\n    body: \"{{nope}}{}{}\"\n",
+            "a".repeat(pad),
+            "é".repeat(8)
+        ));
+    }
+    let path = dir.path().join("utf8.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    let (code, out, err) = run(&["lessons", "lint", path.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert_eq!(out.matches("`{nope}` is not a field").count(), 10, "{out}");
+}
+
 #[test]
 fn lint_exit_codes_and_output() {
     let (code, out, _) = run(&["lessons", "lint", "tests/lessons/course"]);

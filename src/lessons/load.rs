@@ -333,10 +333,17 @@ impl Cx<'_> {
     /// the end of that value line (exact for plain and block scalars, and for
     /// quoted ones without escapes before it; else the scalar's start).
     fn locate(&self, n: &Node, value: &str, at: usize) -> Mark {
-        let line_end = value[at..].find('\n').map_or(value.len(), |e| at + e);
-        let needle = &value[at..line_end.min(at + 40)];
+        let Some(rest) = value.get(at..) else {
+            return n.mark;
+        };
+        // At most 40 bytes of the line, cut at a character boundary.
+        let mut end = rest.find('\n').unwrap_or(rest.len()).min(40);
+        while !rest.is_char_boundary(end) {
+            end -= 1;
+        }
+        let needle = &rest[..end];
         let start = byte_index(self.text, n.mark);
-        match self.text[start..].find(needle) {
+        match self.text.get(start..).and_then(|t| t.find(needle)) {
             Some(off) => mark_at(self.text, start + off),
             None => n.mark,
         }
