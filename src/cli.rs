@@ -406,7 +406,7 @@ fn markdown(
     filter: Filter,
     selection: Option<lessons_cli::Selection>,
 ) -> anyhow::Result<ExitCode> {
-    use crate::output::markdown::{LessonBlock, TraceFrame};
+    use crate::output::markdown::LessonBlock;
     let Some(selection) = selection else {
         return analyse(capture, opts, &mut MarkdownSink::new(out, filter));
     };
@@ -440,18 +440,7 @@ fn markdown(
                     title: r.title,
                     body: r.body,
                     refs: r.refs,
-                    trace: r
-                        .trace
-                        .into_iter()
-                        .map(|t| TraceFrame {
-                            package: t.package,
-                            version: t.version,
-                            file: t.file,
-                            line: t.line,
-                            function: t.function,
-                            does: t.does,
-                        })
-                        .collect(),
+                    trace: r.trace,
                 }
             })
             .collect()

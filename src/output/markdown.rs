@@ -20,18 +20,8 @@ use crate::sanitize::{escape, escape_with};
 use crate::step::{Field, Origin, Span, Step, Timestamp, Value};
 use crate::tcp::ConnMeta;
 
-/// One frame of a library's call chain: where in which package the step's
-/// bytes were produced or consumed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TraceFrame {
-    pub package: String,
-    pub version: String,
-    pub file: String,
-    pub line: u32,
-    pub function: String,
-    /// What this call does for the step, in a few words.
-    pub does: String,
-}
+/// One frame of a library's call chain, as the lessons engine gives it.
+pub use crate::lessons::TraceEntry;
 
 /// A lesson shown under a step: its title, its body (Markdown written by
 /// the lesson's author), references (RFC sections, spec links) and the call
@@ -41,7 +31,7 @@ pub struct LessonBlock {
     pub title: String,
     pub body: String,
     pub refs: Vec<String>,
-    pub trace: Vec<TraceFrame>,
+    pub trace: Vec<TraceEntry>,
 }
 
 /// Supplies the lessons of a step. The lessons engine plugs in here; without
@@ -460,13 +450,14 @@ mod tests {
                     title: "Masking *matters*".into(),
                     body: "Clients **mask**.\x1b[31m".into(),
                     refs: vec!["RFC 6455 §5.3".into()],
-                    trace: vec![TraceFrame {
+                    trace: vec![TraceEntry {
                         package: "websocket-client".into(),
                         version: "1.9.2".into(),
                         file: "websocket/_abnf.py".into(),
                         line: 201,
                         function: "ABNF.format".into(),
                         does: "masks | the payload".into(),
+                        at: Default::default(),
                     }],
                 }]
             });
