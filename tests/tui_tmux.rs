@@ -23,6 +23,28 @@ impl Tmux {
             .expect("running tmux")
     }
 
+    /// Runs `script` under `sh` in a new detached 120×35 session.
+    fn start(&self, script: &str) {
+        let out = self.cmd(&[
+            "new-session",
+            "-d",
+            "-s",
+            "e2e",
+            "-x",
+            "120",
+            "-y",
+            "35",
+            "sh",
+            "-c",
+            script,
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     fn screen(&self) -> String {
         String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", "e2e"]).stdout).into_owned()
     }
@@ -68,24 +90,7 @@ fn steps_opens_help_and_quits_in_a_real_terminal() {
     // The shell prints the exit status after dispel returns, then waits so
     // the pane stays readable.
     let script = format!("'{bin}'; echo \"dispel exited: $?\"; sleep 30");
-    let out = tmux.cmd(&[
-        "new-session",
-        "-d",
-        "-s",
-        "e2e",
-        "-x",
-        "120",
-        "-y",
-        "35",
-        "sh",
-        "-c",
-        &script,
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    tmux.start(&script);
 
     let first = tmux.wait_for("step 1/96");
     assert!(first.contains("Timeline") && first.contains("Bytes") && first.contains("Lesson"));
@@ -119,20 +124,7 @@ fn an_unreadable_capture_is_shown_then_exits_2() {
     let bin = env!("CARGO_BIN_EXE_dispel");
     let script =
         format!("'{bin}' replay /nonexistent/x.pcap; echo \"dispel exited: $?\"; sleep 30");
-    let out = tmux.cmd(&[
-        "new-session",
-        "-d",
-        "-s",
-        "e2e",
-        "-x",
-        "120",
-        "-y",
-        "35",
-        "sh",
-        "-c",
-        &script,
-    ]);
-    assert!(out.status.success());
+    tmux.start(&script);
     let s = tmux.wait_for("stopped:");
     assert!(s.contains("step 0/0"), "{s}");
     tmux.keys(&["q"]);
