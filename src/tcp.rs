@@ -255,7 +255,9 @@ pub struct Reassembler {
     limits: Limits,
     conns: Vec<Conn>,
     /// The latest connection of each address pair (normalised order).
-    by_flow: HashMap<(SocketAddr, SocketAddr), ConnId>,
+    /// Keyed with foldhash (seeded per run): SipHash on every packet's
+    /// address pair was 6% of a run on small messages.
+    by_flow: HashMap<(SocketAddr, SocketAddr), ConnId, foldhash::fast::RandomState>,
     /// Out-of-order bytes held, over all connections.
     pending_total: usize,
     skipped: Skipped,

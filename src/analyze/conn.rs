@@ -12,6 +12,7 @@ use crate::rules::{self, Rule};
 use crate::step::{Dir, Field, Finding, Origin, Span, Step, Value};
 use crate::tcp::{ConnMeta, Control, Event};
 
+use super::Detail;
 use super::eio::{RequestCtx, Tracker};
 use super::http::{self as httpstep, HttpState, Progress};
 use super::stream::StreamBuf;
@@ -100,12 +101,13 @@ pub struct ConnState {
     pings: Pings,
     /// Which directions have ended (FIN, or RST for both).
     ended: [bool; 2],
+    detail: Detail,
 }
 
 type Emit<'a> = dyn FnMut(Step) -> u64 + 'a;
 
 impl ConnState {
-    pub fn new(meta: ConnMeta, limits: Limits) -> ConnState {
+    pub fn new(meta: ConnMeta, limits: Limits, detail: Detail) -> ConnState {
         let dir = || DirState {
             buf: StreamBuf::default(),
             decoder: Decoder::Detect,
@@ -117,6 +119,7 @@ impl ConnState {
             requests: VecDeque::new(),
             pings: Default::default(),
             ended: [false; 2],
+            detail,
         }
     }
 
@@ -402,10 +405,20 @@ impl ConnState {
             });
             let c2s = deflate.map(|(c, _)| (true, c));
             let s2c = deflate.map(|(_, srv)| (true, srv));
-            self.dirs[1].decoder =
-                Decoder::WebSocket(Box::new(WsDir::new(id, Dir::S2c, s2c, self.limits.ws)));
-            self.dirs[0].decoder =
-                Decoder::WebSocket(Box::new(WsDir::new(id, Dir::C2s, c2s, self.limits.ws)));
+            self.dirs[1].decoder = Decoder::WebSocket(Box::new(WsDir::new(
+                id,
+                Dir::S2c,
+                s2c,
+                self.limits.ws,
+                self.detail,
+            )));
+            self.dirs[0].decoder = Decoder::WebSocket(Box::new(WsDir::new(
+                id,
+                Dir::C2s,
+                c2s,
+                self.limits.ws,
+                self.detail,
+            )));
             // The client's bytes that waited for this answer are frames.
             self.pump(Dir::C2s, false, eio, emit);
         } else {

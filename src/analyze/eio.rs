@@ -25,6 +25,7 @@ use crate::rules::{self, Rule};
 use crate::sanitize::escape;
 use crate::step::{ConnId, Dir, Field, Finding, FrameNo, Origin, Span, Step, Timestamp, Value};
 
+use super::Detail;
 use super::ws::Delivered;
 
 type Emit<'a> = dyn FnMut(Step) -> u64 + 'a;
@@ -105,18 +106,20 @@ struct WsLink {
 #[derive(Debug, Default)]
 pub struct Tracker {
     limits: eio::Limits,
+    detail: Detail,
     max_sessions: usize,
     /// Open packets that found the session limit reached.
     sessions_skipped: u64,
     sessions: Vec<Session>,
     by_sid: HashMap<String, u32>,
-    ws: HashMap<ConnId, WsLink>,
+    ws: HashMap<ConnId, WsLink, foldhash::fast::RandomState>,
 }
 
 impl Tracker {
-    pub fn new(limits: eio::Limits, max_sessions: usize) -> Tracker {
+    pub fn new(limits: eio::Limits, max_sessions: usize, detail: Detail) -> Tracker {
         Tracker {
             limits,
+            detail,
             max_sessions,
             ..Tracker::default()
         }
@@ -319,7 +322,6 @@ impl Tracker {
             time: m.time,
             transport: "websocket",
         };
-        let data: Arc<[u8]> = Arc::from(m.payload.as_slice());
         let decoded = if m.text {
             match std::str::from_utf8(&m.payload) {
                 Ok(t) => eio::decode_ws_text(link.version, t),
@@ -332,7 +334,16 @@ impl Tracker {
         };
         match decoded {
             Ok(p) => {
-                let session = self.packet(&w, link.version, link.session, &p, &data, None, emit);
+                let session = self.packet(
+                    &w,
+                    link.version,
+                    link.session,
+                    &p,
+                    &m.payload,
+                    None,
+                    None,
+                    emit,
+                );
                 if link.session.is_none()
                     && let Some(s) = session
                     && let Some(l) = self.ws.get_mut(&conn)
@@ -376,7 +387,16 @@ impl Tracker {
                 too_many: i == 0 && payload.exceeds_python_engineio_limit(),
                 jsonp,
             };
-            let s = self.packet(w, version, session, &pp.packet, &data, Some(note), emit);
+            let s = self.packet(
+                w,
+                version,
+                session,
+                &pp.packet,
+                body,
+                Some(&data),
+                Some(note),
+                emit,
+            );
             session = session.or(s);
         }
     }
@@ -390,85 +410,30 @@ impl Tracker {
         version: Version,
         session: Option<u32>,
         p: &eio::Packet<'_>,
-        data: &Arc<[u8]>,
+        data: &[u8],
+        shared: Option<&Arc<[u8]>>,
         note: Option<PayloadNote>,
         emit: &mut Emit<'_>,
     ) -> Option<u32> {
         let mut s = Step::new(w.conn, w.dir, "engineio.packet", w.time);
         s.frames = w.frames.clone();
-        let buf_name = if w.transport == "websocket" {
-            "message"
-        } else if note.as_ref().is_some_and(|n| n.jsonp) {
-            "jsonp"
-        } else {
-            "body"
-        };
-        let b = s.add_buffer(buf_name, Origin::Derived, data.clone());
-        let sp = |r: &std::ops::Range<usize>| Span::bytes(b, r.start, r.len());
-        s.fields.push(
-            Field::new("engineio.type", p.ptype.name())
-                .span(sp(&p.type_span))
-                .show(format!(
-                    "{} ({})",
-                    p.ptype.name(),
-                    p.ptype.digit().map_or("?".to_string(), |d| d.to_string())
-                )),
-        );
-        s.fields
-            .push(Field::new("engineio.version", version.number()));
-        s.fields.push(Field::new("engineio.transport", w.transport));
-        if let Some(n) = &note {
-            s.fields.push(
-                Field::new("engineio.payload.index", n.index + 1).show(format!(
-                    "packet {} of {} in this payload",
-                    n.index + 1,
-                    n.count
-                )),
-            );
-            if let Some(rule) = n.rule {
-                s.fields
-                    .push(Field::new("engineio.payload.length_rule", rule).show(
-                        if rule == "utf16-units" {
-                            "the length prefix counts UTF-16 code units, as JavaScript does"
-                        } else {
-                            "the length prefix counts UTF-8 bytes, as python-engineio 3.x did"
-                        },
-                    ));
-            }
-            if n.too_many {
-                s.findings.push(Finding::new(
-                    &rules::ENGINEIO_TOO_MANY_PACKETS,
-                    format!(
-                        "this polling payload carries {} packets; python-engineio refuses payloads of more than 16",
-                        n.count
-                    ),
-                ));
-            }
-            s.fields
-                .push(Field::new("engineio.payload.record", Value::SpanBytes).span(sp(&n.record)));
+        // Message packets are the hot path; every other type is rare and
+        // carries session logic, so it is always built in full.
+        let full = self.detail.engineio || p.ptype != PacketType::Message;
+        if full {
+            let data = shared.cloned().unwrap_or_else(|| Arc::from(data));
+            packet_fields(&mut s, w, version, p, data, note.as_ref());
         }
-        match &p.data {
-            Data::Empty => {}
-            Data::Text(t) => s
-                .fields
-                .push(Field::new("engineio.data", *t).span(sp(&p.data_span))),
-            Data::Binary(bytes) => {
-                if p.base64 {
-                    let bb =
-                        s.add_buffer("base64-decoded", Origin::Derived, Arc::from(bytes.as_ref()));
-                    s.fields.push(
-                        Field::new("engineio.data", Value::SpanBytes)
-                            .span(Span::bytes(bb, 0, bytes.len()))
-                            .show("binary, sent as base64"),
-                    );
-                } else {
-                    s.fields
-                        .push(Field::new("engineio.data", Value::SpanBytes).span(sp(&p.data_span)));
-                }
-            }
-            Data::Undecoded(_) => s
-                .fields
-                .push(Field::new("engineio.data", Value::SpanBytes).span(sp(&p.data_span))),
+        if let Some(n) = &note
+            && n.too_many
+        {
+            s.findings.push(Finding::new(
+                &rules::ENGINEIO_TOO_MANY_PACKETS,
+                format!(
+                    "this polling payload carries {} packets; python-engineio refuses payloads of more than 16",
+                    n.count
+                ),
+            ));
         }
         for pr in &p.problems {
             s.findings.push(Finding::new(eio_rule(pr), pr.message()));
@@ -508,19 +473,21 @@ impl Tracker {
         s.session = session;
 
         let text = p.text().unwrap_or("");
-        let (mut summary, stage) = describe(p.ptype, text, w.dir, version);
-        if let Some(n) = binary_len(&p.data) {
-            summary = format!(
-                "EIO {} ({}), binary: {n} bytes{}",
-                p.ptype.name(),
-                p.ptype.digit().map_or("?".into(), |d| d.to_string()),
-                if p.base64 { ", sent as base64" } else { "" }
-            );
+        if full {
+            let (mut summary, stage) = describe(p.ptype, text, w.dir, version);
+            if let Some(n) = binary_len(&p.data) {
+                summary = format!(
+                    "EIO {} ({}), binary: {n} bytes{}",
+                    p.ptype.name(),
+                    p.ptype.digit().map_or("?".into(), |d| d.to_string()),
+                    if p.base64 { ", sent as base64" } else { "" }
+                );
+            }
+            if let Some(stage) = stage {
+                s.fields.push(Field::new("engineio.upgrade_stage", stage));
+            }
+            s.summary = summary;
         }
-        if let Some(stage) = stage {
-            s.fields.push(Field::new("engineio.upgrade_stage", stage));
-        }
-        s.summary = summary;
 
         let Some(si) = session else {
             emit(s);
@@ -811,84 +778,10 @@ impl Tracker {
         let mut s = Step::new(w.conn, w.dir, "socketio.packet", w.time);
         s.frames = w.frames.clone();
         s.session = Some(si);
-        // The packet's text (the Engine.IO message's data, after its `4`):
-        // the decoder's spans index it. A binary packet's text came in the
-        // message that announced its attachments.
-        let b = s.add_buffer("socket.io", Origin::Derived, Arc::from(text.as_bytes()));
-        let sp = |r: &Option<std::ops::Range<usize>>| {
-            r.clone().map(|r| Span::bytes(b, r.start, r.len()))
-        };
-        let mut f = Field::new("socketio.type", pk.ptype.name(protocol)).show(format!(
-            "{} ({})",
-            pk.ptype.name(protocol),
-            pk.ptype.digit().map_or("?".into(), |d| d.to_string())
-        ));
-        f.span = Some(Span::bytes(b, pk.type_span.start, pk.type_span.len()));
-        s.fields.push(f);
-        s.fields
-            .push(Field::new("socketio.protocol", protocol.number()));
-        let mut nsp = Field::new("socketio.nsp", pk.nsp.as_str());
-        nsp.span = sp(&pk.nsp_span);
-        if pk.nsp_span.is_none() {
-            nsp.show = Some("the default namespace: not written on the wire".into());
-        }
-        s.fields.push(nsp);
-        if let Some(id) = pk.ack_id {
-            let mut f = Field::new("socketio.ack_id", id);
-            f.span = sp(&pk.ack_span);
-            s.fields.push(f);
-        }
-        if let Some(n) = pk.attachments {
-            let mut f = Field::new("socketio.attachments", n);
-            f.span = sp(&pk.attachments_span);
-            s.fields.push(f);
-        }
-        let event = sio::event_name(pk).map(str::to_owned);
-        if let Some(e) = &event {
-            s.fields.push(Field::new("socketio.event", e.as_str()));
-        }
-        if let Some(data) = &pk.data {
-            let mut f = Field::new("socketio.data", Value::Json(data.clone()));
-            f.span = sp(&pk.data_span);
-            s.fields.push(f);
-            if event.is_some()
-                && let J::Array(a) = data
-            {
-                s.fields.push(Field::new(
-                    "socketio.args",
-                    Value::Json(J::Array(a[1..].to_vec())),
-                ));
-            }
-        }
-        for (i, att) in lp.attachments.iter().enumerate() {
-            let ab = s.add_buffer(
-                "attachment",
-                Origin::Derived,
-                Arc::from(att.bytes.as_slice()),
-            );
-            let carried = sess.sio.inputs[d]
-                .iter()
-                .find(|(inp, _)| *inp == att.input)
-                .map(|(_, st)| *st);
-            let mut f = Field::new("socketio.attachment", Value::SpanBytes).span(Span::bytes(
-                ab,
-                0,
-                att.bytes.len(),
-            ));
-            f.show = Some(match carried {
-                Some(st) => format!(
-                    "attachment {i}: {} bytes, carried by step {st}",
-                    att.bytes.len()
-                ),
-                None => format!("attachment {i}: {} bytes", att.bytes.len()),
-            });
-            s.fields.push(f);
-        }
-        if !lp.attachments.is_empty()
-            && let Some(full) = lp.reconstruct()
-        {
-            s.fields
-                .push(Field::new("socketio.data.reconstructed", Value::Json(full)));
+        let event = sio::event_name(pk);
+        let full = self.detail.socketio;
+        if full {
+            sio_fields(&mut s, &sess.sio.inputs[d], lp, text, protocol, event);
         }
         for pr in sio::check_payload(pk, protocol) {
             findings.push(Finding::new(sio_rule(&pr), pr.message()));
@@ -925,7 +818,7 @@ impl Tracker {
                     }
                     sess.sio.acks.insert(
                         (w.dir, pk.nsp.clone(), id),
-                        (0, event.clone().unwrap_or_default()),
+                        (0, event.unwrap_or_default().to_owned()),
                     );
                 }
             }
@@ -950,19 +843,15 @@ impl Tracker {
             }
             _ => {}
         }
-        if let Some((st, ev)) = &answers {
-            s.fields.push(
-                Field::new("socketio.ack.answers", *st)
-                    .show(format!("answers the \"{}\" event of step {st}", escape(ev))),
-            );
+        if full {
+            if let Some((st, ev)) = &answers {
+                s.fields.push(
+                    Field::new("socketio.ack.answers", *st)
+                        .show(format!("answers the \"{}\" event of step {st}", escape(ev))),
+                );
+            }
+            s.summary = sio_summary(pk, protocol, event, &lp.attachments, answers.as_ref());
         }
-        s.summary = sio_summary(
-            pk,
-            protocol,
-            event.as_deref(),
-            &lp.attachments,
-            answers.as_ref(),
-        );
         s.findings = findings;
         s
     }
@@ -1077,6 +966,171 @@ impl Tracker {
             );
             emit(s);
         }
+    }
+}
+
+/// A Socket.IO packet step's buffers and fields. `inputs` maps the
+/// direction's Engine.IO inputs to their steps (for attachments).
+fn sio_fields(
+    s: &mut Step,
+    inputs: &VecDeque<(usize, u64)>,
+    lp: &LogicalPacket,
+    text: &str,
+    protocol: Protocol,
+    event: Option<&str>,
+) {
+    let pk = &lp.packet;
+    // The packet's text (the Engine.IO message's data, after its `4`):
+    // the decoder's spans index it. A binary packet's text came in the
+    // message that announced its attachments.
+    let b = s.add_buffer("socket.io", Origin::Derived, Arc::from(text.as_bytes()));
+    let sp =
+        |r: &Option<std::ops::Range<usize>>| r.clone().map(|r| Span::bytes(b, r.start, r.len()));
+    let mut f = Field::new("socketio.type", pk.ptype.name(protocol)).show(format!(
+        "{} ({})",
+        pk.ptype.name(protocol),
+        pk.ptype.digit().map_or("?".into(), |d| d.to_string())
+    ));
+    f.span = Some(Span::bytes(b, pk.type_span.start, pk.type_span.len()));
+    s.fields.push(f);
+    s.fields
+        .push(Field::new("socketio.protocol", protocol.number()));
+    let mut nsp = Field::new("socketio.nsp", pk.nsp.as_str());
+    nsp.span = sp(&pk.nsp_span);
+    if pk.nsp_span.is_none() {
+        nsp.show = Some("the default namespace: not written on the wire".into());
+    }
+    s.fields.push(nsp);
+    if let Some(id) = pk.ack_id {
+        let mut f = Field::new("socketio.ack_id", id);
+        f.span = sp(&pk.ack_span);
+        s.fields.push(f);
+    }
+    if let Some(n) = pk.attachments {
+        let mut f = Field::new("socketio.attachments", n);
+        f.span = sp(&pk.attachments_span);
+        s.fields.push(f);
+    }
+    if let Some(e) = event {
+        s.fields.push(Field::new("socketio.event", e));
+    }
+    if let Some(data) = &pk.data {
+        let mut f = Field::new("socketio.data", Value::Json(data.clone()));
+        f.span = sp(&pk.data_span);
+        s.fields.push(f);
+        if event.is_some()
+            && let J::Array(a) = data
+        {
+            s.fields.push(Field::new(
+                "socketio.args",
+                Value::Json(J::Array(a[1..].to_vec())),
+            ));
+        }
+    }
+    for (i, att) in lp.attachments.iter().enumerate() {
+        let ab = s.add_buffer(
+            "attachment",
+            Origin::Derived,
+            Arc::from(att.bytes.as_slice()),
+        );
+        let carried = inputs
+            .iter()
+            .find(|(inp, _)| *inp == att.input)
+            .map(|(_, st)| *st);
+        let mut f = Field::new("socketio.attachment", Value::SpanBytes).span(Span::bytes(
+            ab,
+            0,
+            att.bytes.len(),
+        ));
+        f.show = Some(match carried {
+            Some(st) => format!(
+                "attachment {i}: {} bytes, carried by step {st}",
+                att.bytes.len()
+            ),
+            None => format!("attachment {i}: {} bytes", att.bytes.len()),
+        });
+        s.fields.push(f);
+    }
+    if !lp.attachments.is_empty()
+        && let Some(full) = lp.reconstruct()
+    {
+        s.fields
+            .push(Field::new("socketio.data.reconstructed", Value::Json(full)));
+    }
+}
+
+/// An Engine.IO packet step's buffer and fields.
+fn packet_fields(
+    s: &mut Step,
+    w: &Where,
+    version: Version,
+    p: &eio::Packet<'_>,
+    data: Arc<[u8]>,
+    note: Option<&PayloadNote>,
+) {
+    let buf_name = if w.transport == "websocket" {
+        "message"
+    } else if note.is_some_and(|n| n.jsonp) {
+        "jsonp"
+    } else {
+        "body"
+    };
+    let b = s.add_buffer(buf_name, Origin::Derived, data);
+    let sp = |r: &std::ops::Range<usize>| Span::bytes(b, r.start, r.len());
+    s.fields.push(
+        Field::new("engineio.type", p.ptype.name())
+            .span(sp(&p.type_span))
+            .show(format!(
+                "{} ({})",
+                p.ptype.name(),
+                p.ptype.digit().map_or("?".to_string(), |d| d.to_string())
+            )),
+    );
+    s.fields
+        .push(Field::new("engineio.version", version.number()));
+    s.fields.push(Field::new("engineio.transport", w.transport));
+    if let Some(n) = note {
+        s.fields.push(
+            Field::new("engineio.payload.index", n.index + 1).show(format!(
+                "packet {} of {} in this payload",
+                n.index + 1,
+                n.count
+            )),
+        );
+        if let Some(rule) = n.rule {
+            s.fields
+                .push(Field::new("engineio.payload.length_rule", rule).show(
+                    if rule == "utf16-units" {
+                        "the length prefix counts UTF-16 code units, as JavaScript does"
+                    } else {
+                        "the length prefix counts UTF-8 bytes, as python-engineio 3.x did"
+                    },
+                ));
+        }
+        s.fields
+            .push(Field::new("engineio.payload.record", Value::SpanBytes).span(sp(&n.record)));
+    }
+    match &p.data {
+        Data::Empty => {}
+        Data::Text(t) => s
+            .fields
+            .push(Field::new("engineio.data", *t).span(sp(&p.data_span))),
+        Data::Binary(bytes) => {
+            if p.base64 {
+                let bb = s.add_buffer("base64-decoded", Origin::Derived, Arc::from(bytes.as_ref()));
+                s.fields.push(
+                    Field::new("engineio.data", Value::SpanBytes)
+                        .span(Span::bytes(bb, 0, bytes.len()))
+                        .show("binary, sent as base64"),
+                );
+            } else {
+                s.fields
+                    .push(Field::new("engineio.data", Value::SpanBytes).span(sp(&p.data_span)));
+            }
+        }
+        Data::Undecoded(_) => s
+            .fields
+            .push(Field::new("engineio.data", Value::SpanBytes).span(sp(&p.data_span))),
     }
 }
 

@@ -85,8 +85,62 @@ pub trait Sink {
     /// A connection, before its first step.
     fn connection(&mut self, meta: &ConnMeta) -> io::Result<()>;
     fn step(&mut self, step: &Step) -> io::Result<()>;
+    /// Whether this sink reads the fields, buffers and summary of steps of
+    /// `kind`. Asked once per run, before the first packet. Steps of the
+    /// per-message kinds (see [`Detail`]) that no one reads arrive *lean*:
+    /// kind, connection, direction, packets, time, session and findings,
+    /// with no fields, buffers or summary — building those is most of the
+    /// cost of a small message, and `check` reads only findings.
+    fn wants_detail(&self, _kind: &str) -> bool {
+        true
+    }
     /// The end of the trace (also after an input error).
     fn finish(&mut self, report: &Report, error: Option<&CaptureError>) -> io::Result<()>;
+}
+
+/// Which per-message step kinds are built in full. Every other kind (TCP
+/// events, HTTP messages, handshakes, control frames, sessions) is rare and
+/// always built in full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Detail {
+    /// `websocket.frame` of data frames (control frames are always full).
+    pub frame: bool,
+    /// `websocket.message`.
+    pub message: bool,
+    /// `websocket.inflate`.
+    pub inflate: bool,
+    /// `engineio.packet` of message packets (the other types are always full).
+    pub engineio: bool,
+    /// `socketio.packet`.
+    pub socketio: bool,
+}
+
+impl Detail {
+    /// Everything in full: what every renderer needs.
+    pub const FULL: Detail = Detail {
+        frame: true,
+        message: true,
+        inflate: true,
+        engineio: true,
+        socketio: true,
+    };
+
+    /// What `sink` reads.
+    pub fn of(sink: &dyn Sink) -> Detail {
+        Detail {
+            frame: sink.wants_detail("websocket.frame"),
+            message: sink.wants_detail("websocket.message"),
+            inflate: sink.wants_detail("websocket.inflate"),
+            engineio: sink.wants_detail("engineio.packet"),
+            socketio: sink.wants_detail("socketio.packet"),
+        }
+    }
+}
+
+impl Default for Detail {
+    fn default() -> Detail {
+        Detail::FULL
+    }
 }
 
 /// Why a run stopped early.
@@ -163,7 +217,7 @@ fn run(
             return Err(e.into());
         }
     };
-    let mut an = Analyzer::new(name, reader.format(), opts);
+    let mut an = Analyzer::new(name, reader.format(), opts, Detail::of(sink));
     let mut input_error = None;
     loop {
         match reader.next_packet() {
@@ -212,10 +266,11 @@ struct Analyzer<'o> {
     fragments: u64,
     first_fragment: Option<u64>,
     output_error: Option<io::Error>,
+    detail: Detail,
 }
 
 impl<'o> Analyzer<'o> {
-    fn new(name: String, format: Format, opts: &'o Options) -> Analyzer<'o> {
+    fn new(name: String, format: Format, opts: &'o Options, detail: Detail) -> Analyzer<'o> {
         Analyzer {
             info: CaptureInfo {
                 name,
@@ -226,12 +281,17 @@ impl<'o> Analyzer<'o> {
             started: false,
             reasm: Reassembler::new(opts.tcp),
             conns: Vec::new(),
-            eio: eio::Tracker::new(opts.layers.engineio.clone(), opts.layers.engineio_sessions),
+            eio: eio::Tracker::new(
+                opts.layers.engineio.clone(),
+                opts.layers.engineio_sessions,
+                detail,
+            ),
             report: Report::default(),
             ifaces: BTreeMap::new(),
             fragments: 0,
             first_fragment: None,
             output_error: None,
+            detail,
         }
     }
 
@@ -269,8 +329,18 @@ impl<'o> Analyzer<'o> {
                 let layer_limits = &self.opts.layers;
                 let report = &mut self.report;
                 let output_error = &mut self.output_error;
+                let detail = self.detail;
                 self.reasm.push(&seg, at, &mut |id, ev| {
-                    dispatch(conns, eio, layer_limits, report, output_error, sink, id, ev)
+                    dispatch(
+                        conns,
+                        eio,
+                        (layer_limits, detail),
+                        report,
+                        output_error,
+                        sink,
+                        id,
+                        ev,
+                    )
                 });
             }
             Decoded::NotTcp => self.report.non_tcp_packets += 1,
@@ -299,8 +369,18 @@ impl<'o> Analyzer<'o> {
         let layer_limits = &self.opts.layers;
         let report = &mut self.report;
         let output_error = &mut self.output_error;
+        let detail = self.detail;
         self.reasm.finish(&mut |id, ev| {
-            dispatch(conns, eio, layer_limits, report, output_error, sink, id, ev)
+            dispatch(
+                conns,
+                eio,
+                (layer_limits, detail),
+                report,
+                output_error,
+                sink,
+                id,
+                ev,
+            )
         });
         let capture_end = report.last.unwrap_or_default();
         let mut emit = |s: Step| emit_step(report, output_error, sink, s);
@@ -389,7 +469,7 @@ fn emit_step(
 fn dispatch(
     conns: &mut Vec<conn::ConnState>,
     eio: &mut eio::Tracker,
-    limits: &conn::Limits,
+    (limits, detail): (&conn::Limits, Detail),
     report: &mut Report,
     output_error: &mut Option<io::Error>,
     sink: &mut dyn Sink,
@@ -398,7 +478,11 @@ fn dispatch(
 ) {
     if let Event::Open(meta) = &ev {
         debug_assert_eq!(meta.id as usize, conns.len());
-        conns.push(conn::ConnState::new((*meta).clone(), limits.clone()));
+        conns.push(conn::ConnState::new(
+            (*meta).clone(),
+            limits.clone(),
+            detail,
+        ));
         if output_error.is_none()
             && let Err(e) = sink.connection(meta)
         {

@@ -19,6 +19,7 @@ use crate::rules::{self, Rule};
 use crate::sanitize::escape;
 use crate::step::{ConnId, Dir, Field, Finding, FrameNo, Origin, Span, Step, Timestamp, Value};
 
+use super::Detail;
 use super::stream::StreamBuf;
 
 /// Caps of the WebSocket layer.
@@ -92,13 +93,23 @@ pub struct WsDir {
     mask_bug_seen: bool,
     after_close_reported: bool,
     frame_count: u64,
+    detail: Detail,
+    /// Where a lean frame's payload is unmasked (reused: no allocation per
+    /// frame).
+    scratch: Vec<u8>,
 }
 
 /// Pings waiting for their pong, per sending direction: (payload, step).
 pub type Pings = [VecDeque<(Vec<u8>, u64)>; 2];
 
 impl WsDir {
-    pub fn new(conn: ConnId, dir: Dir, deflate: Option<(bool, bool)>, limits: Limits) -> WsDir {
+    pub fn new(
+        conn: ConnId,
+        dir: Dir,
+        deflate: Option<(bool, bool)>,
+        limits: Limits,
+        detail: Detail,
+    ) -> WsDir {
         let sender = match dir {
             Dir::C2s => Sender::Client,
             Dir::S2c => Sender::Server,
@@ -121,6 +132,8 @@ impl WsDir {
             mask_bug_seen: false,
             after_close_reported: false,
             frame_count: 0,
+            detail,
+            scratch: Vec::new(),
         }
     }
 
@@ -266,6 +279,32 @@ impl WsDir {
         let (frames, time) = buf.provenance(total);
         let mut s = Step::new(self.conn, self.dir, "websocket.frame", time);
         s.frames = frames.clone();
+        let payload_range = h.header_len..total;
+        // Control frames are rare and carry the ping/pong and Close logic:
+        // always built in full.
+        if !(self.detail.frame || h.opcode.is_control()) {
+            // A lean step: what the layers above need, and findings.
+            let payload: &[u8] = match h.mask {
+                Some(key) => {
+                    self.scratch.clear();
+                    self.scratch.extend_from_slice(&raw[payload_range]);
+                    crate::proto::ws::apply_mask(&mut self.scratch, key, 0);
+                    &self.scratch
+                }
+                None => &raw[payload_range],
+            };
+            let events = self.assembler.push(h, payload);
+            for e in &events {
+                if let AssemblyEvent::Violation(v) = e {
+                    s.findings
+                        .push(Finding::new(violation_rule(v), v.message()));
+                }
+            }
+            self.msg_frames.extend_from_slice(&frames);
+            emit(s);
+            self.after_frame(h, events, time, emit, out);
+            return;
+        }
         let b = s.add_buffer(
             "stream",
             Origin::Stream {
@@ -273,7 +312,6 @@ impl WsDir {
             },
             Arc::from(raw),
         );
-        let payload_range = h.header_len..total;
         // A masked frame's payload is unmasked straight into the buffer the
         // step shows; an unmasked one is read where it lies. (Copies were
         // the largest cost on bulk traffic.)
@@ -388,6 +426,19 @@ impl WsDir {
             }
             q.push_back((payload.to_vec(), step_no));
         }
+        self.after_frame(h, events, time, emit, out);
+    }
+
+    /// What a frame's assembly completed: messages go on as steps and to
+    /// the layer above.
+    fn after_frame(
+        &mut self,
+        h: &FrameHeader,
+        events: Vec<AssemblyEvent>,
+        time: Timestamp,
+        emit: &mut dyn FnMut(Step) -> u64,
+        out: &mut Vec<Delivered>,
+    ) {
         for e in events {
             match e {
                 AssemblyEvent::Message(m) => self.message(m, time, emit, out, None),
@@ -472,8 +523,30 @@ impl WsDir {
         frames_sorted.dedup();
         let mut s = Step::new(self.conn, self.dir, "websocket.message", time);
         s.frames = frames_sorted.clone();
-        let b = s.add_buffer("message", Origin::Derived, Arc::from(m.payload.as_slice()));
         let text = m.opcode == OpCode::Text;
+        if self.detail.message {
+            self.message_detail(&mut s, &m, text, abandoned);
+        }
+        if m.truncated {
+            s.findings.push(Finding::new(
+                &rules::FRAME_TOO_LARGE,
+                format!(
+                    "the message has {} bytes; dispel keeps the first {} (the message cap)",
+                    m.len,
+                    m.payload.len()
+                ),
+            ));
+        }
+        emit(s);
+        if abandoned.is_some() {
+            return;
+        }
+        self.deliver(m, text, frames_sorted, time, emit, out);
+    }
+
+    /// A message step's fields, buffer and summary.
+    fn message_detail(&self, s: &mut Step, m: &Message, text: bool, abandoned: Option<&str>) {
+        let b = s.add_buffer("message", Origin::Derived, Arc::from(m.payload.as_slice()));
         s.fields
             .push(Field::new("websocket.message.opcode", m.opcode.as_u8()).show(m.opcode.name()));
         s.fields
@@ -482,7 +555,7 @@ impl WsDir {
         s.fields
             .push(Field::new("websocket.message.compressed", m.compressed));
         let shown_text = text && !m.compressed;
-        push_data(&mut s, b, &m.payload, shown_text, "websocket.message");
+        push_data(s, b, &m.payload, shown_text, "websocket.message");
         let what = if m.compressed { "compressed " } else { "" };
         s.summary = format!(
             "WS {what}{} message, {} byte{} in {} frame{}: {}",
@@ -500,20 +573,18 @@ impl WsDir {
         if let Some(why) = abandoned {
             s.summary.push_str(&format!(" — {why}"));
         }
-        if m.truncated {
-            s.findings.push(Finding::new(
-                &rules::FRAME_TOO_LARGE,
-                format!(
-                    "the message has {} bytes; dispel keeps the first {} (the message cap)",
-                    m.len,
-                    m.payload.len()
-                ),
-            ));
-        }
-        emit(s);
-        if abandoned.is_some() {
-            return;
-        }
+    }
+
+    /// A complete message goes up (inflated first when compressed).
+    fn deliver(
+        &mut self,
+        m: Message,
+        text: bool,
+        frames_sorted: Vec<FrameNo>,
+        time: Timestamp,
+        emit: &mut dyn FnMut(Step) -> u64,
+        out: &mut Vec<Delivered>,
+    ) {
         if !m.compressed {
             out.push(Delivered {
                 text,
@@ -569,13 +640,26 @@ impl WsDir {
             }
         };
         d.inflated_total = d.inflated_total.saturating_add(data.len() as u64);
-        s.fields
-            .push(Field::new("websocket.inflate.length", data.len()));
-        let ib = s.add_buffer("inflated", Origin::Derived, Arc::from(data.as_slice()));
         if text && let Some(v) = text_problem(&data, false) {
             s.findings
                 .push(Finding::new(violation_rule(&v), v.message()));
         }
+        if !self.detail.inflate {
+            s.fields.clear();
+            emit(s);
+            if ok {
+                out.push(Delivered {
+                    text,
+                    payload: data,
+                    frames: frames_sorted,
+                    time,
+                });
+            }
+            return;
+        }
+        s.fields
+            .push(Field::new("websocket.inflate.length", data.len()));
+        let ib = s.add_buffer("inflated", Origin::Derived, Arc::from(data.as_slice()));
         push_data(&mut s, ib, &data, text, "websocket.inflate");
         s.summary = format!(
             "inflated {} → {} bytes{}: {}",

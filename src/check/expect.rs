@@ -443,6 +443,19 @@ impl ExpectFile {
     /// What evaluating needs of a step, decided as the step goes by, so
     /// `check` keeps only those steps (a capture of a million events whose
     /// expectations ask about the handshake keeps a handful).
+    /// Whether any expectation could read the fields of a step of `kind`
+    /// (steps of other kinds can arrive lean: see
+    /// [`crate::analyze::Sink::wants_detail`]).
+    pub fn reads_fields_of(&self, kind: &str) -> bool {
+        self.expect.iter().any(|e| {
+            e.no_findings.is_none()
+                && (e.kind.as_deref().is_none_or(|k| kind_matches(k, kind))
+                    || e.answered_by
+                        .as_ref()
+                        .is_some_and(|a| a.kind.as_deref().is_none_or(|k| kind_matches(k, kind))))
+        })
+    }
+
     pub fn wants(&self, step: &crate::step::Step) -> Want {
         let mut want = Want::Nothing;
         for e in &self.expect {

@@ -433,6 +433,9 @@ impl Sink for CheckSink<'_> {
         self.report = Some(report.clone());
         Ok(())
     }
+    fn wants_detail(&self, kind: &str) -> bool {
+        self.expect.is_some_and(|e| e.reads_fields_of(kind))
+    }
 }
 
 /// The exit code of a whole run: 2 if an input could not be read, else 1

@@ -30,30 +30,59 @@ pub struct Placeholder {
 /// socket.io-parser tests it; its inside is not searched further.
 pub fn placeholders(value: &Value) -> Vec<Placeholder> {
     let mut found = Vec::new();
-    // An explicit stack, so any depth of input is safe.
-    let mut stack: Vec<(&Value, String)> = vec![(value, String::new())];
-    while let Some((v, path)) = stack.pop() {
+    // An explicit stack, so any depth of input is safe. Each entry is a
+    // value, its depth and the step that reached it; `path` holds the steps
+    // down to the value being visited, and a pointer is only written out
+    // for a placeholder (building one per node was most of the cost of a
+    // small event).
+    let mut stack: Vec<(&Value, usize, Option<Step<'_>>)> = vec![(value, 0, None)];
+    let mut path: Vec<Step<'_>> = Vec::new();
+    while let Some((v, depth, step)) = stack.pop() {
+        path.truncate(depth.saturating_sub(1));
+        if let Some(step) = step {
+            path.push(step);
+        }
         match v {
             Value::Object(map) if map.get("_placeholder") == Some(&Value::Bool(true)) => {
                 found.push(Placeholder {
                     num: map.get("num").and_then(whole_number),
-                    path,
+                    path: pointer(&path),
                 });
             }
             Value::Object(map) => {
                 for (key, child) in map.iter().rev() {
-                    stack.push((child, format!("{path}/{}", escape_pointer(key))));
+                    stack.push((child, depth + 1, Some(Step::Key(key))));
                 }
             }
             Value::Array(items) => {
                 for (i, child) in items.iter().enumerate().rev() {
-                    stack.push((child, format!("{path}/{i}")));
+                    stack.push((child, depth + 1, Some(Step::Index(i))));
                 }
             }
             _ => {}
         }
     }
     found
+}
+
+/// One step of a JSON pointer.
+#[derive(Debug, Clone, Copy)]
+enum Step<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+/// The JSON pointer (RFC 6901) of a path.
+fn pointer(path: &[Step<'_>]) -> String {
+    let mut s = String::new();
+    for step in path {
+        s.push('/');
+        match step {
+            Step::Key(k) => s.push_str(&escape_pointer(k)),
+            Step::Index(i) => s.push_str(&i.to_string()),
+        }
+    }
+    s
 }
 
 /// JavaScript checks `typeof num === "number"` and a range, so `0.0` is as
