@@ -666,9 +666,14 @@ impl Tracker {
             inputs.pop_front();
         }
         let protocol = sess.sio.protocol;
+        let keep = if self.detail.socketio {
+            sio::Payload::Whole
+        } else {
+            sio::Payload::Sketch
+        };
         let mut decode_problem = None;
         let assembled = match &p.data {
-            Data::Text(t) => match sio::decode(t, protocol, &limits) {
+            Data::Text(t) => match sio::decode_with(t, protocol, &limits, keep) {
                 Ok(packet) => sess.sio.assemblers[d].push_packet(packet),
                 Err(pr) => {
                     decode_problem = Some(pr);

@@ -1,7 +1,165 @@
-//! A nesting check that runs before any recursive JSON parser.
+//! JSON helpers: a nesting check that runs before any recursive JSON
+//! parser, and a *sketch* parse for runs that only check payload shapes.
 //!
 //! `serde_json` recurses once per `[` or `{`; a payload of a hundred thousand
 //! brackets must be refused by a flat scan first.
+
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+
+/// Parses (and so fully validates) a JSON text, keeping only what the
+/// payload shape rules read: the top-level type, and for an array its first
+/// element (the event name) — nested arrays and objects become empty ones.
+/// `None` when an object key anywhere is `_placeholder` (a binary
+/// attachment's stand-in), where the caller must parse the whole value.
+///
+/// Building every object of a small event as an ordered map was a third of
+/// a `check` run on Socket.IO traffic; a sketch allocates only the first
+/// element.
+pub(super) fn sketch(json: &str) -> Result<Option<Value>, serde_json::Error> {
+    let mut placeholder = false;
+    let mut de = serde_json::Deserializer::from_str(json);
+    let value = Top {
+        placeholder: &mut placeholder,
+    }
+    .deserialize(&mut de)?;
+    // Trailing characters are an error, as in `serde_json::from_str`.
+    de.end()?;
+    Ok((!placeholder).then_some(value))
+}
+
+/// The top-level value: scalars kept, an array's first element kept.
+struct Top<'a> {
+    placeholder: &'a mut bool,
+}
+
+/// Any nested value: validated, reduced to its type, searched for
+/// `_placeholder` keys.
+struct Nested<'a> {
+    placeholder: &'a mut bool,
+}
+
+impl<'de> DeserializeSeed<'de> for Top<'_> {
+    type Value = Value;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(SketchVisitor {
+            placeholder: self.placeholder,
+            top: true,
+        })
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Nested<'_> {
+    type Value = Value;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(SketchVisitor {
+            placeholder: self.placeholder,
+            top: false,
+        })
+    }
+}
+
+struct SketchVisitor<'a> {
+    placeholder: &'a mut bool,
+    /// At the top, an array keeps its first element; below, nothing.
+    top: bool,
+}
+
+/// Whether the last map key read was `_placeholder`.
+struct KeyIs(bool);
+
+impl<'de> DeserializeSeed<'de> for &mut KeyIs {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        self.0 = d.deserialize_str(KeyVisitor)?;
+        Ok(())
+    }
+}
+
+struct KeyVisitor;
+
+impl Visitor<'_> for KeyVisitor {
+    type Value = bool;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string key")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
+        Ok(v == "_placeholder")
+    }
+}
+
+impl<'de> Visitor<'de> for SketchVisitor<'_> {
+    type Value = Value;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        // Only the top value and an array's first element are kept whole.
+        Ok(Value::String(if self.top {
+            v.to_owned()
+        } else {
+            String::new()
+        }))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        // The first element itself is kept shallow: its own arrays and
+        // objects are not part of any shape rule.
+        if self.top
+            && let Some(first) = seq.next_element_seed(Top {
+                placeholder: &mut *self.placeholder,
+            })?
+        {
+            items.push(shallow(first));
+        }
+        while seq
+            .next_element_seed(Nested {
+                placeholder: &mut *self.placeholder,
+            })?
+            .is_some()
+        {}
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut key = KeyIs(false);
+        while map.next_key_seed(&mut key)?.is_some() {
+            if key.0 {
+                *self.placeholder = true;
+            }
+            map.next_value_seed(Nested {
+                placeholder: &mut *self.placeholder,
+            })?;
+        }
+        Ok(Value::Object(Map::new()))
+    }
+}
+
+/// An array's first element as a sketch keeps: scalars, and arrays and
+/// objects emptied.
+fn shallow(v: Value) -> Value {
+    match v {
+        Value::Array(_) => Value::Array(Vec::new()),
+        Value::Object(_) => Value::Object(Map::new()),
+        v => v,
+    }
+}
 
 /// The byte offset of the first `[` or `{` that opens a level deeper than
 /// `max`, ignoring brackets inside strings; `None` when the text stays within

@@ -31,7 +31,9 @@ pub use crate::proto::engineio::Limits;
 pub use binary::{
     Assembled, Attachment, BinaryAssembler, LogicalPacket, Placeholder, placeholders, reconstruct,
 };
-pub use packet::{RESERVED_EVENTS, check_payload, decode, encode, event_name};
+pub use packet::{
+    Payload, RESERVED_EVENTS, check_payload, decode, decode_with, encode, event_name,
+};
 
 use crate::proto::engineio::Version;
 

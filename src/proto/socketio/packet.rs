@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::json::too_deep_at;
+use super::json::{sketch, too_deep_at};
 use super::{Limits, Packet, PacketType, Problem, Protocol};
 
 /// Event names the libraries keep for themselves (socket.io-parser's
@@ -29,6 +29,30 @@ pub const RESERVED_EVENTS: [&str; 6] = [
 /// The protocol does not change the grammar; it is taken so that every
 /// decode site names the revision it is reading.
 pub fn decode(text: &str, protocol: Protocol, limits: &Limits) -> Result<Packet, Problem> {
+    decode_with(text, protocol, limits, Payload::Whole)
+}
+
+/// How much of the JSON payload [`decode_with`] keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Payload {
+    /// The whole value.
+    Whole,
+    /// The payload is parsed (so validated) in full, but `data` keeps only
+    /// what the shape rules of [`check_payload`], [`event_name`] and the
+    /// binary placeholders read: the top-level type and an array's first
+    /// element, with nested arrays and objects emptied. A payload with a
+    /// `_placeholder` key anywhere is kept whole. For runs that check
+    /// packets without showing them.
+    Sketch,
+}
+
+/// [`decode`], keeping as much of the payload as `keep` says.
+pub fn decode_with(
+    text: &str,
+    protocol: Protocol,
+    limits: &Limits,
+    keep: Payload,
+) -> Result<Packet, Problem> {
     let _ = protocol;
     let bytes = text.as_bytes();
     let Some(first) = text.chars().next() else {
@@ -131,10 +155,18 @@ pub fn decode(text: &str, protocol: Protocol, limits: &Limits) -> Result<Packet,
                 cap: limits.max_json_depth,
             });
         }
-        let value: Value = serde_json::from_str(json).map_err(|e| Problem::BadJson {
+        let bad = |e: serde_json::Error| Problem::BadJson {
             span: span.clone(),
             why: e.to_string(),
-        })?;
+        };
+        let sketched = match keep {
+            Payload::Sketch => sketch(json).map_err(bad)?,
+            Payload::Whole => None,
+        };
+        let value: Value = match sketched {
+            Some(v) => v,
+            None => serde_json::from_str(json).map_err(bad)?,
+        };
         packet.data = Some(value);
         packet.data_span = Some(span);
     }

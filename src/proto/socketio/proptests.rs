@@ -135,6 +135,34 @@ proptest! {
         }
     }
 
+    /// A sketch (what `check` decodes) answers every shape question as the
+    /// whole value does, and fails exactly when it fails.
+    #[test]
+    fn sketch_reads_as_the_whole_payload(
+        text in prop_oneof![
+            grammar_text(),
+            packet().prop_map(|p| encode(&p)),
+            (0u8..=6, json()).prop_map(|(t, v)| format!("{t}{v}")),
+        ],
+    ) {
+        let limits = Limits::default();
+        for protocol in [Protocol::V4, Protocol::V5] {
+            let whole = decode_with(&text, protocol, &limits, Payload::Whole);
+            let sketch = decode_with(&text, protocol, &limits, Payload::Sketch);
+            match (whole, sketch) {
+                (Ok(w), Ok(s)) => {
+                    prop_assert_eq!(check_payload(&w, protocol), check_payload(&s, protocol));
+                    prop_assert_eq!(event_name(&w), event_name(&s));
+                    let ph = |p: &Packet| p.data.as_ref().map(placeholders);
+                    prop_assert_eq!(ph(&w), ph(&s));
+                    prop_assert_eq!((w.ptype, w.nsp, w.ack_id, w.attachments), (s.ptype, s.nsp, s.ack_id, s.attachments));
+                }
+                (Err(w), Err(s)) => prop_assert_eq!(w, s),
+                (w, s) => prop_assert!(false, "whole {:?} but sketch {:?}", w, s),
+            }
+        }
+    }
+
     #[test]
     fn assembler_accounts_for_every_packet(inputs in prop::collection::vec(input(), 0..16)) {
         let limits = Limits::default();
