@@ -1,6 +1,7 @@
 //! The JSON shapes of steps, connections and findings, shared by the ndjson
 //! and JSON documents.
 
+use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::{Map, Value as J, json};
 
 use crate::analyze::{CaptureInfo, Report};
@@ -74,6 +75,18 @@ pub fn finding(f: &Finding) -> J {
     })
 }
 
+/// [`rel_time`] as the number it holds.
+fn rel_time_f64(t: Timestamp, origin: Timestamp) -> J {
+    let ns = t.as_nanos() - origin.as_nanos();
+    let s = format!(
+        "{}.{:09}",
+        ns.div_euclid(1_000_000_000),
+        ns.rem_euclid(1_000_000_000)
+    );
+    // Rust's parse rounds correctly, as serde_json's `float_roundtrip` does.
+    s.parse::<f64>().map(J::from).unwrap_or(J::Null)
+}
+
 /// Seconds since the first packet, rounded to the nanosecond.
 pub fn rel_time(t: Timestamp, origin: Timestamp) -> J {
     let ns = t.as_nanos() - origin.as_nanos();
@@ -96,24 +109,132 @@ pub fn abs_time(t: Timestamp) -> String {
 }
 
 pub fn step(s: &Step, number: u64, origin: Timestamp) -> J {
-    let mut o = Map::new();
-    o.insert("type".into(), "step".into());
-    o.insert("step".into(), json!(number));
-    o.insert("conn".into(), json!(s.conn));
-    o.insert("dir".into(), s.dir.as_str().into());
-    o.insert("frames".into(), json!(s.frames));
-    o.insert("time".into(), rel_time(s.time, origin));
-    o.insert("kind".into(), s.kind.into());
-    if let Some(sess) = s.session {
-        o.insert("session".into(), json!(sess));
+    serde_json::to_value(StepOut {
+        step: s,
+        number,
+        origin,
+    })
+    .unwrap_or(J::Null)
+}
+
+/// A step as its JSON object, serialised straight to the writer: the
+/// ndjson format writes every step, and building a `serde_json::Value` map
+/// for each first was most of its cost. [`step`] is this, as a value.
+pub struct StepOut<'a> {
+    pub step: &'a Step,
+    pub number: u64,
+    pub origin: Timestamp,
+}
+
+impl Serialize for StepOut<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let s = self.step;
+        let mut m = ser.serialize_map(None)?;
+        m.serialize_entry("type", "step")?;
+        m.serialize_entry("step", &self.number)?;
+        m.serialize_entry("conn", &s.conn)?;
+        m.serialize_entry("dir", s.dir.as_str())?;
+        m.serialize_entry("frames", &s.frames)?;
+        m.serialize_entry("time", &rel_time_f64(s.time, self.origin))?;
+        m.serialize_entry("kind", s.kind)?;
+        if let Some(sess) = s.session {
+            m.serialize_entry("session", &sess)?;
+        }
+        m.serialize_entry("summary", &s.summary)?;
+        m.serialize_entry("fields", &FieldsOut(s))?;
+        m.serialize_entry("findings", &FindingsOut(&s.findings))?;
+        m.end()
     }
-    o.insert("summary".into(), s.summary.clone().into());
-    o.insert("fields".into(), J::Object(fields(s)));
-    o.insert(
-        "findings".into(),
-        J::Array(s.findings.iter().map(finding).collect()),
-    );
-    J::Object(o)
+}
+
+/// `{name: value}`, a repeated name as the array of its values in order.
+struct FieldsOut<'a>(&'a Step);
+
+impl Serialize for FieldsOut<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let step = self.0;
+        // Indices of each name's fields, names in first-appearance order.
+        // Few fields: a linear scan; many (a hostile request's ten thousand
+        // headers): a map.
+        let mut groups: Vec<(&str, Vec<usize>)> = Vec::new();
+        let mut index: Option<std::collections::HashMap<&str, usize>> =
+            (step.fields.len() > 32).then(std::collections::HashMap::new);
+        for (i, f) in step.fields.iter().enumerate() {
+            let name = f.name.as_ref();
+            let at = match &mut index {
+                Some(ix) => ix.get(name).copied(),
+                None => groups.iter().position(|(n, _)| *n == name),
+            };
+            match at {
+                Some(g) => groups[g].1.push(i),
+                None => {
+                    if let Some(ix) = &mut index {
+                        ix.insert(name, groups.len());
+                    }
+                    groups.push((name, vec![i]));
+                }
+            }
+        }
+        let mut m = ser.serialize_map(Some(groups.len()))?;
+        for (name, idx) in &groups {
+            match idx.as_slice() {
+                [one] => m.serialize_entry(name, &ValueOut(step, &step.fields[*one]))?,
+                many => m.serialize_entry(name, &Repeated { step, idx: many })?,
+            }
+        }
+        m.end()
+    }
+}
+
+struct Repeated<'a> {
+    step: &'a Step,
+    idx: &'a [usize],
+}
+
+impl Serialize for Repeated<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let mut seq = ser.serialize_seq(Some(self.idx.len()))?;
+        for &i in self.idx {
+            seq.serialize_element(&ValueOut(self.step, &self.step.fields[i]))?;
+        }
+        seq.end()
+    }
+}
+
+/// One field's value, typed as [`field_value`] types it.
+struct ValueOut<'a>(&'a Step, &'a Field);
+
+impl Serialize for ValueOut<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let (step, f) = (self.0, self.1);
+        match &f.value {
+            Value::Bool(b) => ser.serialize_bool(*b),
+            Value::UInt(v) => ser.serialize_u64(*v),
+            Value::Int(v) => ser.serialize_i64(*v),
+            Value::Float(v) => J::from(*v).serialize(ser),
+            Value::Str(s) => ser.serialize_str(s),
+            Value::Bytes(b) => ser.serialize_str(&lower_hex(b)),
+            Value::SpanBytes => ser.serialize_str(
+                &f.span
+                    .and_then(|s| step.span_bytes(&s))
+                    .map(lower_hex)
+                    .unwrap_or_default(),
+            ),
+            Value::Json(v) => v.serialize(ser),
+        }
+    }
+}
+
+struct FindingsOut<'a>(&'a [Finding]);
+
+impl Serialize for FindingsOut<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let mut seq = ser.serialize_seq(Some(self.0.len()))?;
+        for f in self.0 {
+            seq.serialize_element(&finding(f))?;
+        }
+        seq.end()
+    }
 }
 
 pub fn connection(m: &ConnMeta, origin: Timestamp) -> J {

@@ -58,8 +58,13 @@ impl<W: Write> Sink for NdjsonSink<W> {
         if !self.filter.step_shown(step) {
             return Ok(());
         }
-        let v = json::step(step, self.number, self.origin);
-        self.line(&v)
+        let v = json::StepOut {
+            step,
+            number: self.number,
+            origin: self.origin,
+        };
+        serde_json::to_writer(&mut self.out, &v)?;
+        self.out.write_all(b"\n")
     }
 
     fn finish(&mut self, report: &Report, error: Option<&CaptureError>) -> io::Result<()> {
