@@ -434,7 +434,7 @@ impl ConnState {
 
     /// Completed WebSocket messages go to the layer above.
     fn deliver(&mut self, dir: Dir, out: Vec<Delivered>, eio: &mut Tracker, emit: &mut Emit<'_>) {
-        for m in &out {
+        for m in out {
             eio.ws_message(self.meta.id, dir, m, emit);
         }
     }

@@ -311,14 +311,14 @@ impl Tracker {
     }
 
     /// A WebSocket message on an Engine.IO connection: one packet.
-    pub fn ws_message(&mut self, conn: ConnId, dir: Dir, m: &Delivered, emit: &mut Emit<'_>) {
+    pub fn ws_message(&mut self, conn: ConnId, dir: Dir, m: Delivered, emit: &mut Emit<'_>) {
         let Some(link) = self.ws.get(&conn).copied() else {
             return;
         };
         let w = Where {
             conn,
             dir,
-            frames: m.frames.clone(),
+            frames: m.frames,
             time: m.time,
             transport: "websocket",
         };
@@ -497,7 +497,9 @@ impl Tracker {
         let sess = &mut self.sessions[si as usize];
         sess.packets += 1;
         sess.last = w.time;
-        sess.last_frames = w.frames.clone();
+        // (Reusing the vector: this runs for every packet.)
+        sess.last_frames.clear();
+        sess.last_frames.extend_from_slice(&w.frames);
         sess.last_conn = w.conn;
         sess.conns.insert(w.conn);
         // (Bounded: a session that switches transport on every packet is
@@ -711,7 +713,7 @@ impl Tracker {
             s.findings.append(&mut pending_problems);
             emit(s);
         }
-        let current = p.text().unwrap_or("").to_string();
+        let current = p.text().unwrap_or("");
         let waiting = assembled.packets.is_empty()
             && self.sessions[si as usize].sio.assemblers[d]
                 .awaiting()
@@ -722,29 +724,29 @@ impl Tracker {
         }
         for lp in assembled.packets {
             let sio = &mut self.sessions[si as usize].sio;
-            let (text, mut findings) = if lp.input == input {
-                (current.clone(), Vec::new())
+            let (earlier, mut findings) = if lp.input == input {
+                (None, Vec::new())
             } else {
                 (
-                    sio.pending_text[d].take().unwrap_or_default(),
+                    Some(sio.pending_text[d].take().unwrap_or_default()),
                     std::mem::take(&mut sio.held[d]),
                 )
             };
             findings.append(&mut pending_problems);
-            let s = self.sio_step(si, w, &lp, &text, findings);
+            let text = earlier.as_deref().unwrap_or(current);
+            let s = self.sio_step(si, w, &lp, text, findings);
             let awaits_ack = matches!(
                 lp.packet.ptype,
                 sio::PacketType::Event | sio::PacketType::BinaryEvent
             );
-            let (nsp, id) = (lp.packet.nsp.clone(), lp.packet.ack_id);
             let step_no = emit(s);
-            if awaits_ack && let Some(id) = id {
-                self.note_event_step(si, w.dir, &nsp, id, step_no);
+            if awaits_ack && let Some(id) = lp.packet.ack_id {
+                self.note_event_step(si, w.dir, &lp.packet.nsp, id, step_no);
             }
         }
         let sess = &mut self.sessions[si as usize];
         if sess.sio.assemblers[d].awaiting().is_some() && matches!(p.data, Data::Text(_)) {
-            sess.sio.pending_text[d] = Some(current);
+            sess.sio.pending_text[d] = Some(current.to_owned());
         }
         if !pending_problems.is_empty() {
             // Problems with no packet to attach to (an orphan attachment):
