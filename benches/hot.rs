@@ -125,6 +125,17 @@ fn engineio_socketio(c: &mut Criterion) {
     g.bench_function("socketio_event", |b| {
         b.iter(|| socketio::decode(black_box(sio), Protocol::V5, &limits))
     });
+    // What `check` decodes: the same payload, validated, kept as a sketch.
+    g.bench_function("socketio_event_sketch", |b| {
+        b.iter(|| {
+            socketio::decode_with(
+                black_box(sio),
+                Protocol::V5,
+                &limits,
+                socketio::Payload::Sketch,
+            )
+        })
+    });
     let ack = r#"431[{"ok":true,"n":1234}]"#;
     g.bench_function("socketio_ack", |b| {
         b.iter(|| socketio::decode(black_box(&ack[1..]), Protocol::V5, &limits))
