@@ -50,7 +50,7 @@ impl Default for Limits {
 }
 
 /// How one direction's bytes are being decoded.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Decoder {
     /// Too few bytes yet to tell what protocol this is.
     Detect,
@@ -74,14 +74,14 @@ impl Decoder {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct DirState {
     buf: StreamBuf,
     decoder: Decoder,
 }
 
 /// A request waiting for its response.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct PendingRequest {
     method: String,
     target: String,
@@ -92,7 +92,7 @@ struct PendingRequest {
 }
 
 /// A connection being decoded.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ConnState {
     meta: ConnMeta,
     limits: Limits,

@@ -246,7 +246,7 @@ fn run(
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 struct IfaceCounts {
     linktype: i32,
     unsupported: u64,

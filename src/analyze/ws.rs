@@ -57,14 +57,14 @@ pub struct Delivered {
 }
 
 /// Negotiated permessage-deflate for one direction.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Deflate {
     inflater: Inflater,
     context_takeover: bool,
     inflated_total: u64,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 enum Mode {
     #[default]
     Frames,
@@ -78,7 +78,7 @@ enum Mode {
 }
 
 /// One direction of a WebSocket connection.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct WsDir {
     conn: ConnId,
     dir: Dir,
