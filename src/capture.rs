@@ -803,8 +803,8 @@ mod tests {
     fn resume_everywhere(path: &str) {
         let bytes = std::fs::read(path).unwrap();
         let len = bytes.len() as u64;
-        let mut r = CaptureReader::new(std::io::Cursor::new(bytes.clone()), Some(len), 1 << 24)
-            .unwrap();
+        let mut r =
+            CaptureReader::new(std::io::Cursor::new(bytes.clone()), Some(len), 1 << 24).unwrap();
         let mut straight = vec![];
         let mut points = vec![r.resume_point()];
         while let Some(p) = r.next_packet().unwrap() {
@@ -842,8 +842,8 @@ mod tests {
         last.truncate(16 + 210);
         f.extend(last);
         let len = f.len() as u64;
-        let mut r = CaptureReader::new(std::io::Cursor::new(f.clone()), Some(len), 1 << 20)
-            .unwrap();
+        let mut r =
+            CaptureReader::new(std::io::Cursor::new(f.clone()), Some(len), 1 << 20).unwrap();
         r.next_packet().unwrap().unwrap();
         let point = r.resume_point();
         assert_eq!((point.offset, point.number), (100, 2));

@@ -123,6 +123,17 @@ impl ConnState {
         }
     }
 
+    /// Changes which steps are built in full from here on (a run resumed
+    /// from a checkpoint of a lean run).
+    pub fn set_detail(&mut self, detail: Detail) {
+        self.detail = detail;
+        for d in &mut self.dirs {
+            if let Decoder::WebSocket(w) = &mut d.decoder {
+                w.set_detail(detail);
+            }
+        }
+    }
+
     /// Handles one reassembler event, emitting the steps it completes.
     pub fn event(&mut self, ev: Event<'_>, eio: &mut Tracker, emit: &mut Emit<'_>) {
         let id = self.meta.id;

@@ -125,6 +125,11 @@ impl Tracker {
         }
     }
 
+    /// Changes which steps are built in full from here on.
+    pub fn set_detail(&mut self, detail: Detail) {
+        self.detail = detail;
+    }
+
     /// How many open packets found the session limit reached, if any did.
     pub fn sessions_skipped(&self) -> Option<u64> {
         (self.sessions_skipped > 0).then_some(self.sessions_skipped)

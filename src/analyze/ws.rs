@@ -137,6 +137,11 @@ impl WsDir {
         }
     }
 
+    /// Changes which steps are built in full from here on.
+    pub fn set_detail(&mut self, detail: Detail) {
+        self.detail = detail;
+    }
+
     /// Whether decoding stopped (gap or desync).
     pub fn stopped(&self) -> bool {
         matches!(self.mode, Mode::Stopped)

@@ -247,7 +247,10 @@ impl App {
 
     /// Whether the loader or the filter still has work.
     pub fn busy(&self) -> bool {
-        self.tl.state().loading || self.scanned < self.tl.len() || self.searching.is_some()
+        self.tl.state().loading
+            || self.scanned < self.tl.len()
+            || self.searching.is_some()
+            || self.tl.busy()
     }
 
     /// The lesson bound to the selected step.
@@ -312,10 +315,16 @@ impl App {
 
     /// Takes newly loaded steps and continues any scan, within a budget.
     pub fn pump(&mut self, budget: Duration) {
+        let h = self.page(Pane::Timeline);
+        let from = self.tl_offset.min(self.visible.len());
+        let to = from.saturating_add(h).min(self.visible.len());
+        self.tl.want(&self.visible[from..to]);
         self.tl.poll(budget);
-        self.bind_lessons();
         self.catch_up();
+        // The search asks for steps before the lesson binder does: a store
+        // that reads steps back on demand serves them in that order.
         self.continue_search();
+        self.bind_lessons();
         self.fix_scroll();
     }
 
@@ -531,14 +540,24 @@ impl App {
                 return;
             }
             let i = s.next;
+            let step = if self.visible.binary_search(&i).is_ok() {
+                match self.tl.step(i) {
+                    Some(st) => Some(st),
+                    None => {
+                        // Not read back yet (the indexed timeline has asked
+                        // for it): go on from here on a later pump.
+                        self.message =
+                            Some(format!("searching \"{}\"… step {}/{len}", s.query, i + 1));
+                        self.searching = Some(s);
+                        return;
+                    }
+                }
+            } else {
+                None
+            };
             s.next += 1;
             budget -= 1;
-            if self.visible.binary_search(&i).is_ok()
-                && self
-                    .tl
-                    .step(i)
-                    .is_some_and(|st| Self::matches(&st, &s.query))
-            {
+            if step.is_some_and(|st| Self::matches(&st, &s.query)) {
                 self.select(Some(i));
                 self.message = Some(format!(
                     "\"{}\" found at step {}{}",
