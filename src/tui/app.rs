@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::{Position, Rect};
@@ -319,8 +319,14 @@ impl App {
         let from = self.tl_offset.min(self.visible.len());
         let to = from.saturating_add(h).min(self.visible.len());
         self.tl.want(&self.visible[from..to]);
-        self.tl.poll(budget);
+        let start = Instant::now();
+        // Half for the store, the rest (at least one chunk) for the visible
+        // list: on a capture of millions of steps both have much to do.
+        self.tl.poll(budget / 2);
         self.catch_up();
+        while self.scanned < self.tl.len() && start.elapsed() < budget {
+            self.catch_up();
+        }
         // The search asks for steps before the lesson binder does: a store
         // that reads steps back on demand serves them in that order.
         self.continue_search();
