@@ -205,3 +205,61 @@ fn steps_not_read_back_are_asked_for_and_arrive_on_poll() {
     let want = full(&path);
     assert_eq!(*tl.step(0).unwrap(), want.steps[0]);
 }
+
+/// Pumps until the app has nothing left to do.
+fn settle(app: &mut dispel::tui::App) {
+    let started = std::time::Instant::now();
+    loop {
+        app.pump(std::time::Duration::from_millis(20));
+        if !app.busy() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+        assert!(started.elapsed().as_secs() < 30, "the app never settled");
+    }
+}
+
+fn keys(app: &mut dispel::tui::App, s: &str) {
+    use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    for c in s.chars() {
+        let code = if c == '\n' {
+            KeyCode::Enter
+        } else {
+            KeyCode::Char(c)
+        };
+        app.key(&KeyEvent::new(code, KeyModifiers::NONE));
+    }
+}
+
+#[test]
+fn search_and_end_over_the_indexed_timeline_land_where_the_memory_one_does() {
+    use dispel::tui::{App, NoLessons};
+    let path = tools::root().join("captures/browser-flask-socketio.pcap");
+    let mem = MemTimeline::load_blocking(Source::File(path.clone()), Options::default());
+    let idx = IndexTimeline::index_blocking(
+        Source::File(path),
+        Options::default(),
+        Config {
+            cache_chunks: 1,
+            ..tiny(5, u64::MAX)
+        },
+    );
+    let mut a = App::new(Box::new(mem), Box::new(NoLessons::default()), None);
+    let mut b = App::new(Box::new(idx), Box::new(NoLessons::default()), None);
+    for app in [&mut a, &mut b] {
+        settle(app);
+    }
+    // Searches that go forward over many chunks not read back yet, one
+    // that wraps, one in field values only, and End.
+    for script in ["/pong\n", "//\n", "G/upgrade\n", "g/websocket\n", "G"] {
+        keys(&mut a, script);
+        keys(&mut b, script);
+        settle(&mut a);
+        settle(&mut b);
+        assert_eq!(a.selected, b.selected, "after {script:?}");
+        assert_eq!(a.message, b.message, "after {script:?}");
+        assert_eq!(a.current(), b.current(), "after {script:?}");
+        assert!(a.selected.is_some());
+    }
+    assert_eq!(b.selected, Some(b.tl.len() - 1));
+}

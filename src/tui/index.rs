@@ -772,6 +772,7 @@ impl IndexTimeline {
 
     fn take_chunks(&mut self) -> usize {
         let mut n = 0;
+        let mut arrived = None;
         while let Ok(d) = self.done.try_recv() {
             self.in_flight = None;
             let Some((end, _)) = self.chunk_end(d.chunk) else {
@@ -783,6 +784,7 @@ impl IndexTimeline {
                     n += steps.len();
                     self.cache.insert(d.chunk, Chunk { first, steps });
                     self.touch(d.chunk);
+                    arrived = Some(d.chunk);
                 }
                 Ok(steps) => {
                     self.failed = Some((
@@ -799,7 +801,7 @@ impl IndexTimeline {
                 Err(e) => self.failed = Some((d.chunk, e)),
             }
         }
-        self.evict();
+        self.evict(arrived);
         n
     }
 
@@ -810,8 +812,12 @@ impl IndexTimeline {
         self.lru.push_back(c);
     }
 
-    fn evict(&mut self) {
-        let on_screen: Vec<usize> = self.screen_chunks();
+    /// Drops the least recently used chunks beyond the cache's size, but
+    /// never one on screen nor the one that just arrived (whoever asked for
+    /// it has yet to read it).
+    fn evict(&mut self, arrived: Option<usize>) {
+        let mut on_screen: Vec<usize> = self.screen_chunks();
+        on_screen.extend(arrived);
         let mut guard = self.lru.len();
         while self.cache.len() > self.cfg.cache_chunks.max(1) && guard > 0 {
             guard -= 1;
