@@ -6,6 +6,8 @@
 # Usage (as root: tcpdump, unshare and ethtool need it):
 #   bench/run.sh                 record (if not cached) and measure
 #   bench/run.sh --record-only   only make sure the captures exist
+#   bench/run.sh --tui-only      only the interactive view's store, on the
+#                                cached captures (no root, no tshark)
 #
 # Environment:
 #   DISPEL_BENCH_CACHE  captures, node_modules and logs live here, outside
@@ -57,6 +59,47 @@ if [[ ${1:-} == --netns-record ]]; then
   cat "$file.tcpdump.log" >&2
   dropped=$(awk '/dropped by kernel/ {print $1}' "$file.tcpdump.log")
   [[ ${dropped:-0} == 0 ]] || { rm -f "$file"; die "$name: tcpdump dropped $dropped packets; re-run on a quieter machine"; }
+  exit 0
+fi
+
+# ---------------------------------------------------- the TUI's store --
+# examples/tui_store drives the interface's App over the indexed timeline
+# as the event loop does and reports: the first screenful of rows with
+# their summaries (target ≤ 0.5 s), the whole capture indexed and
+# navigable (target ≤ 2 s), the last screen after End, the longest pump
+# (what a keypress may wait), and peak RSS (target ≤ the capture's size).
+tui_bench() {  # CAPTURE... ; appends a table to $RESULTS
+  (cd "$ROOT" && cargo build --release --quiet --example tui_store)
+  {
+    echo
+    echo "| capture | TUI store | first screen (s) | indexed (s) | End → last screen (s) | worst pump (ms) | steps | peak RSS (MiB) | capture (MiB) |"
+    echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+  } >>"$RESULTS"
+  local cap out
+  for cap in "$@"; do
+    log "TUI store on $(basename "$cap")"
+    out=$(/usr/bin/time -o "$CACHE/time.out" -f '%M' "$ROOT/target/release/examples/tui_store" "$cap" 2>"$CACHE/last.stderr") ||
+      { cat "$CACHE/last.stderr" >&2; die "failed: tui_store $cap"; }
+    val() { awk -v k="$1" '$1 == k {print $2}' <<<"$out"; }
+    printf '| %s | indexed | %s | %s | %s | %s | %s | %.0f | %.0f |\n' "$(basename "$cap")" \
+      "$(val first_screen_s)" "$(val indexed_s)" "$(val last_screen_s)" "$(val worst_pump_ms)" \
+      "$(val steps)" "$(awk -v k="$(tail -1 "$CACHE/time.out")" 'BEGIN {print k / 1024}')" \
+      "$(awk -v s="$(stat -c %s "$cap")" 'BEGIN {print s / 1048576}')" >>"$RESULTS"
+  done
+}
+
+if [[ ${1:-} == --tui-only ]]; then
+  [[ -x /usr/bin/time ]] || die "/usr/bin/time is missing (apt-get install time)"
+  RESULTS=$CACHE/results-tui.md
+  : >"$RESULTS"
+  caps=()
+  for f in "$CACHE/ws-bulk-${MB}MB.pcap" "$CACHE/sio-events-${MB}MB.pcap"; do
+    [[ -s $f ]] || die "$f is missing: run bench/run.sh --record-only (as root) first"
+    caps+=("$f")
+  done
+  tui_bench "${caps[@]}"
+  log "results (also in $RESULTS):"
+  cat "$RESULTS"
   exit 0
 fi
 
@@ -153,6 +196,8 @@ for cap in "$BULK" "$SIO"; do
     row "$cap" "tshark -T json -J websocket" "$tj" "$tj_rss" "$floor"
   fi
 done
+
+tui_bench "$BULK" "$SIO"
 
 log "results (also in $RESULTS):"
 cat "$RESULTS"

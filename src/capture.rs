@@ -11,8 +11,9 @@
 //! `frame.number` does, whether or not dispel can decode the packet.
 
 use std::fs::File;
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
+use std::sync::Arc;
 
 use pcap_parser::pcapng::Block;
 use pcap_parser::traits::PcapReaderIterator;
@@ -70,6 +71,23 @@ struct Interface {
     offset: i64,
 }
 
+/// What a reader needs to go on from a record boundary in the middle of a
+/// file: the record's offset and packet number, and the header bytes that
+/// give the records their meaning (pcap: the file header; pcapng: the
+/// current section's header block and the interface description blocks
+/// seen so far in it). [`CaptureReader::resume`] reads `headers ++
+/// file[offset..]`, numbering and timing packets as the original did.
+#[derive(Debug, Clone)]
+pub struct ResumePoint {
+    /// File offset of the next record.
+    pub offset: u64,
+    /// Packet number of the next packet record.
+    pub number: FrameNo,
+    headers: Arc<[u8]>,
+    section_base: u32,
+    last_time: Timestamp,
+}
+
 /// A streaming reader of packet records.
 pub struct CaptureReader {
     inner: Box<dyn PcapReaderIterator + Send>,
@@ -94,6 +112,12 @@ pub struct CaptureReader {
     /// byte-order magic.
     ng_big_endian: bool,
     done: bool,
+    /// The header blocks in effect (see [`ResumePoint`]).
+    headers: Vec<u8>,
+    /// What to add to the inner reader's position for a file offset: a
+    /// resumed reader's input starts with header bytes copied from earlier
+    /// in the file.
+    shift: u64,
 }
 
 impl CaptureReader {
@@ -198,7 +222,67 @@ impl CaptureReader {
             last_time: Timestamp::default(),
             ng_big_endian: false,
             done: false,
+            headers: Vec::new(),
+            shift: 0,
         })
+    }
+
+    /// Reopens `path` at a point an earlier reader of the same file passed.
+    pub fn resume(
+        path: &Path,
+        point: &ResumePoint,
+        max_record: usize,
+    ) -> Result<CaptureReader, CaptureError> {
+        let mut file = File::open(path)?;
+        let len = file.metadata().ok().map(|m| m.len());
+        file.seek(SeekFrom::Start(point.offset))?;
+        CaptureReader::resume_from(file, len, point, max_record)
+    }
+
+    /// Goes on from `point` with `rest` holding the file's bytes from
+    /// `point.offset` on; `file_len` is the whole file's length.
+    pub fn resume_from<R: Read + Send + 'static>(
+        rest: R,
+        file_len: Option<u64>,
+        point: &ResumePoint,
+        max_record: usize,
+    ) -> Result<CaptureReader, CaptureError> {
+        let headers = std::io::Cursor::new(point.headers.clone());
+        let shift = point.offset.saturating_sub(point.headers.len() as u64);
+        let mut r = CaptureReader::new(
+            headers.chain(rest),
+            file_len.map(|l| l.saturating_sub(shift)),
+            max_record,
+        )?;
+        r.file_len = file_len;
+        r.shift = shift;
+        r.next_number = point.number;
+        r.section_base = point.section_base;
+        r.last_time = point.last_time;
+        Ok(r)
+    }
+
+    /// Where this reader stands now, between two records, for
+    /// [`CaptureReader::resume`].
+    pub fn resume_point(&self) -> ResumePoint {
+        ResumePoint {
+            offset: self.offset(),
+            number: self.next_number,
+            headers: Arc::from(self.headers.as_slice()),
+            section_base: self.section_base,
+            last_time: self.last_time,
+        }
+    }
+
+    /// Keeps the bytes of a header block just parsed (`len` bytes at the
+    /// reader's position): a fresh section starts over.
+    fn keep_header(&mut self, len: usize, fresh: bool) {
+        if fresh {
+            self.headers.clear();
+        }
+        if let Some(b) = self.inner.data().get(..len) {
+            self.headers.extend_from_slice(b);
+        }
     }
 
     pub fn format(&self) -> Format {
@@ -207,7 +291,7 @@ impl CaptureReader {
 
     /// The file offset of the next unread record.
     pub fn offset(&self) -> u64 {
-        (self.inner.consumed() + self.pending_consume) as u64
+        (self.inner.consumed() + self.pending_consume) as u64 + self.shift
     }
 
     /// The next packet record, `Ok(None)` at the end of the file.
@@ -323,7 +407,7 @@ impl CaptureReader {
     /// Decides what to do with the bytes at the reader's position, consuming
     /// and recording non-packet blocks (headers, interface descriptions).
     fn classify_next(&mut self) -> Next {
-        let offset = self.inner.consumed() as u64;
+        let offset = self.inner.consumed() as u64 + self.shift;
         if self.format == Format::PcapNg
             && let Some(bad) = self.check_block_header(offset)
         {
@@ -338,6 +422,7 @@ impl CaptureReader {
                         1_000_000
                     };
                     self.legacy = Some((h.network, units));
+                    self.keep_header(len, true);
                     Next::Skip(len)
                 }
                 PcapBlockOwned::Legacy(_) => Next::Packet,
@@ -346,6 +431,7 @@ impl CaptureReader {
                         .section_base
                         .saturating_add(self.interfaces.len() as u32);
                     self.interfaces.clear();
+                    self.keep_header(len, true);
                     Next::Skip(len)
                 }
                 PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
@@ -361,6 +447,7 @@ impl CaptureReader {
                         resolution: resolution.max(1),
                         offset: idb.ts_offset(),
                     });
+                    self.keep_header(len, false);
                     Next::Skip(len)
                 }
                 PcapBlockOwned::NG(Block::EnhancedPacket(_) | Block::SimplePacket(_)) => {
@@ -708,6 +795,65 @@ mod tests {
         assert_eq!(
             err.unwrap().to_string(),
             "truncated pcap file header at byte 0: 24 bytes needed, 10 present"
+        );
+    }
+
+    /// Every packet of `path`, read straight through and then again by a
+    /// reader resumed at each record boundary in turn.
+    fn resume_everywhere(path: &str) {
+        let bytes = std::fs::read(path).unwrap();
+        let len = bytes.len() as u64;
+        let mut r =
+            CaptureReader::new(std::io::Cursor::new(bytes.clone()), Some(len), 1 << 24).unwrap();
+        let mut straight = vec![];
+        let mut points = vec![r.resume_point()];
+        while let Some(p) = r.next_packet().unwrap() {
+            straight.push((p.number, p.time, p.interface, p.linktype, p.data.to_vec()));
+            points.push(r.resume_point());
+        }
+        assert!(straight.len() > 3, "{path}");
+        // The first point lies before the headers were read; every later
+        // one must reproduce the rest of the file.
+        for (k, point) in points.iter().enumerate().skip(1) {
+            let rest = bytes[point.offset as usize..].to_vec();
+            let mut r =
+                CaptureReader::resume_from(std::io::Cursor::new(rest), Some(len), point, 1 << 24)
+                    .unwrap();
+            let mut got = vec![];
+            while let Some(p) = r.next_packet().unwrap() {
+                got.push((p.number, p.time, p.interface, p.linktype, p.data.to_vec()));
+            }
+            assert_eq!(got, straight[k..], "{path}: resumed after packet {k}");
+            assert_eq!(r.offset(), len);
+        }
+    }
+
+    #[test]
+    fn resumes_pcap_and_pcapng_at_every_record() {
+        resume_everywhere("captures/flask-socketio-threading.pcap");
+        resume_everywhere("captures/flask-socketio-ipv6.pcapng");
+    }
+
+    #[test]
+    fn a_resumed_reader_reports_file_offsets() {
+        let mut f = pcap_header(1);
+        f.extend(record(10, 0, &[1; 60]));
+        let mut last = record(11, 0, &[2; 1514]);
+        last.truncate(16 + 210);
+        f.extend(last);
+        let len = f.len() as u64;
+        let mut r =
+            CaptureReader::new(std::io::Cursor::new(f.clone()), Some(len), 1 << 20).unwrap();
+        r.next_packet().unwrap().unwrap();
+        let point = r.resume_point();
+        assert_eq!((point.offset, point.number), (100, 2));
+        let rest = f[100..].to_vec();
+        let mut r =
+            CaptureReader::resume_from(std::io::Cursor::new(rest), Some(len), &point, 1 << 20)
+                .unwrap();
+        assert_eq!(
+            r.next_packet().unwrap_err().to_string(),
+            "truncated packet record at byte 100 (packet 2): 1514 bytes announced, 210 present"
         );
     }
 

@@ -191,14 +191,14 @@ pub struct ConnStats {
     pub overlap_conflicts: u64,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Pending {
     data: Vec<u8>,
     at: Provenance,
 }
 
 /// One direction of a connection.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 struct Half {
     /// Raw sequence number of stream offset 0 (ISN + 1).
     base: Option<u32>,
@@ -224,7 +224,7 @@ impl Half {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Conn {
     stats: ConnStats,
     halves: [Half; 2],
@@ -250,7 +250,7 @@ impl Conn {
 }
 
 /// The reassembler: feed it segments in capture order.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Reassembler {
     limits: Limits,
     conns: Vec<Conn>,

@@ -50,7 +50,7 @@ impl Default for Limits {
 }
 
 /// How one direction's bytes are being decoded.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Decoder {
     /// Too few bytes yet to tell what protocol this is.
     Detect,
@@ -74,14 +74,14 @@ impl Decoder {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct DirState {
     buf: StreamBuf,
     decoder: Decoder,
 }
 
 /// A request waiting for its response.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct PendingRequest {
     method: String,
     target: String,
@@ -92,7 +92,7 @@ struct PendingRequest {
 }
 
 /// A connection being decoded.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ConnState {
     meta: ConnMeta,
     limits: Limits,
@@ -120,6 +120,17 @@ impl ConnState {
             pings: Default::default(),
             ended: [false; 2],
             detail,
+        }
+    }
+
+    /// Changes which steps are built in full from here on (a run resumed
+    /// from a checkpoint of a lean run).
+    pub fn set_detail(&mut self, detail: Detail) {
+        self.detail = detail;
+        for d in &mut self.dirs {
+            if let Decoder::WebSocket(w) = &mut d.decoder {
+                w.set_detail(detail);
+            }
         }
     }
 

@@ -52,7 +52,7 @@ struct Where {
     transport: &'static str,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Sio {
     protocol: Protocol,
     assemblers: [sio::BinaryAssembler; 2],
@@ -73,7 +73,7 @@ struct Sio {
     held: [Vec<Finding>; 2],
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Session {
     index: u32,
     sid: String,
@@ -103,7 +103,7 @@ struct WsLink {
 }
 
 /// The Engine.IO / Socket.IO layer of a run.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Tracker {
     limits: eio::Limits,
     detail: Detail,
@@ -123,6 +123,11 @@ impl Tracker {
             max_sessions,
             ..Tracker::default()
         }
+    }
+
+    /// Changes which steps are built in full from here on.
+    pub fn set_detail(&mut self, detail: Detail) {
+        self.detail = detail;
     }
 
     /// How many open packets found the session limit reached, if any did.

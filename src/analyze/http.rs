@@ -43,7 +43,7 @@ fn header_field(name: &str) -> Option<&'static str> {
 }
 
 /// A complete HTTP message, ready to become a step.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Message {
     pub head: Head,
     /// The raw bytes (head and body as sent), at most head + body cap.
@@ -63,7 +63,7 @@ pub struct Message {
 }
 
 /// One direction's HTTP parser state.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub enum HttpState {
     #[default]
     Head,

@@ -19,7 +19,7 @@ use std::path::Path;
 
 use pcap_parser::Linktype;
 
-use crate::capture::{CaptureReader, Format};
+use crate::capture::{CaptureReader, Format, ResumePoint};
 use crate::error::CaptureError;
 use crate::link::{self, Decoded};
 use crate::step::{Step, Timestamp};
@@ -210,43 +210,147 @@ fn run(
     opts: &Options,
     sink: &mut dyn Sink,
 ) -> Result<Report, RunError> {
-    let mut reader = match reader {
+    let reader = match reader {
         Ok(r) => r,
         Err(e) => {
             sink.finish(&Report::default(), Some(&e))?;
             return Err(e.into());
         }
     };
-    let mut an = Analyzer::new(name, reader.format(), opts, Detail::of(sink));
-    let mut input_error = None;
-    loop {
-        match reader.next_packet() {
-            Ok(Some(p)) => {
-                an.packet(p.number, p.time, p.interface, p.linktype, p.data, sink);
-                if let Some(e) = an.output_error.take() {
-                    return Err(e.into());
-                }
-            }
-            Ok(None) => break,
-            Err(e) => {
-                input_error = Some(e);
-                break;
-            }
-        }
+    let mut run = Run::start(reader, name, opts, sink);
+    while run.packet(sink)? {}
+    run.finish(sink)
+}
+
+/// An analysis driven one packet at a time, that can be snapshotted between
+/// packets ([`Run::checkpoint`]) and resumed from a snapshot with another
+/// sink ([`Run::resume`]): the indexed TUI timeline indexes a capture with
+/// a lean sink and later re-runs stretches of it in full.
+///
+/// `run_file` is `start`, `packet` until it returns false, then `finish`.
+pub struct Run {
+    reader: CaptureReader,
+    an: Analyzer,
+    input_error: Option<CaptureError>,
+    ended: bool,
+}
+
+/// The analysis state between two packets and where the reader stood.
+#[derive(Debug, Clone)]
+pub struct Checkpoint {
+    an: Analyzer,
+    point: ResumePoint,
+}
+
+impl Checkpoint {
+    /// Where the reader goes on from.
+    pub fn resume_point(&self) -> &ResumePoint {
+        &self.point
     }
-    an.finish(sink);
-    if let Some(e) = an.output_error.take() {
-        return Err(e.into());
+    /// Steps emitted before this point.
+    pub fn steps(&self) -> u64 {
+        self.an.report.steps
     }
-    let report = an.report();
-    sink.finish(&report, input_error.as_ref())?;
-    match input_error {
-        Some(e) => Err(e.into()),
-        None => Ok(report),
+    /// Packets read before this point.
+    pub fn packets(&self) -> u64 {
+        self.an.report.packets
     }
 }
 
-#[derive(Debug, Default)]
+impl Run {
+    /// Starts a run over `reader`; `sink` is asked which steps it wants in
+    /// full ([`Sink::wants_detail`]).
+    pub fn start(reader: CaptureReader, name: String, opts: &Options, sink: &dyn Sink) -> Run {
+        let an = Analyzer::new(name, reader.format(), opts, Detail::of(sink));
+        Run {
+            reader,
+            an,
+            input_error: None,
+            ended: false,
+        }
+    }
+
+    /// Goes on from `cp` with `reader` (opened at `cp.resume_point()`),
+    /// building steps in the detail `sink` wants. Steps are numbered on
+    /// from the checkpoint.
+    pub fn resume(cp: &Checkpoint, reader: CaptureReader, sink: &dyn Sink) -> Run {
+        let mut an = cp.an.clone();
+        an.set_detail(Detail::of(sink));
+        Run {
+            reader,
+            an,
+            input_error: None,
+            ended: false,
+        }
+    }
+
+    /// A snapshot of the run as it stands (between two packets).
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            an: self.an.clone(),
+            point: self.reader.resume_point(),
+        }
+    }
+
+    /// Analyses the next packet; false once the input has ended (or could
+    /// not be read further: [`Run::finish`] reports that).
+    pub fn packet(&mut self, sink: &mut dyn Sink) -> Result<bool, RunError> {
+        if self.ended {
+            return Ok(false);
+        }
+        match self.reader.next_packet() {
+            Ok(Some(p)) => {
+                self.an
+                    .packet(p.number, p.time, p.interface, p.linktype, p.data, sink);
+                if let Some(e) = self.an.output_error.take() {
+                    return Err(e.into());
+                }
+                Ok(true)
+            }
+            Ok(None) => {
+                self.ended = true;
+                Ok(false)
+            }
+            Err(e) => {
+                self.input_error = Some(e);
+                self.ended = true;
+                Ok(false)
+            }
+        }
+    }
+
+    /// Steps emitted so far (the number of the last one).
+    pub fn steps(&self) -> u64 {
+        self.an.report.steps
+    }
+
+    /// Packets read so far.
+    pub fn packets(&self) -> u64 {
+        self.an.report.packets
+    }
+
+    /// The file offset of the next record.
+    pub fn offset(&self) -> u64 {
+        self.reader.offset()
+    }
+
+    /// Ends the run: the steps only the end of the capture completes, then
+    /// the report to `sink`.
+    pub fn finish(mut self, sink: &mut dyn Sink) -> Result<Report, RunError> {
+        self.an.finish(sink);
+        if let Some(e) = self.an.output_error.take() {
+            return Err(e.into());
+        }
+        let report = self.an.report();
+        sink.finish(&report, self.input_error.as_ref())?;
+        match self.input_error {
+            Some(e) => Err(e.into()),
+            None => Ok(report),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
 struct IfaceCounts {
     linktype: i32,
     unsupported: u64,
@@ -254,9 +358,9 @@ struct IfaceCounts {
     first_malformed: Option<(u64, String)>,
 }
 
-struct Analyzer<'o> {
+struct Analyzer {
     info: CaptureInfo,
-    opts: &'o Options,
+    opts: Options,
     started: bool,
     reasm: Reassembler,
     conns: Vec<conn::ConnState>,
@@ -269,15 +373,46 @@ struct Analyzer<'o> {
     detail: Detail,
 }
 
-impl<'o> Analyzer<'o> {
-    fn new(name: String, format: Format, opts: &'o Options, detail: Detail) -> Analyzer<'o> {
+impl Clone for Analyzer {
+    /// A snapshot between packets, when no output error is pending (a run
+    /// stops at its first one).
+    fn clone(&self) -> Analyzer {
+        Analyzer {
+            info: self.info.clone(),
+            opts: self.opts.clone(),
+            started: self.started,
+            reasm: self.reasm.clone(),
+            conns: self.conns.clone(),
+            eio: self.eio.clone(),
+            report: self.report.clone(),
+            ifaces: self.ifaces.clone(),
+            fragments: self.fragments,
+            first_fragment: self.first_fragment,
+            output_error: None,
+            detail: self.detail,
+        }
+    }
+}
+
+impl std::fmt::Debug for Analyzer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Analyzer")
+            .field("packets", &self.report.packets)
+            .field("steps", &self.report.steps)
+            .field("connections", &self.conns.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Analyzer {
+    fn new(name: String, format: Format, opts: &Options, detail: Detail) -> Analyzer {
         Analyzer {
             info: CaptureInfo {
                 name,
                 format,
                 origin: Timestamp::default(),
             },
-            opts,
+            opts: opts.clone(),
             started: false,
             reasm: Reassembler::new(opts.tcp),
             conns: Vec::new(),
@@ -292,6 +427,14 @@ impl<'o> Analyzer<'o> {
             first_fragment: None,
             output_error: None,
             detail,
+        }
+    }
+
+    fn set_detail(&mut self, detail: Detail) {
+        self.detail = detail;
+        self.eio.set_detail(detail);
+        for c in &mut self.conns {
+            c.set_detail(detail);
         }
     }
 

@@ -14,7 +14,7 @@ use crate::tcp::Provenance;
 /// Capacity an empty buffer keeps for the next bytes.
 const RETAINED_CAPACITY: usize = 64 * 1024;
 
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct StreamBuf {
     /// Stream offset of `data[start]`.
     base: u64,

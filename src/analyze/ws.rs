@@ -57,14 +57,14 @@ pub struct Delivered {
 }
 
 /// Negotiated permessage-deflate for one direction.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Deflate {
     inflater: Inflater,
     context_takeover: bool,
     inflated_total: u64,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 enum Mode {
     #[default]
     Frames,
@@ -78,7 +78,7 @@ enum Mode {
 }
 
 /// One direction of a WebSocket connection.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct WsDir {
     conn: ConnId,
     dir: Dir,
@@ -135,6 +135,11 @@ impl WsDir {
             detail,
             scratch: Vec::new(),
         }
+    }
+
+    /// Changes which steps are built in full from here on.
+    pub fn set_detail(&mut self, detail: Detail) {
+        self.detail = detail;
     }
 
     /// Whether decoding stopped (gap or desync).

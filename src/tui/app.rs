@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::{Position, Rect};
@@ -247,7 +247,10 @@ impl App {
 
     /// Whether the loader or the filter still has work.
     pub fn busy(&self) -> bool {
-        self.tl.state().loading || self.scanned < self.tl.len() || self.searching.is_some()
+        self.tl.state().loading
+            || self.scanned < self.tl.len()
+            || self.searching.is_some()
+            || self.tl.busy()
     }
 
     /// The lesson bound to the selected step.
@@ -312,10 +315,22 @@ impl App {
 
     /// Takes newly loaded steps and continues any scan, within a budget.
     pub fn pump(&mut self, budget: Duration) {
-        self.tl.poll(budget);
-        self.bind_lessons();
+        let h = self.page(Pane::Timeline);
+        let from = self.tl_offset.min(self.visible.len());
+        let to = from.saturating_add(h).min(self.visible.len());
+        self.tl.want(&self.visible[from..to]);
+        let start = Instant::now();
+        // Half for the store, the rest (at least one chunk) for the visible
+        // list: on a capture of millions of steps both have much to do.
+        self.tl.poll(budget / 2);
         self.catch_up();
+        while self.scanned < self.tl.len() && start.elapsed() < budget {
+            self.catch_up();
+        }
+        // The search asks for steps before the lesson binder does: a store
+        // that reads steps back on demand serves them in that order.
         self.continue_search();
+        self.bind_lessons();
         self.fix_scroll();
     }
 
@@ -531,14 +546,24 @@ impl App {
                 return;
             }
             let i = s.next;
+            let step = if self.visible.binary_search(&i).is_ok() {
+                match self.tl.step(i) {
+                    Some(st) => Some(st),
+                    None => {
+                        // Not read back yet (the indexed timeline has asked
+                        // for it): go on from here on a later pump.
+                        self.message =
+                            Some(format!("searching \"{}\"… step {}/{len}", s.query, i + 1));
+                        self.searching = Some(s);
+                        return;
+                    }
+                }
+            } else {
+                None
+            };
             s.next += 1;
             budget -= 1;
-            if self.visible.binary_search(&i).is_ok()
-                && self
-                    .tl
-                    .step(i)
-                    .is_some_and(|st| Self::matches(&st, &s.query))
-            {
+            if step.is_some_and(|st| Self::matches(&st, &s.query)) {
                 self.select(Some(i));
                 self.message = Some(format!(
                     "\"{}\" found at step {}{}",

@@ -6,6 +6,8 @@
 //! - [`keys`]: the one key table;
 //! - [`view`]: drawing, a function of the state;
 //! - [`timeline`]: step access behind a trait, loaded in the background;
+//! - [`index`]: the store for large captures — an index, checkpoints, and
+//!   chunks read back from the file on demand;
 //! - [`lessons`]: the lessons engine behind a trait;
 //! - [`terminal`]: terminal setup, restore and the event loop.
 //!
@@ -14,6 +16,7 @@
 
 pub mod app;
 pub mod course;
+pub mod index;
 pub mod keys;
 pub mod labels;
 pub mod lessons;
@@ -37,8 +40,8 @@ pub fn run(
     lessons: Box<dyn LessonSource>,
     stack: Option<String>,
 ) -> std::io::Result<Option<String>> {
-    let tl = MemTimeline::spawn(source, opts.clone());
-    let mut app = App::new(Box::new(tl), lessons, stack);
+    let tl = index::open(source, opts.clone());
+    let mut app = App::new(tl, lessons, stack);
     terminal::run(&mut app)?;
     let st = app.tl.state();
     Ok(if st.loading { None } else { st.error.clone() })

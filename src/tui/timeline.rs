@@ -64,6 +64,9 @@ pub struct LoadState {
     pub findings: usize,
     /// Capture-level notices from the end-of-run report.
     pub notices: Vec<String>,
+    /// How much of the file an index pass has read, in percent, while it
+    /// runs (the indexed timeline; `None` otherwise).
+    pub progress: Option<u8>,
 }
 
 /// Read access to the step trace, plus a way to take newly loaded steps.
@@ -79,8 +82,16 @@ pub trait Timeline {
     fn children(&self, i: usize) -> usize;
     fn state(&self) -> &LoadState;
     /// Takes what the loader has produced, spending at most about `budget`;
-    /// returns how many steps were added.
+    /// returns how many steps were added (or read back).
     fn poll(&mut self, budget: Duration) -> usize;
+    /// The steps on screen: a store that reads steps back on demand reads
+    /// theirs first. Called before each `poll`.
+    fn want(&mut self, _steps: &[usize]) {}
+    /// Whether work the interface is waiting for is under way besides
+    /// loading (a chunk being read back).
+    fn busy(&self) -> bool {
+        false
+    }
 }
 
 /// Where a capture comes from.

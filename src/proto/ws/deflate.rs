@@ -51,12 +51,51 @@ pub struct InflateError {
     pub context_lost: bool,
 }
 
+/// The LZ77 window of DEFLATE: a back-reference reaches at most this far.
+const WINDOW: usize = 32 * 1024;
+
 /// The inflater for one direction of one connection.
+///
+/// Cloneable although `flate2::Decompress` is not: the inflater keeps the
+/// last 32 KiB it produced since the stream (re)started — all a later
+/// back-reference can reach — and a clone primes a fresh decompressor with
+/// them as one non-final stored block whose output it discards. That is
+/// exact because between messages the stream sits at a block boundary,
+/// byte-aligned: every message ends with the empty stored block of a sync
+/// flush (`00 00 ff ff`, appended here). A message that ends mid-block
+/// breaks the stream for the original too; its clone may then differ.
 #[derive(Debug)]
 pub struct Inflater {
     d: Decompress,
     no_context_takeover: bool,
     context_lost: bool,
+    /// The last (up to) 32 KiB of output since the last reset.
+    window: Vec<u8>,
+}
+
+impl Clone for Inflater {
+    fn clone(&self) -> Inflater {
+        let mut d = Decompress::new(false);
+        let recent = self.recent();
+        if !recent.is_empty() {
+            // BFINAL = 0, BTYPE = 00 (stored), then LEN and NLEN.
+            let len = u16::try_from(recent.len()).unwrap_or(u16::MAX);
+            let mut block = Vec::with_capacity(recent.len() + 5);
+            block.push(0x00);
+            block.extend_from_slice(&len.to_le_bytes());
+            block.extend_from_slice(&(!len).to_le_bytes());
+            block.extend_from_slice(&recent[..usize::from(len)]);
+            let mut out = Vec::new();
+            // Stored bytes always inflate: nothing can fail here.
+            let _ = inflate_capped(&mut d, &block, &mut out, recent.len());
+        }
+        Inflater {
+            d,
+            no_context_takeover: self.no_context_takeover,
+            context_lost: self.context_lost,
+            window: recent.to_vec(),
+        }
+    }
 }
 
 impl Inflater {
@@ -67,7 +106,28 @@ impl Inflater {
             d: Decompress::new(false),
             no_context_takeover,
             context_lost: false,
+            window: Vec::new(),
         }
+    }
+
+    /// Keeps (at least) the last 32 KiB of output for [`Clone`]. The
+    /// buffer grows to twice the window before it is shifted, so small
+    /// messages cost a copy of themselves, not of the window.
+    fn remember(&mut self, data: &[u8]) {
+        if data.len() >= WINDOW {
+            self.window.clear();
+            self.window.extend_from_slice(&data[data.len() - WINDOW..]);
+            return;
+        }
+        self.window.extend_from_slice(data);
+        if self.window.len() > 2 * WINDOW {
+            self.window.drain(..self.window.len() - WINDOW);
+        }
+    }
+
+    /// The last 32 KiB of output (what a back-reference can reach).
+    fn recent(&self) -> &[u8] {
+        &self.window[self.window.len().saturating_sub(WINDOW)..]
     }
 
     /// Inflates one whole message (its frames' payloads joined, unmasked),
@@ -105,6 +165,9 @@ impl Inflater {
                 }
                 if self.no_context_takeover || status.truncated || status.stream_end {
                     self.d.reset(false);
+                    self.window.clear();
+                } else {
+                    self.remember(&data);
                 }
                 Ok(Inflated {
                     data,
@@ -114,6 +177,7 @@ impl Inflater {
             }
             Err(message) => {
                 self.d.reset(false);
+                self.window.clear();
                 self.context_lost |= !self.no_context_takeover;
                 Err(InflateError {
                     message,
@@ -276,6 +340,72 @@ mod tests {
             let z = compress(&mut c, msg);
             assert_eq!(inf.inflate_message(&z, 1 << 16).unwrap().data, msg);
         }
+    }
+
+    /// Synthetic: a context-takeover stream whose later messages refer back
+    /// into earlier ones, across more than one 32 KiB window.
+    fn takeover_stream() -> Vec<(Vec<u8>, Vec<u8>)> {
+        let mut c = flate2::Compress::new(flate2::Compression::default(), false);
+        let mut msgs: Vec<Vec<u8>> = Vec::new();
+        for i in 0..40u32 {
+            let mut m = format!("42[\"chat\",{{\"n\":{i},\"text\":\"").into_bytes();
+            // Pseudo-random filler, some of it repeated from far back.
+            let mut x = i.wrapping_mul(2_654_435_761) | 1;
+            for _ in 0..(1500 + (i as usize * 97) % 3000) {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                m.push(b'a' + (x % 16) as u8);
+            }
+            if i >= 2 {
+                let back = msgs[(i as usize * 7) % (i as usize)].clone();
+                m.extend_from_slice(&back[..back.len().min(900)]);
+            }
+            m.extend_from_slice(b"\"}]");
+            msgs.push(m);
+        }
+        msgs.into_iter()
+            .map(|m| (compress(&mut c, &m), m))
+            .collect()
+    }
+
+    #[test]
+    fn a_clone_inflates_the_next_messages_as_the_original() {
+        let stream = takeover_stream();
+        for cut in [0, 1, 3, 17, 39] {
+            let mut inf = Inflater::new(false);
+            for (z, m) in &stream[..cut] {
+                assert_eq!(&inf.inflate_message(z, 1 << 20).unwrap().data, m);
+            }
+            let mut clone = inf.clone();
+            for (z, m) in &stream[cut..] {
+                let a = inf.inflate_message(z, 1 << 20).unwrap();
+                let b = clone.inflate_message(z, 1 << 20).unwrap();
+                assert_eq!(&a.data, m, "original, cut {cut}");
+                assert_eq!(a, b, "clone, cut {cut}");
+            }
+        }
+        // The stream really does reach back: a fresh inflater cannot read
+        // the later messages, so the clone's window is what makes it work.
+        let mut fresh = Inflater::new(false);
+        let late = fresh.inflate_message(&stream[20].0, 1 << 20);
+        assert!(!matches!(late, Ok(ref d) if d.data == stream[20].1));
+    }
+
+    #[test]
+    fn a_clone_keeps_context_lost_and_no_takeover() {
+        let mut inf = Inflater::new(false);
+        let mut bad = HELLO[..6].to_vec();
+        bad.extend_from_slice(&[0x00, 0x00, 0x00, 0xff, 0xff, 0x07]);
+        assert!(inf.inflate_message(&bad, 1024).is_err());
+        let mut clone = inf.clone();
+        let next = clone.inflate_message(&HELLO, 1024).unwrap();
+        assert!(next.context_lost);
+        let mut nt = Inflater::new(true);
+        nt.inflate_message(&HELLO, 1024).unwrap();
+        let mut c = nt.clone();
+        assert_eq!(c.inflate_message(&HELLO, 1024).unwrap().data, b"Hello");
+        assert!(c.window.is_empty());
     }
 
     proptest! {

@@ -70,10 +70,11 @@ impl Widget for &StatusLine<'_> {
             fstyle,
         ));
         if st.loading {
-            spans.push(Span::styled(
-                format!("{SEP}loading… {total} steps"),
-                Style::new().fg(Color::Yellow),
-            ));
+            let text = match st.progress {
+                Some(p) => format!("{SEP}indexing… {p}% ({total} steps)"),
+                None => format!("{SEP}loading… {total} steps"),
+            };
+            spans.push(Span::styled(text, Style::new().fg(Color::Yellow)));
         }
         if let Some(e) = &st.error {
             spans.push(Span::styled(

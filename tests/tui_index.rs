@@ -1,0 +1,265 @@
+//! The indexed timeline (src/tui/index.rs) must show exactly what the
+//! in-memory one shows: every step it reads back from a checkpoint equals
+//! the step a straight full run produces, its index rows agree with the
+//! full steps, and its folding is the in-memory timeline's.
+//!
+//! Checkpoints are taken after every packet, or every few steps, so chunks
+//! start inside WebSocket messages spread over packets, inside HTTP bodies,
+//! in the middle of a permessage-deflate context and between a Socket.IO
+//! binary packet and its attachments; steps are read in a shuffled order so
+//! chunks are restored again and again, out of order, through a tiny cache.
+
+mod tools;
+
+use std::path::{Path, PathBuf};
+
+use dispel::analyze::{self, Collect, Options};
+use dispel::tui::index::{Config, IndexTimeline, PLACEHOLDER};
+use dispel::tui::{MemTimeline, Source, Timeline};
+
+fn inputs() -> Vec<PathBuf> {
+    let mut v = tools::captures();
+    for h in [
+        "eio-five-sessions.pcap",
+        "eio-payload-20000-packets.pcap",
+        "sio-50-pending-acks.pcap",
+        "sio-billion-attachments.pcap",
+        "tcp-overlap-conflict.pcap",
+        "ws-deflate-bomb.pcap",
+        "terminal-escapes-ws.pcap",
+        "pcap-record-4gb.pcap",
+    ] {
+        v.push(tools::root().join("tests/hostile").join(h));
+    }
+    v
+}
+
+fn full(path: &Path) -> Collect {
+    let mut c = Collect::default();
+    let _ = analyze::run_file(path, &Options::default(), &mut c);
+    c
+}
+
+/// A seeded shuffle (xorshift), so a failure names a reproducible order.
+fn shuffled(n: usize, seed: u64) -> Vec<usize> {
+    let mut v: Vec<usize> = (0..n).collect();
+    let mut x = seed | 1;
+    for i in (1..n).rev() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.swap(i, (x % (i as u64 + 1)) as usize);
+    }
+    v
+}
+
+fn tiny(checkpoint_steps: u64, checkpoint_bytes: u64) -> Config {
+    Config {
+        checkpoint_steps,
+        checkpoint_bytes,
+        min_work_ratio: 0,
+        cache_chunks: 2,
+    }
+}
+
+fn check(path: &Path, cfg: Config, seed: u64) -> usize {
+    let name = path.display();
+    let want = full(path);
+    let mut tl = IndexTimeline::index_blocking(Source::File(path.into()), Options::default(), cfg);
+    assert!(!tl.state().loading);
+    assert_eq!(tl.len(), want.steps.len(), "{name}: step count");
+    assert_eq!(tl.state().error, want.error, "{name}: error");
+    assert_eq!(
+        tl.state().connections.len(),
+        want.connections.len(),
+        "{name}: connections"
+    );
+    let findings: usize = want.steps.iter().map(|s| s.findings.len()).sum();
+    assert_eq!(tl.state().findings, findings, "{name}: findings");
+    // Rows from the index alone, before anything was read back, agree with
+    // the full steps and fold as the in-memory timeline folds them.
+    let mem = MemTimeline::from_steps("m", Timestamp::default(), want.steps.clone());
+    for (i, s) in want.steps.iter().enumerate() {
+        let r = tl.row(i).unwrap();
+        assert!(!tl.is_materialised(i), "{name}: step {} read early", i + 1);
+        assert_eq!(r.summary, PLACEHOLDER);
+        let m = mem.row(i).unwrap();
+        assert_eq!(
+            (
+                r.kind, r.conn, r.dir, r.time, r.findings, r.session, r.parent
+            ),
+            (
+                s.kind,
+                s.conn,
+                s.dir,
+                s.time,
+                s.findings.len(),
+                s.session,
+                m.parent
+            ),
+            "{name}: row {}",
+            i + 1
+        );
+        assert_eq!(
+            tl.children(i),
+            mem.children(i),
+            "{name}: children of {}",
+            i + 1
+        );
+    }
+    // Every step read back, in a shuffled order, equals the full one.
+    for i in shuffled(want.steps.len(), seed) {
+        let got = tl.step_blocking(i);
+        assert_eq!(tl.failure(), None, "{name}");
+        let got = got.unwrap_or_else(|| panic!("{name}: step {} not read back", i + 1));
+        assert_eq!(*got, want.steps[i], "{name}: step {} read back", i + 1);
+        assert_eq!(tl.row(i).unwrap().summary, want.steps[i].summary);
+    }
+    assert!(tl.step(want.steps.len()).is_none());
+    tl.chunks()
+}
+
+use dispel::step::Timestamp;
+
+#[test]
+fn every_step_read_back_after_every_packet_checkpoints_equals_the_full_run() {
+    let mut restored = 0;
+    for (k, path) in inputs().iter().enumerate() {
+        restored += check(path, tiny(1, 0), 0x9e37_79b9 + k as u64);
+    }
+    // Checkpoints really were taken, many of them.
+    assert!(restored > 1000, "{restored} checkpoints");
+}
+
+#[test]
+fn every_step_read_back_with_chunks_of_a_few_steps_equals_the_full_run() {
+    for (k, path) in inputs().iter().enumerate() {
+        let chunks = check(path, tiny(7, u64::MAX), 0x5eed + k as u64);
+        let steps = full(path).steps.len();
+        if steps > 14 {
+            assert!(chunks >= 2, "{}: {chunks} chunks", path.display());
+        }
+    }
+}
+
+#[test]
+fn the_bundled_capture_reads_back_from_memory() {
+    let data: &'static [u8] = dispel::cli::DEFAULT_CAPTURE;
+    let want = full(&tools::root().join(dispel::cli::DEFAULT_CAPTURE_NAME));
+    let mut tl = IndexTimeline::index_blocking(
+        Source::Static {
+            name: "bundled".into(),
+            data,
+        },
+        Options::default(),
+        tiny(3, 0),
+    );
+    assert_eq!(tl.len(), want.steps.len());
+    assert_eq!(
+        tl.state().sids.first().cloned().flatten().as_deref(),
+        Some("kyLnI3zry0iNvrG_AAAA")
+    );
+    for i in shuffled(want.steps.len(), 7) {
+        assert_eq!(
+            *tl.step_blocking(i).unwrap(),
+            want.steps[i],
+            "step {}",
+            i + 1
+        );
+    }
+}
+
+#[test]
+fn steps_not_read_back_are_asked_for_and_arrive_on_poll() {
+    let path = tools::root().join("captures/flask-sock-echo.pcap");
+    let mut tl = IndexTimeline::index_blocking(
+        Source::File(path.clone()),
+        Options::default(),
+        Config {
+            cache_chunks: 1,
+            ..tiny(10, u64::MAX)
+        },
+    );
+    let last = tl.len() - 1;
+    assert!(tl.chunks() > 3);
+    // Asking does not wait: the step is not there yet…
+    assert!(tl.step(last).is_none());
+    assert_eq!(tl.row(last).unwrap().summary, PLACEHOLDER);
+    // …and arrives through poll.
+    let started = std::time::Instant::now();
+    while tl.step(last).is_none() {
+        tl.poll(std::time::Duration::from_millis(10));
+        std::thread::sleep(std::time::Duration::from_millis(1));
+        assert!(started.elapsed().as_secs() < 20, "never read back");
+    }
+    assert!(tl.is_materialised(last));
+    // The rows on screen are read first and kept over what `step` asked.
+    tl.want(&[0, 1, 2]);
+    while !tl.is_materialised(0) {
+        tl.poll(std::time::Duration::from_millis(10));
+        std::thread::sleep(std::time::Duration::from_millis(1));
+        assert!(started.elapsed().as_secs() < 20, "never read back");
+    }
+    // A cache of one chunk: the one on screen stayed, the other went.
+    assert!(!tl.is_materialised(last));
+    let want = full(&path);
+    assert_eq!(*tl.step(0).unwrap(), want.steps[0]);
+}
+
+/// Pumps until the app has nothing left to do.
+fn settle(app: &mut dispel::tui::App) {
+    let started = std::time::Instant::now();
+    loop {
+        app.pump(std::time::Duration::from_millis(20));
+        if !app.busy() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+        assert!(started.elapsed().as_secs() < 30, "the app never settled");
+    }
+}
+
+fn keys(app: &mut dispel::tui::App, s: &str) {
+    use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    for c in s.chars() {
+        let code = if c == '\n' {
+            KeyCode::Enter
+        } else {
+            KeyCode::Char(c)
+        };
+        app.key(&KeyEvent::new(code, KeyModifiers::NONE));
+    }
+}
+
+#[test]
+fn search_and_end_over_the_indexed_timeline_land_where_the_memory_one_does() {
+    use dispel::tui::{App, NoLessons};
+    let path = tools::root().join("captures/browser-flask-socketio.pcap");
+    let mem = MemTimeline::load_blocking(Source::File(path.clone()), Options::default());
+    let idx = IndexTimeline::index_blocking(
+        Source::File(path),
+        Options::default(),
+        Config {
+            cache_chunks: 1,
+            ..tiny(5, u64::MAX)
+        },
+    );
+    let mut a = App::new(Box::new(mem), Box::new(NoLessons::default()), None);
+    let mut b = App::new(Box::new(idx), Box::new(NoLessons::default()), None);
+    for app in [&mut a, &mut b] {
+        settle(app);
+    }
+    // Searches that go forward over many chunks not read back yet, one
+    // that wraps, one in field values only, and End.
+    for script in ["/pong\n", "//\n", "G/upgrade\n", "g/websocket\n", "G"] {
+        keys(&mut a, script);
+        keys(&mut b, script);
+        settle(&mut a);
+        settle(&mut b);
+        assert_eq!(a.selected, b.selected, "after {script:?}");
+        assert_eq!(a.message, b.message, "after {script:?}");
+        assert_eq!(a.current(), b.current(), "after {script:?}");
+        assert!(a.selected.is_some());
+    }
+    assert_eq!(b.selected, Some(b.tl.len() - 1));
+}
