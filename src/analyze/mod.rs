@@ -467,24 +467,8 @@ impl Analyzer {
                     frame: number,
                     time,
                 };
-                let conns = &mut self.conns;
-                let eio = &mut self.eio;
-                let layer_limits = &self.opts.layers;
-                let report = &mut self.report;
-                let output_error = &mut self.output_error;
-                let detail = self.detail;
-                self.reasm.push(&seg, at, &mut |id, ev| {
-                    dispatch(
-                        conns,
-                        eio,
-                        (layer_limits, detail),
-                        report,
-                        output_error,
-                        sink,
-                        id,
-                        ev,
-                    )
-                });
+                let (reasm, mut layers) = self.split();
+                reasm.push(&seg, at, &mut |id, ev| layers.event(sink, id, ev));
             }
             Decoded::NotTcp => self.report.non_tcp_packets += 1,
             Decoded::Fragment => {
@@ -507,30 +491,37 @@ impl Analyzer {
     }
 
     fn finish(&mut self, sink: &mut dyn Sink) {
-        let conns = &mut self.conns;
-        let eio = &mut self.eio;
-        let layer_limits = &self.opts.layers;
-        let report = &mut self.report;
-        let output_error = &mut self.output_error;
-        let detail = self.detail;
-        self.reasm.finish(&mut |id, ev| {
-            dispatch(
-                conns,
-                eio,
-                (layer_limits, detail),
-                report,
-                output_error,
-                sink,
-                id,
-                ev,
-            )
-        });
+        let (reasm, mut layers) = self.split();
+        reasm.finish(&mut |id, ev| layers.event(sink, id, ev));
+        let Layers {
+            conns,
+            eio,
+            report,
+            output_error,
+            ..
+        } = layers;
         let capture_end = report.last.unwrap_or_default();
         let mut emit = |s: Step| emit_step(report, output_error, sink, s);
-        for c in self.conns.iter_mut() {
+        for c in conns.iter_mut() {
             c.end_of_capture(eio, &mut emit);
         }
         eio.end(capture_end, &mut emit);
+    }
+
+    /// The reassembler, and apart from it what its events drive (so both
+    /// can be borrowed at once).
+    fn split(&mut self) -> (&mut Reassembler, Layers<'_>) {
+        (
+            &mut self.reasm,
+            Layers {
+                conns: &mut self.conns,
+                eio: &mut self.eio,
+                limits: &self.opts.layers,
+                detail: self.detail,
+                report: &mut self.report,
+                output_error: &mut self.output_error,
+            },
+        )
     }
 
     fn report(&mut self) -> Report {
@@ -608,34 +599,39 @@ fn emit_step(
     number
 }
 
-#[allow(clippy::too_many_arguments)]
-fn dispatch(
-    conns: &mut Vec<conn::ConnState>,
-    eio: &mut eio::Tracker,
-    (limits, detail): (&conn::Limits, Detail),
-    report: &mut Report,
-    output_error: &mut Option<io::Error>,
-    sink: &mut dyn Sink,
-    id: u32,
-    ev: Event<'_>,
-) {
-    if let Event::Open(meta) = &ev {
-        debug_assert_eq!(meta.id as usize, conns.len());
-        conns.push(conn::ConnState::new(
-            (*meta).clone(),
-            limits.clone(),
-            detail,
-        ));
-        if output_error.is_none()
-            && let Err(e) = sink.connection(meta)
-        {
-            *output_error = Some(e);
+/// The protocol layers above TCP, as the reassembler's events reach them.
+struct Layers<'a> {
+    conns: &'a mut Vec<conn::ConnState>,
+    eio: &'a mut eio::Tracker,
+    limits: &'a conn::Limits,
+    detail: Detail,
+    report: &'a mut Report,
+    output_error: &'a mut Option<io::Error>,
+}
+
+impl Layers<'_> {
+    /// One reassembler event: a new connection, or bytes and control events
+    /// for a known one.
+    fn event(&mut self, sink: &mut dyn Sink, id: u32, ev: Event<'_>) {
+        if let Event::Open(meta) = &ev {
+            debug_assert_eq!(meta.id as usize, self.conns.len());
+            self.conns.push(conn::ConnState::new(
+                (*meta).clone(),
+                self.limits.clone(),
+                self.detail,
+            ));
+            if self.output_error.is_none()
+                && let Err(e) = sink.connection(meta)
+            {
+                *self.output_error = Some(e);
+            }
+            return;
         }
-        return;
+        let Some(c) = self.conns.get_mut(id as usize) else {
+            return;
+        };
+        let (report, output_error) = (&mut *self.report, &mut *self.output_error);
+        let mut emit = |s: Step| emit_step(report, output_error, sink, s);
+        c.event(ev, self.eio, &mut emit);
     }
-    let Some(c) = conns.get_mut(id as usize) else {
-        return;
-    };
-    let mut emit = |s: Step| emit_step(report, output_error, sink, s);
-    c.event(ev, eio, &mut emit);
 }

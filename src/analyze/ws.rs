@@ -612,19 +612,6 @@ impl WsDir {
         let cap = (self.limits.max_inflate as u64).min(room) as usize;
         let mut s = Step::new(self.conn, self.dir, "websocket.inflate", time);
         s.frames = frames_sorted.clone();
-        s.fields.push(Field::new(
-            "websocket.inflate.compressed_length",
-            m.payload.len(),
-        ));
-        s.fields.push(
-            Field::new("websocket.inflate.context_takeover", d.context_takeover).show(
-                if d.context_takeover {
-                    "the window of earlier messages is reused"
-                } else {
-                    "each message is compressed on its own"
-                },
-            ),
-        );
         let (data, ok) = match d.inflater.inflate_message(&m.payload, cap) {
             Ok(inf) => {
                 if inf.truncated {
@@ -650,7 +637,6 @@ impl WsDir {
                 .push(Finding::new(violation_rule(&v), v.message()));
         }
         if !self.detail.inflate {
-            s.fields.clear();
             emit(s);
             if ok {
                 out.push(Delivered {
@@ -662,6 +648,19 @@ impl WsDir {
             }
             return;
         }
+        s.fields.push(Field::new(
+            "websocket.inflate.compressed_length",
+            m.payload.len(),
+        ));
+        s.fields.push(
+            Field::new("websocket.inflate.context_takeover", d.context_takeover).show(
+                if d.context_takeover {
+                    "the window of earlier messages is reused"
+                } else {
+                    "each message is compressed on its own"
+                },
+            ),
+        );
         s.fields
             .push(Field::new("websocket.inflate.length", data.len()));
         let ib = s.add_buffer("inflated", Origin::Derived, Arc::from(data.as_slice()));

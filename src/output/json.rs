@@ -75,31 +75,18 @@ pub fn finding(f: &Finding) -> J {
     })
 }
 
-/// [`rel_time`] as the number it holds.
-fn rel_time_f64(t: Timestamp, origin: Timestamp) -> J {
-    let ns = t.as_nanos() - origin.as_nanos();
-    let s = format!(
-        "{}.{:09}",
-        ns.div_euclid(1_000_000_000),
-        ns.rem_euclid(1_000_000_000)
-    );
-    // Rust's parse rounds correctly, as serde_json's `float_roundtrip` does.
-    s.parse::<f64>().map(J::from).unwrap_or(J::Null)
-}
-
 /// Seconds since the first packet, rounded to the nanosecond.
 pub fn rel_time(t: Timestamp, origin: Timestamp) -> J {
     let ns = t.as_nanos() - origin.as_nanos();
     // Keep the decimal exact: nanoseconds as an f64 of seconds prints with
-    // float noise; go through a decimal string.
+    // float noise; go through a decimal string. Rust's parse rounds
+    // correctly, as serde_json's `float_roundtrip` does.
     let s = format!(
         "{}.{:09}",
         ns.div_euclid(1_000_000_000),
         ns.rem_euclid(1_000_000_000)
     );
-    serde_json::from_str::<serde_json::Number>(&s)
-        .map(J::Number)
-        .unwrap_or(J::Null)
+    s.parse::<f64>().map(J::from).unwrap_or(J::Null)
 }
 
 /// Absolute capture time as seconds since the epoch (a decimal string keeps
@@ -135,7 +122,7 @@ impl Serialize for StepOut<'_> {
         m.serialize_entry("conn", &s.conn)?;
         m.serialize_entry("dir", s.dir.as_str())?;
         m.serialize_entry("frames", &s.frames)?;
-        m.serialize_entry("time", &rel_time_f64(s.time, self.origin))?;
+        m.serialize_entry("time", &rel_time(s.time, self.origin))?;
         m.serialize_entry("kind", s.kind)?;
         if let Some(sess) = s.session {
             m.serialize_entry("session", &sess)?;
