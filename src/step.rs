@@ -24,6 +24,11 @@ pub type ConnId = u32;
 /// Capture packet number, 1-based in capture order, as Wireshark's `frame.number`.
 pub type FrameNo = u64;
 
+/// The capture packets behind a step, ascending. Almost every step comes
+/// from one or two packets, kept inline: a step's frame list was its
+/// most frequent allocation.
+pub type Frames = smallvec::SmallVec<[FrameNo; 2]>;
+
 /// Which way bytes travelled on a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Dir {
@@ -289,7 +294,7 @@ pub struct Step {
     pub conn: ConnId,
     pub dir: Dir,
     /// The capture packets that carried this step's bytes, ascending.
-    pub frames: Vec<FrameNo>,
+    pub frames: Frames,
     /// Timestamp of the packet that completed the step.
     pub time: Timestamp,
     /// Dotted kind, e.g. `tcp.syn`, `http.request`, `websocket.frame`.
@@ -309,7 +314,7 @@ impl Step {
         Step {
             conn,
             dir,
-            frames: Vec::new(),
+            frames: Frames::new(),
             time,
             kind,
             summary: String::new(),

@@ -66,7 +66,7 @@ fn expected_shape() -> Vec<(&'static str, &'static str, Vec<u64>)> {
 fn shape(c: &Collect) -> Vec<(&'static str, &'static str, Vec<u64>)> {
     c.steps
         .iter()
-        .map(|s| (s.kind, s.dir.as_str(), s.frames.clone()))
+        .map(|s| (s.kind, s.dir.as_str(), s.frames.to_vec()))
         .collect()
 }
 
@@ -426,7 +426,7 @@ fn pcapng_sections_and_interfaces_with_their_own_link_types_and_resolutions() {
         .iter()
         .find(|s| s.kind == "tcp.data" && s.dir.as_str() == "s2c")
         .unwrap();
-    assert_eq!(s2c_data.frames, [5]);
+    assert_eq!(s2c_data.frames.as_slice(), [5]);
     assert_eq!(s2c_data.time.nanos % 1000, 789);
 }
 
@@ -539,7 +539,7 @@ fn pcapng_big_endian_section_after_a_little_endian_one() {
     let (t, times) = little_then_big_endian(9, 1_000_000_000, |i| 987_654_321 - i);
     assert_mixed_sections(&t, &times);
     let fin = t.steps.iter().find(|s| s.kind == "tcp.fin").unwrap();
-    assert_eq!(fin.frames, [7]);
+    assert_eq!(fin.frames.as_slice(), [7]);
     assert_eq!(fin.time.nanos, 987_654_315);
 }
 
@@ -799,7 +799,7 @@ fn a_packet_cut_by_the_snap_length_becomes_a_gap_of_the_missing_bytes() {
     assert_eq!(t.error, None);
     let gaps: Vec<_> = t.steps.iter().filter(|s| s.kind == "tcp.gap").collect();
     assert_eq!(gaps.len(), 1);
-    assert_eq!(gaps[0].frames, [4]);
+    assert_eq!(gaps[0].frames.as_slice(), [4]);
     assert_eq!(gaps[0].dir.as_str(), "c2s");
     assert_eq!(
         gaps[0].field("dispel.gap.len").map(|f| &f.value),
@@ -863,7 +863,7 @@ fn check_real(name: &str, format: Format, v6: bool, server_port: u16) {
         assert_eq!(c.server.port(), server_port, "{name}");
     }
     assert_eq!(t.steps[0].kind, "tcp.syn");
-    assert_eq!(t.steps[0].frames, [1]);
+    assert_eq!(t.steps[0].frames.as_slice(), [1]);
     for s in &t.steps {
         assert!(s.time >= info.origin, "{name}: step before origin");
         assert!(

@@ -206,7 +206,7 @@ impl ConnState {
                                 dir,
                                 offset + (i * max) as u64,
                                 chunk,
-                                vec![at.frame],
+                                smallvec::smallvec![at.frame],
                                 at.time,
                                 "no higher layer recognised",
                             ));

@@ -23,7 +23,7 @@ use crate::proto::http::Head;
 use crate::proto::socketio::{self as sio, LogicalPacket, Problem as SioProblem, Protocol};
 use crate::rules::{self, Rule};
 use crate::sanitize::escape;
-use crate::step::{ConnId, Dir, Field, Finding, FrameNo, Origin, Span, Step, Timestamp, Value};
+use crate::step::{ConnId, Dir, Field, Finding, Frames, Origin, Span, Step, Timestamp, Value};
 
 use super::Detail;
 use super::ws::Delivered;
@@ -47,7 +47,7 @@ const MAX_TRANSPORTS: usize = 16;
 struct Where {
     conn: ConnId,
     dir: Dir,
-    frames: Vec<FrameNo>,
+    frames: Frames,
     time: Timestamp,
     transport: &'static str,
 }
@@ -84,7 +84,7 @@ struct Session {
     packets: u64,
     first: Timestamp,
     last: Timestamp,
-    last_frames: Vec<FrameNo>,
+    last_frames: Frames,
     last_conn: ConnId,
     /// The client's `5`: polling must stop after this.
     upgraded_at: Option<Timestamp>,
@@ -189,7 +189,7 @@ impl Tracker {
         ctx: &RequestCtx,
         body: &[u8],
         content_type: Option<&str>,
-        at: (ConnId, Vec<FrameNo>, Timestamp),
+        at: (ConnId, Frames, Timestamp),
         emit: &mut Emit<'_>,
     ) {
         if ctx.method != "POST" || body.is_empty() {
@@ -236,7 +236,7 @@ impl Tracker {
         ctx: &RequestCtx,
         head: &Head,
         body: &[u8],
-        at: (ConnId, Vec<FrameNo>, Timestamp),
+        at: (ConnId, Frames, Timestamp),
         emit: &mut Emit<'_>,
     ) {
         let Some(version) = ctx.version else { return };

@@ -55,7 +55,7 @@ pub struct Message {
     /// The body's span in `raw` when it is stored verbatim (not chunked, not
     /// encoded), so its field points at the wire bytes.
     pub body_span_in_raw: Option<std::ops::Range<usize>>,
-    pub frames: Vec<u64>,
+    pub frames: crate::step::Frames,
     pub time: crate::step::Timestamp,
     pub problems: Vec<Finding>,
     /// The body was cut at the cap.

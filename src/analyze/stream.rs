@@ -8,7 +8,7 @@
 
 use std::collections::VecDeque;
 
-use crate::step::{FrameNo, Timestamp};
+use crate::step::{Frames, Timestamp};
 use crate::tcp::Provenance;
 
 /// Capacity an empty buffer keeps for the next bytes.
@@ -66,10 +66,10 @@ impl StreamBuf {
 
     /// Packets that carried the next `len` bytes, ascending, and the time of
     /// the last of them.
-    pub fn provenance(&self, len: usize) -> (Vec<FrameNo>, Timestamp) {
+    pub fn provenance(&self, len: usize) -> (Frames, Timestamp) {
         let lo = self.base;
         let hi = self.base + len.max(1) as u64;
-        let mut frames: Vec<FrameNo> = Vec::new();
+        let mut frames: Frames = Frames::new();
         let mut time = Timestamp::default();
         for (i, (start, at)) in self.marks.iter().enumerate() {
             let end = self.marks.get(i + 1).map_or(u64::MAX, |m| m.0);
@@ -137,17 +137,17 @@ mod tests {
         s.push(0, b"abc", at(1));
         s.push(3, b"defg", at(2));
         s.push(7, b"hi", at(5));
-        assert_eq!(s.provenance(2).0, vec![1]);
-        assert_eq!(s.provenance(4).0, vec![1, 2]);
+        assert_eq!(s.provenance(2).0.as_slice(), [1]);
+        assert_eq!(s.provenance(4).0.as_slice(), [1, 2]);
         s.consume(3);
         assert_eq!(s.offset(), 3);
         let (frames, time) = s.provenance(6);
-        assert_eq!(frames, vec![2, 5]);
+        assert_eq!(frames.as_slice(), [2, 5]);
         assert_eq!(time.secs, 5);
         s.consume(6);
         assert!(s.is_empty());
         s.push(9, b"z", at(6));
-        assert_eq!(s.provenance(1).0, vec![6]);
+        assert_eq!(s.provenance(1).0.as_slice(), [6]);
     }
 
     #[test]

@@ -138,7 +138,7 @@ pub fn data(
     dir: Dir,
     offset: u64,
     bytes: &[u8],
-    frames: Vec<u64>,
+    frames: crate::step::Frames,
     time: crate::step::Timestamp,
     why: &str,
 ) -> Step {

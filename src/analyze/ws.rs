@@ -17,7 +17,7 @@ use crate::proto::ws::{
 };
 use crate::rules::{self, Rule};
 use crate::sanitize::escape;
-use crate::step::{ConnId, Dir, Field, Finding, FrameNo, Origin, Span, Step, Timestamp, Value};
+use crate::step::{ConnId, Dir, Field, Finding, Frames, Origin, Span, Step, Timestamp, Value};
 
 use super::Detail;
 use super::stream::StreamBuf;
@@ -52,7 +52,7 @@ impl Default for Limits {
 pub struct Delivered {
     pub text: bool,
     pub payload: Vec<u8>,
-    pub frames: Vec<FrameNo>,
+    pub frames: Frames,
     pub time: Timestamp,
 }
 
@@ -87,7 +87,7 @@ pub struct WsDir {
     limits: Limits,
     mode: Mode,
     /// Packets and steps of the message being assembled.
-    msg_frames: Vec<FrameNo>,
+    msg_frames: Frames,
     /// A wrong mask bit already seen on this direction: a consistent bug,
     /// not a sign of desynchronisation.
     mask_bug_seen: bool,
@@ -128,7 +128,7 @@ impl WsDir {
             }),
             limits,
             mode: Mode::Frames,
-            msg_frames: Vec::new(),
+            msg_frames: Frames::new(),
             mask_bug_seen: false,
             after_close_reported: false,
             frame_count: 0,
@@ -585,7 +585,7 @@ impl WsDir {
         &mut self,
         m: Message,
         text: bool,
-        frames_sorted: Vec<FrameNo>,
+        frames_sorted: Frames,
         time: Timestamp,
         emit: &mut dyn FnMut(Step) -> u64,
         out: &mut Vec<Delivered>,

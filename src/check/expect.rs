@@ -818,7 +818,7 @@ mod tests {
             conn: 0,
             dir,
             kind,
-            frames: vec![n],
+            frames: smallvec::smallvec![n],
             session: None,
             fields: fields.as_object().cloned().unwrap(),
             findings: Vec::new(),

@@ -30,7 +30,7 @@ use crate::analyze::{self, CaptureInfo, Options, Report, RunError, Sink};
 use crate::error::CaptureError;
 use crate::output::kind_matches;
 use crate::rules::{self, Rule};
-use crate::step::{ConnId, Dir, FrameNo, Severity, Step};
+use crate::step::{ConnId, Dir, Frames, Severity, Step};
 use crate::tcp::ConnMeta;
 
 /// One rule's verdict on one capture, in Autobahn's words.
@@ -89,7 +89,7 @@ pub struct Evidence {
     pub conn: ConnId,
     pub dir: Dir,
     /// Capture packet numbers (Wireshark's `frame.number`).
-    pub frames: Vec<FrameNo>,
+    pub frames: Frames,
     pub kind: &'static str,
     /// The finding's sentence (empty for a matched expectation step).
     pub message: String,
@@ -115,7 +115,7 @@ pub struct StepView {
     pub conn: ConnId,
     pub dir: Dir,
     pub kind: &'static str,
-    pub frames: Vec<FrameNo>,
+    pub frames: Frames,
     pub session: Option<u32>,
     pub fields: Map<String, J>,
     pub findings: Vec<(&'static Rule, String)>,
