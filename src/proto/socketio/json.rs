@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 /// Parses (and so fully validates) a JSON text, keeping only what the
@@ -19,20 +19,80 @@ use serde_json::{Map, Value};
 /// a `check` run on Socket.IO traffic; a sketch allocates only the first
 /// element.
 pub(super) fn sketch(json: &str) -> Result<Option<Value>, serde_json::Error> {
-    let mut placeholder = false;
-    let mut de = serde_json::Deserializer::from_str(json);
-    let value = Top {
-        placeholder: &mut placeholder,
+    if plain(json.as_bytes())
+        && let Ok(value) = sketch_with(json, Walk::Skip)
+    {
+        return Ok(Some(value));
     }
-    .deserialize(&mut de)?;
+    let mut placeholder = false;
+    let value = sketch_with(
+        json,
+        Walk::Visit {
+            placeholder: &mut placeholder,
+        },
+    )?;
+    Ok((!placeholder).then_some(value))
+}
+
+fn sketch_with(json: &str, walk: Walk<'_>) -> Result<Value, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_str(json);
+    let value = Top { walk }.deserialize(&mut de)?;
     // Trailing characters are an error, as in `serde_json::from_str`.
     de.end()?;
-    Ok((!placeholder).then_some(value))
+    Ok(value)
+}
+
+/// How nested values are read.
+enum Walk<'a> {
+    /// Through serde_json's own skipper (`IgnoredAny`), which validates
+    /// syntax without calling back per value: several times faster. It is
+    /// laxer than building a value in three ways, which [`plain`] rules
+    /// out: it accepts lone UTF-16 surrogates in `\u` escapes, numbers out
+    /// of the `f64` range, and nesting past serde_json's recursion limit;
+    /// and it does not see keys, so it cannot find `_placeholder`.
+    Skip,
+    /// Visiting every value and key, noting any `_placeholder` key.
+    Visit { placeholder: &'a mut bool },
+}
+
+impl Walk<'_> {
+    fn reborrow(&mut self) -> Walk<'_> {
+        match self {
+            Walk::Skip => Walk::Skip,
+            Walk::Visit { placeholder } => Walk::Visit {
+                placeholder: &mut **placeholder,
+            },
+        }
+    }
+}
+
+/// Whether skipping nested values accepts exactly what building them
+/// would: no backslash (so no `\u` escape: no surrogates, and no escaped
+/// way to spell `_placeholder`), no `_p` (so no `_placeholder`), no
+/// exponent after a digit, and short enough that no number can pass
+/// `f64`'s range by its digits alone (309) and no nesting can reach
+/// serde_json's limit (128 levels). Real small events are plain; the rest
+/// take the visiting path. One branch-free pass over byte pairs, so the
+/// compiler vectorises it.
+fn plain(json: &[u8]) -> bool {
+    if json.len() > 256 {
+        return false;
+    }
+    let Some((&last, _)) = json.split_last() else {
+        return true;
+    };
+    let pairs = json.iter().zip(json.get(1..).unwrap_or_default());
+    let suspect = pairs.fold(last == b'\\', |acc, (&a, &b)| {
+        acc | (a == b'\\')
+            | (a.is_ascii_digit() & ((b | 0x20) == b'e'))
+            | ((a == b'_') & (b == b'p'))
+    });
+    !suspect
 }
 
 /// The top-level value: scalars kept, an array's first element kept.
 struct Top<'a> {
-    placeholder: &'a mut bool,
+    walk: Walk<'a>,
 }
 
 /// Any nested value: validated, reduced to its type, searched for
@@ -45,7 +105,7 @@ impl<'de> DeserializeSeed<'de> for Top<'_> {
     type Value = Value;
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
         d.deserialize_any(SketchVisitor {
-            placeholder: self.placeholder,
+            walk: self.walk,
             top: true,
         })
     }
@@ -55,14 +115,16 @@ impl<'de> DeserializeSeed<'de> for Nested<'_> {
     type Value = Value;
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
         d.deserialize_any(SketchVisitor {
-            placeholder: self.placeholder,
+            walk: Walk::Visit {
+                placeholder: self.placeholder,
+            },
             top: false,
         })
     }
 }
 
 struct SketchVisitor<'a> {
-    placeholder: &'a mut bool,
+    walk: Walk<'a>,
     /// At the top, an array keeps its first element; below, nothing.
     top: bool,
 }
@@ -118,34 +180,44 @@ impl<'de> Visitor<'de> for SketchVisitor<'_> {
     fn visit_unit<E>(self) -> Result<Value, E> {
         Ok(Value::Null)
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<Value, A::Error> {
         let mut items = Vec::new();
         // The first element itself is kept shallow: its own arrays and
         // objects are not part of any shape rule.
         if self.top
             && let Some(first) = seq.next_element_seed(Top {
-                placeholder: &mut *self.placeholder,
+                walk: self.walk.reborrow(),
             })?
         {
             items.push(shallow(first));
         }
-        while seq
-            .next_element_seed(Nested {
-                placeholder: &mut *self.placeholder,
-            })?
-            .is_some()
-        {}
+        match self.walk {
+            Walk::Skip => while seq.next_element::<IgnoredAny>()?.is_some() {},
+            Walk::Visit { placeholder } => {
+                while seq
+                    .next_element_seed(Nested {
+                        placeholder: &mut *placeholder,
+                    })?
+                    .is_some()
+                {}
+            }
+        }
         Ok(Value::Array(items))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut key = KeyIs(false);
-        while map.next_key_seed(&mut key)?.is_some() {
-            if key.0 {
-                *self.placeholder = true;
+        match self.walk {
+            Walk::Skip => while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {},
+            Walk::Visit { placeholder } => {
+                let mut key = KeyIs(false);
+                while map.next_key_seed(&mut key)?.is_some() {
+                    if key.0 {
+                        *placeholder = true;
+                    }
+                    map.next_value_seed(Nested {
+                        placeholder: &mut *placeholder,
+                    })?;
+                }
             }
-            map.next_value_seed(Nested {
-                placeholder: &mut *self.placeholder,
-            })?;
         }
         Ok(Value::Object(Map::new()))
     }
@@ -215,5 +287,52 @@ mod tests {
         assert_eq!(too_deep_at(&b"[],".repeat(100), 2), None);
         assert_eq!(too_deep_at(br#"[[[["a"]]],[[["b"]]]]"#, 4), None);
         assert_eq!(too_deep_at(br#"[[[["a"]]],[[[["b"]]]]]"#, 4), Some(14));
+    }
+
+    /// What the skipping path would wrongly accept, or could not see, takes
+    /// the visiting path: each answer is serde_json's own for the whole
+    /// value.
+    #[test]
+    fn sketch_accepts_exactly_what_a_whole_parse_accepts() {
+        let deep = |n: usize| format!("[\"e\",{}{}]", "[".repeat(n), "]".repeat(n));
+        let long_number = format!("[\"e\",1{}]", "0".repeat(320));
+        let cases = [
+            r#"["chat",{"n":1,"from":0,"text":"hello 1"}]"#.to_owned(),
+            r#"["e",{"a":"\ud800"}]"#.to_owned(),
+            r#"["e",{"a":"\u0041"}]"#.to_owned(),
+            r#"["e",[1e400]]"#.to_owned(),
+            r#"["e",[1e30]]"#.to_owned(),
+            r#"["e",{"a":-1e-400}]"#.to_owned(),
+            long_number,
+            deep(100),
+            deep(126),
+            deep(127),
+            deep(128),
+            deep(200),
+            r#"["e",{"a":01}]"#.to_owned(),
+            r#"["e",{"a":"\x"}]"#.to_owned(),
+            r#"["e",{"a":1}"#.to_owned(),
+            r#"["e",{"a":1}] x"#.to_owned(),
+        ];
+        for json in &cases {
+            let whole = serde_json::from_str::<Value>(json);
+            let sketched = sketch(json);
+            assert_eq!(
+                whole.as_ref().map(|_| ()).map_err(|e| e.to_string()),
+                sketched.as_ref().map(|_| ()).map_err(|e| e.to_string()),
+                "{json}"
+            );
+        }
+        // Placeholders, spelled plainly or with an escape, need the whole value.
+        for json in [
+            r#"["e",{"_placeholder":true,"num":0}]"#,
+            r#"["e",{"\u005fplaceholder":true,"num":0}]"#,
+        ] {
+            assert_eq!(sketch(json).unwrap(), None, "{json}");
+        }
+        // A real small event skips.
+        assert!(plain(br#"["chat",{"n":1,"from":0,"text":"hello 1"}]"#));
+        assert!(!plain(br#"["e",{"a":1e5}]"#));
+        assert!(!plain(br#"["e","\u0041"]"#));
     }
 }

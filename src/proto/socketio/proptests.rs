@@ -68,6 +68,46 @@ fn grammar_text() -> impl Strategy<Value = String> {
     .prop_map(|cs| cs.into_iter().collect())
 }
 
+/// JSON-ish text from the tokens where skipping nested values could be
+/// laxer than building them: `\u` escapes and lone surrogates, exponents
+/// and out-of-range numbers, `_placeholder` keys, bad escapes and numbers.
+fn json_tokens() -> impl Strategy<Value = String> {
+    let tokens = [
+        "[",
+        "]",
+        "{",
+        "}",
+        ",",
+        ":",
+        " ",
+        "\"e\"",
+        "\"k\":",
+        "\"\\ud800\"",
+        "\"\\udc00\\ud800\"",
+        "\"\\u0041\"",
+        "\"\\u005fplaceholder\":",
+        "\"_placeholder\":",
+        "\"\\x\"",
+        "\"\\\\u\"",
+        "1e400",
+        "1E5",
+        "-1e-400",
+        "2.5e+3",
+        "-0",
+        "01",
+        "1.",
+        ".5",
+        "0.5",
+        "123456789012345678901234567890",
+        "true",
+        "nul",
+        "null",
+        "\"a\u{1}b\"",
+    ];
+    prop::collection::vec(prop::sample::select(tokens.to_vec()), 0..40)
+        .prop_map(|ts| format!("2[\"e\",{}", ts.concat()))
+}
+
 #[derive(Debug)]
 enum Input {
     Text(String),
@@ -143,6 +183,7 @@ proptest! {
             grammar_text(),
             packet().prop_map(|p| encode(&p)),
             (0u8..=6, json()).prop_map(|(t, v)| format!("{t}{v}")),
+            json_tokens(),
         ],
     ) {
         let limits = Limits::default();
