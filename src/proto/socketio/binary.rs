@@ -8,6 +8,7 @@
 //! instead of throwing.
 
 use serde_json::{Map, Value};
+use smallvec::SmallVec;
 
 use super::{Limits, Packet, Problem};
 
@@ -35,8 +36,10 @@ pub fn placeholders(value: &Value) -> Vec<Placeholder> {
     // down to the value being visited, and a pointer is only written out
     // for a placeholder (building one per node was most of the cost of a
     // small event).
-    let mut stack: Vec<(&Value, usize, Option<Step<'_>>)> = vec![(value, 0, None)];
-    let mut path: Vec<Step<'_>> = Vec::new();
+    // Inline room for a small event's tree: no allocation unless it is big.
+    let mut stack: SmallVec<[(&Value, usize, Option<Step<'_>>); 8]> =
+        smallvec::smallvec![(value, 0, None)];
+    let mut path: SmallVec<[Step<'_>; 8]> = SmallVec::new();
     while let Some((v, depth, step)) = stack.pop() {
         path.truncate(depth.saturating_sub(1));
         if let Some(step) = step {
@@ -161,8 +164,9 @@ pub fn reconstruct(data: &Value, attachments: &[Attachment]) -> Value {
 /// What one input produced.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Assembled {
-    /// Logical packets finished by this input, in order.
-    pub packets: Vec<LogicalPacket>,
+    /// Logical packets finished by this input, in order: almost always
+    /// one, kept inline.
+    pub packets: SmallVec<[LogicalPacket; 1]>,
     /// Problems found on this input.
     pub problems: Vec<Problem>,
 }
