@@ -23,6 +23,11 @@ use dispel::tui::index::{Config, IndexTimeline, PLACEHOLDER};
 use dispel::tui::keys::Action;
 use dispel::tui::{App, MemTimeline, NoLessons, Source, Timeline};
 
+// The allocator the `dispel` binary runs with (src/main.rs), so the store
+// is measured as the interface runs it.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn screen_ready(app: &App) -> bool {
     let h = 45usize;
     let shown: Vec<usize> = app

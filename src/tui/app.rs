@@ -300,14 +300,14 @@ impl App {
             if depth > 8 || pi == i {
                 break;
             }
-            p = self.tl.row(pi).and_then(|r| r.parent);
+            p = self.tl.row_for_filter(pi).and_then(|r| r.parent);
         }
         false
     }
 
     fn shows(&self, i: usize) -> bool {
         self.tl
-            .row(i)
+            .row_for_filter(i)
             .is_some_and(|r| self.filter.accepts(&r) && !self.hidden(i, &r))
     }
 

@@ -31,7 +31,10 @@
 
 use std::borrow::Cow;
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+/// Keyed with foldhash: these maps are touched for every step indexed.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 use std::io;
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError};
@@ -380,17 +383,72 @@ const TAG_SHIFT: u32 = 9;
 const ONE_CHILD: u32 = 1 << 11;
 const FINDINGS_SHIFT: u32 = 16;
 
+/// A column of the index: fixed-size blocks, so it grows without ever
+/// copying what it holds. One `Vec` per column had to double (and copy
+/// 100 MB and more) on the interface thread on a capture of millions of
+/// steps, and with mimalloc, which does not remap, each copy also faulted
+/// in fresh pages: pumps of 250 ms.
+struct Column<T> {
+    blocks: Vec<Vec<T>>,
+    len: usize,
+}
+
+/// Elements per block (256 KiB of `i64`).
+const BLOCK: usize = 1 << 15;
+
+impl<T: Copy> Column<T> {
+    fn push(&mut self, v: T) {
+        if self.len.is_multiple_of(BLOCK) {
+            self.blocks.push(Vec::with_capacity(BLOCK));
+        }
+        if let Some(b) = self.blocks.last_mut() {
+            b.push(v);
+            self.len += 1;
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn bytes(&self) -> usize {
+        self.blocks.len() * BLOCK * std::mem::size_of::<T>()
+    }
+}
+
+impl<T> Default for Column<T> {
+    fn default() -> Self {
+        Column {
+            blocks: Vec::new(),
+            len: 0,
+        }
+    }
+}
+
+impl<T> std::ops::Index<usize> for Column<T> {
+    type Output = T;
+    fn index(&self, i: usize) -> &T {
+        &self.blocks[i / BLOCK][i % BLOCK]
+    }
+}
+
+impl<T> std::ops::IndexMut<usize> for Column<T> {
+    fn index_mut(&mut self, i: usize) -> &mut T {
+        &mut self.blocks[i / BLOCK][i % BLOCK]
+    }
+}
+
 /// The per-step index, struct of arrays: 20 bytes a step.
 #[derive(Default)]
 struct Index {
     /// Nanoseconds since the Unix epoch (saturating).
-    time: Vec<i64>,
-    conn: Vec<u32>,
+    time: Column<i64>,
+    conn: Column<u32>,
     /// Kind (bits 0–7, an index into `kinds`), direction (bit 8), folding tag
     /// (bits 9–10), "exactly one child" (bit 11), findings (bits 16–31,
     /// saturating).
-    meta: Vec<u32>,
-    link: Vec<u32>,
+    meta: Column<u32>,
+    link: Column<u32>,
     kinds: Vec<&'static str>,
     kind_ids: HashMap<&'static str, u32>,
     /// Children counts above one (and of session steps).
@@ -604,7 +662,7 @@ impl IndexTimeline {
             jobs: None,
             done: done_rx,
             in_flight: None,
-            cache: HashMap::new(),
+            cache: HashMap::default(),
             lru: VecDeque::new(),
             cfg,
             screen: Vec::new(),
@@ -684,8 +742,10 @@ impl IndexTimeline {
     /// Bytes the per-step index takes (capacity, the maps estimated).
     pub fn index_bytes(&self) -> usize {
         let x = &self.index;
-        x.time.capacity() * 8
-            + (x.conn.capacity() + x.meta.capacity() + x.link.capacity()) * 4
+        x.time.bytes()
+            + x.conn.bytes()
+            + x.meta.bytes()
+            + x.link.bytes()
             + x.children.capacity() * 16
     }
 
@@ -881,13 +941,19 @@ impl Timeline for IndexTimeline {
     }
 
     fn row(&self, i: usize) -> Option<Row<'_>> {
-        if i >= self.index.len() {
-            return None;
-        }
-        let summary = match self.cached_step(i) {
+        let mut row = self.row_for_filter(i)?;
+        row.summary = match self.cached_step(i) {
             Some(s) => Cow::Owned(s.summary.clone()),
             None => Cow::Borrowed(PLACEHOLDER),
         };
+        Some(row)
+    }
+
+    fn row_for_filter(&self, i: usize) -> Option<Row<'_>> {
+        if i >= self.index.len() {
+            return None;
+        }
+        let summary = Cow::Borrowed("");
         let meta = self.index.meta[i];
         Some(Row {
             time: from_nanos(self.index.time[i]),

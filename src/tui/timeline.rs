@@ -77,6 +77,11 @@ pub trait Timeline {
         self.len() == 0
     }
     fn row(&self, i: usize) -> Option<Row<'_>>;
+    /// The row without its summary (empty), for filtering: a store that
+    /// reads summaries back from the file answers this from its index.
+    fn row_for_filter(&self, i: usize) -> Option<Row<'_>> {
+        self.row(i)
+    }
     fn step(&self, i: usize) -> Option<Arc<Step>>;
     /// How many steps fold directly under step `i`.
     fn children(&self, i: usize) -> usize;

@@ -60,7 +60,7 @@ impl Walk<'_> {
         match self {
             Walk::Skip => Walk::Skip,
             Walk::Visit { placeholder } => Walk::Visit {
-                placeholder: &mut **placeholder,
+                placeholder,
             },
         }
     }
