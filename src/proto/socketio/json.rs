@@ -59,9 +59,7 @@ impl Walk<'_> {
     fn reborrow(&mut self) -> Walk<'_> {
         match self {
             Walk::Skip => Walk::Skip,
-            Walk::Visit { placeholder } => Walk::Visit {
-                placeholder,
-            },
+            Walk::Visit { placeholder } => Walk::Visit { placeholder },
         }
     }
 }
