@@ -32,10 +32,7 @@ fn screen_ready(app: &App) -> bool {
     let h = 45usize;
     let shown: Vec<usize> = app
         .visible
-        .iter()
-        .skip(app.tl_offset)
-        .take(h)
-        .copied()
+        .range(app.tl_offset, app.tl_offset + h)
         .collect();
     !shown.is_empty()
         && (shown.len() >= h || !app.tl.state().loading)

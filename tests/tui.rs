@@ -288,7 +288,7 @@ fn filter_by_layer_and_direction() {
     let kinds: Vec<_> = app
         .visible
         .iter()
-        .map(|&i| app.tl.row(i).unwrap().kind)
+        .map(|i| app.tl.row(i).unwrap().kind)
         .collect();
     assert_eq!(kinds, ["http.request", "http.request"]);
     insta::assert_snapshot!("filtered_timeline", text(&draw(&app)));
@@ -458,7 +458,7 @@ fn folding_hides_frames_under_their_messages() {
     assert!(
         app.visible
             .iter()
-            .all(|&i| app.tl.row(i).unwrap().kind != "websocket.frame"
+            .all(|i| app.tl.row(i).unwrap().kind != "websocket.frame"
                 || app.tl.row(i).unwrap().parent.is_none())
     );
     let folded = app.visible.len();
@@ -469,9 +469,9 @@ fn folding_hides_frames_under_their_messages() {
     press(&mut app, &"j".repeat(11));
     press(&mut app, "z");
     assert_eq!(selected_kind(&app), "websocket.message");
-    assert!(!app.visible.contains(&11));
+    assert!(!app.visible.contains(11));
     press(&mut app, "z");
-    assert!(app.visible.contains(&11));
+    assert!(app.visible.contains(11));
 }
 
 #[test]

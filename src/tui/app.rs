@@ -13,6 +13,7 @@ use super::keys::{self, Action, Ctx};
 use super::lessons::{LessonSource, LessonView, StackChoice};
 use super::timeline::{Row, Timeline};
 use super::view::layout::{Areas, areas};
+use super::visible::Visible;
 use crate::output::text::render_value;
 use crate::step::{Dir, Step};
 
@@ -160,7 +161,7 @@ pub struct App {
     pub overlay: Option<Overlay>,
     pub filter: Filter,
     /// Step indexes shown, ascending: those passing the filter and not folded.
-    pub visible: Vec<usize>,
+    pub visible: Visible,
     /// Steps the visible list has been built over.
     scanned: usize,
     /// The selected step (an index into the timeline, not into `visible`).
@@ -202,7 +203,7 @@ impl App {
             detail: Pane::Fields,
             overlay: None,
             filter: Filter::default(),
-            visible: Vec::new(),
+            visible: Visible::default(),
             scanned: 0,
             selected: None,
             tl_offset: 0,
@@ -240,7 +241,7 @@ impl App {
     /// The selected step's position in the visible list (or where it would be).
     pub fn position(&self) -> usize {
         match self.selected {
-            Some(s) => self.visible.partition_point(|&v| v < s),
+            Some(s) => self.visible.rank(s),
             None => 0,
         }
     }
@@ -318,7 +319,8 @@ impl App {
         let h = self.page(Pane::Timeline);
         let from = self.tl_offset.min(self.visible.len());
         let to = from.saturating_add(h).min(self.visible.len());
-        self.tl.want(&self.visible[from..to]);
+        let shown: Vec<usize> = self.visible.range(from, to).collect();
+        self.tl.want(&shown);
         let start = Instant::now();
         // Half for the store, the rest (at least one chunk) for the visible
         // list: on a capture of millions of steps both have much to do.
@@ -371,7 +373,7 @@ impl App {
         }
         self.scanned = end;
         if self.selected.is_none() && !self.visible.is_empty() {
-            self.select(Some(self.visible[0]));
+            self.select(self.visible.get(0));
         } else if let Some(s) = self.selected
             && self.current.is_none()
         {
@@ -386,11 +388,11 @@ impl App {
         self.scanned = 0;
         self.catch_up();
         if let Some(s) = self.selected
-            && !self.visible.contains(&s)
+            && !self.visible.contains(s)
             && self.scanned >= self.tl.len()
         {
-            let p = self.visible.partition_point(|&v| v < s);
-            let next = self.visible.get(p).or_else(|| self.visible.last()).copied();
+            let p = self.visible.rank(s);
+            let next = self.visible.get(p).or_else(|| self.visible.last());
             self.select(next);
         }
     }
@@ -410,7 +412,7 @@ impl App {
     }
 
     fn select_pos(&mut self, pos: usize) {
-        if let Some(&i) = self
+        if let Some(i) = self
             .visible
             .get(pos.min(self.visible.len().saturating_sub(1)))
         {
@@ -425,7 +427,7 @@ impl App {
         let pos = self.position();
         let on = self
             .selected
-            .is_some_and(|s| self.visible.get(pos) == Some(&s));
+            .is_some_and(|s| self.visible.get(pos) == Some(s));
         let target = if delta > 0 && !on {
             // The selection is filtered out: the first visible after it is one step on.
             pos as isize + delta - 1
@@ -440,18 +442,16 @@ impl App {
         let pos = self.position();
         let found = if forward {
             let start = match self.selected {
-                Some(s) if self.visible.get(pos) == Some(&s) => pos + 1,
+                Some(s) if self.visible.get(pos) == Some(s) => pos + 1,
                 _ => pos,
             };
-            self.visible[start.min(self.visible.len())..]
-                .iter()
-                .copied()
+            self.visible
+                .range(start, self.visible.len())
                 .find(|&i| self.tl.row(i).is_some_and(|r| pred(&r)))
         } else {
-            self.visible[..pos.min(self.visible.len())]
-                .iter()
+            self.visible
+                .range(0, pos)
                 .rev()
-                .copied()
                 .find(|&i| self.tl.row(i).is_some_and(|r| pred(&r)))
         };
         match found {
@@ -546,7 +546,7 @@ impl App {
                 return;
             }
             let i = s.next;
-            let step = if self.visible.binary_search(&i).is_ok() {
+            let step = if self.visible.contains(i) {
                 match self.tl.step(i) {
                     Some(st) => Some(st),
                     None => {
@@ -929,7 +929,7 @@ impl App {
         self.replay.waited += d;
         loop {
             let pos = self.position();
-            let Some(&next) = self.visible.get(pos + 1) else {
+            let Some(next) = self.visible.get(pos + 1) else {
                 if !self.tl.state().loading {
                     self.replay.playing = false;
                     self.message = Some("replay reached the last step".into());

@@ -23,6 +23,7 @@ pub mod lessons;
 pub mod terminal;
 pub mod timeline;
 pub mod view;
+pub mod visible;
 
 pub use app::App;
 pub use course::CourseLessons;

@@ -54,10 +54,11 @@ impl Widget for &TimelinePane<'_> {
         let width = app.tl.len().to_string().len();
         let lines = app
             .visible
-            .iter()
-            .skip(app.tl_offset)
-            .take(usize::from(inner.height))
-            .filter_map(|&i| {
+            .range(
+                app.tl_offset,
+                app.tl_offset.saturating_add(usize::from(inner.height)),
+            )
+            .filter_map(|i| {
                 let r = app.tl.row(i)?;
                 let selected = app.selected == Some(i);
                 let mark = if r.findings > 0 {
