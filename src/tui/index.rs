@@ -33,6 +33,8 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::VecDeque;
 
+use super::column::Column;
+
 /// Keyed with foldhash: these maps are touched for every step indexed.
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 use std::io;
@@ -382,61 +384,6 @@ const DIR_BIT: u32 = 1 << 8;
 const TAG_SHIFT: u32 = 9;
 const ONE_CHILD: u32 = 1 << 11;
 const FINDINGS_SHIFT: u32 = 16;
-
-/// A column of the index: fixed-size blocks, so it grows without ever
-/// copying what it holds. One `Vec` per column had to double (and copy
-/// 100 MB and more) on the interface thread on a capture of millions of
-/// steps, and with mimalloc, which does not remap, each copy also faulted
-/// in fresh pages: pumps of 250 ms.
-struct Column<T> {
-    blocks: Vec<Vec<T>>,
-    len: usize,
-}
-
-/// Elements per block (256 KiB of `i64`).
-const BLOCK: usize = 1 << 15;
-
-impl<T: Copy> Column<T> {
-    fn push(&mut self, v: T) {
-        if self.len.is_multiple_of(BLOCK) {
-            self.blocks.push(Vec::with_capacity(BLOCK));
-        }
-        if let Some(b) = self.blocks.last_mut() {
-            b.push(v);
-            self.len += 1;
-        }
-    }
-
-    fn len(&self) -> usize {
-        self.len
-    }
-
-    fn bytes(&self) -> usize {
-        self.blocks.len() * BLOCK * std::mem::size_of::<T>()
-    }
-}
-
-impl<T> Default for Column<T> {
-    fn default() -> Self {
-        Column {
-            blocks: Vec::new(),
-            len: 0,
-        }
-    }
-}
-
-impl<T> std::ops::Index<usize> for Column<T> {
-    type Output = T;
-    fn index(&self, i: usize) -> &T {
-        &self.blocks[i / BLOCK][i % BLOCK]
-    }
-}
-
-impl<T> std::ops::IndexMut<usize> for Column<T> {
-    fn index_mut(&mut self, i: usize) -> &mut T {
-        &mut self.blocks[i / BLOCK][i % BLOCK]
-    }
-}
 
 /// The per-step index, struct of arrays: 20 bytes a step.
 #[derive(Default)]

@@ -15,6 +15,7 @@
 //! the text trace without touching the terminal library.
 
 pub mod app;
+mod column;
 pub mod course;
 pub mod index;
 pub mod keys;

@@ -77,8 +77,9 @@ pub trait Timeline {
         self.len() == 0
     }
     fn row(&self, i: usize) -> Option<Row<'_>>;
-    /// The row without its summary (empty), for filtering: a store that
-    /// reads summaries back from the file answers this from its index.
+    /// The row for filtering and folding, which never read the summary: a
+    /// store that reads summaries back from the file may leave it empty and
+    /// answer from its index.
     fn row_for_filter(&self, i: usize) -> Option<Row<'_>> {
         self.row(i)
     }

@@ -36,7 +36,7 @@ pub(super) fn sketch(json: &str) -> Result<Option<Value>, serde_json::Error> {
 
 fn sketch_with(json: &str, walk: Walk<'_>) -> Result<Value, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_str(json);
-    let value = Top { walk }.deserialize(&mut de)?;
+    let value = SketchVisitor { walk, top: true }.deserialize(&mut de)?;
     // Trailing characters are an error, as in `serde_json::from_str`.
     de.end()?;
     Ok(value)
@@ -88,43 +88,28 @@ fn plain(json: &[u8]) -> bool {
     !suspect
 }
 
-/// The top-level value: scalars kept, an array's first element kept.
-struct Top<'a> {
-    walk: Walk<'a>,
-}
-
-/// Any nested value: validated, reduced to its type, searched for
-/// `_placeholder` keys.
-struct Nested<'a> {
-    placeholder: &'a mut bool,
-}
-
-impl<'de> DeserializeSeed<'de> for Top<'_> {
-    type Value = Value;
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        d.deserialize_any(SketchVisitor {
-            walk: self.walk,
-            top: true,
-        })
-    }
-}
-
-impl<'de> DeserializeSeed<'de> for Nested<'_> {
-    type Value = Value;
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        d.deserialize_any(SketchVisitor {
-            walk: Walk::Visit {
-                placeholder: self.placeholder,
-            },
-            top: false,
-        })
-    }
-}
-
+/// A value being sketched: at the top, scalars are kept and an array keeps
+/// its first element; below, values are validated, reduced to their type
+/// and (when visited) searched for `_placeholder` keys.
 struct SketchVisitor<'a> {
     walk: Walk<'a>,
     /// At the top, an array keeps its first element; below, nothing.
     top: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for SketchVisitor<'_> {
+    type Value = Value;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+/// A nested value, visited.
+fn nested(placeholder: &mut bool) -> SketchVisitor<'_> {
+    SketchVisitor {
+        walk: Walk::Visit { placeholder },
+        top: false,
+    }
 }
 
 /// Whether the last map key read was `_placeholder`.
@@ -183,8 +168,9 @@ impl<'de> Visitor<'de> for SketchVisitor<'_> {
         // The first element itself is kept shallow: its own arrays and
         // objects are not part of any shape rule.
         if self.top
-            && let Some(first) = seq.next_element_seed(Top {
+            && let Some(first) = seq.next_element_seed(SketchVisitor {
                 walk: self.walk.reborrow(),
+                top: true,
             })?
         {
             items.push(shallow(first));
@@ -192,12 +178,7 @@ impl<'de> Visitor<'de> for SketchVisitor<'_> {
         match self.walk {
             Walk::Skip => while seq.next_element::<IgnoredAny>()?.is_some() {},
             Walk::Visit { placeholder } => {
-                while seq
-                    .next_element_seed(Nested {
-                        placeholder: &mut *placeholder,
-                    })?
-                    .is_some()
-                {}
+                while seq.next_element_seed(nested(&mut *placeholder))?.is_some() {}
             }
         }
         Ok(Value::Array(items))
@@ -211,9 +192,7 @@ impl<'de> Visitor<'de> for SketchVisitor<'_> {
                     if key.0 {
                         *placeholder = true;
                     }
-                    map.next_value_seed(Nested {
-                        placeholder: &mut *placeholder,
-                    })?;
+                    map.next_value_seed(nested(&mut *placeholder))?;
                 }
             }
         }
