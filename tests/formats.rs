@@ -891,3 +891,44 @@ fn real_nanosecond_pcap_linux_sll2_capture() {
         5010,
     );
 }
+
+/// The ndjson step writer (`output::jsonw`) writes, byte for byte, what
+/// serialising `StepOut` with serde_json gives: on every step of every
+/// real capture and every hostile one.
+#[test]
+fn ndjson_step_writer_matches_serde_on_every_capture() {
+    use dispel::output::json::StepOut;
+    let mut files = tools::captures();
+    for e in std::fs::read_dir(tools::root().join("tests/hostile")).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|e| e == "pcap" || e == "pcapng") {
+            files.push(p);
+        }
+    }
+    let mut steps = 0;
+    for path in &files {
+        let mut sink = Collect::default();
+        let _ = analyze::run_file(path, &Options::default(), &mut sink);
+        let origin = sink.info.as_ref().map(|i| i.origin).unwrap_or_default();
+        for (i, s) in sink.steps.iter().enumerate() {
+            let number = i as u64 + 1;
+            let want = serde_json::to_vec(&StepOut {
+                step: s,
+                number,
+                origin,
+            })
+            .unwrap();
+            let mut got = Vec::new();
+            dispel::output::jsonw::step(&mut got, s, number, origin);
+            assert!(
+                got == want,
+                "{}: step {number}\n got: {}\nwant: {}",
+                path.display(),
+                String::from_utf8_lossy(&got),
+                String::from_utf8_lossy(&want)
+            );
+            steps += 1;
+        }
+    }
+    assert!(steps > 10_000, "only {steps} steps compared");
+}

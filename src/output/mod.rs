@@ -6,6 +6,7 @@
 
 pub mod csv;
 pub mod json;
+pub mod jsonw;
 pub mod junit;
 pub mod markdown;
 pub mod ndjson;

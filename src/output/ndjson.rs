@@ -8,14 +8,19 @@ use std::io::{self, Write};
 
 use serde_json::Value as J;
 
-use super::{Filter, json};
+use super::{Filter, json, jsonw};
 use crate::analyze::{CaptureInfo, Report, Sink};
 use crate::error::CaptureError;
 use crate::step::{Step, Timestamp};
 use crate::tcp::ConnMeta;
 
+/// How much of the trace to gather before writing it out.
+const FLUSH_AT: usize = 64 * 1024;
+
 pub struct NdjsonSink<W: Write> {
     out: W,
+    /// Lines are built here and handed to `out` in large writes.
+    buf: Vec<u8>,
     filter: Filter,
     origin: Timestamp,
     number: u64,
@@ -25,6 +30,7 @@ impl<W: Write> NdjsonSink<W> {
     pub fn new(out: W, filter: Filter) -> NdjsonSink<W> {
         NdjsonSink {
             out,
+            buf: Vec::with_capacity(FLUSH_AT + 4096),
             filter,
             origin: Timestamp::default(),
             number: 0,
@@ -32,8 +38,17 @@ impl<W: Write> NdjsonSink<W> {
     }
 
     fn line(&mut self, v: &J) -> io::Result<()> {
-        serde_json::to_writer(&mut self.out, v)?;
-        self.out.write_all(b"\n")
+        serde_json::to_writer(&mut self.buf, v)?;
+        self.end_line()
+    }
+
+    fn end_line(&mut self) -> io::Result<()> {
+        self.buf.push(b'\n');
+        if self.buf.len() >= FLUSH_AT {
+            self.out.write_all(&self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
     }
 }
 
@@ -58,18 +73,15 @@ impl<W: Write> Sink for NdjsonSink<W> {
         if !self.filter.step_shown(step) {
             return Ok(());
         }
-        let v = json::StepOut {
-            step,
-            number: self.number,
-            origin: self.origin,
-        };
-        serde_json::to_writer(&mut self.out, &v)?;
-        self.out.write_all(b"\n")
+        jsonw::step(&mut self.buf, step, self.number, self.origin);
+        self.end_line()
     }
 
     fn finish(&mut self, report: &Report, error: Option<&CaptureError>) -> io::Result<()> {
         let v = json::summary(report, error);
         self.line(&v)?;
+        self.out.write_all(&self.buf)?;
+        self.buf.clear();
         self.out.flush()
     }
 }

@@ -1,0 +1,436 @@
+//! A direct JSON writer for the step lines of `--format ndjson`.
+//!
+//! `--format ndjson` writes every step of a capture, several hundred bytes
+//! each; through serde's `SerializeMap` machinery and serde_json's
+//! byte-at-a-time string escaper that was most of its cost. This module
+//! writes the same bytes straight into a buffer: [`step`] is byte for byte
+//! what serialising [`super::json::StepOut`] gives (the `json` document
+//! format still goes through `StepOut`, and the tests compare the two on
+//! every step of every capture in the repository and on generated strings).
+
+use serde_json::Value as J;
+
+use super::json::rel_time;
+use crate::step::{Field, Finding, Step, Timestamp, Value};
+
+/// What serde_json writes for each byte inside a string: 0 for the byte
+/// itself, else the letter after the backslash (`u` for `\u00XX`).
+const ESCAPE: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = b'u';
+        i += 1;
+    }
+    t[0x08] = b'b';
+    t[0x09] = b't';
+    t[0x0a] = b'n';
+    t[0x0c] = b'f';
+    t[0x0d] = b'r';
+    t[b'"' as usize] = b'"';
+    t[b'\\' as usize] = b'\\';
+    t
+};
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+
+/// The high bit of each byte of `w` that needs escaping: a control byte,
+/// `"` or `\`. Exact per byte (no carry crosses a byte: each sum is at
+/// most 0xfe), so the set bits are exactly the bytes to escape.
+fn escape_mask(w: u64) -> u64 {
+    // Below 0x20: the high bit clear, and the low seven bits + 0x60 too.
+    let control = !((w & LOW7).wrapping_add(ONES * 0x60) | w);
+    let zero = |x: u64| !((x & LOW7).wrapping_add(LOW7) | x);
+    let quote = zero(w ^ (ONES * u64::from(b'"')));
+    let backslash = zero(w ^ (ONES * u64::from(b'\\')));
+    (control | quote | backslash) & HIGHS
+}
+
+/// `s` as a JSON string, escaped exactly as serde_json escapes it: eight
+/// bytes at a time, clean runs copied whole.
+pub fn str(out: &mut Vec<u8>, s: &str) {
+    let s = s.as_bytes();
+    out.reserve(s.len() + 2);
+    out.push(b'"');
+    let mut run = 0;
+    for (k, chunk) in s.chunks(8).enumerate() {
+        let mut w = [0u8; 8];
+        w[..chunk.len()].copy_from_slice(chunk);
+        // The last chunk's padding is zeros, which are control bytes:
+        // keep only the bits of real bytes.
+        let mut m = escape_mask(u64::from_le_bytes(w)) & (HIGHS >> (8 * (8 - chunk.len())));
+        while m != 0 {
+            let at = k * 8 + (m.trailing_zeros() / 8) as usize;
+            let b = s[at];
+            out.extend_from_slice(&s[run..at]);
+            escape(out, b, ESCAPE[usize::from(b)]);
+            run = at + 1;
+            m &= m - 1;
+        }
+    }
+    out.extend_from_slice(&s[run..]);
+    out.push(b'"');
+}
+
+fn escape(out: &mut Vec<u8>, byte: u8, e: u8) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    if e == b'u' {
+        out.extend_from_slice(&[
+            b'\\',
+            b'u',
+            b'0',
+            b'0',
+            HEX[usize::from(byte >> 4)],
+            HEX[usize::from(byte & 0xf)],
+        ]);
+    } else {
+        out.extend_from_slice(&[b'\\', e]);
+    }
+}
+
+fn uint(out: &mut Vec<u8>, v: u64) {
+    out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+}
+
+fn int(out: &mut Vec<u8>, v: i64) {
+    out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+}
+
+/// Bytes as a JSON string of lowercase hex (hex digits need no escaping).
+fn hex(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.push(b'"');
+    let at = out.len();
+    out.resize(at + bytes.len() * 2, 0);
+    // Cannot fail: the room is exactly twice the input.
+    let _ = hex::encode_to_slice(bytes, &mut out[at..]);
+    out.push(b'"');
+}
+
+/// Anything else through serde_json itself (numbers that are not integers,
+/// findings): rare, and then exactly serde_json's bytes.
+fn serde<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
+    // Writing to a Vec cannot fail, and these types always serialise.
+    let _ = serde_json::to_writer(out, v);
+}
+
+/// A JSON value, compact, as serde_json writes it.
+pub fn value(out: &mut Vec<u8>, v: &J) {
+    match v {
+        J::Null => out.extend_from_slice(b"null"),
+        J::Bool(true) => out.extend_from_slice(b"true"),
+        J::Bool(false) => out.extend_from_slice(b"false"),
+        J::Number(n) => match (n.as_u64(), n.as_i64()) {
+            (Some(u), _) => uint(out, u),
+            (None, Some(i)) => int(out, i),
+            _ => serde(out, n),
+        },
+        J::String(s) => str(out, s),
+        J::Array(a) => {
+            out.push(b'[');
+            for (i, e) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                value(out, e);
+            }
+            out.push(b']');
+        }
+        J::Object(m) => {
+            out.push(b'{');
+            for (i, (k, e)) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                str(out, k);
+                out.push(b':');
+                value(out, e);
+            }
+            out.push(b'}');
+        }
+    }
+}
+
+/// One field's value, typed as [`super::json::field_value`] types it.
+fn field_value(out: &mut Vec<u8>, step: &Step, f: &Field) {
+    match &f.value {
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::UInt(v) => uint(out, *v),
+        Value::Int(v) => int(out, *v),
+        Value::Float(v) => serde(out, &J::from(*v)),
+        Value::Str(s) => str(out, s),
+        Value::Bytes(b) => hex(out, b),
+        Value::SpanBytes => hex(
+            out,
+            f.span.and_then(|s| step.span_bytes(&s)).unwrap_or_default(),
+        ),
+        Value::Json(v) => value(out, v),
+    }
+}
+
+/// Seconds since `origin`, as [`rel_time`] writes them. From a
+/// millisecond to about eleven days the seconds have at most fifteen
+/// significant digits, so the float's shortest round-trip form is the exact
+/// decimal itself, trailing zeros trimmed: written here without the float.
+fn time(out: &mut Vec<u8>, t: Timestamp, origin: Timestamp) {
+    let ns = t.as_nanos() - origin.as_nanos();
+    if !(1_000_000..1_000_000_000_000_000).contains(&ns) {
+        return value(out, &rel_time(t, origin));
+    }
+    let (secs, frac) = ((ns / 1_000_000_000) as u64, (ns % 1_000_000_000) as u32);
+    uint(out, secs);
+    out.push(b'.');
+    if frac == 0 {
+        out.push(b'0');
+        return;
+    }
+    let digits = [
+        frac / 100_000_000,
+        frac / 10_000_000 % 10,
+        frac / 1_000_000 % 10,
+        frac / 100_000 % 10,
+        frac / 10_000 % 10,
+        frac / 1_000 % 10,
+        frac / 100 % 10,
+        frac / 10 % 10,
+        frac % 10,
+    ];
+    // Not all zero (frac > 0), so this stops at the last nonzero digit.
+    let mut keep = 9;
+    while digits[keep - 1] == 0 {
+        keep -= 1;
+    }
+    out.extend(digits[..keep].iter().map(|&d| b'0' + d as u8));
+}
+
+const NONE: u32 = u32::MAX;
+
+/// `{name: value}`, a repeated name as the array of its values in order,
+/// names in first-appearance order.
+fn fields(out: &mut Vec<u8>, step: &Step) {
+    let fs = &step.fields;
+    // For each field, the next field of the same name (NONE at the end of
+    // a chain), and whether an earlier field already has its name. Few
+    // fields: compare names pairwise; many (a hostile request's ten
+    // thousand headers): a map.
+    let mut next: smallvec::SmallVec<[u32; 24]> = smallvec::smallvec![NONE; fs.len()];
+    let mut later: smallvec::SmallVec<[bool; 24]> = smallvec::smallvec![false; fs.len()];
+    if fs.len() <= 32 {
+        for i in 0..fs.len() {
+            if later[i] {
+                continue;
+            }
+            let mut last = i;
+            for j in i + 1..fs.len() {
+                if !later[j] && fs[j].name == fs[i].name {
+                    next[last] = j as u32;
+                    later[j] = true;
+                    last = j;
+                }
+            }
+        }
+    } else {
+        let mut tail: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        for (j, f) in fs.iter().enumerate() {
+            if let Some(last) = tail.insert(f.name.as_ref(), j) {
+                next[last] = j as u32;
+                later[j] = true;
+            }
+        }
+    }
+    out.push(b'{');
+    let mut first = true;
+    for (i, f) in fs.iter().enumerate() {
+        if later[i] {
+            continue;
+        }
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        str(out, &f.name);
+        out.push(b':');
+        if next[i] == NONE {
+            field_value(out, step, f);
+            continue;
+        }
+        out.push(b'[');
+        let mut at = i;
+        loop {
+            field_value(out, step, &fs[at]);
+            match next[at] {
+                NONE => break,
+                n => {
+                    out.push(b',');
+                    at = n as usize;
+                }
+            }
+        }
+        out.push(b']');
+    }
+    out.push(b'}');
+}
+
+fn findings(out: &mut Vec<u8>, fs: &[Finding]) {
+    out.push(b'[');
+    for (i, f) in fs.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        serde(out, &super::json::finding(f));
+    }
+    out.push(b']');
+}
+
+/// A step's ndjson line (without the newline): the bytes of serialising
+/// `StepOut { step, number, origin }`.
+pub fn step(out: &mut Vec<u8>, s: &Step, number: u64, origin: Timestamp) {
+    out.extend_from_slice(b"{\"type\":\"step\",\"step\":");
+    uint(out, number);
+    out.extend_from_slice(b",\"conn\":");
+    uint(out, u64::from(s.conn));
+    out.extend_from_slice(b",\"dir\":");
+    str(out, s.dir.as_str());
+    out.extend_from_slice(b",\"frames\":[");
+    for (i, f) in s.frames.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        uint(out, *f);
+    }
+    out.extend_from_slice(b"],\"time\":");
+    time(out, s.time, origin);
+    out.extend_from_slice(b",\"kind\":");
+    str(out, s.kind);
+    if let Some(sess) = s.session {
+        out.extend_from_slice(b",\"session\":");
+        uint(out, u64::from(sess));
+    }
+    out.extend_from_slice(b",\"summary\":");
+    str(out, &s.summary);
+    out.extend_from_slice(b",\"fields\":");
+    fields(out, s);
+    out.extend_from_slice(b",\"findings\":");
+    findings(out, &s.findings);
+    out.push(b'}');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn via_serde(s: &str) -> Vec<u8> {
+        serde_json::to_vec(s).unwrap()
+    }
+
+    fn direct(s: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        str(&mut out, s);
+        out
+    }
+
+    /// Synthetic strings: every byte that needs escaping, at every offset
+    /// within and across the eight-byte words, and clean runs around them.
+    #[test]
+    fn strings_escape_as_serde_json_does() {
+        let specials: Vec<char> = (0u8..0x20)
+            .map(char::from)
+            .chain(['"', '\\', '\u{7f}', 'é', '€', '😀', ' ', '!', '#', '[', ']'])
+            .collect();
+        for len in 0..20 {
+            for at in 0..len.max(1) {
+                for &c in &specials {
+                    let mut s: String = "abcdefghijklmnopqrstuvwxyz".chars().take(len).collect();
+                    if at < s.len() {
+                        s.replace_range(at..at + 1, c.encode_utf8(&mut [0; 4]));
+                    }
+                    assert_eq!(direct(&s), via_serde(&s), "{s:?}");
+                }
+            }
+        }
+    }
+
+    /// Every pair of bytes at every pair of positions in a word.
+    #[test]
+    fn word_mask_matches_the_table() {
+        for a in 0..=255u8 {
+            for b in 0..=255u8 {
+                for (i, j) in [(0, 7), (3, 4), (6, 1), (2, 2)] {
+                    let mut w = [a; 8];
+                    w[i] = b;
+                    w[j] = b;
+                    let want = (0..8)
+                        .filter(|&k| ESCAPE[usize::from(w[k])] != 0)
+                        .fold(0u64, |m, k| m | 0x80 << (8 * k));
+                    assert_eq!(escape_mask(u64::from_le_bytes(w)), want, "{w:?}");
+                }
+            }
+        }
+    }
+
+    /// Synthetic: random strings over an alphabet dense in bytes to escape.
+    #[test]
+    fn random_strings_escape_as_serde_json_does() {
+        let alphabet: Vec<char> = "a\"\\\n\u{1}\u{1f} ~\u{7f}é😀".chars().collect();
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = (x % 40) as usize;
+            let s: String = (0..len)
+                .map(|k| alphabet[((x >> (k % 60)) as usize + k * 7) % alphabet.len()])
+                .collect();
+            assert_eq!(direct(&s), via_serde(&s), "{s:?}");
+        }
+    }
+
+    /// Synthetic times, either side of the direct path's bounds and with
+    /// every count of trailing zeros.
+    #[test]
+    fn times_write_as_the_float_does() {
+        let origin = Timestamp {
+            secs: 1_700_000_000,
+            nanos: 123_456_789,
+        };
+        let mut cases: Vec<i128> = vec![0, 1, 999_999, 1_000_000, 1_000_001, 999_999_999_999_999];
+        for zeros in 0..=9u32 {
+            for lead in [1i128, 7, 123_456, 999_999, 1_000_000_000, 1_000_000_000_000] {
+                cases.push(lead * 10i128.pow(zeros));
+                cases.push(lead * 10i128.pow(zeros) + 1_000_000_000 * 86_400);
+            }
+        }
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            cases.push(i128::from(x % 2_000_000_000_000_000));
+        }
+        for ns in cases {
+            let at = origin.as_nanos() + ns;
+            let t = Timestamp {
+                secs: at.div_euclid(1_000_000_000) as i64,
+                nanos: at.rem_euclid(1_000_000_000) as u32,
+            };
+            let mut got = Vec::new();
+            time(&mut got, t, origin);
+            let want = serde_json::to_vec(&rel_time(t, origin)).unwrap();
+            assert_eq!(got, want, "{ns} ns");
+        }
+    }
+
+    #[test]
+    fn values_write_as_serde_json_does() {
+        let v: J = serde_json::from_str(
+            r#"[null,true,false,0,-1,18446744073709551615,-9223372036854775808,1.5,-0.0,1e300,
+               "a\"b\\c\u0001\n",{"k":{"":[]},"é":"\u2028"},[],{}]"#,
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        value(&mut out, &v);
+        assert_eq!(out, serde_json::to_vec(&v).unwrap());
+    }
+}
