@@ -910,6 +910,7 @@ fn ndjson_step_writer_matches_serde_on_every_capture() {
         let mut sink = Collect::default();
         let _ = analyze::run_file(path, &Options::default(), &mut sink);
         let origin = sink.info.as_ref().map(|i| i.origin).unwrap_or_default();
+        assert!(!sink.steps.is_empty(), "{}: no steps", path.display());
         for (i, s) in sink.steps.iter().enumerate() {
             let number = i as u64 + 1;
             let want = serde_json::to_vec(&StepOut {
@@ -930,5 +931,5 @@ fn ndjson_step_writer_matches_serde_on_every_capture() {
             steps += 1;
         }
     }
-    assert!(steps > 10_000, "only {steps} steps compared");
+    assert!(steps > 2_000, "only {steps} steps compared");
 }
