@@ -23,8 +23,18 @@ pub fn is_unsafe(c: char) -> bool {
     )
 }
 
+/// Whether every byte is printable ASCII (space to `~`): nothing to
+/// escape. Most text on the wire is; this test vectorises, where the
+/// general path decodes each character.
+fn printable_ascii(b: &[u8]) -> bool {
+    b.iter().all(|&c| matches!(c, 0x20..=0x7e))
+}
+
 /// Escapes unsafe characters (keeping `\n` and `\t` if `keep_newlines`).
 pub fn escape_with(s: &str, keep_newlines: bool) -> Cow<'_, str> {
+    if printable_ascii(s.as_bytes()) {
+        return Cow::Borrowed(s);
+    }
     let keep = |c: char| keep_newlines && (c == '\n' || c == '\t');
     if !s.chars().any(|c| is_unsafe(c) && !keep(c)) {
         return Cow::Borrowed(s);
@@ -50,6 +60,11 @@ pub fn escape(s: &str) -> Cow<'_, str> {
 /// Renders bytes as text for a terminal: valid UTF-8 runs as text (escaped),
 /// invalid bytes as `\xNN`.
 pub fn bytes_as_text(b: &[u8]) -> String {
+    if printable_ascii(b)
+        && let Ok(s) = std::str::from_utf8(b)
+    {
+        return s.to_owned();
+    }
     let mut out = String::with_capacity(b.len());
     for chunk in b.utf8_chunks() {
         out.push_str(&escape(chunk.valid()));
@@ -74,6 +89,40 @@ mod tests {
         assert_eq!(escape("x\0y\x08z\r"), "x\\x00y\\x08z\\x0d");
         assert_eq!(escape_with("two\nlines", true), "two\nlines");
         assert_eq!(escape("two\nlines"), "two\\x0alines");
+    }
+
+    /// The printable-ASCII shortcut agrees with the general path on every
+    /// single byte and on runs around it.
+    #[test]
+    fn shortcut_agrees_with_the_general_path() {
+        fn general(b: &[u8]) -> String {
+            let mut out = String::new();
+            for chunk in b.utf8_chunks() {
+                for c in chunk.valid().chars() {
+                    if is_unsafe(c) {
+                        let _ = if (c as u32) < 0x80 {
+                            write!(out, "\\x{:02x}", c as u32)
+                        } else {
+                            write!(out, "\\u{{{:x}}}", c as u32)
+                        };
+                    } else {
+                        out.push(c);
+                    }
+                }
+                for byte in chunk.invalid() {
+                    let _ = write!(out, "\\x{byte:02x}");
+                }
+            }
+            out
+        }
+        for b in 0..=255u8 {
+            for bytes in [vec![b], vec![b'a', b, b'z'], vec![b; 9]] {
+                assert_eq!(bytes_as_text(&bytes), general(&bytes), "{bytes:?}");
+                if let Ok(s) = std::str::from_utf8(&bytes) {
+                    assert_eq!(escape(s), general(&bytes), "{bytes:?}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -911,7 +911,11 @@ fn ndjson_step_writer_matches_serde_on_every_capture() {
         let _ = analyze::run_file(path, &Options::default(), &mut sink);
         let origin = sink.info.as_ref().map(|i| i.origin).unwrap_or_default();
         let real = path.parent().is_some_and(|d| d.ends_with("captures"));
-        assert!(!real || !sink.steps.is_empty(), "{}: no steps", path.display());
+        assert!(
+            !real || !sink.steps.is_empty(),
+            "{}: no steps",
+            path.display()
+        );
         for (i, s) in sink.steps.iter().enumerate() {
             let number = i as u64 + 1;
             let want = serde_json::to_vec(&StepOut {

@@ -727,7 +727,7 @@ impl Tracker {
             // The header's own problems wait with it for its step.
             self.sessions[si as usize].sio.held[d].append(&mut pending_problems);
         }
-        for lp in assembled.packets {
+        for mut lp in assembled.packets {
             let sio = &mut self.sessions[si as usize].sio;
             let (earlier, mut findings) = if lp.input == input {
                 (None, Vec::new())
@@ -739,7 +739,7 @@ impl Tracker {
             };
             findings.append(&mut pending_problems);
             let text = earlier.as_deref().unwrap_or(current);
-            let s = self.sio_step(si, w, &lp, text, findings);
+            let s = self.sio_step(si, w, &mut lp, text, findings);
             let awaits_ack = matches!(
                 lp.packet.ptype,
                 sio::PacketType::Event | sio::PacketType::BinaryEvent
@@ -779,7 +779,7 @@ impl Tracker {
         &mut self,
         si: u32,
         w: &Where,
-        lp: &LogicalPacket,
+        lp: &mut LogicalPacket,
         text: &str,
         mut findings: Vec<Finding>,
     ) -> Step {
@@ -792,9 +792,6 @@ impl Tracker {
         s.session = Some(si);
         let event = sio::event_name(pk);
         let full = self.detail.socketio;
-        if full {
-            sio_fields(&mut s, &sess.sio.inputs[d], lp, text, protocol, event);
-        }
         for pr in sio::check_payload(pk, protocol) {
             findings.push(Finding::new(sio_rule(&pr), pr.message()));
         }
@@ -856,13 +853,16 @@ impl Tracker {
             _ => {}
         }
         if full {
+            s.summary = sio_summary(pk, protocol, event, &lp.attachments, answers.as_ref());
+            // Last: the fields take the packet's data rather than copy it.
+            let inputs = &self.sessions[si as usize].sio.inputs[d];
+            sio_fields(&mut s, inputs, lp, text, protocol);
             if let Some((st, ev)) = &answers {
                 s.fields.push(
                     Field::new("socketio.ack.answers", *st)
                         .show(format!("answers the \"{}\" event of step {st}", escape(ev))),
                 );
             }
-            s.summary = sio_summary(pk, protocol, event, &lp.attachments, answers.as_ref());
         }
         s.findings = findings;
         s
@@ -918,11 +918,12 @@ impl Tracker {
                         .iter()
                         .map(|pr| Finding::new(sio_rule(pr), pr.message())),
                 );
-                for lp in done.packets {
+                for mut lp in done.packets {
                     let text = self.sessions[si].sio.pending_text[d]
                         .take()
                         .unwrap_or_default();
-                    let s = self.sio_step(si as u32, &w, &lp, &text, std::mem::take(&mut findings));
+                    let s =
+                        self.sio_step(si as u32, &w, &mut lp, &text, std::mem::take(&mut findings));
                     emit(s);
                 }
             }
@@ -982,16 +983,28 @@ impl Tracker {
 }
 
 /// A Socket.IO packet step's buffers and fields. `inputs` maps the
-/// direction's Engine.IO inputs to their steps (for attachments).
+/// direction's Engine.IO inputs to their steps (for attachments). The
+/// packet's data moves into its field.
 fn sio_fields(
     s: &mut Step,
     inputs: &VecDeque<(usize, u64)>,
-    lp: &LogicalPacket,
+    lp: &mut LogicalPacket,
     text: &str,
     protocol: Protocol,
-    event: Option<&str>,
 ) {
+    let reconstructed = if lp.attachments.is_empty() {
+        None
+    } else {
+        lp.reconstruct()
+    };
+    let data = lp.packet.data.take();
     let pk = &lp.packet;
+    let event = match (pk.ptype, &data) {
+        (sio::PacketType::Event | sio::PacketType::BinaryEvent, Some(d)) => {
+            d.get(0).and_then(J::as_str)
+        }
+        _ => None,
+    };
     // The packet's text (the Engine.IO message's data, after its `4`):
     // the decoder's spans index it. A binary packet's text came in the
     // message that announced its attachments.
@@ -1026,17 +1039,17 @@ fn sio_fields(
     if let Some(e) = event {
         s.fields.push(Field::new("socketio.event", e));
     }
-    if let Some(data) = &pk.data {
-        let mut f = Field::new("socketio.data", Value::Json(data.clone()));
+    let args = match (event, &data) {
+        (Some(_), Some(J::Array(a))) => Some(J::Array(a[1..].to_vec())),
+        _ => None,
+    };
+    if let Some(data) = data {
+        let mut f = Field::new("socketio.data", Value::Json(data));
         f.span = sp(&pk.data_span);
         s.fields.push(f);
-        if event.is_some()
-            && let J::Array(a) = data
-        {
-            s.fields.push(Field::new(
-                "socketio.args",
-                Value::Json(J::Array(a[1..].to_vec())),
-            ));
+        if let Some(args) = args {
+            s.fields
+                .push(Field::new("socketio.args", Value::Json(args)));
         }
     }
     for (i, att) in lp.attachments.iter().enumerate() {
@@ -1063,9 +1076,7 @@ fn sio_fields(
         });
         s.fields.push(f);
     }
-    if !lp.attachments.is_empty()
-        && let Some(full) = lp.reconstruct()
-    {
+    if let Some(full) = reconstructed {
         s.fields
             .push(Field::new("socketio.data.reconstructed", Value::Json(full)));
     }
@@ -1221,32 +1232,45 @@ fn sio_summary(
     attachments: &[sio::Attachment],
     answers: Option<&(u64, String)>,
 ) -> String {
-    let mut s = format!("SIO {}", pk.ptype.name(protocol));
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(96);
+    s.push_str("SIO ");
+    s.push_str(pk.ptype.name(protocol));
     if pk.nsp != "/" {
-        s.push_str(&format!(" {}", escape(&pk.nsp)));
+        s.push(' ');
+        s.push_str(&escape(&pk.nsp));
     }
     if let Some(e) = event {
-        s.push_str(&format!(" \"{}\"", escape(e)));
+        let _ = write!(s, " \"{}\"", escape(e));
     }
     if let Some(id) = pk.ack_id {
-        s.push_str(&format!(" ack id {id}"));
+        let _ = write!(s, " ack id {id}");
     }
     if let Some(data) = &pk.data {
-        // An event's name is shown already: show its arguments.
-        let shown = match (event, data) {
-            (Some(_), J::Array(a)) => J::Array(a[1..].to_vec()).to_string(),
-            _ => data.to_string(),
-        };
-        s.push_str(&format!(
-            " {}",
-            crate::output::text::preview(shown.as_bytes(), 60)
-        ));
+        // An event's name is shown already: show its arguments, written as
+        // the compact JSON of the array without it.
+        let mut shown = Vec::with_capacity(64);
+        match (event, data) {
+            (Some(_), J::Array(a)) => {
+                shown.push(b'[');
+                for (i, v) in a.iter().skip(1).enumerate() {
+                    if i > 0 {
+                        shown.push(b',');
+                    }
+                    crate::output::jsonw::value(&mut shown, v);
+                }
+                shown.push(b']');
+            }
+            _ => crate::output::jsonw::value(&mut shown, data),
+        }
+        s.push(' ');
+        s.push_str(&crate::output::text::preview(&shown, 60));
     }
     if !attachments.is_empty() {
-        s.push_str(&format!(" + {} binary attachment(s)", attachments.len()));
+        let _ = write!(s, " + {} binary attachment(s)", attachments.len());
     }
     if let Some((st, _)) = answers {
-        s.push_str(&format!(" (answers step {st})"));
+        let _ = write!(s, " (answers step {st})");
     }
     s
 }

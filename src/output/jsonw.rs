@@ -55,23 +55,44 @@ pub fn str(out: &mut Vec<u8>, s: &str) {
     out.reserve(s.len() + 2);
     out.push(b'"');
     let mut run = 0;
-    for (k, chunk) in s.chunks(8).enumerate() {
+    let words = s.chunks_exact(8);
+    let tail = words.remainder();
+    for (k, word) in words.enumerate() {
         let mut w = [0u8; 8];
-        w[..chunk.len()].copy_from_slice(chunk);
-        // The last chunk's padding is zeros, which are control bytes:
-        // keep only the bits of real bytes.
-        let mut m = escape_mask(u64::from_le_bytes(w)) & (HIGHS >> (8 * (8 - chunk.len())));
-        while m != 0 {
-            let at = k * 8 + (m.trailing_zeros() / 8) as usize;
-            let b = s[at];
-            out.extend_from_slice(&s[run..at]);
-            escape(out, b, ESCAPE[usize::from(b)]);
-            run = at + 1;
-            m &= m - 1;
-        }
+        w.copy_from_slice(word);
+        escape_word(out, s, &mut run, k * 8, escape_mask(u64::from_le_bytes(w)));
+    }
+    if !tail.is_empty() {
+        // Padding is zeros, which are control bytes: keep only the bits of
+        // real bytes.
+        let mut w = [0u8; 8];
+        w[..tail.len()].copy_from_slice(tail);
+        let real = HIGHS >> (8 * (8 - tail.len()));
+        let at = s.len() - tail.len();
+        escape_word(
+            out,
+            s,
+            &mut run,
+            at,
+            escape_mask(u64::from_le_bytes(w)) & real,
+        );
     }
     out.extend_from_slice(&s[run..]);
     out.push(b'"');
+}
+
+/// Writes the clean run before each byte of the word at `at` flagged in
+/// `mask`, then that byte escaped.
+#[inline(always)]
+fn escape_word(out: &mut Vec<u8>, s: &[u8], run: &mut usize, at: usize, mut mask: u64) {
+    while mask != 0 {
+        let i = at + (mask.trailing_zeros() / 8) as usize;
+        let b = s[i];
+        out.extend_from_slice(&s[*run..i]);
+        escape(out, b, ESCAPE[usize::from(b)]);
+        *run = i + 1;
+        mask &= mask - 1;
+    }
 }
 
 fn escape(out: &mut Vec<u8>, byte: u8, e: u8) {
