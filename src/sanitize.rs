@@ -60,19 +60,25 @@ pub fn escape(s: &str) -> Cow<'_, str> {
 /// Renders bytes as text for a terminal: valid UTF-8 runs as text (escaped),
 /// invalid bytes as `\xNN`.
 pub fn bytes_as_text(b: &[u8]) -> String {
+    let mut out = String::with_capacity(b.len());
+    push_bytes_as_text(&mut out, b);
+    out
+}
+
+/// [`bytes_as_text`], appended to `out`.
+pub fn push_bytes_as_text(out: &mut String, b: &[u8]) {
     if printable_ascii(b)
         && let Ok(s) = std::str::from_utf8(b)
     {
-        return s.to_owned();
+        out.push_str(s);
+        return;
     }
-    let mut out = String::with_capacity(b.len());
     for chunk in b.utf8_chunks() {
         out.push_str(&escape(chunk.valid()));
         for byte in chunk.invalid() {
             let _ = write!(out, "\\x{byte:02x}");
         }
     }
-    out
 }
 
 #[cfg(test)]

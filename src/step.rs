@@ -255,7 +255,8 @@ pub struct Field {
     pub value: Value,
     /// A human rendering where the raw value is not self-explanatory, e.g.
     /// `Text (1)` for an opcode, `Normal Closure` for close code 1000.
-    pub show: Option<String>,
+    /// Most are fixed text (no allocation); some are built per field.
+    pub show: Option<Cow<'static, str>>,
     pub span: Option<Span>,
     /// Nesting level in the field tree (0 = top).
     pub depth: u8,
@@ -277,7 +278,7 @@ impl Field {
         self
     }
 
-    pub fn show(mut self, show: impl Into<String>) -> Field {
+    pub fn show(mut self, show: impl Into<Cow<'static, str>>) -> Field {
         self.show = Some(show.into());
         self
     }

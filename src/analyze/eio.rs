@@ -1011,10 +1011,9 @@ fn sio_fields(
     let b = s.add_buffer("socket.io", Origin::Derived, Arc::from(text.as_bytes()));
     let sp =
         |r: &Option<std::ops::Range<usize>>| r.clone().map(|r| Span::bytes(b, r.start, r.len()));
-    let mut f = Field::new("socketio.type", pk.ptype.name(protocol)).show(format!(
-        "{} ({})",
+    let mut f = Field::new("socketio.type", pk.ptype.name(protocol)).show(super::name_and_digit(
         pk.ptype.name(protocol),
-        pk.ptype.digit().map_or("?".into(), |d| d.to_string())
+        pk.ptype.digit(),
     ));
     f.span = Some(Span::bytes(b, pk.type_span.start, pk.type_span.len()));
     s.fields.push(f);
@@ -1071,8 +1070,9 @@ fn sio_fields(
             Some(st) => format!(
                 "attachment {i}: {} bytes, carried by step {st}",
                 att.bytes.len()
-            ),
-            None => format!("attachment {i}: {} bytes", att.bytes.len()),
+            )
+            .into(),
+            None => format!("attachment {i}: {} bytes", att.bytes.len()).into(),
         });
         s.fields.push(f);
     }
@@ -1103,11 +1103,7 @@ fn packet_fields(
     s.fields.push(
         Field::new("engineio.type", p.ptype.name())
             .span(sp(&p.type_span))
-            .show(format!(
-                "{} ({})",
-                p.ptype.name(),
-                p.ptype.digit().map_or("?".to_string(), |d| d.to_string())
-            )),
+            .show(super::name_and_digit(p.ptype.name(), p.ptype.digit())),
     );
     s.fields
         .push(Field::new("engineio.version", version.number()));
@@ -1188,7 +1184,7 @@ fn describe(
     dir: Dir,
     version: Version,
 ) -> (String, Option<&'static str>) {
-    let shown = crate::output::text::preview(text.as_bytes(), 60);
+    let shown = || crate::output::text::preview(text.as_bytes(), 60);
     match (ptype, text) {
         (PacketType::Ping, "probe") => (
             "EIO ping \"probe\" (2probe): the client tests the new WebSocket before switching to it".into(),
@@ -1206,7 +1202,7 @@ fn describe(
             "EIO upgrade (5): the client switches to the WebSocket; polling stops".into(),
             Some("upgrade"),
         ),
-        (PacketType::Open, _) => (format!("EIO open (0): the handshake {shown}"), None),
+        (PacketType::Open, _) => (format!("EIO open (0): the handshake {}", shown()), None),
         (PacketType::Close, _) => ("EIO close (1): the session ends".into(), None),
         (PacketType::Ping, _) => (
             format!(
@@ -1220,7 +1216,14 @@ fn describe(
             None,
         ),
         (PacketType::Pong, _) => (format!("EIO pong (3): heartbeat answer from the {}", side(dir)), None),
-        (PacketType::Message, _) => (format!("EIO message (4) \"{shown}\""), None),
+        (PacketType::Message, _) => {
+            // One per message: built without the formatting machinery.
+            let mut s = String::with_capacity(80);
+            s.push_str("EIO message (4) \"");
+            crate::output::text::push_preview(&mut s, text.as_bytes(), 60);
+            s.push('"');
+            (s, None)
+        }
         (PacketType::Unknown(b), _) => (format!("EIO unknown packet type {:?}", b as char), None),
     }
 }

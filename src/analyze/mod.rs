@@ -77,6 +77,21 @@ pub struct Report {
 }
 
 /// Receives the trace as it is produced.
+/// `name (digit)`, `?` for no digit: how a packet type is shown. Written
+/// by hand: one per Engine.IO and Socket.IO packet, where `format!` cost
+/// as much as decoding the packet.
+fn name_and_digit(name: &str, digit: Option<u8>) -> String {
+    let mut s = String::with_capacity(name.len() + 6);
+    s.push_str(name);
+    s.push_str(" (");
+    match digit {
+        Some(d) => s.push_str(itoa::Buffer::new().format(d)),
+        None => s.push('?'),
+    }
+    s.push(')');
+    s
+}
+
 pub trait Sink {
     /// Called once, before the first connection.
     fn capture(&mut self, _info: &CaptureInfo) -> io::Result<()> {

@@ -561,23 +561,41 @@ impl WsDir {
             .push(Field::new("websocket.message.compressed", m.compressed));
         let shown_text = text && !m.compressed;
         push_data(s, b, &m.payload, shown_text, "websocket.message");
-        let what = if m.compressed { "compressed " } else { "" };
-        s.summary = format!(
-            "WS {what}{} message, {} byte{} in {} frame{}: {}",
-            if text { "text" } else { "binary" },
-            m.len,
-            if m.len == 1 { "" } else { "s" },
-            m.frames,
-            if m.frames == 1 { "" } else { "s" },
-            if shown_text {
-                format!("\"{}\"", crate::output::text::preview(&m.payload, 60))
-            } else {
-                hex_preview(&m.payload, 16)
-            }
-        );
-        if let Some(why) = abandoned {
-            s.summary.push_str(&format!(" — {why}"));
+        // `WS [compressed ]text|binary message, N byte(s) in N frame(s):
+        // "preview"|hex`, built without the formatting machinery (one per
+        // message).
+        let mut sum = String::with_capacity(128);
+        sum.push_str(if m.compressed {
+            "WS compressed "
+        } else {
+            "WS "
+        });
+        sum.push_str(if text { "text" } else { "binary" });
+        sum.push_str(" message, ");
+        sum.push_str(itoa::Buffer::new().format(m.len));
+        sum.push_str(if m.len == 1 {
+            " byte in "
+        } else {
+            " bytes in "
+        });
+        sum.push_str(itoa::Buffer::new().format(m.frames));
+        sum.push_str(if m.frames == 1 {
+            " frame: "
+        } else {
+            " frames: "
+        });
+        if shown_text {
+            sum.push('"');
+            crate::output::text::push_preview(&mut sum, &m.payload, 60);
+            sum.push('"');
+        } else {
+            sum.push_str(&hex_preview(&m.payload, 16));
         }
+        if let Some(why) = abandoned {
+            sum.push_str(" — ");
+            sum.push_str(why);
+        }
+        s.summary = sum;
     }
 
     /// A complete message goes up (inflated first when compressed).
@@ -944,7 +962,9 @@ fn frame_summary(h: &FrameHeader, payload: &[u8]) -> String {
         OpCode::Pong => "Pong",
         OpCode::ReservedData(_) | OpCode::ReservedControl(_) => "reserved-opcode",
     };
-    let mut s = format!("WS {kind}");
+    let mut s = String::with_capacity(96);
+    s.push_str("WS ");
+    s.push_str(kind);
     if !h.fin {
         s.push_str(" (FIN=0)");
     }
@@ -956,10 +976,9 @@ fn frame_summary(h: &FrameHeader, payload: &[u8]) -> String {
     }
     match h.opcode {
         OpCode::Text | OpCode::Continuation if h.rsv == 0 && utf8_head(payload) => {
-            s.push_str(&format!(
-                " \"{}\"",
-                crate::output::text::preview(payload, 60)
-            ));
+            s.push_str(" \"");
+            crate::output::text::push_preview(&mut s, payload, 60);
+            s.push('"');
         }
         OpCode::Close => {}
         _ => {

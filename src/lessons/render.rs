@@ -111,7 +111,7 @@ fn lookup(name: &str, step: &Step, finding: Option<&Finding>) -> Option<String> 
 /// text trace renders it (strings without quotes, bytes as hex, capped).
 pub fn field_text(step: &Step, f: &Field) -> String {
     if let Some(s) = &f.show {
-        return s.clone();
+        return s.to_string();
     }
     let bytes = match &f.value {
         Value::Bytes(b) => Some(b.as_slice()),

@@ -9,7 +9,7 @@ use std::io::{self, Write};
 use super::Filter;
 use crate::analyze::{CaptureInfo, Report, Sink};
 use crate::error::CaptureError;
-use crate::sanitize::{bytes_as_text, escape};
+use crate::sanitize::escape;
 use crate::step::{Field, Step, Timestamp, Value};
 use crate::tcp::ConnMeta;
 
@@ -229,10 +229,16 @@ fn unmasking(out: &mut dyn Write, s: &Step) -> io::Result<()> {
 
 /// Renders bytes for one-line display.
 pub fn preview(b: &[u8], max: usize) -> String {
-    let cut = &b[..b.len().min(max)];
-    let mut s = bytes_as_text(cut);
-    if b.len() > max {
-        s.push('…');
-    }
+    let mut s = String::new();
+    push_preview(&mut s, b, max);
     s
+}
+
+/// [`preview`], appended to `out`.
+pub fn push_preview(out: &mut String, b: &[u8], max: usize) {
+    let cut = &b[..b.len().min(max)];
+    crate::sanitize::push_bytes_as_text(out, cut);
+    if b.len() > max {
+        out.push('…');
+    }
 }
