@@ -59,6 +59,7 @@ fn tiny(checkpoint_steps: u64, checkpoint_bytes: u64) -> Config {
         checkpoint_bytes,
         min_work_ratio: 0,
         cache_chunks: 2,
+        cache_steps: usize::MAX,
     }
 }
 
@@ -204,6 +205,44 @@ fn steps_not_read_back_are_asked_for_and_arrive_on_poll() {
     assert!(!tl.is_materialised(last));
     let want = full(&path);
     assert_eq!(*tl.step(0).unwrap(), want.steps[0]);
+}
+
+/// The chunk cache holds at most `cache_steps` steps (beyond one chunk),
+/// however many chunks it may keep: a materialised step is a kilobyte or
+/// two, so the step budget is what bounds the interface's memory.
+#[test]
+fn the_chunk_cache_keeps_to_its_step_budget() {
+    let path = tools::root().join("captures/browser-flask-socketio.pcap");
+    let mut tl = IndexTimeline::index_blocking(
+        Source::File(path),
+        Options::default(),
+        Config {
+            cache_chunks: 8,
+            cache_steps: 5,
+            ..tiny(2, u64::MAX)
+        },
+    );
+    assert!(tl.chunks() > 12, "{} chunks", tl.chunks());
+    let started = std::time::Instant::now();
+    // Six steps four apart (six chunks of about two steps), read back in
+    // turn.
+    let firsts: Vec<usize> = (0..tl.len()).step_by(4).take(6).collect();
+    for &i in &firsts {
+        while tl.step(i).is_none() {
+            tl.poll(std::time::Duration::from_millis(10));
+            std::thread::sleep(std::time::Duration::from_millis(1));
+            assert!(started.elapsed().as_secs() < 20, "never read back");
+        }
+    }
+    let kept: Vec<usize> = firsts
+        .iter()
+        .copied()
+        .filter(|&i| tl.is_materialised(i))
+        .collect();
+    // Chunks of about two steps, a budget of five: two or three stay, the
+    // latest among them; all six would without the budget.
+    assert!(kept.len() <= 3, "kept {kept:?}");
+    assert!(kept.contains(&firsts[5]), "kept {kept:?}");
 }
 
 /// Pumps until the app has nothing left to do.

@@ -14,7 +14,7 @@ use crate::tcp::Provenance;
 /// Capacity an empty buffer keeps for the next bytes.
 const RETAINED_CAPACITY: usize = 64 * 1024;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct StreamBuf {
     /// Stream offset of `data[start]`.
     base: u64,
@@ -22,6 +22,20 @@ pub struct StreamBuf {
     start: usize,
     /// (stream offset where a chunk starts, the packet that carried it).
     marks: VecDeque<(u64, Provenance)>,
+}
+
+/// A copy holds only the bytes not yet consumed: the consumed front of the
+/// buffer (up to 64 KB before it is dropped) is of no use to a checkpoint,
+/// and the TUI keeps a checkpoint every few thousand steps.
+impl Clone for StreamBuf {
+    fn clone(&self) -> StreamBuf {
+        StreamBuf {
+            base: self.base,
+            data: self.data.get(self.start..).unwrap_or_default().to_vec(),
+            start: 0,
+            marks: self.marks.clone(),
+        }
+    }
 }
 
 impl StreamBuf {

@@ -93,8 +93,11 @@ pub struct Config {
     /// snapshot took: caps what snapshots cost the index pass when the state
     /// is large (many open connections). 0 turns the guard off (tests).
     pub min_work_ratio: u32,
-    /// Chunks kept materialised.
+    /// Chunks kept materialised…
     pub cache_chunks: usize,
+    /// …holding at most this many steps between them (beyond the chunks on
+    /// screen): a materialised step is a kilobyte or two.
+    pub cache_steps: usize,
 }
 
 impl Default for Config {
@@ -104,6 +107,7 @@ impl Default for Config {
             checkpoint_bytes: 2 * 1024 * 1024,
             min_work_ratio: 20,
             cache_chunks: 8,
+            cache_steps: 32 * 1024,
         }
     }
 }
@@ -137,6 +141,10 @@ enum Msg {
 /// The index pass's sink: lean steps in, entries out in batches.
 struct IndexSink {
     tx: SyncSender<Msg>,
+    /// Batches the interface has emptied, to fill again: a fresh batch
+    /// each time made the allocator fault in new pages for every one (the
+    /// interface thread frees them), a tenth of the pass.
+    spare: Receiver<Vec<Entry>>,
     batch: Vec<Entry>,
     sids_seen: Vec<bool>,
 }
@@ -154,7 +162,11 @@ impl IndexSink {
         if self.batch.is_empty() {
             return Ok(());
         }
-        let b = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        let next = self
+            .spare
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(BATCH));
+        let b = std::mem::replace(&mut self.batch, next);
         self.send(Msg::Entries(b))
     }
 }
@@ -238,9 +250,17 @@ fn resume_reader(
 }
 
 /// The index pass: the whole capture, lean, with checkpoints.
-fn index_pass(source: Source, name: String, opts: Options, cfg: Config, tx: SyncSender<Msg>) {
+fn index_pass(
+    source: Source,
+    name: String,
+    opts: Options,
+    cfg: Config,
+    tx: SyncSender<Msg>,
+    spare: Receiver<Vec<Entry>>,
+) {
     let mut sink = IndexSink {
         tx,
+        spare,
         batch: Vec::with_capacity(BATCH),
         sids_seen: Vec::new(),
     };
@@ -270,16 +290,29 @@ fn index_pass(source: Source, name: String, opts: Options, cfg: Config, tx: Sync
         // A checkpoint may fall where no step was emitted since the last
         // one (inside a message spread over packets): the chunk that starts
         // there is simply the next one with steps.
-        if (steps - last_steps >= cfg.checkpoint_steps
-            || offset - last_offset >= cfg.checkpoint_bytes)
-            && since.elapsed() >= snapshot_cost * cfg.min_work_ratio
+        // A chunk that has grown to four times its size is cut as soon as
+        // the work since the last snapshot is twice its cost: a chunk is
+        // materialised whole, so its size is the interface's memory.
+        let due = steps - last_steps >= cfg.checkpoint_steps
+            || offset - last_offset >= cfg.checkpoint_bytes;
+        let overdue = steps - last_steps >= 4 * cfg.checkpoint_steps.max(1);
+        let work = since.elapsed();
+        if (due && work >= snapshot_cost * cfg.min_work_ratio)
+            || (overdue && work >= snapshot_cost * 2)
         {
             if sink.flush().is_err() {
                 return;
             }
             let t = Instant::now();
             let cp = run.checkpoint();
-            snapshot_cost = t.elapsed();
+            // At most doubling per snapshot: one snapshot that the
+            // scheduler interrupted must not space out all later ones.
+            let took = t.elapsed();
+            snapshot_cost = if snapshot_cost.is_zero() {
+                took
+            } else {
+                took.min(snapshot_cost * 2)
+            };
             since = Instant::now();
             if sink.send(Msg::Checkpoint(Arc::new(cp))).is_err() {
                 return;
@@ -389,7 +422,7 @@ const FINDINGS_SHIFT: u32 = 16;
 #[derive(Default)]
 struct Index {
     /// Nanoseconds since the Unix epoch (saturating).
-    time: Column<i64>,
+    time: super::column::Times,
     conn: Column<u32>,
     /// Kind (bits 0–7, an index into `kinds`), direction (bit 8), folding tag
     /// (bits 9–10), "exactly one child" (bit 11), findings (bits 16–31,
@@ -566,6 +599,8 @@ pub struct IndexTimeline {
     starts: Vec<usize>,
     file_len: Option<u64>,
     rx: Option<Receiver<Msg>>,
+    /// Emptied entry batches, back to the index pass.
+    spent: Option<Sender<Vec<Entry>>>,
     jobs: Option<Sender<Job>>,
     done: Receiver<Done>,
     in_flight: Option<usize>,
@@ -592,6 +627,7 @@ impl IndexTimeline {
             Source::Static { name, data } => (name.clone(), Some(data.len() as u64)),
         };
         let (tx, rx) = mpsc::sync_channel(64);
+        let (spent_tx, spent_rx) = mpsc::channel();
         let (jobs_tx, jobs_rx) = mpsc::channel();
         let (done_tx, done_rx) = mpsc::channel();
         let mut tl = IndexTimeline {
@@ -606,6 +642,7 @@ impl IndexTimeline {
             starts: Vec::new(),
             file_len,
             rx: None,
+            spent: None,
             jobs: None,
             done: done_rx,
             in_flight: None,
@@ -619,13 +656,14 @@ impl IndexTimeline {
         let (src, o) = (source.clone(), opts.clone());
         let indexer = thread::Builder::new()
             .name("dispel-index".into())
-            .spawn(move || index_pass(src, name, o, cfg, tx));
+            .spawn(move || index_pass(src, name, o, cfg, tx, spent_rx));
         let worker = thread::Builder::new()
             .name("dispel-chunks".into())
             .spawn(move || worker(source, opts, jobs_rx, done_tx));
         match (indexer, worker) {
             (Ok(_), Ok(_)) => {
                 tl.rx = Some(rx);
+                tl.spent = Some(spent_tx);
                 tl.jobs = Some(jobs_tx);
             }
             (Err(e), _) | (_, Err(e)) => {
@@ -733,10 +771,16 @@ impl IndexTimeline {
             match rx.try_recv() {
                 Ok(Msg::Info(info)) => self.state.origin = info.origin,
                 Ok(Msg::Conn(c)) => self.state.connections.push(c),
-                Ok(Msg::Entries(es)) => {
+                Ok(Msg::Entries(mut es)) => {
                     for e in &es {
                         self.state.findings += e.findings as usize;
                         self.index.push(e);
+                    }
+                    es.clear();
+                    if let Some(spent) = &self.spent {
+                        // The index pass may have finished: then no one
+                        // takes it back, and it is dropped.
+                        let _ = spent.send(es);
                     }
                 }
                 Ok(Msg::Sid(s, sid)) => {
@@ -826,7 +870,12 @@ impl IndexTimeline {
         let mut on_screen: Vec<usize> = self.screen_chunks();
         on_screen.extend(arrived);
         let mut guard = self.lru.len();
-        while self.cache.len() > self.cfg.cache_chunks.max(1) && guard > 0 {
+        let cached =
+            |cache: &HashMap<usize, Chunk>| cache.values().map(|c| c.steps.len()).sum::<usize>();
+        while (self.cache.len() > self.cfg.cache_chunks.max(1)
+            || (self.cache.len() > 1 && cached(&self.cache) > self.cfg.cache_steps))
+            && guard > 0
+        {
             guard -= 1;
             let Some(c) = self.lru.pop_front() else {
                 break;
@@ -903,7 +952,7 @@ impl Timeline for IndexTimeline {
         let summary = Cow::Borrowed("");
         let meta = self.index.meta[i];
         Some(Row {
-            time: from_nanos(self.index.time[i]),
+            time: from_nanos(self.index.time.get(i).unwrap_or_default()),
             conn: self.index.conn[i],
             dir: if meta & DIR_BIT != 0 {
                 Dir::S2c
