@@ -17,7 +17,7 @@ use super::eio::{RequestCtx, Tracker};
 use super::http::{self as httpstep, HttpState, Progress};
 use super::stream::StreamBuf;
 use super::tcpsteps;
-use super::ws::{self, Delivered, Pings, WsDir};
+use super::ws::{self, Pings, WsDir};
 
 /// Caps of the protocol layers, so a hostile capture cannot make a run
 /// allocate without bound. Defaults fit a laptop; every one can be raised.
@@ -255,7 +255,7 @@ impl ConnState {
                 }
                 Decoder::AwaitUpgrade => return,
                 Decoder::WebSocket(w) => {
-                    let mut out = Vec::new();
+                    let mut out = ws::Deliveries::new();
                     w.pump(&mut self.dirs[d].buf, &mut self.pings, emit, &mut out);
                     if at_end {
                         w.end(&mut self.dirs[d].buf, emit);
@@ -444,7 +444,7 @@ impl ConnState {
     }
 
     /// Completed WebSocket messages go to the layer above.
-    fn deliver(&mut self, dir: Dir, out: Vec<Delivered>, eio: &mut Tracker, emit: &mut Emit<'_>) {
+    fn deliver(&mut self, dir: Dir, out: ws::Deliveries, eio: &mut Tracker, emit: &mut Emit<'_>) {
         for m in out {
             eio.ws_message(self.meta.id, dir, m, emit);
         }

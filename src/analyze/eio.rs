@@ -421,7 +421,7 @@ impl Tracker {
         emit: &mut Emit<'_>,
     ) -> Option<u32> {
         let mut s = Step::new(w.conn, w.dir, "engineio.packet", w.time);
-        s.frames = w.frames.clone();
+        s.frames = Frames::from_slice(&w.frames);
         // Message packets are the hot path; every other type is rare and
         // carries session logic, so it is always built in full.
         let full = self.detail.engineio || p.ptype != PacketType::Message;
@@ -546,7 +546,7 @@ impl Tracker {
             packets: 0,
             first: w.time,
             last: w.time,
-            last_frames: w.frames.clone(),
+            last_frames: Frames::from_slice(&w.frames),
             last_conn: w.conn,
             upgraded_at: None,
             last_ping: None,
@@ -662,7 +662,8 @@ impl Tracker {
         eio_step: u64,
         emit: &mut Emit<'_>,
     ) {
-        let limits = self.limits.clone();
+        // (Disjoint borrows: the limits are read while a session changes.)
+        let limits = &self.limits;
         let sess = &mut self.sessions[si as usize];
         let d = w.dir.index();
         let input = sess.sio.next_input[d];
@@ -680,14 +681,14 @@ impl Tracker {
         };
         let mut decode_problem = None;
         let assembled = match &p.data {
-            Data::Text(t) => match sio::decode_with(t, protocol, &limits, keep) {
+            Data::Text(t) => match sio::decode_with(t, protocol, limits, keep) {
                 Ok(packet) => sess.sio.assemblers[d].push_packet(packet),
                 Err(pr) => {
                     decode_problem = Some(pr);
                     sess.sio.assemblers[d].push_undecodable()
                 }
             },
-            Data::Empty => match sio::decode("", protocol, &limits) {
+            Data::Empty => match sio::decode("", protocol, limits) {
                 Ok(packet) => sess.sio.assemblers[d].push_packet(packet),
                 Err(pr) => {
                     decode_problem = Some(pr);
@@ -704,7 +705,7 @@ impl Tracker {
             .collect();
         if let Some(pr) = decode_problem {
             let mut s = Step::new(w.conn, w.dir, "socketio.packet", w.time);
-            s.frames = w.frames.clone();
+            s.frames = Frames::from_slice(&w.frames);
             s.session = Some(si);
             let text = p.text().unwrap_or("");
             let b = s.add_buffer("socket.io", Origin::Derived, Arc::from(text.as_bytes()));
@@ -757,7 +758,7 @@ impl Tracker {
             // Problems with no packet to attach to (an orphan attachment):
             // they belong to the Engine.IO message that carried them.
             let mut s = Step::new(w.conn, w.dir, "socketio.attachment", w.time);
-            s.frames = w.frames.clone();
+            s.frames = Frames::from_slice(&w.frames);
             s.session = Some(si);
             if let Data::Binary(b) = &p.data {
                 let bb = s.add_buffer("attachment", Origin::Derived, Arc::from(b.as_ref()));
@@ -788,7 +789,7 @@ impl Tracker {
         let d = w.dir.index();
         let pk = &lp.packet;
         let mut s = Step::new(w.conn, w.dir, "socketio.packet", w.time);
-        s.frames = w.frames.clone();
+        s.frames = Frames::from_slice(&w.frames);
         s.session = Some(si);
         let event = sio::event_name(pk);
         let full = self.detail.socketio;
@@ -883,7 +884,7 @@ impl Tracker {
 
     fn problem_step(&self, w: &Where, session: Option<u32>, p: &EioProblem) -> Step {
         let mut s = Step::new(w.conn, w.dir, "engineio.error", w.time);
-        s.frames = w.frames.clone();
+        s.frames = Frames::from_slice(&w.frames);
         s.session = session;
         s.summary = format!("Engine.IO payload problem: {}", p.message());
         s.findings.push(Finding::new(eio_rule(p), p.message()));
@@ -908,7 +909,7 @@ impl Tracker {
                 let w = Where {
                     conn: sess.last_conn,
                     dir,
-                    frames: sess.last_frames.clone(),
+                    frames: Frames::from_slice(&sess.last_frames),
                     time: capture_end.max(sess.last),
                     transport: sess.transports.last().copied().unwrap_or("polling"),
                 };
@@ -931,7 +932,7 @@ impl Tracker {
         for sess in &mut self.sessions {
             let time = capture_end.max(sess.last);
             let mut s = Step::new(sess.last_conn, Dir::S2c, "engineio.session", time);
-            s.frames = sess.last_frames.clone();
+            s.frames = Frames::from_slice(&sess.last_frames);
             s.session = Some(sess.index);
             s.fields.push(Field::new("engineio.sid", sess.sid.as_str()));
             s.fields

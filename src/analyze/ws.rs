@@ -47,6 +47,10 @@ impl Default for Limits {
     }
 }
 
+/// The messages one pump completed: almost always none or one, kept inline
+/// (a vector per pump was an allocation per WebSocket frame).
+pub type Deliveries = smallvec::SmallVec<[Delivered; 2]>;
+
 /// A completed data message, handed to the layer above (Engine.IO).
 #[derive(Debug)]
 pub struct Delivered {
@@ -158,7 +162,7 @@ impl WsDir {
         buf: &mut StreamBuf,
         pings: &mut Pings,
         emit: &mut dyn FnMut(Step) -> u64,
-        out: &mut Vec<Delivered>,
+        out: &mut Deliveries,
     ) {
         loop {
             match self.mode {
@@ -277,13 +281,13 @@ impl WsDir {
         total: usize,
         pings: &mut Pings,
         emit: &mut dyn FnMut(Step) -> u64,
-        out: &mut Vec<Delivered>,
+        out: &mut Deliveries,
     ) {
         self.frame_count += 1;
         let raw = &buf.bytes()[..total];
         let (frames, time) = buf.provenance(total);
         let mut s = Step::new(self.conn, self.dir, "websocket.frame", time);
-        s.frames = frames.clone();
+        s.frames = Frames::from_slice(frames.as_slice());
         let payload_range = h.header_len..total;
         // Control frames are rare and carry the ping/pong and Close logic:
         // always built in full.
@@ -439,10 +443,10 @@ impl WsDir {
     fn after_frame(
         &mut self,
         h: &FrameHeader,
-        events: Vec<AssemblyEvent>,
+        events: crate::proto::ws::assemble::Events,
         time: Timestamp,
         emit: &mut dyn FnMut(Step) -> u64,
-        out: &mut Vec<Delivered>,
+        out: &mut Deliveries,
     ) {
         for e in events {
             match e {
@@ -519,15 +523,15 @@ impl WsDir {
         m: Message,
         time: Timestamp,
         emit: &mut dyn FnMut(Step) -> u64,
-        out: &mut Vec<Delivered>,
+        out: &mut Deliveries,
         abandoned: Option<&str>,
     ) {
         let frames = std::mem::take(&mut self.msg_frames);
-        let mut frames_sorted = frames.clone();
+        let mut frames_sorted = Frames::from_slice(frames.as_slice());
         frames_sorted.sort_unstable();
         frames_sorted.dedup();
         let mut s = Step::new(self.conn, self.dir, "websocket.message", time);
-        s.frames = frames_sorted.clone();
+        s.frames = Frames::from_slice(&frames_sorted);
         let text = m.opcode == OpCode::Text;
         if self.detail.message {
             self.message_detail(&mut s, &m, text, abandoned);
@@ -606,7 +610,7 @@ impl WsDir {
         frames_sorted: Frames,
         time: Timestamp,
         emit: &mut dyn FnMut(Step) -> u64,
-        out: &mut Vec<Delivered>,
+        out: &mut Deliveries,
     ) {
         if !m.compressed {
             out.push(Delivered {
@@ -629,7 +633,7 @@ impl WsDir {
             .saturating_sub(d.inflated_total);
         let cap = (self.limits.max_inflate as u64).min(room) as usize;
         let mut s = Step::new(self.conn, self.dir, "websocket.inflate", time);
-        s.frames = frames_sorted.clone();
+        s.frames = Frames::from_slice(&frames_sorted);
         let (data, ok) = match d.inflater.inflate_message(&m.payload, cap) {
             Ok(inf) => {
                 if inf.truncated {

@@ -140,7 +140,7 @@ impl StepView {
             conn: step.conn,
             dir: step.dir,
             kind: step.kind,
-            frames: step.frames.clone(),
+            frames: Frames::from_slice(&step.frames),
             session: step.session,
             fields: Map::new(),
             findings: step
@@ -156,7 +156,7 @@ impl StepView {
             step: self.number,
             conn: self.conn,
             dir: self.dir,
-            frames: self.frames.clone(),
+            frames: Frames::from_slice(&self.frames),
             kind: self.kind,
             message,
         }
@@ -416,7 +416,7 @@ impl Sink for CheckSink<'_> {
                     step: n,
                     conn: step.conn,
                     dir: step.dir,
-                    frames: step.frames.clone(),
+                    frames: Frames::from_slice(&step.frames),
                     kind: step.kind,
                     message: f.message.clone(),
                 });

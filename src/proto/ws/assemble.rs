@@ -202,6 +202,10 @@ pub struct Message {
     pub truncated: bool,
 }
 
+/// What one frame's assembly gives: almost always one or two events, kept
+/// inline (a vector per frame was an allocation per WebSocket frame).
+pub type Events = smallvec::SmallVec<[AssemblyEvent; 2]>;
+
 /// What one frame did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AssemblyEvent {
@@ -275,8 +279,8 @@ impl Assembler {
     /// did, violations first. `payload` may be shorter than
     /// `h.payload_len` when the capture ends early; the bytes given are
     /// what is stored and counted.
-    pub fn push(&mut self, h: &FrameHeader, payload: &[u8]) -> Vec<AssemblyEvent> {
-        let mut ev = Vec::new();
+    pub fn push(&mut self, h: &FrameHeader, payload: &[u8]) -> Events {
+        let mut ev = Events::new();
         let mut violate = |v: Violation| ev.push(AssemblyEvent::Violation(v));
         if self.closed && !h.opcode.is_control() {
             // §5.5.1: "The application MUST NOT send any more data frames
@@ -414,7 +418,7 @@ impl Assembler {
 /// Emits a completed message, preceded by its UTF-8 finding if it is
 /// uncompressed text (§8.1: "MUST _Fail the WebSocket Connection_" on
 /// invalid UTF-8).
-fn complete(ev: &mut Vec<AssemblyEvent>, msg: Message) {
+fn complete(ev: &mut Events, msg: Message) {
     if msg.opcode == OpCode::Text
         && !msg.compressed
         && let Some(v) = text_problem(&msg.payload, msg.truncated)
@@ -442,7 +446,7 @@ mod tests {
 
     fn push(a: &mut Assembler, wire: &[u8]) -> Vec<AssemblyEvent> {
         let (h, p) = frame(wire);
-        a.push(&h, &p)
+        a.push(&h, &p).into_vec()
     }
 
     fn server() -> Assembler {
