@@ -1009,6 +1009,7 @@ fn sio_fields(
     // The packet's text (the Engine.IO message's data, after its `4`):
     // the decoder's spans index it. A binary packet's text came in the
     // message that announced its attachments.
+    s.fields.reserve(8);
     let b = s.add_buffer("socket.io", Origin::Derived, Arc::from(text.as_bytes()));
     let sp =
         |r: &Option<std::ops::Range<usize>>| r.clone().map(|r| Span::bytes(b, r.start, r.len()));
@@ -1099,6 +1100,7 @@ fn packet_fields(
     } else {
         "body"
     };
+    s.fields.reserve(6);
     let b = s.add_buffer(buf_name, Origin::Derived, data);
     let sp = |r: &std::ops::Range<usize>| Span::bytes(b, r.start, r.len());
     s.fields.push(

@@ -555,6 +555,7 @@ impl WsDir {
 
     /// A message step's fields, buffer and summary.
     fn message_detail(&self, s: &mut Step, m: &Message, text: bool, abandoned: Option<&str>) {
+        s.fields.reserve(6);
         let b = s.add_buffer("message", Origin::Derived, Arc::from(m.payload.as_slice()));
         s.fields
             .push(Field::new("websocket.message.opcode", m.opcode.as_u8()).show(m.opcode.name()));
@@ -860,6 +861,8 @@ impl WsDir {
 
 /// The header's fields, each pointing at its bits.
 fn header_fields(s: &mut Step, b: u16, h: &FrameHeader) {
+    // Room for these and the payload's, at once rather than by doubling.
+    s.fields.reserve(14);
     s.fields
         .push(Field::new("websocket.fin", h.fin).span(Span::bits(b, 0, 1, 0x80)));
     s.fields

@@ -107,6 +107,25 @@ fn word(out: &mut Vec<u8>, mut w: u64, mut mask: u64, mut n: usize) {
     out.truncate(at + n);
 }
 
+/// Appends bytes known to need no escaping, as [`str`] copies clean runs:
+/// fixed eight-byte copies rather than a `memcpy` call for a short name.
+fn plain(out: &mut Vec<u8>, s: &[u8]) {
+    let words = s.chunks_exact(8);
+    let tail = words.remainder();
+    for word in words {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        out.extend_from_slice(&w);
+    }
+    let mut w = [0u8; 8];
+    for (slot, &b) in w.iter_mut().zip(tail) {
+        *slot = b;
+    }
+    let at = out.len();
+    out.extend_from_slice(&w);
+    out.truncate(at + tail.len());
+}
+
 /// One byte's escape: `\\` and a letter, or `\\u00XX`.
 fn escape(out: &mut Vec<u8>, byte: u8, e: u8) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -253,7 +272,7 @@ fn key(out: &mut Vec<u8>, name: &std::borrow::Cow<'static, str>) {
                 "field name {n:?} needs escaping"
             );
             out.push(b'"');
-            out.extend_from_slice(n.as_bytes());
+            plain(out, n.as_bytes());
             out.extend_from_slice(b"\":");
         }
         std::borrow::Cow::Owned(n) => {
