@@ -893,11 +893,10 @@ fn real_nanosecond_pcap_linux_sll2_capture() {
 }
 
 /// The ndjson step writer (`output::jsonw`) writes, byte for byte, what
-/// serialising `StepOut` with serde_json gives: on every step of every
+/// serde_json writes for `json::step`'s value: on every step of every
 /// real capture and every hostile one.
 #[test]
 fn ndjson_step_writer_matches_serde_on_every_capture() {
-    use dispel::output::json::StepOut;
     let mut files = tools::captures();
     for e in std::fs::read_dir(tools::root().join("tests/hostile")).unwrap() {
         let p = e.unwrap().path();
@@ -918,12 +917,7 @@ fn ndjson_step_writer_matches_serde_on_every_capture() {
         );
         for (i, s) in sink.steps.iter().enumerate() {
             let number = i as u64 + 1;
-            let want = serde_json::to_vec(&StepOut {
-                step: s,
-                number,
-                origin,
-            })
-            .unwrap();
+            let want = serde_json::to_vec(&dispel::output::json::step(s, number, origin)).unwrap();
             let mut got = Vec::new();
             dispel::output::jsonw::step(&mut got, s, number, origin);
             assert!(

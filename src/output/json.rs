@@ -1,7 +1,6 @@
 //! The JSON shapes of steps, connections and findings, shared by the ndjson
 //! and JSON documents.
 
-use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::{Map, Value as J, json};
 
 use crate::analyze::{CaptureInfo, Report};
@@ -40,30 +39,30 @@ pub fn lower_hex(bytes: &[u8]) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
-/// `{name: value}`; a name that repeats (HTTP headers, Socket.IO arguments)
-/// becomes an array of its values in order.
+/// `{name: value}`, names in first-appearance order; a name that repeats
+/// (HTTP headers, Socket.IO attachments) becomes the array of its values in
+/// order. Linear: a hostile request has ten thousand headers.
 pub fn fields(step: &Step) -> Map<String, J> {
     let mut map = Map::new();
+    // Names already turned into arrays by repetition (an array-valued
+    // field is not one).
+    let mut repeated: std::collections::HashSet<&str> = std::collections::HashSet::new();
     for f in &step.fields {
         let v = field_value(step, f);
-        match map.get_mut(f.name.as_ref()) {
+        let name = f.name.as_ref();
+        match map.get_mut(name) {
             None => {
-                map.insert(f.name.to_string(), v);
+                map.insert(name.to_owned(), v);
             }
-            Some(J::Array(a)) if is_repeated(step, f) => a.push(v),
+            Some(J::Array(a)) if repeated.contains(name) => a.push(v),
             Some(existing) => {
                 let first = existing.take();
                 *existing = J::Array(vec![first, v]);
+                repeated.insert(name);
             }
         }
     }
     map
-}
-
-/// Whether the earlier value under this name is already an array built by
-/// repetition (rather than an array-valued field).
-fn is_repeated(step: &Step, f: &Field) -> bool {
-    step.fields.iter().filter(|g| g.name == f.name).count() > 2
 }
 
 pub fn finding(f: &Finding) -> J {
@@ -95,133 +94,27 @@ pub fn abs_time(t: Timestamp) -> String {
     format!("{}.{:09}", t.secs, t.nanos)
 }
 
+/// A step as its JSON object: the `json` document's steps, and the
+/// reference [`super::jsonw::step`] (ndjson's writer) is tested against.
 pub fn step(s: &Step, number: u64, origin: Timestamp) -> J {
-    serde_json::to_value(StepOut {
-        step: s,
-        number,
-        origin,
-    })
-    .unwrap_or(J::Null)
-}
-
-/// A step as its JSON object, serialised straight to the writer: the
-/// ndjson format writes every step, and building a `serde_json::Value` map
-/// for each first was most of its cost. [`step`] is this, as a value.
-pub struct StepOut<'a> {
-    pub step: &'a Step,
-    pub number: u64,
-    pub origin: Timestamp,
-}
-
-impl Serialize for StepOut<'_> {
-    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-        let s = self.step;
-        let mut m = ser.serialize_map(None)?;
-        m.serialize_entry("type", "step")?;
-        m.serialize_entry("step", &self.number)?;
-        m.serialize_entry("conn", &s.conn)?;
-        m.serialize_entry("dir", s.dir.as_str())?;
-        m.serialize_entry("frames", &s.frames)?;
-        m.serialize_entry("time", &rel_time(s.time, self.origin))?;
-        m.serialize_entry("kind", s.kind)?;
-        if let Some(sess) = s.session {
-            m.serialize_entry("session", &sess)?;
-        }
-        m.serialize_entry("summary", &s.summary)?;
-        m.serialize_entry("fields", &FieldsOut(s))?;
-        m.serialize_entry("findings", &FindingsOut(&s.findings))?;
-        m.end()
+    let mut m = Map::new();
+    m.insert("type".into(), "step".into());
+    m.insert("step".into(), number.into());
+    m.insert("conn".into(), s.conn.into());
+    m.insert("dir".into(), s.dir.as_str().into());
+    m.insert("frames".into(), s.frames.as_slice().into());
+    m.insert("time".into(), rel_time(s.time, origin));
+    m.insert("kind".into(), s.kind.into());
+    if let Some(sess) = s.session {
+        m.insert("session".into(), sess.into());
     }
-}
-
-/// `{name: value}`, a repeated name as the array of its values in order.
-struct FieldsOut<'a>(&'a Step);
-
-impl Serialize for FieldsOut<'_> {
-    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-        let step = self.0;
-        // Indices of each name's fields, names in first-appearance order.
-        // Few fields: a linear scan; many (a hostile request's ten thousand
-        // headers): a map.
-        let mut groups: Vec<(&str, Vec<usize>)> = Vec::new();
-        let mut index: Option<std::collections::HashMap<&str, usize>> =
-            (step.fields.len() > 32).then(std::collections::HashMap::new);
-        for (i, f) in step.fields.iter().enumerate() {
-            let name = f.name.as_ref();
-            let at = match &mut index {
-                Some(ix) => ix.get(name).copied(),
-                None => groups.iter().position(|(n, _)| *n == name),
-            };
-            match at {
-                Some(g) => groups[g].1.push(i),
-                None => {
-                    if let Some(ix) = &mut index {
-                        ix.insert(name, groups.len());
-                    }
-                    groups.push((name, vec![i]));
-                }
-            }
-        }
-        let mut m = ser.serialize_map(Some(groups.len()))?;
-        for (name, idx) in &groups {
-            match idx.as_slice() {
-                [one] => m.serialize_entry(name, &ValueOut(step, &step.fields[*one]))?,
-                many => m.serialize_entry(name, &Repeated { step, idx: many })?,
-            }
-        }
-        m.end()
-    }
-}
-
-struct Repeated<'a> {
-    step: &'a Step,
-    idx: &'a [usize],
-}
-
-impl Serialize for Repeated<'_> {
-    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-        let mut seq = ser.serialize_seq(Some(self.idx.len()))?;
-        for &i in self.idx {
-            seq.serialize_element(&ValueOut(self.step, &self.step.fields[i]))?;
-        }
-        seq.end()
-    }
-}
-
-/// One field's value, typed as [`field_value`] types it.
-struct ValueOut<'a>(&'a Step, &'a Field);
-
-impl Serialize for ValueOut<'_> {
-    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-        let (step, f) = (self.0, self.1);
-        match &f.value {
-            Value::Bool(b) => ser.serialize_bool(*b),
-            Value::UInt(v) => ser.serialize_u64(*v),
-            Value::Int(v) => ser.serialize_i64(*v),
-            Value::Float(v) => J::from(*v).serialize(ser),
-            Value::Str(s) => ser.serialize_str(s),
-            Value::Bytes(b) => ser.serialize_str(&lower_hex(b)),
-            Value::SpanBytes => ser.serialize_str(
-                &f.span
-                    .and_then(|s| step.span_bytes(&s))
-                    .map(lower_hex)
-                    .unwrap_or_default(),
-            ),
-            Value::Json(v) => v.serialize(ser),
-        }
-    }
-}
-
-struct FindingsOut<'a>(&'a [Finding]);
-
-impl Serialize for FindingsOut<'_> {
-    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-        let mut seq = ser.serialize_seq(Some(self.0.len()))?;
-        for f in self.0 {
-            seq.serialize_element(&finding(f))?;
-        }
-        seq.end()
-    }
+    m.insert("summary".into(), s.summary.as_str().into());
+    m.insert("fields".into(), J::Object(fields(s)));
+    m.insert(
+        "findings".into(),
+        J::Array(s.findings.iter().map(finding).collect()),
+    );
+    J::Object(m)
 }
 
 pub fn connection(m: &ConnMeta, origin: Timestamp) -> J {

@@ -4,9 +4,9 @@
 //! each; through serde's `SerializeMap` machinery and serde_json's
 //! byte-at-a-time string escaper that was most of its cost. This module
 //! writes the same bytes straight into a buffer: [`step`] is byte for byte
-//! what serialising [`super::json::StepOut`] gives (the `json` document
-//! format still goes through `StepOut`, and the tests compare the two on
-//! every step of every capture in the repository and on generated strings).
+//! what serde_json writes for [`super::json::step`]'s value (the `json`
+//! document's steps; the tests compare the two on every step of every
+//! capture in the repository, and the escaping on generated strings).
 
 use serde_json::Value as J;
 
@@ -360,8 +360,8 @@ fn findings(out: &mut Vec<u8>, fs: &[Finding]) {
     out.push(b']');
 }
 
-/// A step's ndjson line (without the newline): the bytes of serialising
-/// `StepOut { step, number, origin }`.
+/// A step's ndjson line (without the newline): the bytes serde_json writes
+/// for `json::step(s, number, origin)`.
 pub fn step(out: &mut Vec<u8>, s: &Step, number: u64, origin: Timestamp) {
     out.extend_from_slice(b"{\"type\":\"step\",\"step\":");
     uint(out, number);
@@ -496,6 +496,31 @@ mod tests {
             let want = serde_json::to_vec(&rel_time(t, origin)).unwrap();
             assert_eq!(got, want, "{ns} ns");
         }
+    }
+
+    /// Synthetic: a name repeated three times whose first value is itself
+    /// an array, and one repeated twice, among single ones. Both writers
+    /// give `[first, second, third]`, names in first-appearance order.
+    #[test]
+    fn repeated_names_group_as_the_reference_does() {
+        use crate::step::{Dir, Field};
+        let mut s = Step::new(0, Dir::C2s, "http.request", Timestamp::default());
+        let arr = Value::Json(serde_json::json!([1, 2]));
+        s.fields.push(Field::new("a", arr));
+        s.fields.push(Field::new("b", 1u64));
+        s.fields.push(Field::new("a", 3u64));
+        s.fields.push(Field::new("c", "x"));
+        s.fields.push(Field::new("a", 4u64));
+        s.fields.push(Field::new("c", "y"));
+        let want = serde_json::to_vec(&super::super::json::step(&s, 7, Timestamp::default()));
+        let mut got = Vec::new();
+        step(&mut got, &s, 7, Timestamp::default());
+        assert_eq!(got, want.unwrap());
+        let text = String::from_utf8(got).unwrap();
+        assert!(
+            text.contains(r#""fields":{"a":[[1,2],3,4],"b":1,"c":["x","y"]}"#),
+            "{text}"
+        );
     }
 
     #[test]
