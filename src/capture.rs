@@ -744,13 +744,20 @@ mod tests {
         assert_eq!(pkts[1], (2, Timestamp { secs: 11, nanos: 0 }, 70));
     }
 
-    #[test]
-    fn truncated_record_names_offset_packet_and_sizes() {
+    /// Synthetic: one whole 60-byte record, then one announcing 1514
+    /// bytes with 210 present (the record starts at byte 100).
+    fn truncated_pcap() -> Vec<u8> {
         let mut f = pcap_header(1);
         f.extend(record(10, 0, &[1; 60]));
         let mut last = record(11, 0, &[2; 1514]);
         last.truncate(16 + 210);
         f.extend(last);
+        f
+    }
+
+    #[test]
+    fn truncated_record_names_offset_packet_and_sizes() {
+        let f = truncated_pcap();
         let (pkts, err) = read_all(f);
         assert_eq!(pkts.len(), 1);
         let msg = err.expect("an error").to_string();
@@ -836,11 +843,7 @@ mod tests {
 
     #[test]
     fn a_resumed_reader_reports_file_offsets() {
-        let mut f = pcap_header(1);
-        f.extend(record(10, 0, &[1; 60]));
-        let mut last = record(11, 0, &[2; 1514]);
-        last.truncate(16 + 210);
-        f.extend(last);
+        let f = truncated_pcap();
         let len = f.len() as u64;
         let mut r =
             CaptureReader::new(std::io::Cursor::new(f.clone()), Some(len), 1 << 20).unwrap();

@@ -659,18 +659,22 @@ impl WsDir {
             s.findings
                 .push(Finding::new(violation_rule(&v), v.message()));
         }
-        if !self.detail.inflate {
-            emit(s);
-            if ok {
-                out.push(Delivered {
-                    text,
-                    payload: data,
-                    frames: frames_sorted,
-                    time,
-                });
-            }
-            return;
+        if self.detail.inflate {
+            Self::inflate_detail(&mut s, &m, d, &data, text);
         }
+        emit(s);
+        if ok {
+            out.push(Delivered {
+                text,
+                payload: data,
+                frames: frames_sorted,
+                time,
+            });
+        }
+    }
+
+    /// An inflation step's fields and summary (when its detail is wanted).
+    fn inflate_detail(s: &mut Step, m: &Message, d: &Deflate, data: &[u8], text: bool) {
         s.fields.push(Field::new(
             "websocket.inflate.compressed_length",
             m.payload.len(),
@@ -686,8 +690,8 @@ impl WsDir {
         );
         s.fields
             .push(Field::new("websocket.inflate.length", data.len()));
-        let ib = s.add_buffer("inflated", Origin::Derived, Arc::from(data.as_slice()));
-        push_data(&mut s, ib, &data, text, "websocket.inflate");
+        let ib = s.add_buffer("inflated", Origin::Derived, Arc::from(data));
+        push_data(s, ib, data, text, "websocket.inflate");
         s.summary = format!(
             "inflated {} → {} bytes{}: {}",
             m.payload.len(),
@@ -698,20 +702,11 @@ impl WsDir {
                 ""
             },
             if text {
-                format!("\"{}\"", crate::output::text::preview(&data, 60))
+                format!("\"{}\"", crate::output::text::preview(data, 60))
             } else {
-                hex_preview(&data, 16)
+                hex_preview(data, 16)
             }
         );
-        emit(s);
-        if ok {
-            out.push(Delivered {
-                text,
-                payload: data,
-                frames: frames_sorted,
-                time,
-            });
-        }
     }
 
     fn after_close_step(&mut self, buf: &StreamBuf, len: usize) -> Step {

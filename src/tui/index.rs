@@ -800,19 +800,12 @@ impl IndexTimeline {
                     }
                 }
                 Ok(Msg::Done { notices, error }) => {
-                    self.state.notices = notices;
-                    self.state.error = error;
-                    self.state.loading = false;
-                    self.state.progress = None;
+                    self.state.finished(notices, error);
                     return self.index.len() - before;
                 }
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => {
-                    self.state.loading = false;
-                    self.state.progress = None;
-                    if self.state.error.is_none() {
-                        self.state.error = Some("the loader stopped unexpectedly".into());
-                    }
+                    self.state.lost();
                     return self.index.len() - before;
                 }
             }

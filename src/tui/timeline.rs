@@ -69,6 +69,25 @@ pub struct LoadState {
     pub progress: Option<u8>,
 }
 
+impl LoadState {
+    /// The loader finished: its notices and error, and nothing loads now.
+    pub fn finished(&mut self, notices: Vec<String>, error: Option<String>) {
+        self.notices = notices;
+        self.error = error;
+        self.loading = false;
+        self.progress = None;
+    }
+
+    /// The loader went away without saying it had finished.
+    pub fn lost(&mut self) {
+        self.loading = false;
+        self.progress = None;
+        if self.error.is_none() {
+            self.error = Some("the loader stopped unexpectedly".into());
+        }
+    }
+}
+
 /// Read access to the step trace, plus a way to take newly loaded steps.
 pub trait Timeline {
     /// Steps available so far.
@@ -369,17 +388,12 @@ impl Timeline for MemTimeline {
                 Ok(Msg::Conn(c)) => self.state.connections.push(c),
                 Ok(Msg::Step(s)) => self.push(s),
                 Ok(Msg::Done { notices, error }) => {
-                    self.state.notices = notices;
-                    self.state.error = error;
-                    self.state.loading = false;
+                    self.state.finished(notices, error);
                     return self.steps.len() - before;
                 }
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => {
-                    self.state.loading = false;
-                    if self.state.error.is_none() {
-                        self.state.error = Some("the loader stopped unexpectedly".into());
-                    }
+                    self.state.lost();
                     return self.steps.len() - before;
                 }
             }
