@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::json::{sketch, too_deep_at};
+use super::json::{sketch, skim, too_deep_at};
 use super::{Limits, Packet, PacketType, Problem, Protocol};
 
 /// Event names the libraries keep for themselves (socket.io-parser's
@@ -149,6 +149,13 @@ pub fn decode_with(
     if i < text.len() {
         let json = text.get(i..).unwrap_or("");
         let span = i..text.len();
+        if keep == Payload::Sketch
+            && let Some(value) = skim(json, limits.max_json_depth)
+        {
+            packet.data = Some(value);
+            packet.data_span = Some(span);
+            return Ok(packet);
+        }
         if let Some(at) = too_deep_at(json.as_bytes(), limits.max_json_depth) {
             return Err(Problem::JsonTooDeep {
                 span: i.saturating_add(at)..text.len(),

@@ -103,9 +103,60 @@ fn json_tokens() -> impl Strategy<Value = String> {
         "nul",
         "null",
         "\"a\u{1}b\"",
+        "\"\\n\\\"\\/\"",
+        "\"\\u00e9\"",
+        "\"\\ud83d\\ude00\"",
     ];
     prop::collection::vec(prop::sample::select(tokens.to_vec()), 0..40)
         .prop_map(|ts| format!("2[\"e\",{}", ts.concat()))
+}
+
+/// JSON text built as a tree (so mostly well-formed), with leaves and keys
+/// from the spellings where a hand-written check could be laxer than
+/// serde_json, and now and then a wrong separator.
+fn raw_json() -> impl Strategy<Value = String> {
+    let pick = |xs: &[&'static str]| prop::sample::select(xs.to_vec()).prop_map(str::to_owned);
+    // Mostly valid pieces, so that whole trees are often valid.
+    let leaf = prop_oneof![
+        3 => pick(&["\"e\"", "\"\\u0041\"", "\"\\n\\\"\\/\"", "\"\u{7f}\u{e9}\"", "-0", "0.5", "123456789012345678901234567890", "true", " false ", "null"]),
+        1 => pick(&[
+            "\"\\ud800\"",
+            "\"\\udc00\\ud800\"",
+            "\"\\ud83d\\ude00\"",
+            "\"\\u00g1\"",
+            "\"\\u+041\"",
+            "\"\\x\"",
+            "\"a\u{1}b\"",
+            "1e400",
+            "1E5",
+            "-1e-400",
+            "2.5e+3",
+            "01",
+            "1.",
+            ".5",
+            "-",
+            "1x",
+            "nul",
+        ]),
+    ];
+    let key = prop_oneof![
+        4 => pick(&["\"k\"", "\"_placeholder\"", "\"k\" "]),
+        1 => pick(&["\"\\u005fplaceholder\"", "\"a\\n\"", "k", "1"]),
+    ];
+    let sep = prop_oneof![8 => Just(",".to_owned()), 1 => pick(&[" , ", ",,", ""])];
+    leaf.prop_recursive(4, 24, 5, move |inner| {
+        prop_oneof![
+            (prop::collection::vec(inner.clone(), 0..5), sep.clone())
+                .prop_map(|(items, sep)| format!("[{}]", items.join(&sep))),
+            (prop::collection::vec((key.clone(), inner), 0..5), sep.clone()).prop_map(
+                |(entries, sep)| {
+                    let entries: Vec<String> =
+                        entries.iter().map(|(k, v)| format!("{k}:{v}")).collect();
+                    format!("{{{}}}", entries.join(&sep))
+                }
+            ),
+        ]
+    })
 }
 
 #[derive(Debug)]
@@ -184,6 +235,7 @@ proptest! {
             packet().prop_map(|p| encode(&p)),
             (0u8..=6, json()).prop_map(|(t, v)| format!("{t}{v}")),
             json_tokens(),
+            raw_json().prop_map(|j| format!("2{j}")),
         ],
     ) {
         let limits = Limits::default();
@@ -225,5 +277,34 @@ proptest! {
         prop_assert_eq!(out.len(), fed);
         prop_assert!(out.windows(2).all(|w| w[0].input < w[1].input));
         prop_assert!(out.iter().all(|l| l.attachments.len() as u64 <= limits.max_attachments));
+    }
+}
+
+proptest! {
+    // Cheap cases, and rare ones matter (a surrogate in a valid tree).
+    #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]
+
+    /// The hand pass never vouches for text serde_json refuses, and its
+    /// sketch is the whole value's (`vouched` panics otherwise).
+    #[test]
+    fn skim_vouches_only_for_what_serde_json_accepts(
+        text in prop_oneof![
+            grammar_text(),
+            json_tokens().prop_map(|t| t[1..].to_owned()),
+            json().prop_map(|v| v.to_string()),
+            raw_json(),
+        ],
+        max_depth in 1usize..80,
+    ) {
+        let _ = super::json::tests::vouched(&text, max_depth);
+    }
+
+    /// And it takes everything serde_json writes within its grammar (keys
+    /// here are never `_placeholder` nor escaped, numbers are integers), so
+    /// real events take the fast path.
+    #[test]
+    fn skim_takes_what_serde_json_writes(v in json()) {
+        let text = v.to_string();
+        prop_assert!(super::json::tests::vouched(&text, 64).is_some(), "declined {}", text);
     }
 }
