@@ -11,6 +11,7 @@
 //! Sources: the Engine.IO protocol (v3, v4) and Socket.IO protocol (v4, v5)
 //! specifications, and `shared/PROTOCOLS.md` §4–5 where their examples err.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
@@ -61,7 +62,7 @@ struct Sio {
     inputs: [VecDeque<(usize, u64)>; 2],
     next_input: [usize; 2],
     /// Events waiting for their ack: (sender, nsp, id) → (step, event name).
-    acks: BTreeMap<(Dir, String, u64), (u64, String)>,
+    acks: BTreeMap<(Dir, Cow<'static, str>, u64), (u64, String)>,
     /// Namespaces the client sent CONNECT for.
     connected: BTreeSet<String>,
     connect_missing_reported: BTreeSet<String>,
@@ -799,13 +800,13 @@ impl Tracker {
         // Namespace connection (protocol 5: the client must CONNECT first).
         use sio::PacketType as T;
         if w.dir == Dir::C2s && pk.ptype == T::Connect {
-            sess.sio.connected.insert(pk.nsp.clone());
+            sess.sio.connected.insert(pk.nsp.to_string());
         }
         if protocol == Protocol::V5
             && w.dir == Dir::C2s
             && matches!(pk.ptype, T::Event | T::BinaryEvent | T::Ack | T::BinaryAck)
-            && !sess.sio.connected.contains(&pk.nsp)
-            && sess.sio.connect_missing_reported.insert(pk.nsp.clone())
+            && !sess.sio.connected.contains(pk.nsp.as_ref())
+            && sess.sio.connect_missing_reported.insert(pk.nsp.to_string())
         {
             findings.push(Finding::new(
                 &rules::SOCKETIO_CONNECT_MISSING,
@@ -871,11 +872,11 @@ impl Tracker {
 
     /// Records the step number of an event awaiting an ack (called after the
     /// step is emitted).
-    fn note_event_step(&mut self, si: u32, dir: Dir, nsp: &str, id: u64, step: u64) {
+    fn note_event_step(&mut self, si: u32, dir: Dir, nsp: &Cow<'static, str>, id: u64, step: u64) {
         if let Some(e) = self.sessions[si as usize]
             .sio
             .acks
-            .get_mut(&(dir, nsp.to_string(), id))
+            .get_mut(&(dir, nsp.clone(), id))
             && e.0 == 0
         {
             e.0 = step;
@@ -1021,7 +1022,7 @@ fn sio_fields(
     s.fields.push(f);
     s.fields
         .push(Field::new("socketio.protocol", protocol.number()));
-    let mut nsp = Field::new("socketio.nsp", pk.nsp.as_str());
+    let mut nsp = Field::new("socketio.nsp", pk.nsp.as_ref());
     nsp.span = sp(&pk.nsp_span);
     if pk.nsp_span.is_none() {
         nsp.show = Some("the default namespace: not written on the wire".into());

@@ -367,7 +367,10 @@ impl<'de> Visitor<'de> for SketchVisitor<'_> {
         {
             items.push(shallow(first));
         }
-        while seq.next_element_seed(nested(&mut *self.placeholder))?.is_some() {}
+        while seq
+            .next_element_seed(nested(&mut *self.placeholder))?
+            .is_some()
+        {}
         Ok(Value::Array(items))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
@@ -507,7 +510,11 @@ pub(super) mod tests {
         let whole = serde_json::from_str::<Value>(json)
             .unwrap_or_else(|e| panic!("skim took {json:?}, serde_json refuses it: {e}"));
         assert_eq!(skimmed, sketch_of(whole), "{json}");
-        assert_eq!(Some(&skimmed), sketch(json).ok().flatten().as_ref(), "{json}");
+        assert_eq!(
+            Some(&skimmed),
+            sketch(json).ok().flatten().as_ref(),
+            "{json}"
+        );
         Some(skimmed)
     }
 

@@ -113,7 +113,7 @@ pub fn decode_with(
                 cap: limits.max_namespace_len,
             });
         }
-        packet.nsp = text.get(span.clone()).unwrap_or("/").to_owned();
+        packet.nsp = text.get(span.clone()).unwrap_or("/").to_owned().into();
         packet.nsp_span = Some(span);
         i = end;
         if bytes.get(i) == Some(&b',') {
@@ -403,7 +403,7 @@ mod tests {
     fn spec_examples_v4() {
         // Spec v4 §Packet encoding: Examples.
         let p = dec("0/admin,", Protocol::V4);
-        assert_eq!((p.ptype, p.nsp.as_str()), (PacketType::Connect, "/admin"));
+        assert_eq!((p.ptype, p.nsp.as_ref()), (PacketType::Connect, "/admin"));
         assert_eq!(p.data, None);
         let p = dec("1/admin,", Protocol::V4);
         assert_eq!(p.ptype, PacketType::Disconnect);

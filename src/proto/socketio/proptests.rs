@@ -44,7 +44,7 @@ fn packet() -> impl Strategy<Value = Packet> {
             let ptype = PacketType::from_digit(t).unwrap_or(PacketType::Event);
             Packet {
                 attachments: ptype.is_binary().then_some(att),
-                nsp,
+                nsp: nsp.into(),
                 ack_id,
                 data,
                 ..Packet::new(ptype)
@@ -148,13 +148,15 @@ fn raw_json() -> impl Strategy<Value = String> {
         prop_oneof![
             (prop::collection::vec(inner.clone(), 0..5), sep.clone())
                 .prop_map(|(items, sep)| format!("[{}]", items.join(&sep))),
-            (prop::collection::vec((key.clone(), inner), 0..5), sep.clone()).prop_map(
-                |(entries, sep)| {
+            (
+                prop::collection::vec((key.clone(), inner), 0..5),
+                sep.clone()
+            )
+                .prop_map(|(entries, sep)| {
                     let entries: Vec<String> =
                         entries.iter().map(|(k, v)| format!("{k}:{v}")).collect();
                     format!("{{{}}}", entries.join(&sep))
-                }
-            ),
+                }),
         ]
     })
 }
@@ -191,7 +193,7 @@ proptest! {
         // Each span picks out exactly its field's text.
         let at = |r: &Option<std::ops::Range<usize>>| r.clone().and_then(|r| text.get(r));
         prop_assert_eq!(text.get(d.type_span.clone()), Some(&text[..1]));
-        prop_assert_eq!(at(&d.nsp_span), (p.nsp != "/").then_some(p.nsp.as_str()));
+        prop_assert_eq!(at(&d.nsp_span), (p.nsp != "/").then_some(p.nsp.as_ref()));
         let ack = p.ack_id.map(|id| id.to_string());
         prop_assert_eq!(at(&d.ack_span), ack.as_deref());
         let att = p.attachments.map(|n| n.to_string());
