@@ -748,7 +748,8 @@ impl Tracker {
             );
             let step_no = emit(s);
             if awaits_ack && let Some(id) = lp.packet.ack_id {
-                self.note_event_step(si, w.dir, &lp.packet.nsp, id, step_no);
+                // (A clone of the usual borrowed "/" is free.)
+                self.note_event_step(si, w.dir, lp.packet.nsp.clone(), id, step_no);
             }
         }
         let sess = &mut self.sessions[si as usize];
@@ -872,11 +873,8 @@ impl Tracker {
 
     /// Records the step number of an event awaiting an ack (called after the
     /// step is emitted).
-    fn note_event_step(&mut self, si: u32, dir: Dir, nsp: &Cow<'static, str>, id: u64, step: u64) {
-        if let Some(e) = self.sessions[si as usize]
-            .sio
-            .acks
-            .get_mut(&(dir, nsp.clone(), id))
+    fn note_event_step(&mut self, si: u32, dir: Dir, nsp: Cow<'static, str>, id: u64, step: u64) {
+        if let Some(e) = self.sessions[si as usize].sio.acks.get_mut(&(dir, nsp, id))
             && e.0 == 0
         {
             e.0 = step;
