@@ -179,12 +179,13 @@ impl Skim<'_> {
                         b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.i += 2,
                         b'u' => {
                             let hex = self.b.get(self.i + 2..self.i + 6)?;
-                            let hex = std::str::from_utf8(hex).ok()?;
-                            let unit = u16::from_str_radix(hex, 16).ok()?;
-                            // `from_str_radix` also takes a sign; JSON does not.
-                            if !hex.bytes().all(|c| c.is_ascii_hexdigit())
-                                || (0xD800..=0xDFFF).contains(&unit)
-                            {
+                            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                                return None;
+                            }
+                            let unit = hex.iter().fold(0u32, |n, &c| {
+                                n * 16 + char::from(c).to_digit(16).unwrap_or(0)
+                            });
+                            if (0xD800..=0xDFFF).contains(&unit) {
                                 return None;
                             }
                             self.i += 6;
