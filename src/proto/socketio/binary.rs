@@ -68,6 +68,20 @@ pub fn placeholders(value: &Value) -> Vec<Placeholder> {
     found
 }
 
+/// Whether `placeholders` could find anything: only an object can be a
+/// placeholder, so a payload of scalars, or an array of them (a sketched
+/// event, most events), holds none.
+fn may_hold_placeholder(data: Option<&Value>) -> bool {
+    match data {
+        None => false,
+        Some(Value::Object(_)) => true,
+        Some(Value::Array(items)) => items
+            .iter()
+            .any(|v| matches!(v, Value::Object(_) | Value::Array(_))),
+        Some(_) => false,
+    }
+}
+
 /// One step of a JSON pointer.
 #[derive(Debug, Clone, Copy)]
 enum Step<'a> {
@@ -230,12 +244,25 @@ impl BinaryAssembler {
     /// Feeds a decoded Socket.IO packet.
     pub fn push_packet(&mut self, packet: Packet) -> Assembled {
         let input = self.take_input();
-        let mut out = self.finish();
         let expected = if packet.ptype.is_binary() {
             packet.attachments.unwrap_or(0)
         } else {
             0
         };
+        // Almost every packet: nothing waiting, nothing announced, and no
+        // object in the payload that could be a placeholder. It passes
+        // straight through (the general path below gives the same).
+        if self.pending.is_none() && expected == 0 && !may_hold_placeholder(packet.data.as_ref()) {
+            let mut out = Assembled::default();
+            out.packets.push(LogicalPacket {
+                packet,
+                input,
+                attachments: Vec::new(),
+                complete: true,
+            });
+            return out;
+        }
+        let mut out = self.finish();
         if expected > self.max_attachments {
             // socket.io-parser refuses the header outright, so the binary
             // messages that follow are orphans there too.
@@ -329,6 +356,43 @@ mod tests {
 
     fn dec(text: &str) -> Packet {
         decode(text, Protocol::V5, &Limits::default()).unwrap()
+    }
+
+    /// The pass-through shortcut never skips a payload that holds a
+    /// placeholder, and does not take the ones that could.
+    #[test]
+    fn the_shortcut_skips_only_payloads_without_placeholders() {
+        for (json, may) in [
+            (r#"["chat",1,"x",null,true]"#, false),
+            (r#""just a string""#, false),
+            ("42", false),
+            ("[]", false),
+            (r#"["chat",{"_placeholder":true,"num":0}]"#, true),
+            (r#"["chat",[{"_placeholder":true,"num":0}]]"#, true),
+            (r#"{"_placeholder":true,"num":0}"#, true),
+            (r#"["chat",{"n":1}]"#, true),
+            (r#"["chat",[1,2]]"#, true),
+        ] {
+            let v: Value = serde_json::from_str(json).unwrap();
+            assert_eq!(may_hold_placeholder(Some(&v)), may, "{json}");
+            if !may {
+                assert!(placeholders(&v).is_empty(), "{json}");
+            }
+        }
+        assert!(!may_hold_placeholder(None));
+        // A placeholder out of range is still reported with the shortcut
+        // in place, and a plain packet still passes through at once.
+        let mut asm = BinaryAssembler::new(&Limits::default());
+        let out = asm.push_packet(dec(r#"2["chat",{"_placeholder":true,"num":0}]"#));
+        assert_eq!(out.packets.len(), 1);
+        assert!(matches!(
+            out.problems.as_slice(),
+            [Problem::PlaceholderOutOfRange { num: Some(0), .. }]
+        ));
+        let out = asm.push_packet(dec(r#"2["chat","hi"]"#));
+        assert_eq!((out.packets.len(), out.problems.len()), (1, 0));
+        assert_eq!(out.packets[0].input, 1);
+        assert!(out.packets[0].complete);
     }
 
     #[test]
