@@ -308,10 +308,10 @@ impl CaptureReader {
         }
         // Loop over non-packet blocks, refills and buffer growth. Each
         // iteration either returns, consumes a block, or adds bytes.
-        loop {
+        let found = loop {
             let step = self.classify_next();
             match step {
-                Next::Packet => break,
+                Next::Packet(found) => break found,
                 Next::Skip(len) => self.inner.consume(len),
                 Next::Refill => {
                     if self.inner.refill().is_err() {
@@ -335,70 +335,57 @@ impl CaptureReader {
                     return Err(e);
                 }
             }
-        }
-        // The block is known to parse as a packet; parse it again to borrow it.
+        };
+        // The packet's bytes, borrowed from the reader's buffer where the
+        // block was parsed (they stay until the next call consumes them).
         let number = self.next_number;
         self.next_number += 1;
-        let (len, block) = match self.inner.next() {
-            Ok(x) => x,
-            Err(_) => {
-                self.done = true;
-                return Ok(None);
-            }
-        };
-        self.pending_consume = len;
-        let packet = match block {
-            PcapBlockOwned::Legacy(b) => {
+        self.pending_consume = found.len;
+        let all = self.inner.data();
+        let data = all.get(found.data.clone()).unwrap_or_default();
+        let data = &data[..found.caplen.min(data.len())];
+        let (time, interface, linktype) = match found.stamp {
+            Stamp::Legacy { sec, frac } => {
                 let (linktype, units) = self.legacy.unwrap_or((Linktype::ETHERNET, 1_000_000));
-                let time = make_time(i64::from(b.ts_sec), u64::from(b.ts_usec), units);
-                let caplen = (b.caplen as usize).min(b.data.len());
-                RawPacket {
-                    number,
-                    time,
-                    interface: 0,
+                (
+                    make_time(i64::from(sec), u64::from(frac), units),
+                    0,
                     linktype,
-                    data: &b.data[..caplen],
-                    orig_len: b.origlen,
-                }
+                )
             }
-            PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
-                let iface = self.interfaces.get(epb.if_id as usize).copied();
+            Stamp::Enhanced { if_id, ticks } => {
+                let iface = self.interfaces.get(if_id as usize).copied();
                 let iface = iface.unwrap_or(Interface {
                     linktype: Linktype(-1),
                     resolution: 1_000_000,
                     offset: 0,
                 });
-                let ticks = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
                 let secs = (ticks / iface.resolution) as i64;
                 let time = make_time(
                     secs.saturating_add(iface.offset),
                     ticks % iface.resolution,
                     iface.resolution,
                 );
-                let caplen = (epb.caplen as usize).min(epb.data.len());
-                RawPacket {
-                    number,
+                (
                     time,
-                    interface: self.section_base.saturating_add(epb.if_id),
-                    linktype: iface.linktype,
-                    data: &epb.data[..caplen],
-                    orig_len: epb.origlen,
-                }
+                    self.section_base.saturating_add(if_id),
+                    iface.linktype,
+                )
             }
-            PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
-                let linktype = self.interfaces.first().map_or(Linktype(-1), |i| i.linktype);
-                let caplen = (spb.origlen as usize).min(spb.data.len());
-                RawPacket {
-                    number,
-                    // A simple packet block has no timestamp.
-                    time: self.last_time,
-                    interface: self.section_base,
-                    linktype,
-                    data: &spb.data[..caplen],
-                    orig_len: spb.origlen,
-                }
-            }
-            _ => unreachable_block(),
+            // A simple packet block has no timestamp.
+            Stamp::Simple => (
+                self.last_time,
+                self.section_base,
+                self.interfaces.first().map_or(Linktype(-1), |i| i.linktype),
+            ),
+        };
+        let packet = RawPacket {
+            number,
+            time,
+            interface,
+            linktype,
+            data,
+            orig_len: found.origlen,
         };
         self.last_time = packet.time;
         Ok(Some(packet))
@@ -413,6 +400,8 @@ impl CaptureReader {
         {
             return bad;
         }
+        // Where the reader's buffer starts: `next` parses without moving it.
+        let base = self.inner.data().as_ptr() as usize;
         match self.inner.next() {
             Ok((len, block)) => match block {
                 PcapBlockOwned::LegacyHeader(h) => {
@@ -425,7 +414,16 @@ impl CaptureReader {
                     self.keep_header(len, true);
                     Next::Skip(len)
                 }
-                PcapBlockOwned::Legacy(_) => Next::Packet,
+                PcapBlockOwned::Legacy(b) => Next::Packet(Found {
+                    len,
+                    data: offset_in(base, b.data),
+                    caplen: b.caplen as usize,
+                    origlen: b.origlen,
+                    stamp: Stamp::Legacy {
+                        sec: b.ts_sec,
+                        frac: b.ts_usec,
+                    },
+                }),
                 PcapBlockOwned::NG(Block::SectionHeader(_)) => {
                     self.section_base = self
                         .section_base
@@ -450,9 +448,25 @@ impl CaptureReader {
                     self.keep_header(len, false);
                     Next::Skip(len)
                 }
-                PcapBlockOwned::NG(Block::EnhancedPacket(_) | Block::SimplePacket(_)) => {
-                    Next::Packet
-                }
+                PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => Next::Packet(Found {
+                    len,
+                    data: offset_in(base, epb.data),
+                    caplen: epb.caplen as usize,
+                    origlen: epb.origlen,
+                    stamp: Stamp::Enhanced {
+                        if_id: epb.if_id,
+                        ticks: (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low),
+                    },
+                }),
+                PcapBlockOwned::NG(Block::SimplePacket(spb)) => Next::Packet(Found {
+                    len,
+                    data: offset_in(base, spb.data),
+                    // A simple packet block has no captured length: the
+                    // original length, as far as the data goes.
+                    caplen: spb.origlen as usize,
+                    origlen: spb.origlen,
+                    stamp: Stamp::Simple,
+                }),
                 PcapBlockOwned::NG(_) => Next::Skip(len),
             },
             Err(PcapError::Eof) => Next::Eof,
@@ -613,7 +627,8 @@ fn ts_resolution(tsresol: u8) -> Option<u64> {
 }
 
 enum Next {
-    Packet,
+    /// A packet block, parsed where it lies.
+    Packet(Found),
     Skip(usize),
     Refill,
     Grow(usize),
@@ -621,11 +636,32 @@ enum Next {
     Error(CaptureError),
 }
 
-#[cold]
-fn unreachable_block() -> ! {
-    // classify_next returned Packet for this very block, and the reader is
-    // deterministic on the same bytes.
-    unreachable!("classify_next accepted a block that is not a packet")
+/// A packet block as parsed, kept as plain values so that the bytes can be
+/// borrowed again without parsing the block twice.
+struct Found {
+    /// The whole block's length, consumed after the packet is used.
+    len: usize,
+    /// The packet data's place in the reader's buffer.
+    data: std::ops::Range<usize>,
+    /// Captured length as the block gives it (cut to the data present).
+    caplen: usize,
+    origlen: u32,
+    stamp: Stamp,
+}
+
+/// A packet block's timestamp, as the block gives it.
+enum Stamp {
+    Legacy { sec: u32, frac: u32 },
+    Enhanced { if_id: u32, ticks: u64 },
+    Simple,
+}
+
+/// Where `part`, a slice of the reader's buffer, lies in it, given the
+/// buffer's start address. (Checked against the buffer when borrowed
+/// again: an empty range if it were ever out of it.)
+fn offset_in(base: usize, part: &[u8]) -> std::ops::Range<usize> {
+    let start = (part.as_ptr() as usize).wrapping_sub(base);
+    start..start.saturating_add(part.len())
 }
 
 fn read_u32(b: &[u8], big_endian: bool) -> u32 {
