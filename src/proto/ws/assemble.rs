@@ -360,7 +360,9 @@ impl Assembler {
                 let mut msg = Message {
                     opcode: h.opcode,
                     compressed: self.config.deflate && h.rsv1(),
-                    payload: Vec::new(),
+                    // Sized for the first frame, which is usually the
+                    // whole message: one exact allocation.
+                    payload: Vec::with_capacity(payload.len().min(self.config.max_message)),
                     frames: 0,
                     len: 0,
                     truncated: false,
