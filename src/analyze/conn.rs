@@ -104,7 +104,7 @@ pub struct ConnState {
     detail: Detail,
 }
 
-type Emit<'a> = dyn FnMut(Step) -> u64 + 'a;
+type Emit<'a> = dyn FnMut(&Step) -> u64 + 'a;
 
 impl ConnState {
     pub fn new(meta: ConnMeta, limits: Limits, detail: Detail) -> ConnState {
@@ -151,7 +151,7 @@ impl ConnState {
                     // The end of a direction completes a body read to close.
                     self.pump(dir, true, eio, emit);
                 }
-                emit(tcpsteps::control(
+                emit(&tcpsteps::control(
                     id, dir, control, at, segment, rel_seq, rel_ack,
                 ));
                 match control {
@@ -172,7 +172,7 @@ impl ConnState {
                 rule,
                 message,
             } => {
-                emit(tcpsteps::anomaly(id, dir, at, rule, message));
+                emit(&tcpsteps::anomaly(id, dir, at, rule, message));
             }
             Event::Gap {
                 dir,
@@ -188,7 +188,7 @@ impl ConnState {
                     self.flush_raw(dir, emit);
                 }
                 let stops = self.stop_decoder(dir);
-                emit(tcpsteps::gap(id, dir, offset, len, at, why, stops));
+                emit(&tcpsteps::gap(id, dir, offset, len, at, why, stops));
             }
             Event::Data {
                 dir,
@@ -201,7 +201,7 @@ impl ConnState {
                     Decoder::Raw => {
                         let max = self.limits.max_raw_step.max(1);
                         for (i, chunk) in data.chunks(max).enumerate() {
-                            emit(tcpsteps::data(
+                            emit(&tcpsteps::data(
                                 id,
                                 dir,
                                 offset + (i * max) as u64,
@@ -283,7 +283,7 @@ impl ConnState {
                         Progress::NeedMore => return,
                         Progress::Error(e, sample) => {
                             let s = httpstep::error_step(id, dir, &e, &self.dirs[d].buf, &sample);
-                            emit(s);
+                            emit(&s);
                             self.dirs[d].decoder = Decoder::Stopped;
                             self.dirs[d].buf.clear();
                             return;
@@ -315,7 +315,7 @@ impl ConnState {
                 "no higher layer recognised",
             );
             buf.consume(n);
-            emit(s);
+            emit(&s);
         }
     }
 
@@ -335,7 +335,7 @@ impl ConnState {
             s.summary.push_str("  (WebSocket upgrade request)");
         }
         let ctx = eio.request(&m.head, &mut s);
-        emit(s);
+        emit(&s);
         if let Some(ctx) = &ctx {
             let content_type = m.head.header("content-type").map(|h| h.value.clone());
             eio.request_body(
@@ -383,7 +383,7 @@ impl ConnState {
             ..
         }) = req
         else {
-            emit(s);
+            emit(&s);
             if let Some(ctx) = &ctx {
                 eio.response_body(ctx, &m.head, &m.body, (id, m.frames.clone(), m.time), emit);
             }
@@ -400,12 +400,12 @@ impl ConnState {
                 s.findings.push(Finding::new(rule, p.message()));
             }
         }
-        emit(s);
+        emit(&s);
         if status == 101 || resp.accept.is_some() {
-            emit(accept_step(id, &m, &check, &resp));
+            emit(&accept_step(id, &m, &check, &resp));
         }
         let upgraded = status == 101;
-        emit(handshake_step(id, &m, &check, &resp, upgraded));
+        emit(&handshake_step(id, &m, &check, &resp, upgraded));
         if upgraded {
             eio.websocket_opened(id, &target);
             let deflate = resp.deflate.as_ref().map(|p| {

@@ -29,7 +29,7 @@ use crate::step::{ConnId, Dir, Field, Finding, Frames, Origin, Span, Step, Times
 use super::Detail;
 use super::ws::Delivered;
 
-type Emit<'a> = dyn FnMut(Step) -> u64 + 'a;
+type Emit<'a> = dyn FnMut(&Step) -> u64 + 'a;
 
 /// What an HTTP request told about Engine.IO, kept until its response.
 #[derive(Debug, Clone)]
@@ -296,7 +296,7 @@ impl Tracker {
                 emit,
             ),
             Err(p) => {
-                emit(self.problem_step(w, ctx.session, &p));
+                emit(&self.problem_step(w, ctx.session, &p));
             }
         }
     }
@@ -358,7 +358,7 @@ impl Tracker {
                 }
             }
             Err(p) => {
-                emit(self.problem_step(&w, link.session, &p));
+                emit(&self.problem_step(&w, link.session, &p));
             }
         }
     }
@@ -377,7 +377,7 @@ impl Tracker {
         let data: Arc<[u8]> = Arc::from(body);
         let payload: Payload = eio::decode_payload(version, body, content_type, &self.limits);
         for p in &payload.problems {
-            emit(self.problem_step(w, session, p));
+            emit(&self.problem_step(w, session, p));
         }
         let count = payload.packets.len();
         let mut session = session;
@@ -496,7 +496,7 @@ impl Tracker {
         }
 
         let Some(si) = session else {
-            emit(s);
+            emit(&s);
             return None;
         };
         self.heartbeat(si, p.ptype, text, w, &mut s);
@@ -516,7 +516,7 @@ impl Tracker {
         if p.ptype == PacketType::Upgrade && w.dir == Dir::C2s {
             sess.upgraded_at.get_or_insert(w.time);
         }
-        let step_no = emit(s);
+        let step_no = emit(&s);
         if p.ptype == PacketType::Ping && text != "probe" {
             self.sessions[si as usize].last_ping = Some((w.time, step_no));
         }
@@ -718,7 +718,7 @@ impl Tracker {
             );
             s.findings.push(Finding::new(sio_rule(&pr), pr.message()));
             s.findings.append(&mut pending_problems);
-            emit(s);
+            emit(&s);
         }
         let current = p.text().unwrap_or("");
         let waiting = assembled.packets.is_empty()
@@ -746,7 +746,7 @@ impl Tracker {
                 lp.packet.ptype,
                 sio::PacketType::Event | sio::PacketType::BinaryEvent
             );
-            let step_no = emit(s);
+            let step_no = emit(&s);
             if awaits_ack && let Some(id) = lp.packet.ack_id {
                 // (A clone of the usual borrowed "/" is free.)
                 self.note_event_step(si, w.dir, lp.packet.nsp.clone(), id, step_no);
@@ -774,7 +774,7 @@ impl Tracker {
             }
             s.summary = "binary message with no Socket.IO packet waiting for it".into();
             s.findings = pending_problems;
-            emit(s);
+            emit(&s);
         }
     }
 
@@ -924,7 +924,7 @@ impl Tracker {
                         .unwrap_or_default();
                     let s =
                         self.sio_step(si as u32, &w, &mut lp, &text, std::mem::take(&mut findings));
-                    emit(s);
+                    emit(&s);
                 }
             }
         }
@@ -977,7 +977,7 @@ impl Tracker {
                 },
                 conns.join(", ")
             );
-            emit(s);
+            emit(&s);
         }
     }
 }

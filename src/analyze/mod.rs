@@ -516,7 +516,7 @@ impl Analyzer {
             ..
         } = layers;
         let capture_end = report.last.unwrap_or_default();
-        let mut emit = |s: Step| emit_step(report, output_error, sink, s);
+        let mut emit = |s: &Step| emit_step(report, output_error, sink, s);
         for c in conns.iter_mut() {
             c.end_of_capture(eio, &mut emit);
         }
@@ -598,7 +598,7 @@ fn emit_step(
     report: &mut Report,
     output_error: &mut Option<io::Error>,
     sink: &mut dyn Sink,
-    step: Step,
+    step: &Step,
 ) -> u64 {
     report.steps += 1;
     let number = report.steps;
@@ -608,7 +608,7 @@ fn emit_step(
     for f in &step.findings {
         *report.findings.entry(f.rule.id).or_default() += 1;
     }
-    if let Err(e) = sink.step(&step) {
+    if let Err(e) = sink.step(step) {
         *output_error = Some(e);
     }
     number
@@ -646,7 +646,7 @@ impl Layers<'_> {
             return;
         };
         let (report, output_error) = (&mut *self.report, &mut *self.output_error);
-        let mut emit = |s: Step| emit_step(report, output_error, sink, s);
+        let mut emit = |s: &Step| emit_step(report, output_error, sink, s);
         c.event(ev, self.eio, &mut emit);
     }
 }

@@ -161,7 +161,7 @@ impl WsDir {
         &mut self,
         buf: &mut StreamBuf,
         pings: &mut Pings,
-        emit: &mut dyn FnMut(Step) -> u64,
+        emit: &mut dyn FnMut(&Step) -> u64,
         out: &mut Deliveries,
     ) {
         loop {
@@ -187,7 +187,7 @@ impl WsDir {
                     }
                     let s = self.after_close_step(buf, buf.len());
                     buf.consume(buf.len());
-                    emit(s);
+                    emit(&s);
                     return;
                 }
                 Mode::Frames => {
@@ -208,13 +208,13 @@ impl WsDir {
                             continue;
                         }
                         let s = self.desync_step(buf, &why);
-                        emit(s);
+                        emit(&s);
                         self.mode = Mode::Stopped;
                         continue;
                     }
                     if h.payload_len > self.limits.max_frame as u64 {
                         let s = self.oversized_step(buf, &h);
-                        emit(s);
+                        emit(&s);
                         buf.consume(h.header_len);
                         self.mode = Mode::Skip {
                             remaining: h.payload_len,
@@ -280,7 +280,7 @@ impl WsDir {
         h: &FrameHeader,
         total: usize,
         pings: &mut Pings,
-        emit: &mut dyn FnMut(Step) -> u64,
+        emit: &mut dyn FnMut(&Step) -> u64,
         out: &mut Deliveries,
     ) {
         self.frame_count += 1;
@@ -310,7 +310,7 @@ impl WsDir {
                 }
             }
             self.msg_frames.extend_from_slice(&frames);
-            emit(s);
+            emit(&s);
             self.after_frame(h, events, time, emit, out);
             return;
         }
@@ -427,7 +427,7 @@ impl WsDir {
         }
         s.summary = summary;
         self.msg_frames.extend_from_slice(&frames);
-        let step_no = emit(s);
+        let step_no = emit(&s);
         if h.opcode == OpCode::Ping {
             let q = &mut pings[self.dir.index()];
             if q.len() >= 64 {
@@ -445,7 +445,7 @@ impl WsDir {
         h: &FrameHeader,
         events: crate::proto::ws::assemble::Events,
         time: Timestamp,
-        emit: &mut dyn FnMut(Step) -> u64,
+        emit: &mut dyn FnMut(&Step) -> u64,
         out: &mut Deliveries,
     ) {
         for e in events {
@@ -522,7 +522,7 @@ impl WsDir {
         &mut self,
         m: Message,
         time: Timestamp,
-        emit: &mut dyn FnMut(Step) -> u64,
+        emit: &mut dyn FnMut(&Step) -> u64,
         out: &mut Deliveries,
         abandoned: Option<&str>,
     ) {
@@ -546,7 +546,7 @@ impl WsDir {
                 ),
             ));
         }
-        emit(s);
+        emit(&s);
         if abandoned.is_some() {
             return;
         }
@@ -610,7 +610,7 @@ impl WsDir {
         text: bool,
         frames_sorted: Frames,
         time: Timestamp,
-        emit: &mut dyn FnMut(Step) -> u64,
+        emit: &mut dyn FnMut(&Step) -> u64,
         out: &mut Deliveries,
     ) {
         if !m.compressed {
@@ -662,7 +662,7 @@ impl WsDir {
         if self.detail.inflate {
             Self::inflate_detail(&mut s, &m, d, &data, text);
         }
-        emit(s);
+        emit(&s);
         if ok {
             out.push(Delivered {
                 text,
@@ -835,7 +835,7 @@ impl WsDir {
     }
 
     /// The capture ended mid-frame: show what is left.
-    pub fn end(&mut self, buf: &mut StreamBuf, emit: &mut dyn FnMut(Step) -> u64) {
+    pub fn end(&mut self, buf: &mut StreamBuf, emit: &mut dyn FnMut(&Step) -> u64) {
         if buf.is_empty() || matches!(self.mode, Mode::Stopped) {
             return;
         }
@@ -850,7 +850,7 @@ impl WsDir {
             Field::new("websocket.incomplete.data", Value::SpanBytes).span(Span::bytes(b, 0, len)),
         );
         buf.clear();
-        emit(s);
+        emit(&s);
     }
 }
 
