@@ -681,7 +681,7 @@ impl Tracker {
             sio::Payload::Sketch
         };
         let mut decode_problem = None;
-        let assembled = match &p.data {
+        let mut assembled = match &p.data {
             Data::Text(t) => match sio::decode_with(t, protocol, limits, keep) {
                 Ok(packet) => sess.sio.assemblers[d].push_packet(packet),
                 Err(pr) => {
@@ -729,7 +729,9 @@ impl Tracker {
             // The header's own problems wait with it for its step.
             self.sessions[si as usize].sio.held[d].append(&mut pending_problems);
         }
-        for mut lp in assembled.packets {
+        // (By reference: a logical packet is a few hundred bytes, and
+        // moving each out of the list was a copy per packet.)
+        for lp in assembled.packets.iter_mut() {
             let sio = &mut self.sessions[si as usize].sio;
             let (earlier, mut findings) = if lp.input == input {
                 (None, Vec::new())
@@ -741,7 +743,7 @@ impl Tracker {
             };
             findings.append(&mut pending_problems);
             let text = earlier.as_deref().unwrap_or(current);
-            let s = self.sio_step(si, w, &mut lp, text, findings);
+            let s = self.sio_step(si, w, lp, text, findings);
             let awaits_ack = matches!(
                 lp.packet.ptype,
                 sio::PacketType::Event | sio::PacketType::BinaryEvent
