@@ -344,11 +344,9 @@ impl CaptureReader {
         let all = self.inner.data();
         // pcap-parser's blocks borrow the buffer they are parsed from; the
         // tests (every capture, pcap and pcapng) hold it to that.
-        debug_assert!(
-            all.get(found.data.clone()).is_some(),
-            "block data outside the buffer"
-        );
-        let data = all.get(found.data.clone()).unwrap_or_default();
+        let data = all.get(found.data.clone());
+        debug_assert!(data.is_some(), "block data outside the buffer");
+        let data = data.unwrap_or_default();
         let data = &data[..found.caplen.min(data.len())];
         let (time, interface, linktype) = match found.stamp {
             Stamp::Legacy { sec, frac } => {

@@ -144,6 +144,16 @@ pub struct LogicalPacket {
 }
 
 impl LogicalPacket {
+    /// A packet handed on without attachments.
+    fn alone(packet: Packet, input: usize, complete: bool) -> LogicalPacket {
+        LogicalPacket {
+            packet,
+            input,
+            attachments: Vec::new(),
+            complete,
+        }
+    }
+
     /// The payload with each in-range placeholder replaced by
     /// `{"_binary": "<hex>"}`, for display.
     pub fn reconstruct(&self) -> Option<Value> {
@@ -254,12 +264,7 @@ impl BinaryAssembler {
         // straight through (the general path below gives the same).
         if self.pending.is_none() && expected == 0 && !may_hold_placeholder(packet.data.as_ref()) {
             let mut out = Assembled::default();
-            out.packets.push(LogicalPacket {
-                packet,
-                input,
-                attachments: Vec::new(),
-                complete: true,
-            });
+            out.packets.push(LogicalPacket::alone(packet, input, true));
             return out;
         }
         let mut out = self.finish();
@@ -270,12 +275,7 @@ impl BinaryAssembler {
                 claimed: expected,
                 cap: self.max_attachments,
             });
-            out.packets.push(LogicalPacket {
-                packet,
-                input,
-                attachments: Vec::new(),
-                complete: false,
-            });
+            out.packets.push(LogicalPacket::alone(packet, input, false));
             return out;
         }
         if let Some(data) = &packet.data {
