@@ -57,15 +57,24 @@ impl Tmux {
 
     /// Waits until the screen contains `text`; returns the screen.
     fn wait_for(&self, text: &str) -> String {
+        self.wait_for_all(&[text])
+    }
+
+    /// Waits until one screen contains every one of `texts`; returns it.
+    /// A capture can catch the terminal part way through a frame (tmux
+    /// reads the pane while dispel is still writing it), so a frame is
+    /// judged only once it is whole: a missing text fails on the timeout,
+    /// with the last screen shown.
+    fn wait_for_all(&self, texts: &[&str]) -> String {
         let start = Instant::now();
         loop {
             let s = self.screen();
-            if s.contains(text) {
+            if texts.iter().all(|t| s.contains(t)) {
                 return s;
             }
             assert!(
                 start.elapsed() < Duration::from_secs(20),
-                "timed out waiting for {text:?}; screen:\n{s}"
+                "timed out waiting for {texts:?}; screen:\n{s}"
             );
             sleep(Duration::from_millis(50));
         }
@@ -96,23 +105,23 @@ fn steps_opens_help_and_quits_in_a_real_terminal() {
     // The panes fill in as the loader and the lesson binder catch up (under
     // a loaded machine, a frame or two after the status line): wait for the
     // content itself rather than asserting on the first frame.
-    let first = tmux.wait_for("51270 → 5001  SYN: the client");
-    assert!(first.contains("Timeline") && first.contains("Bytes") && first.contains("Lesson"));
+    tmux.wait_for_all(&[
+        "51270 → 5001  SYN: the client",
+        "Timeline",
+        "Bytes",
+        "Lesson",
+    ]);
 
     tmux.keys(&["j", "j", "j"]);
-    let s = tmux.wait_for("step 4/96");
-    let s = if s.contains("Fields · #4 http.response") {
-        s
-    } else {
-        tmux.wait_for("Fields · #4 http.response")
-    };
-    assert!(s.contains("step 4/96"), "{s}");
+    tmux.wait_for_all(&["step 4/96", "Fields · #4 http.response"]);
 
     tmux.keys(&["?"]);
-    let help = tmux.wait_for("Keys — ? or Esc closes");
-    for line in ["next step", "drill into the step's fields", "next field"] {
-        assert!(help.contains(line), "help lacks {line:?}:\n{help}");
-    }
+    tmux.wait_for_all(&[
+        "Keys — ? or Esc closes",
+        "next step",
+        "drill into the step's fields",
+        "next field",
+    ]);
 
     tmux.keys(&["q"]);
     let after = tmux.wait_for("dispel exited: 0");
