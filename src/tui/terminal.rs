@@ -3,7 +3,7 @@
 //! event loop that feeds the [`App`] key presses, mouse events, resizes,
 //! replay ticks and newly loaded steps.
 
-use std::io::{self, Write, stdout};
+use std::io::{self, BufWriter, Write, stdout};
 use std::panic;
 use std::sync::Once;
 use std::time::{Duration, Instant};
@@ -13,10 +13,11 @@ use ratatui::backend::CrosstermBackend;
 use ratatui::crossterm::event::{
     self, DisableMouseCapture, EnableMouseCapture, Event, KeyEventKind, MouseButton, MouseEventKind,
 };
-use ratatui::crossterm::execute;
 use ratatui::crossterm::terminal::{
-    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+    BeginSynchronizedUpdate, EndSynchronizedUpdate, EnterAlternateScreen, LeaveAlternateScreen,
+    disable_raw_mode, enable_raw_mode,
 };
+use ratatui::crossterm::{execute, queue};
 
 use super::app::App;
 use super::keys::Action;
@@ -25,11 +26,18 @@ use super::view;
 /// Time given to loading and scanning per turn of the loop, so keys stay responsive.
 const WORK_BUDGET: Duration = Duration::from_millis(12);
 
-/// Puts the terminal back as it was. Safe to call more than once.
+/// Room for a full redraw of a large terminal (a changed cell costs a few
+/// bytes of colour and cursor sequences plus its text).
+const FRAME_BUFFER: usize = 256 * 1024;
+
+/// Puts the terminal back as it was. Safe to call more than once; the
+/// `Guard` calls it again after the interface's buffered writer is dropped,
+/// so a frame cut short by a panic cannot leave output held back.
 pub fn restore() {
     let mut out = stdout();
     let _ = execute!(
         out,
+        EndSynchronizedUpdate,
         DisableMouseCapture,
         LeaveAlternateScreen,
         ratatui::crossterm::cursor::Show
@@ -65,7 +73,10 @@ pub fn run(app: &mut App) -> io::Result<()> {
     enable_raw_mode()?;
     let guard = Guard;
     execute!(stdout(), EnterAlternateScreen, EnableMouseCapture)?;
-    let mut terminal = Terminal::new(CrosstermBackend::new(stdout()))?;
+    // A frame goes out in one write, not in the line-buffered stdout's
+    // 1 KiB pieces, so a terminal (or tmux) never shows half of one.
+    let out = BufWriter::with_capacity(FRAME_BUFFER, stdout());
+    let mut terminal = Terminal::new(CrosstermBackend::new(out))?;
     terminal.clear()?;
     let result = event_loop(&mut terminal, app);
     drop(terminal);
@@ -82,7 +93,11 @@ fn event_loop<W: Write>(
     let mut last = Instant::now();
     loop {
         app.pump(WORK_BUDGET);
+        // Synchronized output (mode 2026): a terminal that knows it holds
+        // the frame back until it is whole; others ignore the sequence.
+        queue!(terminal.backend_mut(), BeginSynchronizedUpdate)?;
         terminal.draw(|f| view::draw(f, app))?;
+        execute!(terminal.backend_mut(), EndSynchronizedUpdate)?;
         if app.quit {
             return Ok(());
         }
