@@ -505,7 +505,7 @@ impl Tracker {
         sess.last = w.time;
         // (Reusing the vector: this runs for every packet.)
         sess.last_frames.clear();
-        sess.last_frames.extend_from_slice(&w.frames);
+        sess.last_frames.extend(w.frames.iter().copied());
         sess.last_conn = w.conn;
         sess.conns.insert(w.conn);
         // (Bounded: a session that switches transport on every packet is

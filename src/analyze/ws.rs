@@ -309,7 +309,9 @@ impl WsDir {
                         .push(Finding::new(violation_rule(v), v.message()));
                 }
             }
-            self.msg_frames.extend_from_slice(&frames);
+            // (`extend`, not `extend_from_slice`: SmallVec's slice insert
+            // costs several times a push for the usual one frame.)
+            self.msg_frames.extend(frames.iter().copied());
             emit(&s);
             self.after_frame(h, events, time, emit, out);
             return;
@@ -426,7 +428,7 @@ impl WsDir {
             _ => {}
         }
         s.summary = summary;
-        self.msg_frames.extend_from_slice(&frames);
+        self.msg_frames.extend(frames.iter().copied());
         let step_no = emit(&s);
         if h.opcode == OpCode::Ping {
             let q = &mut pings[self.dir.index()];
