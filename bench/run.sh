@@ -67,24 +67,30 @@ fi
 # as the event loop does and reports: the first screenful of rows with
 # their summaries (target ≤ 0.5 s), the whole capture indexed and
 # navigable (target ≤ 2 s), the last screen after End, the longest pump
-# (what a keypress may wait), and peak RSS (target ≤ the capture's size).
+# (what a keypress may wait), with lessons the time until every step's
+# lesson is bound, and peak RSS (target ≤ the capture's size).
 tui_bench() {  # CAPTURE... ; appends a table to $RESULTS
   (cd "$ROOT" && cargo build --release --quiet --example tui_store)
   {
     echo
-    echo "| capture | TUI store | first screen (s) | indexed (s) | End → last screen (s) | worst pump (ms) | steps | peak RSS (MiB) | capture (MiB) |"
-    echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| capture | TUI store | first screen (s) | indexed (s) | End → last screen (s) | worst pump (ms) | lessons bound (s) | steps | peak RSS (MiB) | capture (MiB) |"
+    echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
   } >>"$RESULTS"
-  local cap out
+  local cap out mode
   for cap in "$@"; do
-    log "TUI store on $(basename "$cap")"
-    out=$(/usr/bin/time -o "$CACHE/time.out" -f '%M' "$ROOT/target/release/examples/tui_store" "$cap" 2>"$CACHE/last.stderr") ||
-      { cat "$CACHE/last.stderr" >&2; die "failed: tui_store $cap"; }
-    val() { awk -v k="$1" '$1 == k {print $2}' <<<"$out"; }
-    printf '| %s | indexed | %s | %s | %s | %s | %s | %.0f | %.0f |\n' "$(basename "$cap")" \
-      "$(val first_screen_s)" "$(val indexed_s)" "$(val last_screen_s)" "$(val worst_pump_ms)" \
-      "$(val steps)" "$(awk -v k="$(tail -1 "$CACHE/time.out")" 'BEGIN {print k / 1024}')" \
-      "$(awk -v s="$(stat -c %s "$cap")" 'BEGIN {print s / 1048576}')" >>"$RESULTS"
+    # Without lessons, then as `dispel` runs: the bundled lessons bound to
+    # every step in the background (until "lessons bound").
+    for mode in indexed lessons; do
+      log "TUI store on $(basename "$cap") ($mode)"
+      out=$(/usr/bin/time -o "$CACHE/time.out" -f '%M' "$ROOT/target/release/examples/tui_store" "$cap" \
+        $([[ $mode == lessons ]] && echo lessons) 2>"$CACHE/last.stderr") ||
+        { cat "$CACHE/last.stderr" >&2; die "failed: tui_store $cap $mode"; }
+      val() { awk -v k="$1" '$1 == k {print $2}' <<<"$out"; }
+      printf '| %s | %s | %s | %s | %s | %s | %s | %s | %.0f | %.0f |\n' "$(basename "$cap")" "$mode" \
+        "$(val first_screen_s)" "$(val indexed_s)" "$(val last_screen_s)" "$(val worst_pump_ms)" \
+        "$(val bound_s || true)" "$(val steps)" "$(awk -v k="$(tail -1 "$CACHE/time.out")" 'BEGIN {print k / 1024}')" \
+        "$(awk -v s="$(stat -c %s "$cap")" 'BEGIN {print s / 1048576}')" >>"$RESULTS"
+    done
   done
 }
 

@@ -1,10 +1,11 @@
 //! Measures the interactive view's store on a large capture, as the
 //! interface drives it (bench/run.sh runs it under `/usr/bin/time -v`):
 //!
-//!     cargo run --release --example tui_store -- CAPTURE [mem]
+//!     cargo run --release --example tui_store -- CAPTURE [mem] [lessons]
 //!
 //! An [`App`] over the indexed timeline (or, with `mem`, the in-memory
-//! one), 160×50, pumped as the event loop pumps it (12 ms of work, then
+//! one), with the bundled lessons bound as `dispel` binds them (or, without
+//! `lessons`, none), 160×50, pumped as the event loop pumps it (12 ms of work, then
 //! the 4 ms a frame leaves). Prints, tab-separated:
 //! - `first_screen_s`: until the first screenful of rows shows with its
 //!   summaries read back;
@@ -13,7 +14,8 @@
 //! - `last_screen_s`: after that, from pressing End until the last screen's
 //!   summaries are read back;
 //! - `worst_pump_ms`: the longest single pump (what a keypress can wait);
-//! - `steps`.
+//! - `steps`;
+//! - with `lessons`, first `bound_s`: until every step's lessons are bound.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -21,7 +23,7 @@ use std::time::{Duration, Instant};
 use dispel::analyze::Options;
 use dispel::tui::index::{Config, IndexTimeline, PLACEHOLDER};
 use dispel::tui::keys::Action;
-use dispel::tui::{App, MemTimeline, NoLessons, Source, Timeline};
+use dispel::tui::{App, CourseLessons, LessonSource, MemTimeline, NoLessons, Source, Timeline};
 
 // The allocator the `dispel` binary runs with (src/main.rs), so the store
 // is measured as the interface runs it.
@@ -47,7 +49,9 @@ fn main() {
         eprintln!("usage: tui_store CAPTURE [mem]");
         std::process::exit(2);
     };
-    let mem = args.next().as_deref() == Some("mem");
+    let rest: Vec<String> = args.collect();
+    let mem = rest.iter().any(|a| a == "mem");
+    let with_lessons = rest.iter().any(|a| a == "lessons");
     let started = Instant::now();
     let tl: Box<dyn Timeline> = if mem {
         Box::new(MemTimeline::spawn(
@@ -61,7 +65,16 @@ fn main() {
             Config::default(),
         ))
     };
-    let mut app = App::new(tl, Box::new(NoLessons::default()), None);
+    let lessons: Box<dyn LessonSource> = if with_lessons {
+        let selection = match dispel::lessons::cli::select(None, None, &mut std::io::stderr()) {
+            Ok(Ok(s)) => s,
+            _ => std::process::exit(2),
+        };
+        Box::new(CourseLessons::new(selection, None))
+    } else {
+        Box::new(NoLessons::default())
+    };
+    let mut app = App::new(tl, lessons, None);
     app.handle(Action::Resize(160, 50));
     let mut worst = Duration::ZERO;
     let mut pump = |app: &mut App| {
@@ -76,7 +89,7 @@ fn main() {
         if first.is_none() && screen_ready(&app) {
             first = Some(started.elapsed());
         }
-        if first.is_some() && !app.busy() {
+        if first.is_some() && app.navigable() {
             break;
         }
     }
@@ -90,9 +103,21 @@ fn main() {
         }
     }
     let last = end.elapsed();
+    // With lessons: on until every step is bound (the lesson pane of any
+    // step can then show), as the interface goes on binding in the
+    // background.
+    let bound = with_lessons.then(|| {
+        while app.lessons.observed() < app.tl.len() {
+            pump(&mut app);
+        }
+        started.elapsed()
+    });
     let st = app.tl.state();
     if let Some(e) = &st.error {
         eprintln!("tui_store: {}: {e}", path.display());
+    }
+    if let Some(b) = bound {
+        println!("bound_s\t{:.3}", b.as_secs_f64());
     }
     println!(
         "first_screen_s\t{:.3}\nindexed_s\t{:.3}\nlast_screen_s\t{:.3}\nworst_pump_ms\t{:.1}\nsteps\t{}",

@@ -302,3 +302,68 @@ fn search_and_end_over_the_indexed_timeline_land_where_the_memory_one_does() {
     }
     assert_eq!(b.selected, Some(b.tl.len() - 1));
 }
+
+#[test]
+fn lessons_bound_through_the_indexed_timeline_are_the_full_runs() {
+    // The binder reads every step back in order, through a cache of two
+    // chunks of a few steps: chunks are read ahead, evicted and freed on
+    // the reader's thread as it goes. Each step's lessons must be the ones
+    // `bind_all` gives over a straight full run.
+    use dispel::lessons;
+    use dispel::tui::{App, CourseLessons};
+    let path = tools::root().join("captures/browser-flask-socketio.pcap");
+    let selection = lessons::cli::select(None, None, &mut Vec::new())
+        .unwrap()
+        .unwrap();
+    let course = selection.course.clone();
+    let steps = full(&path).steps;
+    let want = lessons::bind_all(&course, steps.iter());
+    let idx = IndexTimeline::index_blocking(
+        Source::File(path),
+        Options::default(),
+        Config {
+            cache_steps: 16,
+            ..tiny(7, u64::MAX)
+        },
+    );
+    let mut app = App::new(
+        Box::new(idx),
+        Box::new(CourseLessons::new(selection, None)),
+        None,
+    );
+    let started = std::time::Instant::now();
+    while app.lessons.observed() < steps.len() {
+        app.pump(std::time::Duration::from_millis(20));
+        std::thread::sleep(std::time::Duration::from_millis(1));
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "the lessons were never bound"
+        );
+    }
+    assert_eq!(app.tl.len(), steps.len());
+    let mut bound = 0;
+    for (i, (step, b)) in steps.iter().zip(&want).enumerate() {
+        let got = app.lessons.lesson(i, step, None);
+        let title = got.as_ref().map(|v| v.title.clone());
+        let expected = match b.step {
+            Some(l) => Some(lessons::render(&course.lessons[l], step, None, None).title),
+            // Finding lessons alone: the pane still opens, saying so.
+            None if b.findings.iter().any(Option::is_some) => {
+                Some(format!("No lesson for {} steps", step.kind))
+            }
+            None => None,
+        };
+        assert_eq!(title, expected, "step {}", i + 1);
+        let findings = got.as_ref().map_or(0, |v| v.findings.len());
+        assert_eq!(
+            findings,
+            b.findings.iter().flatten().count(),
+            "step {}",
+            i + 1
+        );
+        bound += usize::from(expected.is_some());
+    }
+    // Most steps of a real capture have a lesson: the test compares
+    // something.
+    assert!(bound * 2 > steps.len(), "{bound} of {}", steps.len());
+}

@@ -12,6 +12,8 @@
 //! after the first step lesson X was bound to (as step or finding lesson).
 
 use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::step::{Field, Finding, Step, Value};
 
@@ -38,6 +40,10 @@ pub struct Binder<C> {
     bound: Vec<bool>,
     /// Each lesson's `after`, resolved to an index (`Some(None)`: unknown).
     after: Vec<Option<Option<usize>>>,
+    /// For each step kind seen, the lessons whose `kind` admits it, in
+    /// course order: a step is tried against those only (trying every
+    /// lesson on every step made binding millions of steps take minutes).
+    by_kind: HashMap<&'static str, Arc<[usize]>>,
 }
 
 impl<C: std::ops::Deref<Target = Course>> Binder<C> {
@@ -53,7 +59,26 @@ impl<C: std::ops::Deref<Target = Course>> Binder<C> {
             matched: vec![0; n],
             bound: vec![false; n],
             after,
+            by_kind: HashMap::new(),
         }
+    }
+
+    /// The lessons whose `kind` admits `kind` (all, for a lesson without
+    /// one), ascending.
+    fn candidates(&mut self, kind: &'static str) -> Arc<[usize]> {
+        if let Some(c) = self.by_kind.get(kind) {
+            return c.clone();
+        }
+        let c: Arc<[usize]> = self
+            .course
+            .lessons
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l.select.kind.as_ref().is_none_or(|k| k.matches(kind)))
+            .map(|(i, _)| i)
+            .collect();
+        self.by_kind.insert(kind, c.clone());
+        c
     }
 
     /// The course the binder binds from.
@@ -66,7 +91,9 @@ impl<C: std::ops::Deref<Target = Course>> Binder<C> {
         let mut hits: Vec<usize> = Vec::new();
         let mut step_best: Option<usize> = None;
         let mut finding_best: Vec<Option<usize>> = vec![None; step.findings.len()];
-        for (i, les) in self.course.lessons.iter().enumerate() {
+        let candidates = self.candidates(step.kind);
+        for &i in candidates.iter() {
+            let les = &self.course.lessons[i];
             let sel = &les.select;
             if !self.base_matches(i, les, step) {
                 continue;

@@ -20,6 +20,10 @@ use crate::step::{Dir, Step};
 /// Rows scanned per call when (re)building the filtered list or searching,
 /// so no keypress waits for work proportional to the capture's size.
 const SCAN_CHUNK: usize = 20_000;
+
+/// Steps bound to lessons each pump however little of its budget is left,
+/// so binding goes on while the index pass keeps the rest busy.
+const BIND_AT_LEAST: usize = 256;
 /// Replay waits at most this long between two steps, however long the
 /// capture's own gap was.
 pub const MAX_GAP: Duration = Duration::from_secs(2);
@@ -247,6 +251,12 @@ impl App {
     }
 
     /// Whether the loader or the filter still has work.
+    /// Whether the whole capture is loaded and in the visible list (the
+    /// lessons may still be binding, and chunks still being read back).
+    pub fn navigable(&self) -> bool {
+        !self.tl.state().loading && self.scanned >= self.tl.len()
+    }
+
     pub fn busy(&self) -> bool {
         self.tl.state().loading
             || self.scanned < self.tl.len()
@@ -332,17 +342,23 @@ impl App {
         // The search asks for steps before the lesson binder does: a store
         // that reads steps back on demand serves them in that order.
         self.continue_search();
-        self.bind_lessons();
+        self.bind_lessons(start + budget);
         self.fix_scroll();
     }
 
-    /// Feeds the lesson source the steps it has not seen, a chunk at a time;
+    /// Feeds the lesson source the steps it has not seen, a chunk at most,
+    /// and past the first few only until `deadline` (binding a step costs
+    /// microseconds: a whole chunk held a pump for tens of milliseconds);
     /// once the whole capture is bound, takes its stack guess unless the
     /// user chose one.
-    fn bind_lessons(&mut self) {
+    fn bind_lessons(&mut self, deadline: Instant) {
         let from = self.lessons.observed();
         let end = self.tl.len().min(from.saturating_add(SCAN_CHUNK));
         for i in from..end {
+            let n = i - from;
+            if n >= BIND_AT_LEAST && n.is_multiple_of(64) && Instant::now() >= deadline {
+                break;
+            }
             match self.tl.step(i) {
                 Some(s) => self.lessons.observe(i, &s),
                 None => break,

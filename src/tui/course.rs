@@ -2,6 +2,7 @@
 //! steps as they load (binding needs capture order: `nth` and `after`), and
 //! renders the bound lessons for the chosen stack on demand.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -9,17 +10,67 @@ use crate::lessons::{self, Binder, Binding, Course, Problem, Rendered, TraceEntr
 use crate::sanitize::escape;
 use crate::step::Step;
 
+use super::column::Column;
 use super::lessons::{LessonSource, LessonView, StackChoice, TraceLine};
 
 /// How many steps of each kind the stack guess keeps (it only needs HTTP
 /// responses and a few WebSocket steps; a cap keeps memory flat).
 const GUESS_SAMPLE: usize = 64;
 
+/// The lessons bound to each step, a byte a step: a capture of millions of
+/// steps held one [`Binding`] (40 bytes) each, more than the capture's own
+/// size, and the vector's doublings stalled the interface.
+#[derive(Default)]
+struct Bindings {
+    /// Each step's lesson: 0 for none, else the lesson's index + 1; `WIDE`
+    /// for an index that does not fit, kept in `wide`.
+    step: Column<u8>,
+    wide: HashMap<usize, usize>,
+    /// The finding lessons of the steps with any bound.
+    findings: HashMap<usize, Box<[Option<usize>]>>,
+}
+
+const WIDE: u8 = u8::MAX;
+
+impl Bindings {
+    fn len(&self) -> usize {
+        self.step.len()
+    }
+
+    fn push(&mut self, b: Binding) {
+        let i = self.step.len();
+        let code = match b.step {
+            None => 0,
+            Some(l) => match u8::try_from(l + 1) {
+                Ok(c) if c != WIDE => c,
+                _ => {
+                    self.wide.insert(i, l);
+                    WIDE
+                }
+            },
+        };
+        self.step.push(code);
+        if b.findings.iter().any(Option::is_some) {
+            self.findings.insert(i, b.findings.into_boxed_slice());
+        }
+    }
+
+    fn get(&self, i: usize) -> Option<Binding> {
+        let step = match self.step.get(i)? {
+            0 => None,
+            WIDE => self.wide.get(&i).copied(),
+            c => Some(usize::from(c) - 1),
+        };
+        let findings = self.findings.get(&i).map_or_else(Vec::new, |f| f.to_vec());
+        Some(Binding { step, findings })
+    }
+}
+
 /// Lessons from a course (the bundled one or `--lessons DIR`).
 pub struct CourseLessons {
     binder: Binder<Arc<Course>>,
-    /// One entry per step observed so far, in capture order.
-    bindings: Vec<Binding>,
+    /// What each step observed so far is bound to, in capture order.
+    bindings: Bindings,
     /// Where `r` reloads from: `--lessons DIR`, else `lessons/` when the
     /// working directory has one, else nothing (the bundled course).
     dir: Option<PathBuf>,
@@ -45,7 +96,7 @@ impl CourseLessons {
     ) -> CourseLessons {
         CourseLessons {
             binder: Binder::new(Arc::new(course)),
-            bindings: Vec::new(),
+            bindings: Bindings::default(),
             dir,
             sample: Vec::new(),
             problems,
@@ -179,5 +230,54 @@ impl LessonSource for CourseLessons {
             Some(d) => format!("lessons from {}", escape(&d.display().to_string())),
             None => "the bundled lessons".into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bindings_read_back_as_bound() {
+        // Synthetic bindings: none, small and wide lesson indexes, and
+        // finding lessons on some steps only.
+        let bound = [
+            Binding::default(),
+            Binding {
+                step: Some(0),
+                findings: vec![None, Some(3)],
+            },
+            Binding {
+                step: Some(253),
+                findings: vec![None],
+            },
+            Binding {
+                step: Some(254),
+                findings: Vec::new(),
+            },
+            Binding {
+                step: Some(70_000),
+                findings: vec![Some(1)],
+            },
+        ];
+        let mut b = Bindings::default();
+        for x in &bound {
+            b.push(x.clone());
+        }
+        assert_eq!(b.len(), bound.len());
+        for (i, x) in bound.iter().enumerate() {
+            let got = b.get(i).unwrap();
+            assert_eq!(got.step, x.step, "step {i}");
+            // Findings with nothing bound read back empty: the pane zips
+            // them with the step's findings, so both show nothing.
+            if x.findings.iter().any(Option::is_some) {
+                assert_eq!(got.findings, x.findings, "step {i}");
+            } else {
+                assert!(got.findings.is_empty(), "step {i}");
+            }
+        }
+        assert!(b.get(bound.len()).is_none());
+        // Only the unusual cases take room beyond a byte a step.
+        assert_eq!((b.wide.len(), b.findings.len()), (2, 2));
     }
 }

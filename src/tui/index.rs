@@ -30,7 +30,7 @@
 //! tests can run the indexed timeline on small captures.
 
 use std::borrow::Cow;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 
 use super::column::Column;
@@ -107,7 +107,7 @@ impl Default for Config {
             checkpoint_bytes: 2 * 1024 * 1024,
             min_work_ratio: 20,
             cache_chunks: 8,
-            cache_steps: 32 * 1024,
+            cache_steps: 16 * 1024,
         }
     }
 }
@@ -376,10 +376,18 @@ fn materialise(
     Ok(sink.0)
 }
 
-struct Job {
-    chunk: usize,
-    cp: Arc<Checkpoint>,
-    until: Option<u64>,
+enum Job {
+    /// Read a chunk back.
+    Read {
+        chunk: usize,
+        cp: Arc<Checkpoint>,
+        until: Option<u64>,
+    },
+    /// Free an evicted chunk's steps on the thread that allocated them:
+    /// freed by the interface, each step's many small blocks went back to
+    /// another thread's heap (mimalloc's cross-thread frees), three
+    /// quarters of the interface's work while the lessons were bound.
+    Drop(Vec<Arc<Step>>),
 }
 
 struct Done {
@@ -389,14 +397,15 @@ struct Done {
 
 fn worker(source: Source, opts: Options, jobs: Receiver<Job>, done: Sender<Done>) {
     while let Ok(job) = jobs.recv() {
-        let steps = materialise(&source, &opts, &job.cp, job.until);
-        if done
-            .send(Done {
-                chunk: job.chunk,
-                steps,
-            })
-            .is_err()
-        {
+        let (chunk, cp, until) = match job {
+            Job::Read { chunk, cp, until } => (chunk, cp, until),
+            Job::Drop(steps) => {
+                drop(steps);
+                continue;
+            }
+        };
+        let steps = materialise(&source, &opts, &cp, until);
+        if done.send(Done { chunk, steps }).is_err() {
             return;
         }
     }
@@ -612,6 +621,10 @@ pub struct IndexTimeline {
     screen: Vec<usize>,
     /// Chunks `step` was asked for and did not have, in order.
     asked: RefCell<Vec<usize>>,
+    /// The chunk `step` last read from: the one after it is read ahead
+    /// when the worker has nothing else to do (the lesson binder reads every
+    /// step in order, and waited for each chunk in turn).
+    read_at: Cell<Option<usize>>,
     /// A chunk whose materialisation failed: not asked again.
     failed: Option<(usize, String)>,
 }
@@ -651,6 +664,7 @@ impl IndexTimeline {
             cfg,
             screen: Vec::new(),
             asked: RefCell::new(Vec::new()),
+            read_at: Cell::new(None),
             failed: None,
         };
         let (src, o) = (source.clone(), opts.clone());
@@ -877,7 +891,13 @@ impl IndexTimeline {
                 self.lru.push_back(c);
                 continue;
             }
-            self.cache.remove(&c);
+            if let Some(gone) = self.cache.remove(&c)
+                && let Some(jobs) = &self.jobs
+            {
+                // (Should the worker have stopped, the send hands the
+                // steps back and they are freed here.)
+                let _ = jobs.send(Job::Drop(gone.steps));
+            }
         }
     }
 
@@ -899,6 +919,7 @@ impl IndexTimeline {
         }
         let mut wanted = self.screen_chunks();
         wanted.extend(asked);
+        wanted.extend(self.read_at.get().map(|c| c + 1));
         for c in wanted {
             if self.cache.contains_key(&c) || self.failed.as_ref().is_some_and(|f| f.0 == c) {
                 continue;
@@ -909,7 +930,7 @@ impl IndexTimeline {
             let Some(jobs) = &self.jobs else {
                 return;
             };
-            let job = Job {
+            let job = Job::Read {
                 chunk: c,
                 cp: self.checkpoints[c].clone(),
                 until,
@@ -961,10 +982,12 @@ impl Timeline for IndexTimeline {
     }
 
     fn step(&self, i: usize) -> Option<Arc<Step>> {
+        let c = self.chunk_of(i);
+        self.read_at.set(c.or(self.read_at.get()));
         if let Some(s) = self.cached_step(i) {
             return Some(s.clone());
         }
-        if let Some(c) = self.chunk_of(i) {
+        if let Some(c) = c {
             let mut asked = self.asked.borrow_mut();
             if !asked.contains(&c) && asked.len() < 64 {
                 asked.push(c);
