@@ -250,13 +250,13 @@ impl App {
         }
     }
 
-    /// Whether the loader or the filter still has work.
     /// Whether the whole capture is loaded and in the visible list (the
     /// lessons may still be binding, and chunks still being read back).
     pub fn navigable(&self) -> bool {
         !self.tl.state().loading && self.scanned >= self.tl.len()
     }
 
+    /// Whether the loader or the filter still has work.
     pub fn busy(&self) -> bool {
         self.tl.state().loading
             || self.scanned < self.tl.len()

@@ -871,11 +871,13 @@ impl IndexTimeline {
     }
 
     /// Drops the least recently used chunks beyond the cache's size, but
-    /// never one on screen nor the one that just arrived (whoever asked for
-    /// it has yet to read it).
+    /// never one on screen, the one that just arrived (whoever asked for
+    /// it has yet to read it) nor the one being read in order (the lesson
+    /// binder's: evicted when the next arrived, it was read twice).
     fn evict(&mut self, arrived: Option<usize>) {
         let mut on_screen: Vec<usize> = self.screen_chunks();
         on_screen.extend(arrived);
+        on_screen.extend(self.read_at.get());
         let mut guard = self.lru.len();
         let cached =
             |cache: &HashMap<usize, Chunk>| cache.values().map(|c| c.steps.len()).sum::<usize>();
