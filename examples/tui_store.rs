@@ -46,7 +46,7 @@ fn screen_ready(app: &App) -> bool {
 fn main() {
     let mut args = std::env::args().skip(1);
     let Some(path) = args.next().map(PathBuf::from) else {
-        eprintln!("usage: tui_store CAPTURE [mem]");
+        eprintln!("usage: tui_store CAPTURE [mem] [lessons]");
         std::process::exit(2);
     };
     let rest: Vec<String> = args.collect();

@@ -258,14 +258,20 @@ fn the_chunk_cache_keeps_to_its_step_budget() {
 
 /// Pumps until the app has nothing left to do.
 fn settle(app: &mut dispel::tui::App) {
+    pump_until(app, |a| !a.busy(), "the app never settled");
+}
+
+/// Pumps as the event loop does until `done` holds (failing with `what`
+/// after 60 s).
+fn pump_until(app: &mut dispel::tui::App, done: impl Fn(&dispel::tui::App) -> bool, what: &str) {
     let started = std::time::Instant::now();
     loop {
         app.pump(std::time::Duration::from_millis(20));
-        if !app.busy() {
+        if done(app) {
             return;
         }
         std::thread::sleep(std::time::Duration::from_millis(1));
-        assert!(started.elapsed().as_secs() < 30, "the app never settled");
+        assert!(started.elapsed().as_secs() < 60, "{what}");
     }
 }
 
@@ -342,15 +348,12 @@ fn lessons_bound_through_the_indexed_timeline_are_the_full_runs() {
         Box::new(CourseLessons::new(selection, None)),
         None,
     );
-    let started = std::time::Instant::now();
-    while app.lessons.observed() < steps.len() {
-        app.pump(std::time::Duration::from_millis(20));
-        std::thread::sleep(std::time::Duration::from_millis(1));
-        assert!(
-            started.elapsed().as_secs() < 60,
-            "the lessons were never bound"
-        );
-    }
+    let n = steps.len();
+    pump_until(
+        &mut app,
+        |a| a.lessons.observed() >= n,
+        "the lessons were never bound",
+    );
     assert_eq!(app.tl.len(), steps.len());
     let mut bound = 0;
     for (i, (step, b)) in steps.iter().zip(&want).enumerate() {

@@ -152,13 +152,11 @@ impl<C: std::ops::Deref<Target = Course>> Binder<C> {
         }
     }
 
+    /// Whether the selector, all but `kind` (the caller tries only the
+    /// lessons [`candidates`](Self::candidates) gives), `finding` and
+    /// `nth`, holds on the step.
     fn base_matches(&self, i: usize, les: &Lesson, step: &Step) -> bool {
         let sel = &les.select;
-        if let Some(k) = &sel.kind
-            && !k.matches(step.kind)
-        {
-            return false;
-        }
         if let Some(d) = sel.dir
             && d.dir() != step.dir
         {
