@@ -13,7 +13,7 @@ use crate::step::{Dir, Field, Finding, Origin, Span, Step, Value};
 use crate::tcp::{ConnMeta, Control, Event};
 
 use super::Detail;
-use super::eio::{RequestCtx, Tracker};
+use super::up::{Cmd, CtxSlot, Exchange, Request, Response, Up};
 use super::http::{self as httpstep, HttpState, Progress};
 use super::stream::StreamBuf;
 use super::tcpsteps;
@@ -87,8 +87,8 @@ struct PendingRequest {
     target: String,
     /// The upgrade checks, when the request asks for a WebSocket.
     upgrade: Option<RequestCheck>,
-    /// What Engine.IO needs of the request, when it is an Engine.IO one.
-    eio: Option<RequestCtx>,
+    /// What Engine.IO made of the request (filled in when it handled it).
+    eio: CtxSlot,
 }
 
 /// A connection being decoded.
@@ -103,8 +103,6 @@ pub struct ConnState {
     ended: [bool; 2],
     detail: Detail,
 }
-
-type Emit<'a> = dyn FnMut(&Step) -> u64 + 'a;
 
 impl ConnState {
     pub fn new(meta: ConnMeta, limits: Limits, detail: Detail) -> ConnState {
@@ -135,7 +133,7 @@ impl ConnState {
     }
 
     /// Handles one reassembler event, emitting the steps it completes.
-    pub fn event(&mut self, ev: Event<'_>, eio: &mut Tracker, emit: &mut Emit<'_>) {
+    pub fn event(&mut self, ev: Event<'_>, up: &mut Up<'_>) {
         let id = self.meta.id;
         match ev {
             Event::Open(_) => {}
@@ -149,15 +147,15 @@ impl ConnState {
             } => {
                 if matches!(control, Control::Fin | Control::Rst) {
                     // The end of a direction completes a body read to close.
-                    self.pump(dir, true, eio, emit);
+                    self.pump(dir, true, up);
                 }
-                emit(&tcpsteps::control(
+                up.step(tcpsteps::control(
                     id, dir, control, at, segment, rel_seq, rel_ack,
                 ));
                 match control {
                     Control::Fin => self.ended[dir.index()] = true,
                     Control::Rst => {
-                        self.pump(dir.reverse(), true, eio, emit);
+                        self.pump(dir.reverse(), true, up);
                         self.ended = [true, true];
                     }
                     _ => {}
@@ -172,7 +170,7 @@ impl ConnState {
                 rule,
                 message,
             } => {
-                emit(&tcpsteps::anomaly(id, dir, at, rule, message));
+                up.step(tcpsteps::anomaly(id, dir, at, rule, message));
             }
             Event::Gap {
                 dir,
@@ -185,10 +183,10 @@ impl ConnState {
                     // Too few bytes were seen to tell the protocol, and after
                     // a hole nothing can be told: show the bytes as they are.
                     self.dirs[dir.index()].decoder = Decoder::Raw;
-                    self.flush_raw(dir, emit);
+                    self.flush_raw(dir, up);
                 }
                 let stops = self.stop_decoder(dir);
-                emit(&tcpsteps::gap(id, dir, offset, len, at, why, stops));
+                up.step(tcpsteps::gap(id, dir, offset, len, at, why, stops));
             }
             Event::Data {
                 dir,
@@ -201,7 +199,7 @@ impl ConnState {
                     Decoder::Raw => {
                         let max = self.limits.max_raw_step.max(1);
                         for (i, chunk) in data.chunks(max).enumerate() {
-                            emit(&tcpsteps::data(
+                            up.step(tcpsteps::data(
                                 id,
                                 dir,
                                 offset + (i * max) as u64,
@@ -215,7 +213,7 @@ impl ConnState {
                     Decoder::Stopped => {}
                     _ => {
                         state.buf.push(offset, data, at);
-                        self.pump(dir, false, eio, emit);
+                        self.pump(dir, false, up);
                     }
                 }
             }
@@ -223,7 +221,7 @@ impl ConnState {
     }
 
     /// Runs the decoder of a direction over its buffered bytes.
-    fn pump(&mut self, dir: Dir, at_end: bool, eio: &mut Tracker, emit: &mut Emit<'_>) {
+    fn pump(&mut self, dir: Dir, at_end: bool, up: &mut Up<'_>) {
         let id = self.meta.id;
         loop {
             let d = dir.index();
@@ -234,19 +232,19 @@ impl ConnState {
                         Some(true) => self.dirs[d].decoder = Decoder::Http(Box::default()),
                         Some(false) => {
                             self.dirs[d].decoder = Decoder::Raw;
-                            self.flush_raw(dir, emit);
+                            self.flush_raw(dir, up);
                             return;
                         }
                         None if at_end => {
                             self.dirs[d].decoder = Decoder::Raw;
-                            self.flush_raw(dir, emit);
+                            self.flush_raw(dir, up);
                             return;
                         }
                         None => return,
                     }
                 }
                 Decoder::Raw => {
-                    self.flush_raw(dir, emit);
+                    self.flush_raw(dir, up);
                     return;
                 }
                 Decoder::Stopped => {
@@ -256,11 +254,11 @@ impl ConnState {
                 Decoder::AwaitUpgrade => return,
                 Decoder::WebSocket(w) => {
                     let mut out = ws::Deliveries::new();
-                    w.pump(&mut self.dirs[d].buf, &mut self.pings, emit, &mut out);
+                    w.pump(&mut self.dirs[d].buf, &mut self.pings, up, &mut out);
                     if at_end {
-                        w.end(&mut self.dirs[d].buf, emit);
+                        w.end(&mut self.dirs[d].buf, up);
                     }
-                    self.deliver(dir, out, eio, emit);
+                    self.deliver(dir, out, up);
                     return;
                 }
                 Decoder::Http(state) => {
@@ -283,14 +281,14 @@ impl ConnState {
                         Progress::NeedMore => return,
                         Progress::Error(e, sample) => {
                             let s = httpstep::error_step(id, dir, &e, &self.dirs[d].buf, &sample);
-                            emit(&s);
+                            up.step(s);
                             self.dirs[d].decoder = Decoder::Stopped;
                             self.dirs[d].buf.clear();
                             return;
                         }
                         Progress::Message(m) => match dir {
-                            Dir::C2s => self.request(*m, eio, emit),
-                            Dir::S2c => self.response(*m, eio, emit),
+                            Dir::C2s => self.request(*m, up),
+                            Dir::S2c => self.response(*m, up),
                         },
                     }
                 }
@@ -298,7 +296,7 @@ impl ConnState {
         }
     }
 
-    fn flush_raw(&mut self, dir: Dir, emit: &mut Emit<'_>) {
+    fn flush_raw(&mut self, dir: Dir, up: &mut Up<'_>) {
         let id = self.meta.id;
         let max = self.limits.max_raw_step.max(1);
         let buf = &mut self.dirs[dir.index()].buf;
@@ -315,11 +313,11 @@ impl ConnState {
                 "no higher layer recognised",
             );
             buf.consume(n);
-            emit(&s);
+            up.step(s);
         }
     }
 
-    fn request(&mut self, m: httpstep::Message, eio: &mut Tracker, emit: &mut Emit<'_>) {
+    fn request(&mut self, m: httpstep::Message, up: &mut Up<'_>) {
         let id = self.meta.id;
         let mut s = httpstep::step(id, Dir::C2s, &m);
         let method = m.head.method().unwrap_or("").to_string();
@@ -334,18 +332,15 @@ impl ConnState {
             }
             s.summary.push_str("  (WebSocket upgrade request)");
         }
-        let ctx = eio.request(&m.head, &mut s);
-        emit(&s);
-        if let Some(ctx) = &ctx {
-            let content_type = m.head.header("content-type").map(|h| h.value.clone());
-            eio.request_body(
-                ctx,
-                &m.body,
-                content_type.as_deref(),
-                (id, m.frames.clone(), m.time),
-                emit,
-            );
-        }
+        let ctx = CtxSlot::default();
+        up.send(Cmd::Request(Box::new(Request {
+            step: s,
+            head: m.head,
+            body: m.body,
+            frames: m.frames,
+            time: m.time,
+            ctx: ctx.clone(),
+        })));
         let is_upgrade = upgrade.is_some();
         if self.requests.len() >= self.limits.max_pending_requests {
             self.requests.pop_front();
@@ -363,7 +358,7 @@ impl ConnState {
         }
     }
 
-    fn response(&mut self, m: httpstep::Message, eio: &mut Tracker, emit: &mut Emit<'_>) {
+    fn response(&mut self, m: httpstep::Message, up: &mut Up<'_>) {
         let id = self.meta.id;
         let status = m.head.status().unwrap_or(0);
         // 1xx other than 101 are interim: the request still waits.
@@ -372,21 +367,20 @@ impl ConnState {
         } else {
             self.requests.pop_front()
         };
-        let mut s = httpstep::step(id, Dir::S2c, &m);
-        let ctx = req.as_ref().and_then(|r| r.eio.clone());
-        if let Some(ctx) = &ctx {
-            eio.response(ctx, &m.head, &m.body, &mut s);
-        }
+        let s = httpstep::step(id, Dir::S2c, &m);
+        let ctx = req.as_ref().map(|r| r.eio.clone());
         let Some(PendingRequest {
             upgrade: Some(check),
             target,
             ..
         }) = req
         else {
-            emit(&s);
-            if let Some(ctx) = &ctx {
-                eio.response_body(ctx, &m.head, &m.body, (id, m.frames.clone(), m.time), emit);
-            }
+            up.send(Cmd::Response(Box::new(Response {
+                step: s,
+                findings: Vec::new(),
+                ex: exchange(id, m, ctx),
+                body_now: true,
+            })));
             return;
         };
         let resp = wsproto::check_response(&check, &m.head);
@@ -395,19 +389,38 @@ impl ConnState {
         // that otherwise accepts (it carries Sec-WebSocket-Accept) is the
         // server getting the status wrong.
         let accepting = resp.accept.is_some();
-        for p in &resp.problems {
-            if let Some(rule) = response_rule(p, accepting) {
-                s.findings.push(Finding::new(rule, p.message()));
-            }
-        }
-        emit(&s);
-        if status == 101 || resp.accept.is_some() {
-            emit(&accept_step(id, &m, &check, &resp));
-        }
+        let findings = resp
+            .problems
+            .iter()
+            .filter_map(|p| response_rule(p, accepting).map(|rule| Finding::new(rule, p.message())))
+            .collect();
+        let accept = (status == 101 || resp.accept.is_some()).then(|| accept_step(id, &m, &check, &resp));
         let upgraded = status == 101;
-        emit(&handshake_step(id, &m, &check, &resp, upgraded));
+        let handshake = handshake_step(id, &m, &check, &resp, upgraded);
+        let ex = exchange(id, m, ctx);
+        // The body of a refused upgrade comes after the handshake's steps.
+        let body = (!upgraded).then(|| Exchange {
+            head: ex.head.clone(),
+            body: ex.body.clone(),
+            frames: ex.frames.clone(),
+            ctx: ex.ctx.clone(),
+            ..ex
+        });
+        up.send(Cmd::Response(Box::new(Response {
+            step: s,
+            findings,
+            ex,
+            body_now: false,
+        })));
+        if let Some(a) = accept {
+            up.step(a);
+        }
+        up.step(handshake);
+        if let Some(body) = body {
+            up.send(Cmd::ResponseBody(Box::new(body)));
+        }
         if upgraded {
-            eio.websocket_opened(id, &target);
+            up.send(Cmd::WsOpened { conn: id, target });
             let deflate = resp.deflate.as_ref().map(|p| {
                 (
                     (p.client_no_context_takeover),
@@ -431,22 +444,21 @@ impl ConnState {
                 self.detail,
             )));
             // The client's bytes that waited for this answer are frames.
-            self.pump(Dir::C2s, false, eio, emit);
-        } else {
-            if let Some(ctx) = &ctx {
-                eio.response_body(ctx, &m.head, &m.body, (id, m.frames.clone(), m.time), emit);
-            }
-            if matches!(self.dirs[0].decoder, Decoder::AwaitUpgrade) {
-                self.dirs[0].decoder = Decoder::Http(Box::default());
-                self.pump(Dir::C2s, false, eio, emit);
-            }
+            self.pump(Dir::C2s, false, up);
+        } else if matches!(self.dirs[0].decoder, Decoder::AwaitUpgrade) {
+            self.dirs[0].decoder = Decoder::Http(Box::default());
+            self.pump(Dir::C2s, false, up);
         }
     }
 
     /// Completed WebSocket messages go to the layer above.
-    fn deliver(&mut self, dir: Dir, out: ws::Deliveries, eio: &mut Tracker, emit: &mut Emit<'_>) {
-        for m in out {
-            eio.ws_message(self.meta.id, dir, m, emit);
+    fn deliver(&mut self, dir: Dir, out: ws::Deliveries, up: &mut Up<'_>) {
+        for msg in out {
+            up.send(Cmd::WsMessage {
+                conn: self.meta.id,
+                dir,
+                msg,
+            });
         }
     }
 
@@ -476,10 +488,22 @@ impl ConnState {
     }
 
     /// The capture ended: finish what can be finished.
-    pub fn end_of_capture(&mut self, eio: &mut Tracker, emit: &mut Emit<'_>) {
+    pub fn end_of_capture(&mut self, up: &mut Up<'_>) {
         for dir in [Dir::C2s, Dir::S2c] {
-            self.pump(dir, true, eio, emit);
+            self.pump(dir, true, up);
         }
+    }
+}
+
+/// What Engine.IO reads of a response.
+fn exchange(conn: u32, m: httpstep::Message, ctx: Option<CtxSlot>) -> Exchange {
+    Exchange {
+        conn,
+        head: m.head,
+        body: m.body,
+        frames: m.frames,
+        time: m.time,
+        ctx,
     }
 }
 

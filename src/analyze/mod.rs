@@ -11,6 +11,7 @@ mod eio;
 mod http;
 mod stream;
 mod tcpsteps;
+mod up;
 mod ws;
 
 use std::collections::BTreeMap;
@@ -24,6 +25,8 @@ use crate::error::CaptureError;
 use crate::link::{self, Decoded};
 use crate::step::{Step, Timestamp};
 use crate::tcp::{self, ConnMeta, ConnStats, Event, Provenance, Reassembler};
+
+use up::{Back, Batch, Cmd, Up};
 
 pub use conn::Limits as LayerLimits;
 pub use ws::Limits as WsLimits;
@@ -264,11 +267,11 @@ impl Checkpoint {
     }
     /// Steps emitted before this point.
     pub fn steps(&self) -> u64 {
-        self.an.report.steps
+        self.an.back.steps
     }
     /// Packets read before this point.
     pub fn packets(&self) -> u64 {
-        self.an.report.packets
+        self.an.front.report.packets
     }
 }
 
@@ -315,9 +318,16 @@ impl Run {
         }
         match self.reader.next_packet() {
             Ok(Some(p)) => {
-                self.an
-                    .packet(p.number, p.time, p.interface, p.linktype, p.data, sink);
-                if let Some(e) = self.an.output_error.take() {
+                let an = &mut self.an;
+                an.front.packet(
+                    p.number,
+                    p.time,
+                    p.interface,
+                    p.linktype,
+                    p.data,
+                    &mut Up::Now(&mut an.back, sink),
+                );
+                if let Some(e) = an.back.output_error.take() {
                     return Err(e.into());
                 }
                 Ok(true)
@@ -336,12 +346,12 @@ impl Run {
 
     /// Steps emitted so far (the number of the last one).
     pub fn steps(&self) -> u64 {
-        self.an.report.steps
+        self.an.back.steps
     }
 
     /// Packets read so far.
     pub fn packets(&self) -> u64 {
-        self.an.report.packets
+        self.an.front.report.packets
     }
 
     /// The file offset of the next record.
@@ -352,8 +362,9 @@ impl Run {
     /// Ends the run: the steps only the end of the capture completes, then
     /// the report to `sink`.
     pub fn finish(mut self, sink: &mut dyn Sink) -> Result<Report, RunError> {
-        self.an.finish(sink);
-        if let Some(e) = self.an.output_error.take() {
+        let an = &mut self.an;
+        an.front.finish(&mut Up::Now(&mut an.back, sink));
+        if let Some(e) = an.back.output_error.take() {
             return Err(e.into());
         }
         let report = self.an.report();
@@ -373,55 +384,65 @@ struct IfaceCounts {
     first_malformed: Option<(u64, String)>,
 }
 
+/// A run's state: the front (per-connection decoding) and the back
+/// (Engine.IO across connections, the output), see [`up`].
+#[derive(Debug, Clone)]
 struct Analyzer {
-    info: CaptureInfo,
-    opts: Options,
-    started: bool,
-    reasm: Reassembler,
-    conns: Vec<conn::ConnState>,
-    eio: eio::Tracker,
-    report: Report,
-    ifaces: BTreeMap<u32, IfaceCounts>,
-    fragments: u64,
-    first_fragment: Option<u64>,
-    output_error: Option<io::Error>,
-    detail: Detail,
-}
-
-impl Clone for Analyzer {
-    /// A snapshot between packets, when no output error is pending (a run
-    /// stops at its first one).
-    fn clone(&self) -> Analyzer {
-        Analyzer {
-            info: self.info.clone(),
-            opts: self.opts.clone(),
-            started: self.started,
-            reasm: self.reasm.clone(),
-            conns: self.conns.clone(),
-            eio: self.eio.clone(),
-            report: self.report.clone(),
-            ifaces: self.ifaces.clone(),
-            fragments: self.fragments,
-            first_fragment: self.first_fragment,
-            output_error: None,
-            detail: self.detail,
-        }
-    }
-}
-
-impl std::fmt::Debug for Analyzer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Analyzer")
-            .field("packets", &self.report.packets)
-            .field("steps", &self.report.steps)
-            .field("connections", &self.conns.len())
-            .finish_non_exhaustive()
-    }
+    front: Front,
+    back: Back,
 }
 
 impl Analyzer {
     fn new(name: String, format: Format, opts: &Options, detail: Detail) -> Analyzer {
         Analyzer {
+            front: Front::new(name, format, opts, detail),
+            back: Back::new(eio::Tracker::new(
+                opts.layers.engineio.clone(),
+                opts.layers.engineio_sessions,
+                detail,
+            )),
+        }
+    }
+
+    fn set_detail(&mut self, detail: Detail) {
+        self.front.set_detail(detail);
+        self.back.set_detail(detail);
+    }
+
+    fn report(&mut self) -> Report {
+        report(&mut self.front, &self.back)
+    }
+}
+
+/// The front of a run: capture records to TCP segments, reassembly, and
+/// each connection's HTTP and WebSocket decoding.
+#[derive(Clone)]
+struct Front {
+    info: CaptureInfo,
+    opts: Options,
+    started: bool,
+    reasm: Reassembler,
+    conns: Vec<conn::ConnState>,
+    /// Packet counts and times (steps and findings are the back's).
+    report: Report,
+    ifaces: BTreeMap<u32, IfaceCounts>,
+    fragments: u64,
+    first_fragment: Option<u64>,
+    detail: Detail,
+}
+
+impl std::fmt::Debug for Front {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Front")
+            .field("packets", &self.report.packets)
+            .field("connections", &self.conns.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Front {
+    fn new(name: String, format: Format, opts: &Options, detail: Detail) -> Front {
+        Front {
             info: CaptureInfo {
                 name,
                 format,
@@ -431,28 +452,22 @@ impl Analyzer {
             started: false,
             reasm: Reassembler::new(opts.tcp),
             conns: Vec::new(),
-            eio: eio::Tracker::new(
-                opts.layers.engineio.clone(),
-                opts.layers.engineio_sessions,
-                detail,
-            ),
             report: Report::default(),
             ifaces: BTreeMap::new(),
             fragments: 0,
             first_fragment: None,
-            output_error: None,
             detail,
         }
     }
 
     fn set_detail(&mut self, detail: Detail) {
         self.detail = detail;
-        self.eio.set_detail(detail);
         for c in &mut self.conns {
             c.set_detail(detail);
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn packet(
         &mut self,
         number: u64,
@@ -460,7 +475,7 @@ impl Analyzer {
         interface: u32,
         linktype: Linktype,
         data: &[u8],
-        sink: &mut dyn Sink,
+        up: &mut Up<'_>,
     ) {
         self.report.packets += 1;
         if self.report.first.is_none() {
@@ -473,17 +488,14 @@ impl Analyzer {
                 self.report.tcp_packets += 1;
                 if !self.started {
                     self.started = true;
-                    if let Err(e) = sink.capture(&self.info) {
-                        self.output_error = Some(e);
-                        return;
-                    }
+                    up.send(Cmd::Capture(Box::new(self.info.clone())));
                 }
                 let at = Provenance {
                     frame: number,
                     time,
                 };
                 let (reasm, mut layers) = self.split();
-                reasm.push(&seg, at, &mut |id, ev| layers.event(sink, id, ev));
+                reasm.push(&seg, at, &mut |id, ev| layers.event(up, id, ev));
             }
             Decoded::NotTcp => self.report.non_tcp_packets += 1,
             Decoded::Fragment => {
@@ -505,22 +517,14 @@ impl Analyzer {
         }
     }
 
-    fn finish(&mut self, sink: &mut dyn Sink) {
+    /// The end of the capture: what only the end completes.
+    fn finish(&mut self, up: &mut Up<'_>) {
         let (reasm, mut layers) = self.split();
-        reasm.finish(&mut |id, ev| layers.event(sink, id, ev));
-        let Layers {
-            conns,
-            eio,
-            report,
-            output_error,
-            ..
-        } = layers;
-        let capture_end = report.last.unwrap_or_default();
-        let mut emit = |s: &Step| emit_step(report, output_error, sink, s);
-        for c in conns.iter_mut() {
-            c.end_of_capture(eio, &mut emit);
+        reasm.finish(&mut |id, ev| layers.event(up, id, ev));
+        for c in self.conns.iter_mut() {
+            c.end_of_capture(up);
         }
-        eio.end(capture_end, &mut emit);
+        up.send(Cmd::End(self.report.last.unwrap_or_default()));
     }
 
     /// The reassembler, and apart from it what its events drive (so both
@@ -530,104 +534,80 @@ impl Analyzer {
             &mut self.reasm,
             Layers {
                 conns: &mut self.conns,
-                eio: &mut self.eio,
                 limits: &self.opts.layers,
                 detail: self.detail,
-                report: &mut self.report,
-                output_error: &mut self.output_error,
             },
         )
     }
-
-    fn report(&mut self) -> Report {
-        let mut report = std::mem::take(&mut self.report);
-        report.connections = self.reasm.stats().collect();
-        for (iface, c) in &self.ifaces {
-            if c.unsupported > 0 {
-                report.notices.push(Notice {
-                    message: format!(
-                        "interface {iface}: link type {} is not supported; {} packets skipped",
-                        c.linktype, c.unsupported
-                    ),
-                });
-            }
-            if let Some((first, why)) = &c.first_malformed {
-                report.notices.push(Notice {
-                    message: format!(
-                        "interface {iface}: {} packets could not be decoded (first: packet {first}: {why})",
-                        c.malformed
-                    ),
-                });
-            }
-        }
-        let skipped = self.reasm.skipped();
-        if skipped.segments > 0 {
-            report.notices.push(Notice {
-                message: format!(
-                    "the connection limit ({} connections, --limit max-connections) was reached: {} TCP segments of further connections were skipped (first: packet {})",
-                    self.opts.tcp.max_connections,
-                    skipped.segments,
-                    skipped.first_frame.unwrap_or(0)
-                ),
-            });
-        }
-        if let Some(n) = self.eio.sessions_skipped() {
-            report.notices.push(Notice {
-                message: format!(
-                    "the Engine.IO session limit ({} sessions, --limit max-sessions) was reached: {n} further open packets did not start a session",
-                    self.opts.layers.engineio_sessions
-                ),
-            });
-        }
-        if self.fragments > 0 {
-            report.notices.push(Notice {
-                message: format!(
-                    "{} IP fragments carrying TCP were skipped (first: packet {}); dispel does not reassemble IP fragments, so their bytes appear as gaps",
-                    self.fragments,
-                    self.first_fragment.unwrap_or(0)
-                ),
-            });
-        }
-        report
-    }
 }
 
-/// Hands a step to the sink and returns its number (1-based, in emission
-/// order, the number every output shows).
-fn emit_step(
-    report: &mut Report,
-    output_error: &mut Option<io::Error>,
-    sink: &mut dyn Sink,
-    step: &Step,
-) -> u64 {
-    report.steps += 1;
-    let number = report.steps;
-    if output_error.is_some() {
-        return number;
+/// The end-of-run summary of a front and a back that saw the same packets.
+fn report(front: &mut Front, back: &Back) -> Report {
+    let mut report = std::mem::take(&mut front.report);
+    report.steps = back.steps;
+    report.findings = back.findings.clone();
+    report.connections = front.reasm.stats().collect();
+    for (iface, c) in &front.ifaces {
+        if c.unsupported > 0 {
+            report.notices.push(Notice {
+                message: format!(
+                    "interface {iface}: link type {} is not supported; {} packets skipped",
+                    c.linktype, c.unsupported
+                ),
+            });
+        }
+        if let Some((first, why)) = &c.first_malformed {
+            report.notices.push(Notice {
+                message: format!(
+                    "interface {iface}: {} packets could not be decoded (first: packet {first}: {why})",
+                    c.malformed
+                ),
+            });
+        }
     }
-    for f in &step.findings {
-        *report.findings.entry(f.rule.id).or_default() += 1;
+    let skipped = front.reasm.skipped();
+    if skipped.segments > 0 {
+        report.notices.push(Notice {
+            message: format!(
+                "the connection limit ({} connections, --limit max-connections) was reached: {} TCP segments of further connections were skipped (first: packet {})",
+                front.opts.tcp.max_connections,
+                skipped.segments,
+                skipped.first_frame.unwrap_or(0)
+            ),
+        });
     }
-    if let Err(e) = sink.step(step) {
-        *output_error = Some(e);
+    if let Some(n) = back.eio.sessions_skipped() {
+        report.notices.push(Notice {
+            message: format!(
+                "the Engine.IO session limit ({} sessions, --limit max-sessions) was reached: {n} further open packets did not start a session",
+                front.opts.layers.engineio_sessions
+            ),
+        });
     }
-    number
+    if front.fragments > 0 {
+        report.notices.push(Notice {
+            message: format!(
+                "{} IP fragments carrying TCP were skipped (first: packet {}); dispel does not reassemble IP fragments, so their bytes appear as gaps",
+                front.fragments,
+                front.first_fragment.unwrap_or(0)
+            ),
+        });
+    }
+    report
 }
 
-/// The protocol layers above TCP, as the reassembler's events reach them.
+/// The per-connection layers above TCP, as the reassembler's events reach
+/// them.
 struct Layers<'a> {
     conns: &'a mut Vec<conn::ConnState>,
-    eio: &'a mut eio::Tracker,
     limits: &'a conn::Limits,
     detail: Detail,
-    report: &'a mut Report,
-    output_error: &'a mut Option<io::Error>,
 }
 
 impl Layers<'_> {
     /// One reassembler event: a new connection, or bytes and control events
     /// for a known one.
-    fn event(&mut self, sink: &mut dyn Sink, id: u32, ev: Event<'_>) {
+    fn event(&mut self, up: &mut Up<'_>, id: u32, ev: Event<'_>) {
         if let Event::Open(meta) = &ev {
             debug_assert_eq!(meta.id as usize, self.conns.len());
             self.conns.push(conn::ConnState::new(
@@ -635,18 +615,11 @@ impl Layers<'_> {
                 self.limits.clone(),
                 self.detail,
             ));
-            if self.output_error.is_none()
-                && let Err(e) = sink.connection(meta)
-            {
-                *self.output_error = Some(e);
-            }
+            up.send(Cmd::Connection(Box::new((*meta).clone())));
             return;
         }
-        let Some(c) = self.conns.get_mut(id as usize) else {
-            return;
-        };
-        let (report, output_error) = (&mut *self.report, &mut *self.output_error);
-        let mut emit = |s: &Step| emit_step(report, output_error, sink, s);
-        c.event(ev, self.eio, &mut emit);
+        if let Some(c) = self.conns.get_mut(id as usize) {
+            c.event(ev, up);
+        }
     }
 }

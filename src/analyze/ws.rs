@@ -21,6 +21,7 @@ use crate::step::{ConnId, Dir, Field, Finding, Frames, Origin, Span, Step, Times
 
 use super::Detail;
 use super::stream::StreamBuf;
+use super::up::{Cmd, StepSlot, Up};
 
 /// Caps of the WebSocket layer.
 #[derive(Debug, Clone, Copy)]
@@ -103,8 +104,9 @@ pub struct WsDir {
     scratch: Vec<u8>,
 }
 
-/// Pings waiting for their pong, per sending direction: (payload, step).
-pub type Pings = [VecDeque<(Vec<u8>, u64)>; 2];
+/// Pings waiting for their pong, per sending direction: (payload, the
+/// slot of its step number).
+pub type Pings = [VecDeque<(Vec<u8>, StepSlot)>; 2];
 
 impl WsDir {
     pub fn new(
@@ -161,7 +163,7 @@ impl WsDir {
         &mut self,
         buf: &mut StreamBuf,
         pings: &mut Pings,
-        emit: &mut dyn FnMut(&Step) -> u64,
+        up: &mut Up<'_>,
         out: &mut Deliveries,
     ) {
         loop {
@@ -187,7 +189,7 @@ impl WsDir {
                     }
                     let s = self.after_close_step(buf, buf.len());
                     buf.consume(buf.len());
-                    emit(&s);
+                    up.step(s);
                     return;
                 }
                 Mode::Frames => {
@@ -208,13 +210,13 @@ impl WsDir {
                             continue;
                         }
                         let s = self.desync_step(buf, &why);
-                        emit(&s);
+                        up.step(s);
                         self.mode = Mode::Stopped;
                         continue;
                     }
                     if h.payload_len > self.limits.max_frame as u64 {
                         let s = self.oversized_step(buf, &h);
-                        emit(&s);
+                        up.step(s);
                         buf.consume(h.header_len);
                         self.mode = Mode::Skip {
                             remaining: h.payload_len,
@@ -225,7 +227,7 @@ impl WsDir {
                     if buf.len() < total {
                         return;
                     }
-                    self.frame(buf, &h, total, pings, emit, out);
+                    self.frame(buf, &h, total, pings, up, out);
                     buf.consume(total);
                 }
             }
@@ -280,7 +282,7 @@ impl WsDir {
         h: &FrameHeader,
         total: usize,
         pings: &mut Pings,
-        emit: &mut dyn FnMut(&Step) -> u64,
+        up: &mut Up<'_>,
         out: &mut Deliveries,
     ) {
         self.frame_count += 1;
@@ -312,8 +314,8 @@ impl WsDir {
             // (`extend`, not `extend_from_slice`: SmallVec's slice insert
             // costs several times a push for the usual one frame.)
             self.msg_frames.extend(frames.iter().copied());
-            emit(&s);
-            self.after_frame(h, events, time, emit, out);
+            up.step(s);
+            self.after_frame(h, events, time, up, out);
             return;
         }
         let b = s.add_buffer(
@@ -386,6 +388,7 @@ impl WsDir {
             }
         }
         let mut summary = frame_summary(h, payload);
+        let mut answers = None;
         match h.opcode {
             OpCode::Close => self.close_fields(&mut s, pb, poff, payload, &mut summary),
             OpCode::Ping => {
@@ -408,13 +411,10 @@ impl WsDir {
                 let waiting = &mut pings[self.dir.reverse().index()];
                 match waiting.iter().position(|(p, _)| p.as_slice() == payload) {
                     Some(i) => {
-                        let (_, ping_step) = waiting.remove(i).unwrap_or_default();
+                        // The ping's number is known once it is emitted;
+                        // `answers_ping` adds it then.
+                        answers = waiting.remove(i).map(|(_, slot)| slot);
                         waiting.drain(..i);
-                        s.fields.push(
-                            Field::new("websocket.pong.answers", ping_step)
-                                .show(format!("answers the ping of step {ping_step}")),
-                        );
-                        summary.push_str(&format!(" (answers step {ping_step})"));
                     }
                     None => {
                         s.fields.push(
@@ -429,15 +429,20 @@ impl WsDir {
         }
         s.summary = summary;
         self.msg_frames.extend(frames.iter().copied());
-        let step_no = emit(&s);
         if h.opcode == OpCode::Ping {
+            let slot = StepSlot::default();
             let q = &mut pings[self.dir.index()];
             if q.len() >= 64 {
                 q.pop_front();
             }
-            q.push_back((payload.to_vec(), step_no));
+            q.push_back((payload.to_vec(), slot.clone()));
+            up.send(Cmd::Ping(s, slot));
+        } else if let Some(slot) = answers {
+            up.send(Cmd::Pong(s, slot));
+        } else {
+            up.step(s);
         }
-        self.after_frame(h, events, time, emit, out);
+        self.after_frame(h, events, time, up, out);
     }
 
     /// What a frame's assembly completed: messages go on as steps and to
@@ -447,16 +452,16 @@ impl WsDir {
         h: &FrameHeader,
         events: crate::proto::ws::assemble::Events,
         time: Timestamp,
-        emit: &mut dyn FnMut(&Step) -> u64,
+        up: &mut Up<'_>,
         out: &mut Deliveries,
     ) {
         for e in events {
             match e {
-                AssemblyEvent::Message(m) => self.message(m, time, emit, out, None),
+                AssemblyEvent::Message(m) => self.message(m, time, up, out, None),
                 AssemblyEvent::Abandoned(m) => self.message(
                     m,
                     time,
-                    emit,
+                    up,
                     out,
                     Some("abandoned: a new message started before this one's final frame"),
                 ),
@@ -524,7 +529,7 @@ impl WsDir {
         &mut self,
         m: Message,
         time: Timestamp,
-        emit: &mut dyn FnMut(&Step) -> u64,
+        up: &mut Up<'_>,
         out: &mut Deliveries,
         abandoned: Option<&str>,
     ) {
@@ -548,11 +553,11 @@ impl WsDir {
                 ),
             ));
         }
-        emit(&s);
+        up.step(s);
         if abandoned.is_some() {
             return;
         }
-        self.deliver(m, text, frames_sorted, time, emit, out);
+        self.deliver(m, text, frames_sorted, time, up, out);
     }
 
     /// A message step's fields, buffer and summary.
@@ -612,7 +617,7 @@ impl WsDir {
         text: bool,
         frames_sorted: Frames,
         time: Timestamp,
-        emit: &mut dyn FnMut(&Step) -> u64,
+        up: &mut Up<'_>,
         out: &mut Deliveries,
     ) {
         if !m.compressed {
@@ -664,7 +669,7 @@ impl WsDir {
         if self.detail.inflate {
             Self::inflate_detail(&mut s, &m, d, &data, text);
         }
-        emit(&s);
+        up.step(s);
         if ok {
             out.push(Delivered {
                 text,
@@ -837,7 +842,7 @@ impl WsDir {
     }
 
     /// The capture ended mid-frame: show what is left.
-    pub fn end(&mut self, buf: &mut StreamBuf, emit: &mut dyn FnMut(&Step) -> u64) {
+    pub fn end(&mut self, buf: &mut StreamBuf, up: &mut Up<'_>) {
         if buf.is_empty() || matches!(self.mode, Mode::Stopped) {
             return;
         }
@@ -852,7 +857,7 @@ impl WsDir {
             Field::new("websocket.incomplete.data", Value::SpanBytes).span(Span::bytes(b, 0, len)),
         );
         buf.clear();
-        emit(&s);
+        up.step(s);
     }
 }
 

@@ -1,0 +1,339 @@
+//! What the connection layers hand upward — steps for the output, messages
+//! and HTTP exchanges for Engine.IO — as commands, so the two halves of a
+//! run can sit on two threads.
+//!
+//! The *front* of a run (capture reading, TCP reassembly, HTTP, WebSocket:
+//! everything per connection) and its *back* (the Engine.IO / Socket.IO
+//! tracker, which spans connections, step numbering and the sink) talk only
+//! through [`Cmd`]s, applied by [`Back::apply`] in the order the front sent
+//! them. A sequential run applies each at once ([`Up::Now`]); a pipelined
+//! run queues them in batches for the back's thread ([`Up::Queue`]). Both
+//! go through the same `apply`, so the trace is the same either way.
+//!
+//! The front never waits for an answer from the back. The two things it
+//! used to ask for travel as slots the back fills and later reads itself:
+//! a ping's step number, which its pong shows ([`StepSlot`]), and what an
+//! Engine.IO request told the tracker, which its response needs
+//! ([`CtxSlot`]).
+
+use std::collections::BTreeMap;
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use crate::proto::http::Head;
+use crate::step::{ConnId, Dir, Field, Finding, Frames, Step, Timestamp};
+use crate::tcp::ConnMeta;
+
+use super::eio::{RequestCtx, Tracker};
+use super::ws::Delivered;
+use super::{CaptureInfo, Detail, Sink};
+
+/// A step's number, filled in when the back emits the step (a ping's, for
+/// the pong that answers it).
+#[derive(Debug, Clone, Default)]
+pub struct StepSlot(Arc<AtomicU64>);
+
+impl StepSlot {
+    fn set(&self, n: u64) {
+        self.0.store(n, Ordering::Relaxed);
+    }
+    fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// What an HTTP request told Engine.IO, filled in by the back when it
+/// handles the request (unset: not an Engine.IO request).
+pub type CtxSlot = Arc<OnceLock<RequestCtx>>;
+
+/// An HTTP request for Engine.IO to annotate, emit, and decode the body of.
+#[derive(Debug)]
+pub struct Request {
+    pub step: Step,
+    pub head: Head,
+    pub body: Vec<u8>,
+    pub frames: Frames,
+    pub time: Timestamp,
+    pub ctx: CtxSlot,
+}
+
+/// An HTTP response as Engine.IO reads it.
+#[derive(Debug)]
+pub struct Exchange {
+    pub conn: ConnId,
+    pub head: Head,
+    pub body: Vec<u8>,
+    pub frames: Frames,
+    pub time: Timestamp,
+    /// The request's slot, when the response answers a known request.
+    pub ctx: Option<CtxSlot>,
+}
+
+impl Exchange {
+    fn ctx(&self) -> Option<&RequestCtx> {
+        self.ctx.as_ref().and_then(|c| c.get())
+    }
+}
+
+/// An HTTP response: Engine.IO annotates its step, then it is emitted.
+#[derive(Debug)]
+pub struct Response {
+    pub step: Step,
+    /// Findings of the connection layer, added after Engine.IO's.
+    pub findings: Vec<Finding>,
+    pub ex: Exchange,
+    /// Decode the body as Engine.IO packets right after the step (otherwise
+    /// a later [`Cmd::ResponseBody`] may).
+    pub body_now: bool,
+}
+
+/// One thing the front hands the back, in trace order.
+#[derive(Debug)]
+pub enum Cmd {
+    /// The capture's first TCP packet was read.
+    Capture(Box<CaptureInfo>),
+    /// A connection, before its first step.
+    Connection(Box<ConnMeta>),
+    Step(Step),
+    /// A ping frame: its number goes in the slot.
+    Ping(Step, StepSlot),
+    /// A pong frame that answers the ping whose number is in the slot.
+    Pong(Step, StepSlot),
+    Request(Box<Request>),
+    Response(Box<Response>),
+    /// A response's body, decoded after steps of the connection layer.
+    ResponseBody(Box<Exchange>),
+    /// An Engine.IO request's WebSocket upgrade succeeded.
+    WsOpened { conn: ConnId, target: String },
+    /// A complete WebSocket message.
+    WsMessage {
+        conn: ConnId,
+        dir: Dir,
+        msg: Delivered,
+    },
+    /// The capture ended at this time: what only the end completes.
+    End(Timestamp),
+}
+
+/// A batch of commands on its way to the back, and the payload bytes it
+/// holds (batches are sent when either is large, so memory stays bounded
+/// by bytes as well as by count).
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub cmds: Vec<Cmd>,
+    pub bytes: usize,
+}
+
+impl Batch {
+    /// Commands per batch.
+    pub const CMDS: usize = 1024;
+    /// Payload bytes past which a batch is sent.
+    pub const BYTES: usize = 1 << 20;
+
+    pub fn full(&self) -> bool {
+        self.cmds.len() >= Batch::CMDS || self.bytes >= Batch::BYTES
+    }
+
+    fn push(&mut self, cmd: Cmd) {
+        self.bytes += match &cmd {
+            Cmd::Step(s) | Cmd::Ping(s, _) | Cmd::Pong(s, _) => step_bytes(s),
+            Cmd::WsMessage { msg, .. } => msg.payload.len(),
+            Cmd::Request(r) => step_bytes(&r.step) + r.body.len(),
+            Cmd::Response(r) => step_bytes(&r.step) + r.ex.body.len(),
+            Cmd::ResponseBody(ex) => ex.body.len(),
+            Cmd::Capture(_) | Cmd::Connection(_) | Cmd::WsOpened { .. } | Cmd::End(_) => 0,
+        };
+        self.cmds.push(cmd);
+    }
+}
+
+fn step_bytes(s: &Step) -> usize {
+    s.buffers.iter().map(|b| b.data.len()).sum()
+}
+
+/// Where the front's commands go.
+pub enum Up<'a> {
+    /// Applied at once (a sequential run).
+    Now(&'a mut Back, &'a mut dyn Sink),
+    /// Queued for the back's thread (a pipelined run).
+    Queue(&'a mut Batch),
+}
+
+impl Up<'_> {
+    pub fn send(&mut self, cmd: Cmd) {
+        match self {
+            Up::Now(back, sink) => back.apply(cmd, &mut **sink),
+            Up::Queue(batch) => batch.push(cmd),
+        }
+    }
+
+    pub fn step(&mut self, s: Step) {
+        self.send(Cmd::Step(s));
+    }
+}
+
+/// The back of a run: Engine.IO / Socket.IO across connections, step
+/// numbers, finding counts, and the first output error.
+#[derive(Debug, Default)]
+pub struct Back {
+    pub eio: Tracker,
+    /// Steps emitted so far (the number of the last one).
+    pub steps: u64,
+    pub findings: BTreeMap<&'static str, u64>,
+    pub output_error: Option<io::Error>,
+}
+
+impl Clone for Back {
+    /// A snapshot between packets, when no output error is pending (a run
+    /// stops at its first one).
+    fn clone(&self) -> Back {
+        Back {
+            eio: self.eio.clone(),
+            steps: self.steps,
+            findings: self.findings.clone(),
+            output_error: None,
+        }
+    }
+}
+
+/// Step numbering and counting, apart from the tracker so both can be
+/// borrowed at once.
+struct Out<'a> {
+    steps: &'a mut u64,
+    findings: &'a mut BTreeMap<&'static str, u64>,
+    output_error: &'a mut Option<io::Error>,
+    sink: &'a mut dyn Sink,
+}
+
+impl Out<'_> {
+    /// Hands a step to the sink and returns its number (1-based, in
+    /// emission order, the number every output shows).
+    fn emit(&mut self, step: &Step) -> u64 {
+        *self.steps += 1;
+        let number = *self.steps;
+        if self.output_error.is_some() {
+            return number;
+        }
+        for f in &step.findings {
+            *self.findings.entry(f.rule.id).or_default() += 1;
+        }
+        if let Err(e) = self.sink.step(step) {
+            *self.output_error = Some(e);
+        }
+        number
+    }
+
+    /// Runs a sink call unless output already failed.
+    fn call(&mut self, f: impl FnOnce(&mut dyn Sink) -> io::Result<()>) {
+        if self.output_error.is_none()
+            && let Err(e) = f(&mut *self.sink)
+        {
+            *self.output_error = Some(e);
+        }
+    }
+}
+
+impl Back {
+    pub fn new(eio: Tracker) -> Back {
+        Back {
+            eio,
+            ..Back::default()
+        }
+    }
+
+    pub fn set_detail(&mut self, detail: Detail) {
+        self.eio.set_detail(detail);
+    }
+
+    /// Carries out one command of the front.
+    pub fn apply(&mut self, cmd: Cmd, sink: &mut dyn Sink) {
+        let eio = &mut self.eio;
+        let mut out = Out {
+            steps: &mut self.steps,
+            findings: &mut self.findings,
+            output_error: &mut self.output_error,
+            sink,
+        };
+        match cmd {
+            Cmd::Capture(info) => out.call(|s| s.capture(&info)),
+            Cmd::Connection(meta) => out.call(|s| s.connection(&meta)),
+            Cmd::Step(s) => {
+                out.emit(&s);
+            }
+            Cmd::Ping(s, slot) => slot.set(out.emit(&s)),
+            Cmd::Pong(mut s, slot) => {
+                answers_ping(&mut s, slot.get());
+                out.emit(&s);
+            }
+            Cmd::Request(r) => {
+                let Request {
+                    mut step,
+                    head,
+                    body,
+                    frames,
+                    time,
+                    ctx: slot,
+                } = *r;
+                let ctx = eio.request(&head, &mut step);
+                let conn = step.conn;
+                out.emit(&step);
+                if let Some(ctx) = ctx {
+                    let content_type = head.header("content-type").map(|h| h.value.as_str());
+                    eio.request_body(
+                        &ctx,
+                        &body,
+                        content_type,
+                        (conn, frames, time),
+                        &mut |s| out.emit(s),
+                    );
+                    let _ = slot.set(ctx);
+                }
+            }
+            Cmd::Response(r) => {
+                let Response {
+                    mut step,
+                    findings,
+                    ex,
+                    body_now,
+                } = *r;
+                if let Some(ctx) = ex.ctx() {
+                    eio.response(ctx, &ex.head, &ex.body, &mut step);
+                }
+                step.findings.extend(findings);
+                out.emit(&step);
+                if body_now {
+                    response_body(eio, &mut out, ex);
+                }
+            }
+            Cmd::ResponseBody(ex) => response_body(eio, &mut out, *ex),
+            Cmd::WsOpened { conn, target } => eio.websocket_opened(conn, &target),
+            Cmd::WsMessage { conn, dir, msg } => {
+                eio.ws_message(conn, dir, msg, &mut |s| out.emit(s));
+            }
+            Cmd::End(capture_end) => eio.end(capture_end, &mut |s| out.emit(s)),
+        }
+    }
+}
+
+/// A response body: a GET's carries Engine.IO packets.
+fn response_body(eio: &mut Tracker, out: &mut Out<'_>, ex: Exchange) {
+    if let Some(ctx) = ex.ctx() {
+        eio.response_body(
+            ctx,
+            &ex.head,
+            &ex.body,
+            (ex.conn, ex.frames.clone(), ex.time),
+            &mut |s| out.emit(s),
+        );
+    }
+}
+
+/// A pong's fields and summary for the ping it answers (RFC 6455 §5.5.3).
+fn answers_ping(s: &mut Step, ping_step: u64) {
+    s.fields.push(
+        Field::new("websocket.pong.answers", ping_step)
+            .show(format!("answers the ping of step {ping_step}")),
+    );
+    s.summary.push_str(&format!(" (answers step {ping_step})"));
+}
