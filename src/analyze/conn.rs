@@ -13,10 +13,10 @@ use crate::step::{Dir, Field, Finding, Origin, Span, Step, Value};
 use crate::tcp::{ConnMeta, Control, Event};
 
 use super::Detail;
-use super::up::{Cmd, CtxSlot, Exchange, Request, Response, Up};
 use super::http::{self as httpstep, HttpState, Progress};
 use super::stream::StreamBuf;
 use super::tcpsteps;
+use super::up::{Cmd, CtxSlot, Exchange, Request, Response, Up};
 use super::ws::{self, Pings, WsDir};
 
 /// Caps of the protocol layers, so a hostile capture cannot make a run
@@ -394,7 +394,8 @@ impl ConnState {
             .iter()
             .filter_map(|p| response_rule(p, accepting).map(|rule| Finding::new(rule, p.message())))
             .collect();
-        let accept = (status == 101 || resp.accept.is_some()).then(|| accept_step(id, &m, &check, &resp));
+        let accept =
+            (status == 101 || resp.accept.is_some()).then(|| accept_step(id, &m, &check, &resp));
         let upgraded = status == 101;
         let handshake = handshake_step(id, &m, &check, &resp, upgraded);
         let ex = exchange(id, m, ctx);
@@ -453,12 +454,8 @@ impl ConnState {
 
     /// Completed WebSocket messages go to the layer above.
     fn deliver(&mut self, dir: Dir, out: ws::Deliveries, up: &mut Up<'_>) {
-        for msg in out {
-            up.send(Cmd::WsMessage {
-                conn: self.meta.id,
-                dir,
-                msg,
-            });
+        for m in out {
+            up.ws_message(self.meta.id, dir, m);
         }
     }
 

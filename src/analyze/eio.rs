@@ -27,7 +27,6 @@ use crate::sanitize::escape;
 use crate::step::{ConnId, Dir, Field, Finding, Frames, Origin, Span, Step, Timestamp, Value};
 
 use super::Detail;
-use super::ws::Delivered;
 
 type Emit<'a> = dyn FnMut(&Step) -> u64 + 'a;
 
@@ -317,26 +316,36 @@ impl Tracker {
     }
 
     /// A WebSocket message on an Engine.IO connection: one packet.
-    pub fn ws_message(&mut self, conn: ConnId, dir: Dir, m: Delivered, emit: &mut Emit<'_>) {
+    #[allow(clippy::too_many_arguments)]
+    pub fn ws_message(
+        &mut self,
+        conn: ConnId,
+        dir: Dir,
+        text: bool,
+        payload: &[u8],
+        frames: Frames,
+        time: Timestamp,
+        emit: &mut Emit<'_>,
+    ) {
         let Some(link) = self.ws.get(&conn).copied() else {
             return;
         };
         let w = Where {
             conn,
             dir,
-            frames: m.frames,
-            time: m.time,
+            frames,
+            time,
             transport: "websocket",
         };
-        let decoded = if m.text {
-            match std::str::from_utf8(&m.payload) {
+        let decoded = if text {
+            match std::str::from_utf8(payload) {
                 Ok(t) => eio::decode_ws_text(link.version, t),
                 Err(_) => Err(EioProblem::NotUtf8 {
-                    span: 0..m.payload.len(),
+                    span: 0..payload.len(),
                 }),
             }
         } else {
-            eio::decode_ws_binary(link.version, &m.payload)
+            eio::decode_ws_binary(link.version, payload)
         };
         match decoded {
             Ok(p) => {
@@ -345,7 +354,7 @@ impl Tracker {
                     link.version,
                     link.session,
                     &p,
-                    &m.payload,
+                    payload,
                     None,
                     None,
                     emit,

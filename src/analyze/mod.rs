@@ -17,6 +17,7 @@ mod ws;
 use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
+use std::sync::mpsc;
 
 use pcap_parser::Linktype;
 
@@ -38,6 +39,11 @@ pub struct Options {
     pub layers: conn::Limits,
     /// Largest capture record accepted (bytes).
     pub max_record: Option<usize>,
+    /// Run on the calling thread alone. By default [`run_file`] and
+    /// [`run_reader`] read and decode connections on a second thread while
+    /// the calling one runs Engine.IO and the sink ([`up`]); a batch that
+    /// already keeps every core busy with one capture each wants this.
+    pub single_thread: bool,
 }
 
 impl Options {
@@ -112,6 +118,17 @@ pub trait Sink {
     fn wants_detail(&self, _kind: &str) -> bool {
         true
     }
+    /// Whether this sink reads lean steps of `kind` that carry no findings.
+    /// Asked once per run, for the per-message kinds built in the front of
+    /// the run (`websocket.frame`, `websocket.message`). Those it does not
+    /// read are not even built: they are numbered, and [`Sink::skipped`]
+    /// is told how many. A grader's `check` reads only findings.
+    fn wants_unremarkable(&self, _kind: &str) -> bool {
+        true
+    }
+    /// `n` steps were numbered that this sink said it does not read
+    /// ([`Sink::wants_unremarkable`]); the next step's number is `n` more.
+    fn skipped(&mut self, _n: u64) {}
     /// The end of the trace (also after an input error).
     fn finish(&mut self, report: &Report, error: Option<&CaptureError>) -> io::Result<()>;
 }
@@ -131,6 +148,11 @@ pub struct Detail {
     pub engineio: bool,
     /// `socketio.packet`.
     pub socketio: bool,
+    /// Lean `websocket.frame` steps without findings are handed over (not
+    /// only counted).
+    pub frame_unremarkable: bool,
+    /// Lean `websocket.message` steps without findings are handed over.
+    pub message_unremarkable: bool,
 }
 
 impl Detail {
@@ -141,6 +163,8 @@ impl Detail {
         inflate: true,
         engineio: true,
         socketio: true,
+        frame_unremarkable: true,
+        message_unremarkable: true,
     };
 
     /// What `sink` reads.
@@ -151,6 +175,8 @@ impl Detail {
             inflate: sink.wants_detail("websocket.inflate"),
             engineio: sink.wants_detail("engineio.packet"),
             socketio: sink.wants_detail("socketio.packet"),
+            frame_unremarkable: sink.wants_unremarkable("websocket.frame"),
+            message_unremarkable: sink.wants_unremarkable("websocket.message"),
         }
     }
 }
@@ -235,9 +261,133 @@ fn run(
             return Err(e.into());
         }
     };
-    let mut run = Run::start(reader, name, opts, sink);
-    while run.packet(sink)? {}
-    run.finish(sink)
+    if opts.single_thread {
+        let mut run = Run::start(reader, name, opts, sink);
+        while run.packet(sink)? {}
+        return run.finish(sink);
+    }
+    pipelined(reader, name, opts, sink)
+}
+
+/// Batches on their way from the front's thread to the back's: with
+/// [`Batch::BYTES`] each, the pipeline holds a few MiB at most.
+const BATCHES_IN_FLIGHT: usize = 2;
+
+/// How the front's thread ended.
+enum FrontEnd {
+    /// At the end of the input (or at an input error).
+    Done(Box<Front>, Option<CaptureError>),
+    /// The back stopped listening: the output failed.
+    Hung,
+}
+
+/// A run on two threads: a spawned one reads the capture and runs the
+/// front (reassembly, HTTP, WebSocket), the calling one applies its
+/// commands in order (Engine.IO, numbering, the sink), so the trace is the
+/// sequential run's. If no thread can be spawned, the run stays on this one.
+fn pipelined(
+    reader: CaptureReader,
+    name: String,
+    opts: &Options,
+    sink: &mut dyn Sink,
+) -> Result<Report, RunError> {
+    let Analyzer { front, mut back } = Analyzer::new(name, reader.format(), opts, Detail::of(sink));
+    let (start_tx, start_rx) = mpsc::sync_channel::<(CaptureReader, Front)>(1);
+    let (full_tx, full_rx) = mpsc::sync_channel::<Batch>(BATCHES_IN_FLIGHT);
+    let (empty_tx, empty_rx) = mpsc::channel::<Batch>();
+    let ended = std::thread::scope(|scope| {
+        let spawned = std::thread::Builder::new()
+            .name("dispel-front".into())
+            .spawn_scoped(scope, move || {
+                let Ok((mut reader, mut front)) = start_rx.recv() else {
+                    return FrontEnd::Hung;
+                };
+                let mut batch = Batch::default();
+                let mut input_error = None;
+                loop {
+                    match reader.next_packet() {
+                        Ok(Some(p)) => front.packet(
+                            p.number,
+                            p.time,
+                            p.interface,
+                            p.linktype,
+                            p.data,
+                            &mut Up::Queue(&mut batch),
+                        ),
+                        Ok(None) => break,
+                        Err(e) => {
+                            input_error = Some(e);
+                            break;
+                        }
+                    }
+                    if batch.full() {
+                        let next = empty_rx.try_recv().unwrap_or_default();
+                        if full_tx.send(std::mem::replace(&mut batch, next)).is_err() {
+                            return FrontEnd::Hung;
+                        }
+                    }
+                }
+                front.finish(&mut Up::Queue(&mut batch));
+                match full_tx.send(batch) {
+                    Ok(()) => FrontEnd::Done(Box::new(front), input_error),
+                    Err(_) => FrontEnd::Hung,
+                }
+            });
+        let Ok(front_thread) = spawned else {
+            return Err(Box::new((reader, front)));
+        };
+        if let Err(mpsc::SendError(start)) = start_tx.send((reader, front)) {
+            let _ = front_thread.join();
+            return Err(Box::new(start));
+        }
+        for mut batch in full_rx.iter() {
+            for cmd in &mut batch.cmds {
+                back.apply(cmd, &batch.data, sink);
+            }
+            if back.output_error.is_some() {
+                break;
+            }
+            batch.clear();
+            let _ = empty_tx.send(batch);
+        }
+        // A front still sending (after an output error) stops at its next
+        // batch.
+        drop(full_rx);
+        match front_thread.join() {
+            Ok(ended) => Ok(ended),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    });
+    let (mut front, input_error) = match ended {
+        Ok(FrontEnd::Done(front, input_error)) => (front, input_error),
+        Ok(FrontEnd::Hung) => {
+            let e = back
+                .output_error
+                .take()
+                .unwrap_or_else(|| io::Error::other("the capture-reading thread stopped early"));
+            return Err(e.into());
+        }
+        Err(start) => {
+            let (reader, front) = *start;
+            let mut run = Run {
+                reader,
+                an: Analyzer { front, back },
+                input_error: None,
+                ended: false,
+            };
+            while run.packet(sink)? {}
+            return run.finish(sink);
+        }
+    };
+    if let Some(e) = back.output_error.take() {
+        return Err(e.into());
+    }
+    let report = report(&mut front, &back);
+    sink.finish(&report, input_error.as_ref())?;
+    match input_error {
+        Some(e) => Err(e.into()),
+        None => Ok(report),
+    }
 }
 
 /// An analysis driven one packet at a time, that can be snapshotted between

@@ -18,6 +18,7 @@
 
 use std::collections::BTreeMap;
 use std::io;
+use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
@@ -95,22 +96,32 @@ pub enum Cmd {
     Capture(Box<CaptureInfo>),
     /// A connection, before its first step.
     Connection(Box<ConnMeta>),
-    Step(Step),
+    Step(Box<Step>),
+    /// Steps the sink does not read ([`Sink::wants_unremarkable`]): only
+    /// numbered.
+    Skipped(u64),
     /// A ping frame: its number goes in the slot.
-    Ping(Step, StepSlot),
+    Ping(Box<Step>, StepSlot),
     /// A pong frame that answers the ping whose number is in the slot.
-    Pong(Step, StepSlot),
+    Pong(Box<Step>, StepSlot),
     Request(Box<Request>),
     Response(Box<Response>),
     /// A response's body, decoded after steps of the connection layer.
     ResponseBody(Box<Exchange>),
     /// An Engine.IO request's WebSocket upgrade succeeded.
-    WsOpened { conn: ConnId, target: String },
-    /// A complete WebSocket message.
+    WsOpened {
+        conn: ConnId,
+        target: String,
+    },
+    /// A complete WebSocket message, its payload at `at` in the batch's
+    /// [`Batch::data`].
     WsMessage {
         conn: ConnId,
         dir: Dir,
-        msg: Delivered,
+        text: bool,
+        at: Range<usize>,
+        frames: Frames,
+        time: Timestamp,
     },
     /// The capture ended at this time: what only the end completes.
     End(Timestamp),
@@ -119,9 +130,15 @@ pub enum Cmd {
 /// A batch of commands on its way to the back, and the payload bytes it
 /// holds (batches are sent when either is large, so memory stays bounded
 /// by bytes as well as by count).
+///
+/// Message payloads are copied into one buffer per batch, and batches go
+/// back to the front to be reused: a payload allocated on one thread and
+/// freed on the other costs the allocator far more than the copy.
 #[derive(Debug, Default)]
 pub struct Batch {
     pub cmds: Vec<Cmd>,
+    /// The payloads of the batch's [`Cmd::WsMessage`]s.
+    pub data: Vec<u8>,
     pub bytes: usize,
 }
 
@@ -132,17 +149,28 @@ impl Batch {
     pub const BYTES: usize = 1 << 20;
 
     pub fn full(&self) -> bool {
-        self.cmds.len() >= Batch::CMDS || self.bytes >= Batch::BYTES
+        self.cmds.len() >= Batch::CMDS || self.bytes + self.data.len() >= Batch::BYTES
+    }
+
+    /// Empties a batch for reuse, keeping its allocations.
+    pub fn clear(&mut self) {
+        self.cmds.clear();
+        self.data.clear();
+        self.bytes = 0;
     }
 
     fn push(&mut self, cmd: Cmd) {
         self.bytes += match &cmd {
             Cmd::Step(s) | Cmd::Ping(s, _) | Cmd::Pong(s, _) => step_bytes(s),
-            Cmd::WsMessage { msg, .. } => msg.payload.len(),
             Cmd::Request(r) => step_bytes(&r.step) + r.body.len(),
             Cmd::Response(r) => step_bytes(&r.step) + r.ex.body.len(),
             Cmd::ResponseBody(ex) => ex.body.len(),
-            Cmd::Capture(_) | Cmd::Connection(_) | Cmd::WsOpened { .. } | Cmd::End(_) => 0,
+            Cmd::Skipped(_)
+            | Cmd::Capture(_)
+            | Cmd::Connection(_)
+            | Cmd::WsOpened { .. }
+            | Cmd::WsMessage { .. }
+            | Cmd::End(_) => 0,
         };
         self.cmds.push(cmd);
     }
@@ -163,13 +191,66 @@ pub enum Up<'a> {
 impl Up<'_> {
     pub fn send(&mut self, cmd: Cmd) {
         match self {
-            Up::Now(back, sink) => back.apply(cmd, &mut **sink),
+            Up::Now(back, sink) => back.apply(&mut { cmd }, &[], &mut **sink),
             Up::Queue(batch) => batch.push(cmd),
         }
     }
 
+    /// A complete WebSocket message for Engine.IO.
+    pub fn ws_message(&mut self, conn: ConnId, dir: Dir, m: Delivered) {
+        match self {
+            Up::Now(back, sink) => {
+                back.ws_message(conn, dir, m.text, &m.payload, m.frames, m.time, &mut **sink)
+            }
+            Up::Queue(batch) => {
+                let start = batch.data.len();
+                batch.data.extend_from_slice(&m.payload);
+                batch.cmds.push(Cmd::WsMessage {
+                    conn,
+                    dir,
+                    text: m.text,
+                    at: start..batch.data.len(),
+                    frames: m.frames,
+                    time: m.time,
+                });
+            }
+        }
+    }
+
     pub fn step(&mut self, s: Step) {
-        self.send(Cmd::Step(s));
+        match self {
+            Up::Now(back, sink) => {
+                back.out(&mut **sink).1.emit(&s);
+            }
+            // Boxed, so a command is a few cache lines: batches cross from
+            // one core to the other.
+            Up::Queue(batch) => batch.push(Cmd::Step(Box::new(s))),
+        }
+    }
+
+    /// A ping frame's step; its number goes in `slot`.
+    pub fn ping(&mut self, s: Step, slot: StepSlot) {
+        self.send(Cmd::Ping(Box::new(s), slot));
+    }
+
+    /// A pong frame's step, answering the ping whose number is in `slot`.
+    pub fn pong(&mut self, s: Step, slot: StepSlot) {
+        self.send(Cmd::Pong(Box::new(s), slot));
+    }
+
+    /// A lean step the sink reads only if it has findings (`unremarkable`:
+    /// [`Detail`]'s flag for its kind); otherwise it is only numbered.
+    pub fn lean_step(&mut self, s: Step, unremarkable: bool) {
+        if unremarkable || !s.findings.is_empty() {
+            return self.step(s);
+        }
+        match self {
+            Up::Now(back, sink) => back.skip(1, &mut **sink),
+            Up::Queue(batch) => match batch.cmds.last_mut() {
+                Some(Cmd::Skipped(n)) => *n += 1,
+                _ => batch.cmds.push(Cmd::Skipped(1)),
+            },
+        }
     }
 }
 
@@ -224,6 +305,14 @@ impl Out<'_> {
         number
     }
 
+    /// Numbers `n` steps the sink does not read.
+    fn skip(&mut self, n: u64) {
+        *self.steps += n;
+        if self.output_error.is_none() {
+            self.sink.skipped(n);
+        }
+    }
+
     /// Runs a sink call unless output already failed.
     fn call(&mut self, f: impl FnOnce(&mut dyn Sink) -> io::Result<()>) {
         if self.output_error.is_none()
@@ -246,45 +335,87 @@ impl Back {
         self.eio.set_detail(detail);
     }
 
-    /// Carries out one command of the front.
-    pub fn apply(&mut self, cmd: Cmd, sink: &mut dyn Sink) {
-        let eio = &mut self.eio;
-        let mut out = Out {
-            steps: &mut self.steps,
-            findings: &mut self.findings,
-            output_error: &mut self.output_error,
-            sink,
-        };
+    fn out<'a>(&'a mut self, sink: &'a mut dyn Sink) -> (&'a mut Tracker, Out<'a>) {
+        (
+            &mut self.eio,
+            Out {
+                steps: &mut self.steps,
+                findings: &mut self.findings,
+                output_error: &mut self.output_error,
+                sink,
+            },
+        )
+    }
+
+    fn skip(&mut self, n: u64, sink: &mut dyn Sink) {
+        self.out(sink).1.skip(n);
+    }
+
+    /// A complete WebSocket message on a connection.
+    #[allow(clippy::too_many_arguments)]
+    fn ws_message(
+        &mut self,
+        conn: ConnId,
+        dir: Dir,
+        text: bool,
+        payload: &[u8],
+        frames: Frames,
+        time: Timestamp,
+        sink: &mut dyn Sink,
+    ) {
+        let (eio, mut out) = self.out(sink);
+        eio.ws_message(conn, dir, text, payload, frames, time, &mut |s| out.emit(s));
+    }
+
+    /// Carries out one command of the front; `data` is its batch's
+    /// [`Batch::data`]. Taken by reference, so a batch's commands are
+    /// dropped where they were (on the back's thread, in one go).
+    pub fn apply(&mut self, cmd: &mut Cmd, data: &[u8], sink: &mut dyn Sink) {
+        if let Cmd::WsMessage {
+            conn,
+            dir,
+            text,
+            at,
+            frames,
+            time,
+        } = cmd
+        {
+            let payload = data.get(at.clone()).unwrap_or_default();
+            let frames = std::mem::take(frames);
+            return self.ws_message(*conn, *dir, *text, payload, frames, *time, sink);
+        }
+        let (eio, mut out) = self.out(sink);
         match cmd {
-            Cmd::Capture(info) => out.call(|s| s.capture(&info)),
-            Cmd::Connection(meta) => out.call(|s| s.connection(&meta)),
+            Cmd::Capture(info) => out.call(|s| s.capture(info)),
+            Cmd::Connection(meta) => out.call(|s| s.connection(meta)),
             Cmd::Step(s) => {
-                out.emit(&s);
+                out.emit(s);
             }
-            Cmd::Ping(s, slot) => slot.set(out.emit(&s)),
-            Cmd::Pong(mut s, slot) => {
-                answers_ping(&mut s, slot.get());
-                out.emit(&s);
+            Cmd::Skipped(n) => out.skip(*n),
+            Cmd::Ping(s, slot) => slot.set(out.emit(s)),
+            Cmd::Pong(s, slot) => {
+                answers_ping(s, slot.get());
+                out.emit(s);
             }
             Cmd::Request(r) => {
                 let Request {
-                    mut step,
+                    step,
                     head,
                     body,
                     frames,
                     time,
                     ctx: slot,
-                } = *r;
-                let ctx = eio.request(&head, &mut step);
+                } = &mut **r;
+                let ctx = eio.request(head, step);
                 let conn = step.conn;
-                out.emit(&step);
+                out.emit(step);
                 if let Some(ctx) = ctx {
                     let content_type = head.header("content-type").map(|h| h.value.as_str());
                     eio.request_body(
                         &ctx,
-                        &body,
+                        body,
                         content_type,
-                        (conn, frames, time),
+                        (conn, std::mem::take(frames), *time),
                         &mut |s| out.emit(s),
                     );
                     let _ = slot.set(ctx);
@@ -292,32 +423,30 @@ impl Back {
             }
             Cmd::Response(r) => {
                 let Response {
-                    mut step,
+                    step,
                     findings,
                     ex,
                     body_now,
-                } = *r;
+                } = &mut **r;
                 if let Some(ctx) = ex.ctx() {
-                    eio.response(ctx, &ex.head, &ex.body, &mut step);
+                    eio.response(ctx, &ex.head, &ex.body, step);
                 }
-                step.findings.extend(findings);
-                out.emit(&step);
-                if body_now {
+                step.findings.append(findings);
+                out.emit(step);
+                if *body_now {
                     response_body(eio, &mut out, ex);
                 }
             }
-            Cmd::ResponseBody(ex) => response_body(eio, &mut out, *ex),
-            Cmd::WsOpened { conn, target } => eio.websocket_opened(conn, &target),
-            Cmd::WsMessage { conn, dir, msg } => {
-                eio.ws_message(conn, dir, msg, &mut |s| out.emit(s));
-            }
-            Cmd::End(capture_end) => eio.end(capture_end, &mut |s| out.emit(s)),
+            Cmd::ResponseBody(ex) => response_body(eio, &mut out, ex),
+            Cmd::WsOpened { conn, target } => eio.websocket_opened(*conn, target),
+            Cmd::End(capture_end) => eio.end(*capture_end, &mut |s| out.emit(s)),
+            Cmd::WsMessage { .. } => {}
         }
     }
 }
 
 /// A response body: a GET's carries Engine.IO packets.
-fn response_body(eio: &mut Tracker, out: &mut Out<'_>, ex: Exchange) {
+fn response_body(eio: &mut Tracker, out: &mut Out<'_>, ex: &Exchange) {
     if let Some(ctx) = ex.ctx() {
         eio.response_body(
             ctx,

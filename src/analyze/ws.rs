@@ -21,7 +21,7 @@ use crate::step::{ConnId, Dir, Field, Finding, Frames, Origin, Span, Step, Times
 
 use super::Detail;
 use super::stream::StreamBuf;
-use super::up::{Cmd, StepSlot, Up};
+use super::up::{StepSlot, Up};
 
 /// Caps of the WebSocket layer.
 #[derive(Debug, Clone, Copy)]
@@ -314,7 +314,7 @@ impl WsDir {
             // (`extend`, not `extend_from_slice`: SmallVec's slice insert
             // costs several times a push for the usual one frame.)
             self.msg_frames.extend(frames.iter().copied());
-            up.step(s);
+            up.lean_step(s, self.detail.frame_unremarkable);
             self.after_frame(h, events, time, up, out);
             return;
         }
@@ -436,9 +436,9 @@ impl WsDir {
                 q.pop_front();
             }
             q.push_back((payload.to_vec(), slot.clone()));
-            up.send(Cmd::Ping(s, slot));
+            up.ping(s, slot);
         } else if let Some(slot) = answers {
-            up.send(Cmd::Pong(s, slot));
+            up.pong(s, slot);
         } else {
             up.step(s);
         }
@@ -540,7 +540,8 @@ impl WsDir {
         let mut s = Step::new(self.conn, self.dir, "websocket.message", time);
         s.frames = Frames::from_slice(&frames_sorted);
         let text = m.opcode == OpCode::Text;
-        if self.detail.message {
+        let lean = !self.detail.message;
+        if !lean {
             self.message_detail(&mut s, &m, text, abandoned);
         }
         if m.truncated {
@@ -553,7 +554,11 @@ impl WsDir {
                 ),
             ));
         }
-        up.step(s);
+        if lean {
+            up.lean_step(s, self.detail.message_unremarkable);
+        } else {
+            up.step(s);
+        }
         if abandoned.is_some() {
             return;
         }

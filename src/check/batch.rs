@@ -87,6 +87,20 @@ pub fn run(
     let done = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<CaptureCheck>>> = Mutex::new(vec![None; total]);
     let workers = workers.clamp(1, total.max(1));
+    // One capture per core already: no second thread per capture.
+    let single;
+    let opts = if workers > 1 {
+        single = CheckOptions {
+            analysis: crate::analyze::Options {
+                single_thread: true,
+                ..opts.analysis.clone()
+            },
+            ..opts.clone()
+        };
+        &single
+    } else {
+        opts
+    };
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| {

@@ -35,7 +35,9 @@ pub struct CheckArgs {
     /// Colour verdict words: auto (on a terminal, unless NO_COLOR is set), always, never.
     #[arg(long, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN")]
     pub color: ColorWhen,
-    /// Captures checked at once (default: the machine's parallelism).
+    /// Threads (default: the machine's parallelism). Several captures are
+    /// checked one per thread; a lone capture is read on a second thread
+    /// while the first decodes Engine.IO. `-j1` keeps everything on one.
     #[arg(long, short = 'j', value_name = "N")]
     pub jobs: Option<usize>,
     #[command(flatten)]
@@ -80,8 +82,10 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         },
     };
     let expect_title = expect.as_ref().and_then(|e| e.title.clone());
+    let mut analysis = args.limits.options()?;
+    analysis.single_thread = args.jobs == Some(1);
     let opts = CheckOptions {
-        analysis: args.limits.options()?,
+        analysis,
         rules,
         expect,
         strict: args.strict,
