@@ -30,17 +30,19 @@ impl<T: Copy> Column<T> {
         self.len
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    pub fn clear(&mut self) {
-        self.blocks.clear();
-        self.len = 0;
-    }
-
     pub fn get(&self, i: usize) -> Option<T> {
         self.blocks.get(i / BLOCK)?.get(i % BLOCK).copied()
+    }
+
+    /// Replaces the value at `i` (nothing past the end).
+    pub fn set(&mut self, i: usize, v: T) {
+        if let Some(x) = self
+            .blocks
+            .get_mut(i / BLOCK)
+            .and_then(|b| b.get_mut(i % BLOCK))
+        {
+            *x = v;
+        }
     }
 
     /// Bytes reserved.
