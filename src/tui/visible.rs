@@ -47,8 +47,8 @@ impl Visible {
             }
             self.bits.push(0);
         }
-        let w = self.bits.get(word).unwrap_or(0) | 1 << (step % 64);
-        self.bits.set(word, w);
+        // (`word` exists: the loop above pushed up to it.)
+        self.bits[word] |= 1 << (step % 64);
         self.len += 1;
         self.end = step + 1;
     }
@@ -293,11 +293,8 @@ mod tests {
             let mut r = v.range(from, to);
             let mut both = Vec::new();
             let mut tail = Vec::new();
-            loop {
-                match r.next() {
-                    Some(x) => both.push(x),
-                    None => break,
-                }
+            while let Some(x) = r.next() {
+                both.push(x);
                 match r.next_back() {
                     Some(x) => tail.push(x),
                     None => break,
