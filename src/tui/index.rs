@@ -420,6 +420,13 @@ struct Index {
     link: Column<u32>,
     kinds: Vec<&'static str>,
     kind_ids: HashMap<&'static str, u32>,
+    /// Kind ids by the address of the kind's text: entries' kinds are the
+    /// same few static strings, found here without hashing them.
+    kind_at: Vec<(usize, usize, u32)>,
+    /// What each kind id means to folding.
+    kind_class: Vec<Class>,
+    /// A frame list lent out while a message folds its frames.
+    spare_frames: Vec<u32>,
     /// Children counts above one (and of session steps).
     children: HashMap<u32, u32>,
     /// Summary steps of each session, ascending.
@@ -498,24 +505,46 @@ impl Index {
         }
     }
 
+    /// The id of a kind (0xff: past the 255th kind), and its class.
+    fn kind_id(&mut self, kind: &'static str) -> (u32, Class) {
+        let at = (kind.as_ptr() as usize, kind.len());
+        let k = match self.kind_at.iter().find(|(p, n, _)| (*p, *n) == at) {
+            Some(&(_, _, k)) => k,
+            None => {
+                let k = match self.kind_ids.get(kind) {
+                    Some(&k) => k,
+                    None => {
+                        let k = u32::try_from(self.kinds.len())
+                            .unwrap_or(u32::MAX)
+                            .min(0xff);
+                        if k < 0xff {
+                            self.kinds.push(kind);
+                            self.kind_ids.insert(kind, k);
+                            self.kind_class.push(Class::of(kind));
+                        }
+                        k
+                    }
+                };
+                if self.kind_at.len() < 64 {
+                    self.kind_at.push((at.0, at.1, k));
+                }
+                k
+            }
+        };
+        let class = self
+            .kind_class
+            .get(k as usize)
+            .copied()
+            .unwrap_or_else(|| Class::of(kind));
+        (k, class)
+    }
+
     /// Appends a step, folding as [`MemTimeline`] does.
     fn push(&mut self, e: &Entry) {
         let Ok(i) = u32::try_from(self.len()) else {
             return; // four billion steps: keep the first ones
         };
-        let kind = match self.kind_ids.get(e.kind) {
-            Some(&k) => k,
-            None => {
-                let k = u32::try_from(self.kinds.len())
-                    .unwrap_or(u32::MAX)
-                    .min(0xff);
-                if k < 0xff {
-                    self.kinds.push(e.kind);
-                    self.kind_ids.insert(e.kind, k);
-                }
-                k
-            }
-        };
+        let (kind, class) = self.kind_id(e.kind);
         let mut meta = kind;
         if e.dir == Dir::S2c {
             meta |= DIR_BIT;
@@ -529,21 +558,29 @@ impl Index {
         if let Some(s) = e.session {
             self.set_tag(i as usize, TAG_SESSION, s);
         }
-        match e.kind {
-            "websocket.frame" | "websocket.inflate" => {
+        match class {
+            Class::Frame => {
                 self.pending_frames.entry(key).or_default().push(i);
             }
-            "websocket.message" => {
-                for f in self.pending_frames.remove(&key).unwrap_or_default() {
+            Class::Message => {
+                // The key's list is swapped with a spare one, not removed:
+                // no allocation per message.
+                let mut frames = std::mem::take(&mut self.spare_frames);
+                if let Some(v) = self.pending_frames.get_mut(&key) {
+                    std::mem::swap(v, &mut frames);
+                }
+                for &f in &frames {
                     // Frames never carry a session, so they have no parent yet.
                     if self.tag(f as usize) == TAG_NONE && f != i {
                         self.set_tag(f as usize, TAG_PARENT, i);
                         self.add_child(i);
                     }
                 }
+                frames.clear();
+                self.spare_frames = frames;
                 self.last_message.insert(key, i);
             }
-            "engineio.session" => {
+            Class::Session => {
                 if let Some(s) = e.session {
                     let n = self.pending_members.remove(&s).unwrap_or(0);
                     if n > 0 {
@@ -552,13 +589,13 @@ impl Index {
                     self.session_steps.entry(s).or_default().push(i);
                 }
             }
-            _ => {}
+            Class::EioPacket | Class::OtherWebsocket | Class::Other => {}
         }
         if let Some(s) = e.session
-            && e.kind != "engineio.session"
+            && class != Class::Session
         {
             let mut n = 1;
-            if e.kind == "engineio.packet"
+            if class == Class::EioPacket
                 && let Some(m) = self.last_message.remove(&key)
                 && self.tag(m as usize) == TAG_NONE
             {
@@ -566,8 +603,37 @@ impl Index {
                 n += 1;
             }
             *self.pending_members.entry(s).or_default() += n;
-        } else if e.kind != "websocket.message" && !e.kind.starts_with("websocket.") {
+        } else if class == Class::Other || class == Class::Session || class == Class::EioPacket {
             self.last_message.remove(&key);
+        }
+    }
+}
+
+/// What a step's kind means to folding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    /// `websocket.frame`, `websocket.inflate`: fold under their message.
+    Frame,
+    /// `websocket.message`.
+    Message,
+    /// `engineio.session`: the summary a session's steps fold under.
+    Session,
+    /// `engineio.packet`: its message folds with it.
+    EioPacket,
+    /// Any other `websocket.*` kind.
+    OtherWebsocket,
+    Other,
+}
+
+impl Class {
+    fn of(kind: &str) -> Class {
+        match kind {
+            "websocket.frame" | "websocket.inflate" => Class::Frame,
+            "websocket.message" => Class::Message,
+            "engineio.session" => Class::Session,
+            "engineio.packet" => Class::EioPacket,
+            k if k.starts_with("websocket.") => Class::OtherWebsocket,
+            _ => Class::Other,
         }
     }
 }
