@@ -52,25 +52,10 @@ fn skeleton(s: &Step) -> String {
     )
 }
 
-fn captures() -> Vec<std::path::PathBuf> {
-    let mut v = Vec::new();
-    for dir in ["captures", "tests/hostile"] {
-        for e in std::fs::read_dir(tools::root().join(dir)).unwrap() {
-            let p = e.unwrap().path();
-            let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
-            if ext == "pcap" || ext == "pcapng" {
-                v.push(p);
-            }
-        }
-    }
-    v.sort();
-    v
-}
-
 #[test]
 fn lean_steps_match_full_steps_on_every_capture() {
     let mut lean_seen = 0;
-    for path in captures() {
+    for path in tools::captures_and_hostile() {
         let opts = Options::default();
         let mut full = Collect::default();
         let _ = analyze::run_file(&path, &opts, &mut full);

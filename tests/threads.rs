@@ -16,22 +16,6 @@ use dispel::error::CaptureError;
 use dispel::step::{Step, Value};
 use dispel::tcp::ConnMeta;
 
-fn captures() -> Vec<std::path::PathBuf> {
-    let mut v = Vec::new();
-    for dir in ["captures", "tests/hostile"] {
-        for e in std::fs::read_dir(tools::root().join(dir)).unwrap() {
-            let p = e.unwrap().path();
-            let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
-            if ext == "pcap" || ext == "pcapng" {
-                v.push(p);
-            }
-        }
-    }
-    v.sort();
-    assert!(v.len() > 20, "captures missing: {v:?}");
-    v
-}
-
 fn opts(single_thread: bool) -> Options {
     Options {
         single_thread,
@@ -48,7 +32,7 @@ fn whole(s: &Step) -> String {
 #[test]
 fn two_threads_give_the_one_thread_trace_on_every_capture() {
     let mut steps = 0;
-    for path in captures() {
+    for path in tools::captures_and_hostile() {
         let name = path.display();
         let mut one = Collect::default();
         let r1 = analyze::run_file(&path, &opts(true), &mut one);
@@ -216,7 +200,7 @@ fn handed_over(s: &Step) -> bool {
 #[test]
 fn skipped_steps_keep_their_numbers_on_one_thread_and_two() {
     let mut skipped = 0;
-    for path in captures() {
+    for path in tools::captures_and_hostile() {
         let name = path.display();
         let mut full = Collect::default();
         let _ = analyze::run_file(&path, &opts(true), &mut full);

@@ -39,6 +39,17 @@ pub struct RequestCtx {
     session: Option<u32>,
 }
 
+/// A complete WebSocket message, as the connection layer hands it over.
+#[derive(Debug)]
+pub struct WsMessage<'a> {
+    pub conn: ConnId,
+    pub dir: Dir,
+    pub text: bool,
+    pub payload: &'a [u8],
+    pub frames: Frames,
+    pub time: Timestamp,
+}
+
 /// Transport switches remembered per session for its summary.
 const MAX_TRANSPORTS: usize = 16;
 
@@ -316,17 +327,15 @@ impl Tracker {
     }
 
     /// A WebSocket message on an Engine.IO connection: one packet.
-    #[allow(clippy::too_many_arguments)]
-    pub fn ws_message(
-        &mut self,
-        conn: ConnId,
-        dir: Dir,
-        text: bool,
-        payload: &[u8],
-        frames: Frames,
-        time: Timestamp,
-        emit: &mut Emit<'_>,
-    ) {
+    pub fn ws_message(&mut self, m: WsMessage<'_>, emit: &mut Emit<'_>) {
+        let WsMessage {
+            conn,
+            dir,
+            text,
+            payload,
+            frames,
+            time,
+        } = m;
         let Some(link) = self.ws.get(&conn).copied() else {
             return;
         };

@@ -26,7 +26,7 @@ use crate::proto::http::Head;
 use crate::step::{ConnId, Dir, Field, Finding, Frames, Step, Timestamp};
 use crate::tcp::ConnMeta;
 
-use super::eio::{RequestCtx, Tracker};
+use super::eio::{RequestCtx, Tracker, WsMessage};
 use super::ws::Delivered;
 use super::{CaptureInfo, Checkpoint, Detail, Front, Sink};
 use crate::capture::ResumePoint;
@@ -266,7 +266,15 @@ impl Up<'_> {
     pub fn ws_message(&mut self, conn: ConnId, dir: Dir, m: Delivered) {
         match self {
             Up::Now(back, sink) => {
-                back.ws_message(conn, dir, m.text, &m.payload, m.frames, m.time, &mut **sink)
+                let m = WsMessage {
+                    conn,
+                    dir,
+                    text: m.text,
+                    payload: &m.payload,
+                    frames: m.frames,
+                    time: m.time,
+                };
+                back.ws_message(m, &mut **sink)
             }
             Up::Queue(batch) => {
                 let start = batch.data.len();
@@ -424,19 +432,9 @@ impl Back {
     }
 
     /// A complete WebSocket message on a connection.
-    #[allow(clippy::too_many_arguments)]
-    fn ws_message(
-        &mut self,
-        conn: ConnId,
-        dir: Dir,
-        text: bool,
-        payload: &[u8],
-        frames: Frames,
-        time: Timestamp,
-        sink: &mut dyn Sink,
-    ) {
+    fn ws_message(&mut self, m: WsMessage<'_>, sink: &mut dyn Sink) {
         let (eio, mut out) = self.out(sink);
-        eio.ws_message(conn, dir, text, payload, frames, time, &mut |s| out.emit(s));
+        eio.ws_message(m, &mut |s| out.emit(s));
     }
 
     /// Carries out one command of the front; `data` is its batch's
@@ -452,9 +450,15 @@ impl Back {
             time,
         } = cmd
         {
-            let payload = data.get(at.clone()).unwrap_or_default();
-            let frames = std::mem::take(frames);
-            return self.ws_message(*conn, *dir, *text, payload, frames, *time, sink);
+            let m = WsMessage {
+                conn: *conn,
+                dir: *dir,
+                text: *text,
+                payload: data.get(at.clone()).unwrap_or_default(),
+                frames: std::mem::take(frames),
+                time: *time,
+            };
+            return self.ws_message(m, sink);
         }
         if let Cmd::Checkpoint(half) = cmd {
             if let Some(half) = half.take() {

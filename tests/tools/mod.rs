@@ -32,8 +32,18 @@ pub fn root() -> &'static Path {
 
 /// Every real capture in `captures/`, sorted.
 pub fn captures() -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(root().join("captures"))
-        .unwrap()
+    captures_in(&["captures"])
+}
+
+/// Every real capture and every hostile one (`tests/hostile/`), sorted.
+pub fn captures_and_hostile() -> Vec<PathBuf> {
+    captures_in(&["captures", "tests/hostile"])
+}
+
+fn captures_in(dirs: &[&str]) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = dirs
+        .iter()
+        .flat_map(|d| std::fs::read_dir(root().join(d)).unwrap())
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
         .collect();
