@@ -18,7 +18,6 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
 
 use pcap_parser::Linktype;
 
@@ -130,16 +129,6 @@ pub trait Sink {
     /// `n` steps were numbered that this sink said it does not read
     /// ([`Sink::wants_unremarkable`]); the next step's number is `n` more.
     fn skipped(&mut self, _n: u64) {}
-    /// A snapshot of the run between two packets, every step before it
-    /// already handed over (only in [`run_checkpointed`]).
-    fn checkpoint(&mut self, _cp: Checkpoint) -> io::Result<()> {
-        Ok(())
-    }
-    /// The reader has passed this file offset (every MiB, only in
-    /// [`run_checkpointed`]).
-    fn progress(&mut self, _offset: u64) -> io::Result<()> {
-        Ok(())
-    }
     /// The end of the trace (also after an input error).
     fn finish(&mut self, report: &Report, error: Option<&CaptureError>) -> io::Result<()>;
 }
@@ -277,80 +266,12 @@ fn run(
         while run.packet(sink)? {}
         return run.finish(sink);
     }
-    pipelined(reader, name, opts, sink, None)
-}
-
-/// What a checkpointed run's policy is told after each packet.
-#[derive(Debug, Clone, Copy)]
-pub struct Due {
-    /// Steps since the run started, as the reading thread estimates them
-    /// (it does not number them: a WebSocket message counts as the
-    /// Engine.IO and Socket.IO steps it usually becomes).
-    pub steps: u64,
-    /// The file offset of the next record.
-    pub offset: u64,
-    /// What the last snapshot cost the reading thread.
-    pub snapshot: Duration,
-}
-
-/// Decides after each packet whether to take a checkpoint there.
-pub type Policy<'a> = &'a mut (dyn FnMut(Due) -> bool + Send);
-
-/// A run that hands `sink` checkpoints ([`Sink::checkpoint`]): one before
-/// the first packet, then wherever `due` says, and its progress every MiB
-/// ([`Sink::progress`]). On two threads as [`run_file`]: each checkpoint
-/// joins the reading thread's snapshot with the other's, taken when its
-/// commands reach that packet. The indexed interface's index pass.
-pub fn run_checkpointed(
-    reader: CaptureReader,
-    name: String,
-    opts: &Options,
-    sink: &mut dyn Sink,
-    due: Policy<'_>,
-) -> Result<Report, RunError> {
-    pipelined(reader, name, opts, sink, Some(due))
+    pipelined(reader, name, opts, sink)
 }
 
 /// Batches on their way from the front's thread to the back's: with
 /// [`Batch::BYTES`] each, the pipeline holds a few MiB at most.
 const BATCHES_IN_FLIGHT: usize = 2;
-
-/// A checkpointed run's bookkeeping on the reading thread.
-struct Marks<'p> {
-    due: &'p mut (dyn FnMut(Due) -> bool + Send),
-    /// Estimated steps in batches already sent.
-    sent: u64,
-    snapshot: Duration,
-    /// The offset last reported.
-    progress: u64,
-}
-
-impl Marks<'_> {
-    fn after_packet(&mut self, front: &Front, reader: &CaptureReader, batch: &mut Batch) {
-        let offset = reader.offset();
-        let due = Due {
-            steps: self.sent + batch.steps,
-            offset,
-            snapshot: self.snapshot,
-        };
-        if (self.due)(due) {
-            self.snapshot(front, reader, batch);
-        }
-        if offset - self.progress >= 1 << 20 {
-            self.progress = offset;
-            batch.push(Cmd::Progress(offset));
-        }
-    }
-
-    /// The front's half of a checkpoint, into the stream: the back adds
-    /// its half when it gets there.
-    fn snapshot(&mut self, front: &Front, reader: &CaptureReader, batch: &mut Batch) {
-        let t = Instant::now();
-        let half = Box::new((front.clone(), reader.resume_point()));
-        self.snapshot = t.elapsed();
-        batch.push(Cmd::Checkpoint(Some(half)));
-    }
-}
 
 /// How the front's thread ended.
 enum FrontEnd {
@@ -369,7 +290,6 @@ fn pipelined(
     name: String,
     opts: &Options,
     sink: &mut dyn Sink,
-    mut policy: Option<Policy<'_>>,
 ) -> Result<Report, RunError> {
     let Analyzer { front, mut back } = Analyzer::new(name, reader.format(), opts, Detail::of(sink));
     let (start_tx, start_rx) = mpsc::sync_channel::<(CaptureReader, Front)>(1);
@@ -384,15 +304,6 @@ fn pipelined(
                 };
                 let mut batch = Batch::default();
                 let mut input_error = None;
-                let mut marks = policy.as_mut().map(|due| Marks {
-                    due: &mut **due,
-                    sent: 0,
-                    snapshot: Duration::ZERO,
-                    progress: 0,
-                });
-                if let Some(m) = &mut marks {
-                    m.snapshot(&front, &reader, &mut batch);
-                }
                 loop {
                     match reader.next_packet() {
                         Ok(Some(p)) => front.packet(
@@ -409,14 +320,8 @@ fn pipelined(
                             break;
                         }
                     }
-                    if let Some(m) = &mut marks {
-                        m.after_packet(&front, &reader, &mut batch);
-                    }
                     if batch.full() {
                         let next = empty_rx.try_recv().unwrap_or_default();
-                        if let Some(m) = &mut marks {
-                            m.sent += batch.steps;
-                        }
                         if full_tx.send(std::mem::replace(&mut batch, next)).is_err() {
                             return FrontEnd::Hung;
                         }
@@ -506,14 +411,6 @@ pub struct Checkpoint {
 }
 
 impl Checkpoint {
-    /// The two halves of a run's state at the same packet.
-    fn new(front: Front, back: Back, point: ResumePoint) -> Checkpoint {
-        Checkpoint {
-            an: Analyzer { front, back },
-            point,
-        }
-    }
-
     /// Where the reader goes on from.
     pub fn resume_point(&self) -> &ResumePoint {
         &self.point

@@ -28,8 +28,7 @@ use crate::tcp::ConnMeta;
 
 use super::eio::{RequestCtx, Tracker, WsMessage};
 use super::ws::Delivered;
-use super::{CaptureInfo, Checkpoint, Detail, Front, Sink};
-use crate::capture::ResumePoint;
+use super::{CaptureInfo, Detail, Sink};
 
 /// A step's number, filled in when the back emits the step (a ping's, for
 /// the pong that answers it).
@@ -98,9 +97,6 @@ pub enum Cmd {
     /// A connection, before its first step.
     Connection(Box<ConnMeta>),
     Step(Box<Step>),
-    /// A lean step (no fields, buffers or summary), unboxed: the most
-    /// common command of an index pass.
-    Lean(Lean),
     /// Steps the sink does not read ([`Sink::wants_unremarkable`]): only
     /// numbered.
     Skipped(u64),
@@ -129,50 +125,6 @@ pub enum Cmd {
     },
     /// The capture ended at this time: what only the end completes.
     End(Timestamp),
-    /// The front's half of a checkpoint (its state and where the reader
-    /// stood), taken between two packets; `None` once applied.
-    Checkpoint(Option<Box<(Front, ResumePoint)>>),
-    /// The reader has passed this file offset.
-    Progress(u64),
-}
-
-/// What a lean step is made of.
-#[derive(Debug)]
-pub struct Lean {
-    conn: ConnId,
-    dir: Dir,
-    kind: &'static str,
-    frames: Frames,
-    time: Timestamp,
-    session: Option<u32>,
-    findings: Vec<Finding>,
-}
-
-impl Lean {
-    /// The command for a lean step: without its (empty) fields, buffers
-    /// and summary, or boxed whole if it has any.
-    fn cmd(s: Step) -> Cmd {
-        if !(s.fields.is_empty() && s.buffers.is_empty() && s.summary.is_empty()) {
-            return Cmd::Step(Box::new(s));
-        }
-        Cmd::Lean(Lean {
-            conn: s.conn,
-            dir: s.dir,
-            kind: s.kind,
-            frames: s.frames,
-            time: s.time,
-            session: s.session,
-            findings: s.findings,
-        })
-    }
-
-    fn step(&mut self) -> Step {
-        let mut s = Step::new(self.conn, self.dir, self.kind, self.time);
-        s.frames = std::mem::take(&mut self.frames);
-        s.session = self.session;
-        s.findings = std::mem::take(&mut self.findings);
-        s
-    }
 }
 
 /// A batch of commands on its way to the back, and the payload bytes it
@@ -188,8 +140,6 @@ pub struct Batch {
     /// The payloads of the batch's [`Cmd::WsMessage`]s.
     pub data: Vec<u8>,
     pub bytes: usize,
-    /// Steps the commands will become, as estimated for checkpoints.
-    pub steps: u64,
 }
 
 impl Batch {
@@ -207,31 +157,15 @@ impl Batch {
         self.cmds.clear();
         self.data.clear();
         self.bytes = 0;
-        self.steps = 0;
     }
 
-    pub fn push(&mut self, cmd: Cmd) {
-        self.steps += match &cmd {
-            Cmd::Skipped(n) => *n,
-            // Its Engine.IO packet and the Socket.IO packet inside.
-            Cmd::WsMessage { .. } => 2,
-            Cmd::Step(_) | Cmd::Lean(_) | Cmd::Ping(..) | Cmd::Pong(..) => 1,
-            // A long-polling body may hold many Engine.IO packets: at
-            // worst a few bytes each, often a hundred.
-            Cmd::Request(r) => 1 + r.body.len() as u64 / 8,
-            Cmd::Response(r) => 1 + r.ex.body.len() as u64 / 8,
-            Cmd::ResponseBody(ex) => ex.body.len() as u64 / 8,
-            _ => 0,
-        };
+    fn push(&mut self, cmd: Cmd) {
         self.bytes += match &cmd {
             Cmd::Step(s) | Cmd::Ping(s, _) | Cmd::Pong(s, _) => step_bytes(s),
             Cmd::Request(r) => step_bytes(&r.step) + r.body.len(),
             Cmd::Response(r) => step_bytes(&r.step) + r.ex.body.len(),
             Cmd::ResponseBody(ex) => ex.body.len(),
             Cmd::Skipped(_)
-            | Cmd::Lean(_)
-            | Cmd::Checkpoint(_)
-            | Cmd::Progress(_)
             | Cmd::Capture(_)
             | Cmd::Connection(_)
             | Cmd::WsOpened { .. }
@@ -279,7 +213,7 @@ impl Up<'_> {
             Up::Queue(batch) => {
                 let start = batch.data.len();
                 batch.data.extend_from_slice(&m.payload);
-                batch.push(Cmd::WsMessage {
+                batch.cmds.push(Cmd::WsMessage {
                     conn,
                     dir,
                     text: m.text,
@@ -316,19 +250,13 @@ impl Up<'_> {
     /// [`Detail`]'s flag for its kind); otherwise it is only numbered.
     pub fn lean_step(&mut self, s: Step, unremarkable: bool) {
         if unremarkable || !s.findings.is_empty() {
-            return match self {
-                Up::Queue(batch) => batch.push(Lean::cmd(s)),
-                Up::Now(..) => self.step(s),
-            };
+            return self.step(s);
         }
         match self {
             Up::Now(back, sink) => back.skip(1, &mut **sink),
             Up::Queue(batch) => match batch.cmds.last_mut() {
-                Some(Cmd::Skipped(n)) => {
-                    *n += 1;
-                    batch.steps += 1;
-                }
-                _ => batch.push(Cmd::Skipped(1)),
+                Some(Cmd::Skipped(n)) => *n += 1,
+                _ => batch.cmds.push(Cmd::Skipped(1)),
             },
         }
     }
@@ -460,23 +388,12 @@ impl Back {
             };
             return self.ws_message(m, sink);
         }
-        if let Cmd::Checkpoint(half) = cmd {
-            if let Some(half) = half.take() {
-                let (front, point) = *half;
-                let cp = Checkpoint::new(front, self.clone(), point);
-                self.out(sink).1.call(|s| s.checkpoint(cp));
-            }
-            return;
-        }
         let (eio, mut out) = self.out(sink);
         match cmd {
             Cmd::Capture(info) => out.call(|s| s.capture(info)),
             Cmd::Connection(meta) => out.call(|s| s.connection(meta)),
             Cmd::Step(s) => {
                 out.emit(s);
-            }
-            Cmd::Lean(lean) => {
-                out.emit(&lean.step());
             }
             Cmd::Skipped(n) => out.skip(*n),
             Cmd::Ping(s, slot) => slot.set(out.emit(s)),
@@ -527,8 +444,7 @@ impl Back {
             Cmd::ResponseBody(ex) => response_body(eio, &mut out, ex),
             Cmd::WsOpened { conn, target } => eio.websocket_opened(*conn, target),
             Cmd::End(capture_end) => eio.end(*capture_end, &mut |s| out.emit(s)),
-            Cmd::Progress(offset) => out.call(|s| s.progress(*offset)),
-            Cmd::WsMessage { .. } | Cmd::Checkpoint(_) => {}
+            Cmd::WsMessage { .. } => {}
         }
     }
 }

@@ -44,7 +44,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::timeline::{LoadState, MemTimeline, Row, Source, Timeline};
-use crate::analyze::{self, CaptureInfo, Checkpoint, Due, Options, Report, Run, Sink};
+use crate::analyze::{CaptureInfo, Checkpoint, Options, Report, Run, Sink};
 use crate::capture::CaptureReader;
 use crate::error::CaptureError;
 use crate::step::{ConnId, Dir, Step, Timestamp, Value};
@@ -216,13 +216,6 @@ impl Sink for IndexSink {
     fn wants_detail(&self, _kind: &str) -> bool {
         false
     }
-    fn checkpoint(&mut self, cp: Checkpoint) -> io::Result<()> {
-        self.flush()?;
-        self.send(Msg::Checkpoint(Arc::new(cp)))
-    }
-    fn progress(&mut self, offset: u64) -> io::Result<()> {
-        self.send(Msg::Progress(offset))
-    }
     fn finish(&mut self, report: &Report, error: Option<&CaptureError>) -> io::Result<()> {
         self.flush()?;
         self.send(Msg::Done {
@@ -278,36 +271,63 @@ fn index_pass(
             return;
         }
     };
-    // The policy runs on the reading thread, after each packet; the step
-    // count it sees is that thread's estimate.
+    let mut run = Run::start(reader, name, &opts, &sink);
+    let cp = run.checkpoint();
+    if sink.send(Msg::Checkpoint(Arc::new(cp))).is_err() {
+        return;
+    }
     let (mut last_steps, mut last_offset) = (0u64, 0u64);
+    let mut last_progress = 0u64;
     let mut since = Instant::now();
-    let mut due = |d: Due| {
+    let mut snapshot_cost = Duration::ZERO;
+    loop {
+        match run.packet(&mut sink) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(_) => return, // the interface has gone
+        }
+        let (steps, offset) = (run.steps(), run.offset());
         // A checkpoint may fall where no step was emitted since the last
         // one (inside a message spread over packets): the chunk that starts
         // there is simply the next one with steps.
         // A chunk that has grown to four times its size is cut as soon as
         // the work since the last snapshot is twice its cost: a chunk is
         // materialised whole, so its size is the interface's memory.
-        let steps = d.steps.saturating_sub(last_steps);
-        let due = steps >= cfg.checkpoint_steps
-            || d.offset.saturating_sub(last_offset) >= cfg.checkpoint_bytes;
-        let overdue = steps >= 4 * cfg.checkpoint_steps.max(1);
-        // (The clock only when a checkpoint may be due: this runs after
-        // every packet.)
-        let take = (due || overdue) && {
-            let work = since.elapsed();
-            (due && work >= d.snapshot * cfg.min_work_ratio) || (overdue && work >= d.snapshot * 2)
-        };
-        if take {
-            (last_steps, last_offset) = (d.steps, d.offset);
+        let due = steps - last_steps >= cfg.checkpoint_steps
+            || offset - last_offset >= cfg.checkpoint_bytes;
+        let overdue = steps - last_steps >= 4 * cfg.checkpoint_steps.max(1);
+        let work = since.elapsed();
+        if (due && work >= snapshot_cost * cfg.min_work_ratio)
+            || (overdue && work >= snapshot_cost * 2)
+        {
+            if sink.flush().is_err() {
+                return;
+            }
+            let t = Instant::now();
+            let cp = run.checkpoint();
+            // At most doubling per snapshot: one snapshot that the
+            // scheduler interrupted must not space out all later ones.
+            let took = t.elapsed();
+            snapshot_cost = if snapshot_cost.is_zero() {
+                took
+            } else {
+                took.min(snapshot_cost * 2)
+            };
             since = Instant::now();
+            if sink.send(Msg::Checkpoint(Arc::new(cp))).is_err() {
+                return;
+            }
+            (last_steps, last_offset) = (steps, offset);
         }
-        take
-    };
-    // Errors reached the sink's `finish`; an output error means the
-    // interface has gone.
-    let _ = analyze::run_checkpointed(reader, name, &opts, &mut sink, &mut due);
+        if offset - last_progress >= 1 << 20 {
+            last_progress = offset;
+            if sink.send(Msg::Progress(offset)).is_err() {
+                return;
+            }
+        }
+    }
+    // Errors reached the sink's `finish`.
+    let _ = run.finish(&mut sink);
 }
 
 /// Keeps full steps.
