@@ -102,6 +102,9 @@ pub struct ConnState {
     /// Which directions have ended (FIN, or RST for both).
     ended: [bool; 2],
     detail: Detail,
+    /// The WebSocket was opened by an Engine.IO request: its messages go to
+    /// the Engine.IO layer (which ignores any other connection's).
+    engineio: bool,
 }
 
 impl ConnState {
@@ -118,6 +121,7 @@ impl ConnState {
             pings: Default::default(),
             ended: [false; 2],
             detail,
+            engineio: false,
         }
     }
 
@@ -421,6 +425,11 @@ impl ConnState {
             up.send(Cmd::ResponseBody(Box::new(body)));
         }
         if upgraded {
+            // The test `Tracker::websocket_opened` makes: a plain WebSocket's
+            // messages are not handed over at all.
+            self.engineio = crate::proto::engineio::parse_request_target(&target)
+                .and_then(|q| q.version())
+                .is_some();
             up.send(Cmd::WsOpened { conn: id, target });
             let deflate = resp.deflate.as_ref().map(|p| {
                 (
@@ -454,6 +463,9 @@ impl ConnState {
 
     /// Completed WebSocket messages go to the layer above.
     fn deliver(&mut self, dir: Dir, out: ws::Deliveries, up: &mut Up<'_>) {
+        if !self.engineio {
+            return;
+        }
         for m in out {
             up.ws_message(self.meta.id, dir, m);
         }
