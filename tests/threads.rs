@@ -267,3 +267,42 @@ fn an_output_error_stops_both_threads_at_that_step() {
         assert_eq!(sink.got, 100, "single_thread: {single_thread}");
     }
 }
+
+/// `--format ndjson` (whose steps built on the reading thread are rendered
+/// there) writes the same bytes on one thread and two, whatever the filter.
+#[test]
+fn ndjson_is_the_same_bytes_on_one_thread_and_two() {
+    use dispel::output::Filter;
+    use dispel::output::ndjson::NdjsonSink;
+    let filters = [
+        Filter::default(),
+        Filter {
+            conn: Some(1),
+            kinds: Vec::new(),
+        },
+        Filter {
+            conn: None,
+            kinds: vec!["websocket.frame".into(), "engineio".into()],
+        },
+    ];
+    let mut lines = 0;
+    for path in tools::captures_and_hostile() {
+        for filter in &filters {
+            let out = |single_thread: bool| {
+                let mut buf = Vec::new();
+                let mut sink = NdjsonSink::new(&mut buf, filter.clone());
+                let _ = analyze::run_file(&path, &opts(single_thread), &mut sink);
+                drop(sink);
+                buf
+            };
+            let (one, two) = (out(true), out(false));
+            assert!(
+                one == two,
+                "{} ({filter:?}): ndjson differs",
+                path.display()
+            );
+            lines += one.iter().filter(|&&b| b == b'\n').count();
+        }
+    }
+    assert!(lines > 2000, "{lines} lines");
+}

@@ -17,7 +17,7 @@ mod ws;
 use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 
 use pcap_parser::Linktype;
 
@@ -129,8 +129,29 @@ pub trait Sink {
     /// `n` steps were numbered that this sink said it does not read
     /// ([`Sink::wants_unremarkable`]); the next step's number is `n` more.
     fn skipped(&mut self, _n: u64) {}
+    /// What writes this sink's output for a step, but the step's number:
+    /// a run on two threads renders the steps the reading thread builds
+    /// there, and hands them over with [`Sink::step_rendered`]. Asked once
+    /// per run.
+    fn renderer(&self) -> Option<Arc<dyn Renderer>> {
+        None
+    }
+    /// A step rendered by [`Sink::renderer`] (`None`: the renderer did not
+    /// show it). `step` keeps only its kind, connection, direction,
+    /// packets, time, session and findings; the rendering has the rest.
+    fn step_rendered(&mut self, step: &Step, _rendered: Option<&[u8]>) -> io::Result<()> {
+        self.step(step)
+    }
     /// The end of the trace (also after an input error).
     fn finish(&mut self, report: &Report, error: Option<&CaptureError>) -> io::Result<()>;
+}
+
+/// Renders steps for a sink on another thread (see [`Sink::renderer`]).
+pub trait Renderer: Send + Sync {
+    /// Appends the output for `step`, all but its number, to `out`; false
+    /// (and nothing appended) if the sink does not show it. `origin` is
+    /// the capture's first packet time ([`CaptureInfo::origin`]).
+    fn render(&self, step: &Step, origin: Timestamp, out: &mut Vec<u8>) -> bool;
 }
 
 /// Which per-message step kinds are built in full. Every other kind (TCP
@@ -292,6 +313,7 @@ fn pipelined(
     sink: &mut dyn Sink,
 ) -> Result<Report, RunError> {
     let Analyzer { front, mut back } = Analyzer::new(name, reader.format(), opts, Detail::of(sink));
+    let renderer = sink.renderer();
     let (start_tx, start_rx) = mpsc::sync_channel::<(CaptureReader, Front)>(1);
     let (full_tx, full_rx) = mpsc::sync_channel::<Batch>(BATCHES_IN_FLIGHT);
     let (empty_tx, empty_rx) = mpsc::channel::<Batch>();
@@ -302,6 +324,7 @@ fn pipelined(
                 let Ok((mut reader, mut front)) = start_rx.recv() else {
                     return FrontEnd::Hung;
                 };
+                let render = renderer.as_deref();
                 let mut batch = Batch::default();
                 let mut input_error = None;
                 loop {
@@ -312,7 +335,7 @@ fn pipelined(
                             p.interface,
                             p.linktype,
                             p.data,
-                            &mut Up::Queue(&mut batch),
+                            &mut Up::Queue(&mut batch, render),
                         ),
                         Ok(None) => break,
                         Err(e) => {
@@ -321,13 +344,14 @@ fn pipelined(
                         }
                     }
                     if batch.full() {
-                        let next = empty_rx.try_recv().unwrap_or_default();
+                        let mut next = empty_rx.try_recv().unwrap_or_default();
+                        next.origin = batch.origin;
                         if full_tx.send(std::mem::replace(&mut batch, next)).is_err() {
                             return FrontEnd::Hung;
                         }
                     }
                 }
-                front.finish(&mut Up::Queue(&mut batch));
+                front.finish(&mut Up::Queue(&mut batch, render));
                 match full_tx.send(batch) {
                     Ok(()) => FrontEnd::Done(Box::new(front), input_error),
                     Err(_) => FrontEnd::Hung,

@@ -28,7 +28,7 @@ use crate::tcp::ConnMeta;
 
 use super::eio::{RequestCtx, Tracker, WsMessage};
 use super::ws::Delivered;
-use super::{CaptureInfo, Detail, Sink};
+use super::{CaptureInfo, Detail, Renderer, Sink};
 
 /// A step's number, filled in when the back emits the step (a ping's, for
 /// the pong that answers it).
@@ -97,6 +97,8 @@ pub enum Cmd {
     /// A connection, before its first step.
     Connection(Box<ConnMeta>),
     Step(Box<Step>),
+    /// A step rendered on the front ([`Sink::renderer`]).
+    Rendered(Box<Rendered>),
     /// Steps the sink does not read ([`Sink::wants_unremarkable`]): only
     /// numbered.
     Skipped(u64),
@@ -127,6 +129,25 @@ pub enum Cmd {
     End(Timestamp),
 }
 
+/// A step rendered on the front: what the back still needs of it (to count
+/// its findings and hand it over), and where its rendering is in the
+/// batch's [`Batch::data`] (`None`: not shown).
+#[derive(Debug)]
+pub struct Rendered {
+    step: Step,
+    at: Option<Range<usize>>,
+}
+
+impl Rendered {
+    fn of(s: Step, at: Option<Range<usize>>) -> Rendered {
+        let mut step = Step::new(s.conn, s.dir, s.kind, s.time);
+        step.frames = s.frames;
+        step.session = s.session;
+        step.findings = s.findings;
+        Rendered { step, at }
+    }
+}
+
 /// A batch of commands on its way to the back, and the payload bytes it
 /// holds (batches are sent when either is large, so memory stays bounded
 /// by bytes as well as by count).
@@ -137,8 +158,12 @@ pub enum Cmd {
 #[derive(Debug, Default)]
 pub struct Batch {
     pub cmds: Vec<Cmd>,
-    /// The payloads of the batch's [`Cmd::WsMessage`]s.
+    /// The payloads of the batch's [`Cmd::WsMessage`]s and the renderings
+    /// of its [`Cmd::Rendered`] steps.
     pub data: Vec<u8>,
+    /// The capture's origin, for renderings (set by [`Cmd::Capture`],
+    /// which comes before every step).
+    pub origin: Timestamp,
     pub bytes: usize,
 }
 
@@ -160,12 +185,16 @@ impl Batch {
     }
 
     fn push(&mut self, cmd: Cmd) {
+        if let Cmd::Capture(info) = &cmd {
+            self.origin = info.origin;
+        }
         self.bytes += match &cmd {
             Cmd::Step(s) | Cmd::Ping(s, _) | Cmd::Pong(s, _) => step_bytes(s),
             Cmd::Request(r) => step_bytes(&r.step) + r.body.len(),
             Cmd::Response(r) => step_bytes(&r.step) + r.ex.body.len(),
             Cmd::ResponseBody(ex) => ex.body.len(),
             Cmd::Skipped(_)
+            | Cmd::Rendered(_)
             | Cmd::Capture(_)
             | Cmd::Connection(_)
             | Cmd::WsOpened { .. }
@@ -184,15 +213,16 @@ fn step_bytes(s: &Step) -> usize {
 pub enum Up<'a> {
     /// Applied at once (a sequential run).
     Now(&'a mut Back, &'a mut dyn Sink),
-    /// Queued for the back's thread (a pipelined run).
-    Queue(&'a mut Batch),
+    /// Queued for the back's thread (a pipelined run), steps rendered here
+    /// when the sink has a [`Renderer`].
+    Queue(&'a mut Batch, Option<&'a dyn Renderer>),
 }
 
 impl Up<'_> {
     pub fn send(&mut self, cmd: Cmd) {
         match self {
             Up::Now(back, sink) => back.apply(&mut { cmd }, &[], &mut **sink),
-            Up::Queue(batch) => batch.push(cmd),
+            Up::Queue(batch, _) => batch.push(cmd),
         }
     }
 
@@ -210,7 +240,7 @@ impl Up<'_> {
                 };
                 back.ws_message(m, &mut **sink)
             }
-            Up::Queue(batch) => {
+            Up::Queue(batch, _) => {
                 let start = batch.data.len();
                 batch.data.extend_from_slice(&m.payload);
                 batch.cmds.push(Cmd::WsMessage {
@@ -230,9 +260,20 @@ impl Up<'_> {
             Up::Now(back, sink) => {
                 back.out(&mut **sink).1.emit(&s);
             }
+            // Rendered here, for a sink that can have it so: the step is
+            // freed where it was built, and the output's work is shared.
+            Up::Queue(batch, Some(r)) => {
+                let start = batch.data.len();
+                let shown = r.render(&s, batch.origin, &mut batch.data);
+                let at = start..batch.data.len();
+                batch.push(Cmd::Rendered(Box::new(Rendered::of(
+                    s,
+                    shown.then_some(at),
+                ))));
+            }
             // Boxed, so a command is a few cache lines: batches cross from
             // one core to the other.
-            Up::Queue(batch) => batch.push(Cmd::Step(Box::new(s))),
+            Up::Queue(batch, None) => batch.push(Cmd::Step(Box::new(s))),
         }
     }
 
@@ -254,7 +295,7 @@ impl Up<'_> {
         }
         match self {
             Up::Now(back, sink) => back.skip(1, &mut **sink),
-            Up::Queue(batch) => match batch.cmds.last_mut() {
+            Up::Queue(batch, _) => match batch.cmds.last_mut() {
                 Some(Cmd::Skipped(n)) => *n += 1,
                 _ => batch.cmds.push(Cmd::Skipped(1)),
             },
@@ -311,6 +352,20 @@ impl Out<'_> {
             *self.output_error = Some(e);
         }
         number
+    }
+
+    /// [`Out::emit`] for a step the sink's renderer rendered.
+    fn emit_rendered(&mut self, step: &Step, rendered: Option<&[u8]>) {
+        *self.steps += 1;
+        if self.output_error.is_some() {
+            return;
+        }
+        for f in &step.findings {
+            *self.findings.entry(f.rule.id).or_default() += 1;
+        }
+        if let Err(e) = self.sink.step_rendered(step, rendered) {
+            *self.output_error = Some(e);
+        }
     }
 
     /// Numbers `n` steps the sink does not read.
@@ -394,6 +449,10 @@ impl Back {
             Cmd::Connection(meta) => out.call(|s| s.connection(meta)),
             Cmd::Step(s) => {
                 out.emit(s);
+            }
+            Cmd::Rendered(r) => {
+                let rendered = r.at.clone().and_then(|at| data.get(at));
+                out.emit_rendered(&r.step, rendered);
             }
             Cmd::Skipped(n) => out.skip(*n),
             Cmd::Ping(s, slot) => slot.set(out.emit(s)),

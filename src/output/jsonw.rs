@@ -363,8 +363,18 @@ fn findings(out: &mut Vec<u8>, fs: &[Finding]) {
 /// A step's ndjson line (without the newline): the bytes serde_json writes
 /// for `json::step(s, number, origin)`.
 pub fn step(out: &mut Vec<u8>, s: &Step, number: u64, origin: Timestamp) {
+    step_head(out, number);
+    step_tail(out, s, origin);
+}
+
+/// A step line up to its number (the part only the numbering knows).
+pub fn step_head(out: &mut Vec<u8>, number: u64) {
     out.extend_from_slice(b"{\"type\":\"step\",\"step\":");
     uint(out, number);
+}
+
+/// A step line after its number: what [`step_head`] leaves.
+pub fn step_tail(out: &mut Vec<u8>, s: &Step, origin: Timestamp) {
     out.extend_from_slice(b",\"conn\":");
     uint(out, u64::from(s.conn));
     out.extend_from_slice(b",\"dir\":");

@@ -5,14 +5,28 @@
 //! final `summary` line. Documented in `docs/output-formats.md`.
 
 use std::io::{self, Write};
+use std::sync::Arc;
 
 use serde_json::Value as J;
 
 use super::{Filter, json, jsonw};
-use crate::analyze::{CaptureInfo, Report, Sink};
+use crate::analyze::{CaptureInfo, Renderer, Report, Sink};
 use crate::error::CaptureError;
 use crate::step::{Step, Timestamp};
 use crate::tcp::ConnMeta;
+
+/// A step line but its number, written on the thread that built the step.
+struct Tail(Filter);
+
+impl Renderer for Tail {
+    fn render(&self, step: &Step, origin: Timestamp, out: &mut Vec<u8>) -> bool {
+        if !self.0.step_shown(step) {
+            return false;
+        }
+        jsonw::step_tail(out, step, origin);
+        true
+    }
+}
 
 /// How much of the trace to gather before writing it out.
 const FLUSH_AT: usize = 64 * 1024;
@@ -74,6 +88,20 @@ impl<W: Write> Sink for NdjsonSink<W> {
             return Ok(());
         }
         jsonw::step(&mut self.buf, step, self.number, self.origin);
+        self.end_line()
+    }
+
+    fn renderer(&self) -> Option<Arc<dyn Renderer>> {
+        Some(Arc::new(Tail(self.filter.clone())))
+    }
+
+    fn step_rendered(&mut self, _step: &Step, rendered: Option<&[u8]>) -> io::Result<()> {
+        self.number += 1;
+        let Some(tail) = rendered else {
+            return Ok(());
+        };
+        jsonw::step_head(&mut self.buf, self.number);
+        self.buf.extend_from_slice(tail);
         self.end_line()
     }
 
