@@ -164,6 +164,7 @@ pub struct Batch {
     /// The capture's origin, for renderings (set by [`Cmd::Capture`],
     /// which comes before every step).
     pub origin: Timestamp,
+    /// Bytes held by the commands themselves (step buffers, HTTP bodies).
     pub bytes: usize,
 }
 
