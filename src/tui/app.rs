@@ -354,12 +354,21 @@ impl App {
     fn bind_lessons(&mut self, deadline: Instant) {
         let from = self.lessons.observed();
         let end = self.tl.len().min(from.saturating_add(SCAN_CHUNK));
+        // While the capture is still being indexed, only steps already read
+        // back (the screen's) are bound: reading chunks back for the binder
+        // then would take a core from the index pass.
+        let loading = self.tl.state().loading;
         for i in from..end {
             let n = i - from;
             if n >= BIND_AT_LEAST && n.is_multiple_of(64) && Instant::now() >= deadline {
                 break;
             }
-            match self.tl.step(i) {
+            let step = if loading {
+                self.tl.step_at_hand(i)
+            } else {
+                self.tl.step(i)
+            };
+            match step {
                 Some(s) => self.lessons.observe(i, &s),
                 None => break,
             }

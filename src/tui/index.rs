@@ -1064,6 +1064,10 @@ impl Timeline for IndexTimeline {
         None
     }
 
+    fn step_at_hand(&self, i: usize) -> Option<Arc<Step>> {
+        self.cached_step(i).cloned()
+    }
+
     fn children(&self, i: usize) -> usize {
         self.index.children(i)
     }

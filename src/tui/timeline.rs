@@ -103,6 +103,11 @@ pub trait Timeline {
         self.row(i)
     }
     fn step(&self, i: usize) -> Option<Arc<Step>>;
+    /// Step `i` if it is at hand, without asking for it to be read back
+    /// (as [`Timeline::step`] does).
+    fn step_at_hand(&self, i: usize) -> Option<Arc<Step>> {
+        self.step(i)
+    }
     /// How many steps fold directly under step `i`.
     fn children(&self, i: usize) -> usize;
     fn state(&self) -> &LoadState;
