@@ -244,7 +244,7 @@ impl Up<'_> {
             Up::Queue(batch, _) => {
                 let start = batch.data.len();
                 batch.data.extend_from_slice(&m.payload);
-                batch.cmds.push(Cmd::WsMessage {
+                batch.push(Cmd::WsMessage {
                     conn,
                     dir,
                     text: m.text,
@@ -298,7 +298,7 @@ impl Up<'_> {
             Up::Now(back, sink) => back.skip(1, &mut **sink),
             Up::Queue(batch, _) => match batch.cmds.last_mut() {
                 Some(Cmd::Skipped(n)) => *n += 1,
-                _ => batch.cmds.push(Cmd::Skipped(1)),
+                _ => batch.push(Cmd::Skipped(1)),
             },
         }
     }
@@ -341,6 +341,20 @@ impl Out<'_> {
     /// Hands a step to the sink and returns its number (1-based, in
     /// emission order, the number every output shows).
     fn emit(&mut self, step: &Step) -> u64 {
+        self.emit_with(step, |sink| sink.step(step))
+    }
+
+    /// [`Out::emit`] for a step the sink's renderer rendered.
+    fn emit_rendered(&mut self, step: &Step, rendered: Option<&[u8]>) {
+        self.emit_with(step, |sink| sink.step_rendered(step, rendered));
+    }
+
+    /// Numbers `step`, counts its findings and hands it over with `hand`.
+    fn emit_with(
+        &mut self,
+        step: &Step,
+        hand: impl FnOnce(&mut dyn Sink) -> io::Result<()>,
+    ) -> u64 {
         *self.steps += 1;
         let number = *self.steps;
         if self.output_error.is_some() {
@@ -349,24 +363,10 @@ impl Out<'_> {
         for f in &step.findings {
             *self.findings.entry(f.rule.id).or_default() += 1;
         }
-        if let Err(e) = self.sink.step(step) {
+        if let Err(e) = hand(&mut *self.sink) {
             *self.output_error = Some(e);
         }
         number
-    }
-
-    /// [`Out::emit`] for a step the sink's renderer rendered.
-    fn emit_rendered(&mut self, step: &Step, rendered: Option<&[u8]>) {
-        *self.steps += 1;
-        if self.output_error.is_some() {
-            return;
-        }
-        for f in &step.findings {
-            *self.findings.entry(f.rule.id).or_default() += 1;
-        }
-        if let Err(e) = self.sink.step_rendered(step, rendered) {
-            *self.output_error = Some(e);
-        }
     }
 
     /// Numbers `n` steps the sink does not read.
