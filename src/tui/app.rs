@@ -22,7 +22,7 @@ use crate::step::{Dir, Step};
 const SCAN_CHUNK: usize = 20_000;
 
 /// Steps bound to lessons each pump however little of its budget is left,
-/// so binding goes on while the index pass keeps the rest busy.
+/// so binding goes on however busy the pumps are.
 const BIND_AT_LEAST: usize = 256;
 /// Replay waits at most this long between two steps, however long the
 /// capture's own gap was.
