@@ -4,7 +4,30 @@
 //! Ids are dotted (`layer.what`) and never renamed once published; a rule's
 //! sentence for a particular instance lives in the [`crate::step::Finding`].
 
-use crate::step::Severity::{self, Info, Must, Should};
+use Severity::{Info, Must, Should};
+
+/// How serious a finding is, in the RFC 2119 vocabulary graders use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// A MUST (or MUST NOT) of the specification is violated.
+    Must,
+    /// A SHOULD is violated.
+    Should,
+    /// Not a violation: an anomaly worth knowing about (a retransmission, a
+    /// capture gap, a guessed role).
+    Info,
+}
+
+impl Severity {
+    /// The name used in every output format.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Must => "MUST",
+            Severity::Should => "SHOULD",
+            Severity::Info => "INFO",
+        }
+    }
+}
 
 /// A finding rule.
 #[derive(Debug, PartialEq, Eq)]

@@ -16,6 +16,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::rules::Rule;
+pub use crate::rules::Severity;
 
 /// Index of a TCP connection, in order of first appearance, as Wireshark's
 /// `tcp.stream` (0-based) so students can type `tcp.stream == N` there.
@@ -87,29 +88,6 @@ impl Timestamp {
     /// Nanoseconds since the epoch.
     pub fn as_nanos(self) -> i128 {
         i128::from(self.secs) * 1_000_000_000 + i128::from(self.nanos)
-    }
-}
-
-/// How serious a finding is, in the RFC 2119 vocabulary graders use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Severity {
-    /// A MUST (or MUST NOT) of the specification is violated.
-    Must,
-    /// A SHOULD is violated.
-    Should,
-    /// Not a violation: an anomaly worth knowing about (a retransmission, a
-    /// capture gap, a guessed role).
-    Info,
-}
-
-impl Severity {
-    /// The name used in every output format.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Must => "MUST",
-            Severity::Should => "SHOULD",
-            Severity::Info => "INFO",
-        }
     }
 }
 

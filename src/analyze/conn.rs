@@ -7,8 +7,8 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crate::proto::http::{self, Head};
-use crate::proto::ws::{self as wsproto, RequestCheck, RequestProblem, ResponseProblem};
-use crate::rules::{self, Rule};
+use crate::proto::ws::{self as wsproto, RequestCheck};
+use crate::rules;
 use crate::step::{Dir, Field, Finding, Origin, Span, Step, Value};
 use crate::tcp::{ConnMeta, Control, Event};
 
@@ -332,7 +332,7 @@ impl ConnState {
         let upgrade = wants_websocket(&m.head).then(|| wsproto::check_request(&m.head));
         if let Some(check) = &upgrade {
             for p in &check.problems {
-                s.findings.push(Finding::new(request_rule(p), p.message()));
+                s.findings.push(Finding::new(p.rule(), p.message()));
             }
             s.summary.push_str("  (WebSocket upgrade request)");
         }
@@ -396,7 +396,10 @@ impl ConnState {
         let findings = resp
             .problems
             .iter()
-            .filter_map(|p| response_rule(p, accepting).map(|rule| Finding::new(rule, p.message())))
+            .filter_map(|p| {
+                p.rule(accepting)
+                    .map(|rule| Finding::new(rule, p.message()))
+            })
             .collect();
         let accept =
             (status == 101 || resp.accept.is_some()).then(|| accept_step(id, &m, &check, &resp));
@@ -520,47 +523,6 @@ fn exchange(conn: u32, m: httpstep::Message, ctx: Option<CtxSlot>) -> Exchange {
 /// a key (a broken client may get one of them wrong; the checks say which).
 fn wants_websocket(head: &Head) -> bool {
     head.has_token("upgrade", "websocket") || head.header("sec-websocket-key").is_some()
-}
-
-fn request_rule(p: &RequestProblem) -> &'static Rule {
-    match p {
-        RequestProblem::NotARequest | RequestProblem::WrongMethod { .. } => {
-            &rules::HANDSHAKE_METHOD
-        }
-        RequestProblem::HttpVersionTooOld { .. } => &rules::HANDSHAKE_HTTP_VERSION,
-        RequestProblem::HostMissing => &rules::HANDSHAKE_HOST_MISSING,
-        RequestProblem::UpgradeHeader { .. } => &rules::HANDSHAKE_UPGRADE_HEADER,
-        RequestProblem::ConnectionHeader { .. } => &rules::HANDSHAKE_CONNECTION_HEADER,
-        RequestProblem::KeyMissing
-        | RequestProblem::KeyRepeated { .. }
-        | RequestProblem::KeyInvalid { .. } => &rules::HANDSHAKE_KEY_INVALID,
-        RequestProblem::VersionMissing | RequestProblem::VersionNot13 { .. } => {
-            &rules::HANDSHAKE_VERSION
-        }
-        RequestProblem::ExtensionSyntax(_) | RequestProblem::DeflateOffer(_) => {
-            &rules::HANDSHAKE_EXTENSION_INVALID
-        }
-    }
-}
-
-/// The rule a response problem breaks; `None` for a refusal (a non-101
-/// status without Sec-WebSocket-Accept), which RFC 6455 §4.2.2 allows and
-/// `handshake.failed` reports.
-fn response_rule(p: &ResponseProblem, accepting: bool) -> Option<&'static Rule> {
-    Some(match p {
-        ResponseProblem::Status { .. } if !accepting => return None,
-        ResponseProblem::Status { .. } => &rules::HANDSHAKE_STATUS,
-        ResponseProblem::NotAResponse => &rules::HANDSHAKE_STATUS,
-        ResponseProblem::UpgradeHeader { .. } => &rules::HANDSHAKE_RESPONSE_UPGRADE,
-        ResponseProblem::ConnectionHeader { .. } => &rules::HANDSHAKE_RESPONSE_CONNECTION,
-        ResponseProblem::AcceptMissing => &rules::HANDSHAKE_ACCEPT_MISSING,
-        ResponseProblem::AcceptMismatch { .. } => &rules::HANDSHAKE_ACCEPT_MISMATCH,
-        ResponseProblem::ExtensionNotOffered { .. } => &rules::HANDSHAKE_EXTENSION_NOT_OFFERED,
-        ResponseProblem::ExtensionSyntax(_) | ResponseProblem::DeflateParam(_) => {
-            &rules::HANDSHAKE_EXTENSION_INVALID
-        }
-        ResponseProblem::SubprotocolNotOffered { .. } => &rules::HANDSHAKE_SUBPROTOCOL_NOT_OFFERED,
-    })
 }
 
 /// The `Sec-WebSocket-Accept` derivation, every stage a field (RFC 6455

@@ -21,8 +21,8 @@ use crate::proto::engineio::{
     self as eio, Data, OpenInfo, PacketType, Payload, Problem as EioProblem, Query, Version,
 };
 use crate::proto::http::Head;
-use crate::proto::socketio::{self as sio, LogicalPacket, Problem as SioProblem, Protocol};
-use crate::rules::{self, Rule};
+use crate::proto::socketio::{self as sio, LogicalPacket, Protocol};
+use crate::rules;
 use crate::sanitize::escape;
 use crate::step::{ConnId, Dir, Field, Finding, Frames, Origin, Span, Step, Timestamp, Value};
 
@@ -460,7 +460,7 @@ impl Tracker {
             ));
         }
         for pr in &p.problems {
-            s.findings.push(Finding::new(eio_rule(pr), pr.message()));
+            s.findings.push(Finding::new(pr.rule(), pr.message()));
         }
 
         // The open packet creates the session (over polling, or over a
@@ -720,7 +720,7 @@ impl Tracker {
         let mut pending_problems: Vec<Finding> = assembled
             .problems
             .iter()
-            .map(|pr| Finding::new(sio_rule(pr), pr.message()))
+            .map(|pr| Finding::new(pr.rule(), pr.message()))
             .collect();
         if let Some(pr) = decode_problem {
             let mut s = Step::new(w.conn, w.dir, "socketio.packet", w.time);
@@ -734,7 +734,7 @@ impl Tracker {
                 "SIO undecodable: \"{}\"",
                 crate::output::text::preview(text.as_bytes(), 60)
             );
-            s.findings.push(Finding::new(sio_rule(&pr), pr.message()));
+            s.findings.push(Finding::new(pr.rule(), pr.message()));
             s.findings.append(&mut pending_problems);
             emit(&s);
         }
@@ -816,7 +816,7 @@ impl Tracker {
         let event = sio::event_name(pk);
         let full = self.detail.socketio;
         for pr in sio::check_payload(pk, protocol) {
-            findings.push(Finding::new(sio_rule(&pr), pr.message()));
+            findings.push(Finding::new(pr.rule(), pr.message()));
         }
         // Namespace connection (protocol 5: the client must CONNECT first).
         use sio::PacketType as T;
@@ -906,7 +906,7 @@ impl Tracker {
         s.frames = Frames::from_slice(&w.frames);
         s.session = session;
         s.summary = format!("Engine.IO payload problem: {}", p.message());
-        s.findings.push(Finding::new(eio_rule(p), p.message()));
+        s.findings.push(Finding::new(p.rule(), p.message()));
         s
     }
 
@@ -936,7 +936,7 @@ impl Tracker {
                 findings.extend(
                     done.problems
                         .iter()
-                        .map(|pr| Finding::new(sio_rule(pr), pr.message())),
+                        .map(|pr| Finding::new(pr.rule(), pr.message())),
                 );
                 for mut lp in done.packets {
                     let text = self.sessions[si].sio.pending_text[d]
@@ -1298,26 +1298,4 @@ fn sio_summary(
         let _ = write!(s, " (answers step {st})");
     }
     s
-}
-
-fn eio_rule(p: &EioProblem) -> &'static Rule {
-    match p {
-        EioProblem::UnknownType { .. } => &rules::ENGINEIO_UNKNOWN_TYPE,
-        EioProblem::BadOpen { .. } => &rules::ENGINEIO_BAD_OPEN,
-        EioProblem::V3LengthMismatch { .. } => &rules::ENGINEIO_V3_LENGTH_MISMATCH,
-        EioProblem::TooManyPackets { .. } => &rules::ENGINEIO_TOO_MANY_PACKETS,
-        _ => &rules::ENGINEIO_BAD_PAYLOAD,
-    }
-}
-
-fn sio_rule(p: &SioProblem) -> &'static Rule {
-    match p {
-        SioProblem::UnknownType { .. } => &rules::SOCKETIO_UNKNOWN_TYPE,
-        SioProblem::ReservedEvent { .. } => &rules::SOCKETIO_RESERVED_EVENT,
-        SioProblem::MissingAttachments { .. } => &rules::SOCKETIO_MISSING_ATTACHMENTS,
-        SioProblem::OrphanAttachment { .. } => &rules::SOCKETIO_ORPHAN_ATTACHMENT,
-        SioProblem::PlaceholderOutOfRange { .. } => &rules::SOCKETIO_PLACEHOLDER_OUT_OF_RANGE,
-        SioProblem::TooManyAttachments { .. } => &rules::SOCKETIO_TOO_MANY_ATTACHMENTS,
-        _ => &rules::SOCKETIO_BAD_PAYLOAD,
-    }
 }

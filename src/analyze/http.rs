@@ -129,7 +129,7 @@ pub fn parse(
                 };
                 let mut problems = Vec::new();
                 for a in &framing.anomalies {
-                    problems.push(Finding::new(&rules::HTTP_LENGTH_AND_CHUNKED, a.message()));
+                    problems.push(Finding::new(a.rule(), a.message()));
                 }
                 *state = match framing.framing {
                     BodyFraming::None | BodyFraming::Length(0) => {
@@ -232,8 +232,7 @@ pub fn parse(
                     Err(e) => {
                         let len = head.len + fed;
                         let mut m = finish(buf, head, len, body, problems, limits, true);
-                        m.problems
-                            .push(Finding::new(&rules::HTTP_MALFORMED, e.to_string()));
+                        m.problems.push(Finding::new(e.rule(), e.to_string()));
                         return Progress::Message(Box::new(m));
                     }
                 }
@@ -300,7 +299,7 @@ fn finish(
                 body_span_in_raw = None;
             }
             Err(e) => {
-                problems.push(Finding::new(&rules::HTTP_BODY_DECODE, e.to_string()));
+                problems.push(Finding::new(e.rule(), e.to_string()));
                 break;
             }
         }
@@ -435,12 +434,7 @@ pub fn error_step(conn: ConnId, dir: Dir, err: &HttpError, buf: &StreamBuf, samp
     s.summary = format!("not parseable as HTTP: {}", escape(&err.to_string()));
     s.fields
         .push(Field::new("http.data", Value::SpanBytes).span(Span::bytes(b, 0, sample.len())));
-    let rule = match err {
-        HttpError::HeadTooLarge { .. } | HttpError::TooManyHeaders { .. } => {
-            &rules::HTTP_HEAD_TOO_LARGE
-        }
-        _ => &rules::HTTP_MALFORMED,
-    };
+    let rule = err.rule();
     s.findings.push(Finding::new(
         rule,
         format!("{}; HTTP decoding of this direction stops here", err),

@@ -10,12 +10,11 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use crate::proto::ws::close::CloseProblem;
 use crate::proto::ws::{
     Assembler, AssemblerConfig, AssemblyEvent, FrameHeader, Inflater, LengthForm, Message, OpCode,
     Sender, Violation, close_code_name, parse_close, text_problem,
 };
-use crate::rules::{self, Rule};
+use crate::rules;
 use crate::sanitize::escape;
 use crate::step::{ConnId, Dir, Field, Finding, Frames, Origin, Span, Step, Timestamp, Value};
 
@@ -307,8 +306,7 @@ impl WsDir {
             let events = self.assembler.push(h, payload);
             for e in &events {
                 if let AssemblyEvent::Violation(v) = e {
-                    s.findings
-                        .push(Finding::new(violation_rule(v), v.message()));
+                    s.findings.push(Finding::new(v.rule(), v.message()));
                 }
             }
             // (`extend`, not `extend_from_slice`: SmallVec's slice insert
@@ -383,8 +381,7 @@ impl WsDir {
         let events = self.assembler.push(h, payload);
         for e in &events {
             if let AssemblyEvent::Violation(v) = e {
-                s.findings
-                    .push(Finding::new(violation_rule(v), v.message()));
+                s.findings.push(Finding::new(v.rule(), v.message()));
             }
         }
         let mut summary = frame_summary(h, payload);
@@ -484,10 +481,9 @@ impl WsDir {
     ) {
         match parse_close(payload) {
             Err(p) => {
-                s.findings.push(Finding::new(
-                    &rules::FRAME_CLOSE_PAYLOAD_LENGTH,
-                    p.message(),
-                ));
+                if let Some(rule) = p.rule() {
+                    s.findings.push(Finding::new(rule, p.message()));
+                }
             }
             Ok(c) => {
                 if let (Some(code), Some(span)) = (c.code, c.code_span.clone()) {
@@ -510,16 +506,9 @@ impl WsDir {
                         ));
                 }
                 for p in c.problems() {
-                    let rule = match p {
-                        CloseProblem::OneByteBody { .. } => &rules::FRAME_CLOSE_PAYLOAD_LENGTH,
-                        CloseProblem::CodeNotSendable { .. } => &rules::FRAME_CLOSE_CODE_INVALID,
-                        CloseProblem::ReasonNotUtf8 { .. } => {
-                            &rules::FRAME_CLOSE_REASON_INVALID_UTF8
-                        }
-                        // The assembler reports the length of every control frame.
-                        CloseProblem::TooLong { .. } => continue,
-                    };
-                    s.findings.push(Finding::new(rule, p.message()));
+                    if let Some(rule) = p.rule() {
+                        s.findings.push(Finding::new(rule, p.message()));
+                    }
                 }
             }
         }
@@ -668,8 +657,7 @@ impl WsDir {
         };
         d.inflated_total = d.inflated_total.saturating_add(data.len() as u64);
         if text && let Some(v) = text_problem(&data, false) {
-            s.findings
-                .push(Finding::new(violation_rule(&v), v.message()));
+            s.findings.push(Finding::new(v.rule(), v.message()));
         }
         if self.detail.inflate {
             Self::inflate_detail(&mut s, &m, d, &data, text);
@@ -808,16 +796,14 @@ impl WsDir {
         // are checked here.
         if h.length_msb_set {
             let v = Violation::LengthMsbSet;
-            s.findings
-                .push(Finding::new(violation_rule(&v), v.message()));
+            s.findings.push(Finding::new(v.rule(), v.message()));
         }
         if h.length_not_minimal {
             let v = Violation::LengthNotMinimal {
                 len: h.payload_len,
                 form: h.length_form,
             };
-            s.findings
-                .push(Finding::new(violation_rule(&v), v.message()));
+            s.findings.push(Finding::new(v.rule(), v.message()));
         }
         s.findings.push(Finding::new(
             &rules::FRAME_TOO_LARGE,
@@ -1015,25 +1001,4 @@ fn hex_preview(b: &[u8], n: usize) -> String {
 fn looks_like_text(b: &[u8]) -> bool {
     let n = b.len().min(8);
     n >= 4 && b[..n].iter().all(|c| c.is_ascii_graphic() || *c == b' ')
-}
-
-/// The finding rule of an assembly violation.
-pub fn violation_rule(v: &Violation) -> &'static Rule {
-    match v {
-        Violation::MaskMissing => &rules::FRAME_CLIENT_UNMASKED,
-        Violation::MaskUnexpected => &rules::FRAME_SERVER_MASKED,
-        Violation::LengthNotMinimal { .. } => &rules::FRAME_LENGTH_NOT_MINIMAL,
-        Violation::LengthMsbSet => &rules::FRAME_LENGTH_MSB_SET,
-        Violation::ReservedOpcode { .. } => &rules::FRAME_RESERVED_OPCODE,
-        Violation::RsvWithoutExtension { .. } | Violation::Rsv1OnControl => {
-            &rules::FRAME_RSV_WITHOUT_EXTENSION
-        }
-        Violation::Rsv1OnContinuation => &rules::DEFLATE_RSV1_ON_CONTINUATION,
-        Violation::ControlTooLong { .. } => &rules::FRAME_CONTROL_TOO_LONG,
-        Violation::ControlFragmented => &rules::FRAME_CONTROL_FRAGMENTED,
-        Violation::ContinuationWithoutStart => &rules::FRAME_CONTINUATION_WITHOUT_START,
-        Violation::DataDuringFragmentedMessage { .. } => &rules::FRAME_DATA_DURING_FRAGMENTED,
-        Violation::FrameAfterClose { .. } => &rules::FRAME_AFTER_CLOSE,
-        Violation::TextNotUtf8 { .. } => &rules::FRAME_TEXT_INVALID_UTF8,
-    }
 }

@@ -22,6 +22,8 @@ use std::ops::Range;
 
 use flate2::{Decompress, FlushDecompress, Status};
 
+use crate::rules::{self, Rule};
+
 /// Caps on everything the HTTP layer buffers or produces, so hostile input
 /// costs bounded memory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -205,6 +207,27 @@ pub enum HttpError {
         /// Output decoded before the fault (at most the cap).
         partial: Vec<u8>,
     },
+}
+
+impl HttpError {
+    /// The finding rule this error is reported under: the one place an
+    /// HTTP error meets the rule registry ([`crate::rules`]).
+    pub fn rule(&self) -> &'static Rule {
+        match self {
+            HttpError::HeadTooLarge { .. } | HttpError::TooManyHeaders { .. } => {
+                &rules::HTTP_HEAD_TOO_LARGE
+            }
+            HttpError::UnsupportedCoding { .. } | HttpError::CorruptContent { .. } => {
+                &rules::HTTP_BODY_DECODE
+            }
+            HttpError::NotHttp { .. }
+            | HttpError::Malformed { .. }
+            | HttpError::ChunkSize { .. }
+            | HttpError::ChunkLineTooLong { .. }
+            | HttpError::ChunkDataEnd { .. }
+            | HttpError::TooManyTrailers { .. } => &rules::HTTP_MALFORMED,
+        }
+    }
 }
 
 /// The first line of a message.
@@ -632,14 +655,16 @@ pub enum FramingAnomaly {
 }
 
 impl FramingAnomaly {
-    /// The section of RFC 9112 that states the rule.
-    pub fn section(&self) -> &'static str {
+    /// The finding rule an anomaly is reported under. Every framing
+    /// anomaly shares one published rule id, `http.length-and-chunked`
+    /// (ids are never renamed); the message says which anomaly it is.
+    pub fn rule(&self) -> &'static Rule {
         match self {
-            FramingAnomaly::TransferEncodingWithContentLength => "RFC 9112 §6.3 item 3",
-            FramingAnomaly::ContentLengthInvalid { .. } => "RFC 9112 §6.3 item 5",
-            FramingAnomaly::ContentLengthRepeated { .. } => "RFC 9110 §8.6",
-            FramingAnomaly::ChunkedNotFinal { .. } => "RFC 9112 §6.3 item 4",
-            FramingAnomaly::TransferEncodingInHttp10 => "RFC 9112 §6.1",
+            FramingAnomaly::TransferEncodingWithContentLength
+            | FramingAnomaly::ContentLengthInvalid { .. }
+            | FramingAnomaly::ContentLengthRepeated { .. }
+            | FramingAnomaly::ChunkedNotFinal { .. }
+            | FramingAnomaly::TransferEncodingInHttp10 => &rules::HTTP_LENGTH_AND_CHUNKED,
         }
     }
 
@@ -1470,7 +1495,7 @@ mod tests {
         );
         assert_eq!(f.anomalies, vec![FramingAnomaly::TransferEncodingInHttp10]);
         for a in &f.anomalies {
-            assert!(a.section().starts_with("RFC"));
+            assert_eq!(a.rule().id, "http.length-and-chunked");
             assert!(!a.message().is_empty());
         }
     }

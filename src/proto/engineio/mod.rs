@@ -32,6 +32,8 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
+use crate::rules::{self, Rule};
+
 mod jsonp;
 mod open;
 mod packet;
@@ -487,45 +489,22 @@ impl Problem {
         }
     }
 
-    /// The specification section that states the rule.
-    pub fn section(&self) -> &'static str {
+    /// The finding rule this problem breaks: the one place an Engine.IO
+    /// problem meets the rule registry ([`crate::rules`]).
+    pub fn rule(&self) -> &'static Rule {
         match self {
-            Problem::EmptyPayload | Problem::TooManyPackets { .. } => {
-                "Engine.IO protocol v3 §Encoding: Payload; v4 §Packet encoding: HTTP long-polling"
-            }
-            Problem::EmptyPacket { .. } | Problem::UnknownType { .. } | Problem::NotUtf8 { .. } => {
-                "Engine.IO protocol v3 §Encoding: Packet; v4 §Packet encoding"
-            }
-            Problem::BadBase64 { .. } => {
-                "Engine.IO protocol v3 §Encoding: Payload (binary as base64); v4 §Packet encoding: \
-                 HTTP long-polling"
-            }
-            Problem::V3BadLength { .. }
-            | Problem::V3LengthMismatch { .. }
+            Problem::UnknownType { .. } => &rules::ENGINEIO_UNKNOWN_TYPE,
+            Problem::BadOpen { .. } => &rules::ENGINEIO_BAD_OPEN,
+            Problem::V3LengthMismatch { .. } => &rules::ENGINEIO_V3_LENGTH_MISMATCH,
+            Problem::TooManyPackets { .. } => &rules::ENGINEIO_TOO_MANY_PACKETS,
+            Problem::EmptyPayload
+            | Problem::EmptyPacket { .. }
+            | Problem::NotUtf8 { .. }
+            | Problem::BadBase64 { .. }
+            | Problem::V3BadLength { .. }
             | Problem::V3BadRecordKind { .. }
-            | Problem::V3Truncated { .. } => "Engine.IO protocol v3 §Encoding: Payload",
-            Problem::BadJsonp { .. } => "Engine.IO protocol v3 §Transports: Polling: JSONP",
-            Problem::BadOpen { .. } => {
-                "Engine.IO protocol v3 §Anatomy of an Engine.IO session; v4 §Protocol: Handshake"
-            }
-        }
-    }
-
-    /// A stable dotted identifier, in the style of Wireshark field names.
-    pub fn id(&self) -> &'static str {
-        match self {
-            Problem::EmptyPayload => "engineio.payload.empty",
-            Problem::EmptyPacket { .. } => "engineio.packet.empty",
-            Problem::UnknownType { .. } => "engineio.type.unknown",
-            Problem::NotUtf8 { .. } => "engineio.data.not_utf8",
-            Problem::BadBase64 { .. } => "engineio.data.bad_base64",
-            Problem::TooManyPackets { .. } => "engineio.payload.too_many_packets",
-            Problem::V3BadLength { .. } => "engineio.payload.v3.bad_length",
-            Problem::V3LengthMismatch { .. } => "engineio.payload.v3.length_mismatch",
-            Problem::V3BadRecordKind { .. } => "engineio.payload.v3.bad_record_kind",
-            Problem::V3Truncated { .. } => "engineio.payload.v3.truncated",
-            Problem::BadJsonp { .. } => "engineio.jsonp.bad",
-            Problem::BadOpen { .. } => "engineio.open.bad",
+            | Problem::V3Truncated { .. }
+            | Problem::BadJsonp { .. } => &rules::ENGINEIO_BAD_PAYLOAD,
         }
     }
 
@@ -609,13 +588,20 @@ mod tests {
             let m = p.message();
             assert!(m.ends_with('.') && m.len() > 40, "{m}");
             assert_eq!(p.to_string(), m);
-            assert!(
-                p.section().starts_with("Engine.IO protocol v"),
-                "{}",
-                p.section()
-            );
-            assert!(ids.insert(p.id()), "duplicate id {}", p.id());
+            assert!(rules::ALL.contains(&p.rule()), "{p:?}: unregistered rule");
+            ids.insert(p.rule().id);
         }
+        // Every problem-specific rule is reachable; the rest share bad-payload.
+        assert_eq!(
+            ids.into_iter().collect::<Vec<_>>(),
+            [
+                "engineio.bad-open",
+                "engineio.bad-payload",
+                "engineio.too-many-packets",
+                "engineio.unknown-type",
+                "engineio.v3-length-mismatch",
+            ]
+        );
         assert!(all[2].message().contains("'7'"));
     }
 

@@ -37,6 +37,7 @@ pub use packet::{
 };
 
 use crate::proto::engineio::Version;
+use crate::rules::{self, Rule};
 
 /// Socket.IO protocol revision; each runs on one Engine.IO revision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -399,52 +400,23 @@ impl Problem {
         }
     }
 
-    /// The specification section (or reference-parser rule) behind the check.
-    pub fn section(&self) -> &'static str {
+    /// The finding rule this problem breaks: the one place a Socket.IO
+    /// problem meets the rule registry ([`crate::rules`]).
+    pub fn rule(&self) -> &'static Rule {
         match self {
+            Problem::UnknownType { .. } => &rules::SOCKETIO_UNKNOWN_TYPE,
+            Problem::ReservedEvent { .. } => &rules::SOCKETIO_RESERVED_EVENT,
+            Problem::MissingAttachments { .. } => &rules::SOCKETIO_MISSING_ATTACHMENTS,
+            Problem::OrphanAttachment { .. } => &rules::SOCKETIO_ORPHAN_ATTACHMENT,
+            Problem::PlaceholderOutOfRange { .. } => &rules::SOCKETIO_PLACEHOLDER_OUT_OF_RANGE,
+            Problem::TooManyAttachments { .. } => &rules::SOCKETIO_TOO_MANY_ATTACHMENTS,
             Problem::EmptyPacket
-            | Problem::UnknownType { .. }
             | Problem::BadAttachmentCount { .. }
+            | Problem::BadNamespace { .. }
             | Problem::BadAckId { .. }
+            | Problem::JsonTooDeep { .. }
             | Problem::BadJson { .. }
-            | Problem::BadNamespace { .. } => {
-                "Socket.IO protocol v4/v5 §Packet encoding: Encoding format"
-            }
-            Problem::JsonTooDeep { .. } => "dispel limit on JSON nesting (hostile input)",
-            Problem::BadPayload { protocol, .. } => match protocol {
-                Protocol::V4 => "Socket.IO protocol v4 §Packet types",
-                Protocol::V5 => "Socket.IO protocol v5 §Packet types",
-            },
-            Problem::ReservedEvent { .. } => {
-                "Socket.IO protocol v5 §Packet types: EVENT; socket.io-parser RESERVED_EVENTS"
-            }
-            Problem::MissingAttachments { .. }
-            | Problem::OrphanAttachment { .. }
-            | Problem::PlaceholderOutOfRange { .. } => {
-                "Socket.IO protocol v4/v5 §Packet types: BINARY_EVENT, BINARY_ACK"
-            }
-            Problem::TooManyAttachments { .. } => {
-                "socket.io-parser binary reconstruction (attachment cap)"
-            }
-        }
-    }
-
-    /// A stable dotted identifier, in the style of Wireshark field names.
-    pub fn id(&self) -> &'static str {
-        match self {
-            Problem::EmptyPacket => "socketio.packet.empty",
-            Problem::UnknownType { .. } => "socketio.type.unknown",
-            Problem::BadAttachmentCount { .. } => "socketio.attachments.bad_count",
-            Problem::BadNamespace { .. } => "socketio.nsp.bad",
-            Problem::BadAckId { .. } => "socketio.id.bad",
-            Problem::JsonTooDeep { .. } => "socketio.data.too_deep",
-            Problem::BadJson { .. } => "socketio.data.bad_json",
-            Problem::BadPayload { .. } => "socketio.data.bad_payload",
-            Problem::ReservedEvent { .. } => "socketio.event.reserved",
-            Problem::MissingAttachments { .. } => "socketio.attachments.missing",
-            Problem::OrphanAttachment { .. } => "socketio.attachments.orphan",
-            Problem::PlaceholderOutOfRange { .. } => "socketio.attachments.placeholder_range",
-            Problem::TooManyAttachments { .. } => "socketio.attachments.too_many",
+            | Problem::BadPayload { .. } => &rules::SOCKETIO_BAD_PAYLOAD,
         }
     }
 
@@ -542,9 +514,22 @@ mod tests {
             let m = p.message();
             assert!(m.ends_with('.') && m.len() > 40, "{m}");
             assert_eq!(p.to_string(), m);
-            assert!(!p.section().is_empty());
-            assert!(ids.insert(p.id()), "duplicate id {}", p.id());
+            assert!(rules::ALL.contains(&p.rule()), "{p:?}: unregistered rule");
+            ids.insert(p.rule().id);
         }
+        // Every problem-specific rule is reachable; the rest share bad-payload.
+        assert_eq!(
+            ids.into_iter().collect::<Vec<_>>(),
+            [
+                "socketio.bad-payload",
+                "socketio.missing-attachments",
+                "socketio.orphan-attachment",
+                "socketio.placeholder-out-of-range",
+                "socketio.reserved-event",
+                "socketio.too-many-attachments",
+                "socketio.unknown-type",
+            ]
+        );
         // Type 4 goes by its protocol-4 name in protocol 4's rules.
         assert!(
             all[7].message().contains("an ERROR packet")

@@ -224,7 +224,7 @@ proptest! {
                     }
                 }
                 Err(e) => {
-                    let _ = (e.message(), e.section(), e.id());
+                    let _ = (e.message(), e.rule());
                     if let Some(r) = e.span() { prop_assert!(r.end <= text.len()); }
                 }
             }

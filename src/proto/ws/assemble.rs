@@ -18,6 +18,7 @@
 //! they are (inflate them with [`super::deflate::Inflater`]).
 
 use super::frame::{FrameHeader, LengthForm, OpCode};
+use crate::rules::{self, Rule};
 
 /// Which endpoint sent the frames an assembler sees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -111,28 +112,26 @@ pub enum Violation {
 }
 
 impl Violation {
-    /// The section stating the rule.
-    pub fn section(&self) -> &'static str {
+    /// The finding rule this violation breaks: the one place an assembly
+    /// violation meets the rule registry ([`crate::rules`]).
+    pub fn rule(&self) -> &'static Rule {
         match self {
-            Violation::MaskMissing | Violation::MaskUnexpected => "RFC 6455 §5.1",
-            Violation::LengthNotMinimal { .. } | Violation::LengthMsbSet => "RFC 6455 §5.2",
-            Violation::ReservedOpcode { .. } | Violation::RsvWithoutExtension { .. } => {
-                "RFC 6455 §5.2"
+            Violation::MaskMissing => &rules::FRAME_CLIENT_UNMASKED,
+            Violation::MaskUnexpected => &rules::FRAME_SERVER_MASKED,
+            Violation::LengthNotMinimal { .. } => &rules::FRAME_LENGTH_NOT_MINIMAL,
+            Violation::LengthMsbSet => &rules::FRAME_LENGTH_MSB_SET,
+            Violation::ReservedOpcode { .. } => &rules::FRAME_RESERVED_OPCODE,
+            Violation::RsvWithoutExtension { .. } | Violation::Rsv1OnControl => {
+                &rules::FRAME_RSV_WITHOUT_EXTENSION
             }
-            Violation::Rsv1OnContinuation | Violation::Rsv1OnControl => "RFC 7692 §6",
-            Violation::ControlTooLong { .. } | Violation::ControlFragmented => "RFC 6455 §5.5",
-            Violation::ContinuationWithoutStart | Violation::DataDuringFragmentedMessage { .. } => {
-                "RFC 6455 §5.4"
-            }
-            Violation::FrameAfterClose { .. } => "RFC 6455 §5.5.1",
-            Violation::TextNotUtf8 { .. } => "RFC 6455 §5.6, §8.1",
+            Violation::Rsv1OnContinuation => &rules::DEFLATE_RSV1_ON_CONTINUATION,
+            Violation::ControlTooLong { .. } => &rules::FRAME_CONTROL_TOO_LONG,
+            Violation::ControlFragmented => &rules::FRAME_CONTROL_FRAGMENTED,
+            Violation::ContinuationWithoutStart => &rules::FRAME_CONTINUATION_WITHOUT_START,
+            Violation::DataDuringFragmentedMessage { .. } => &rules::FRAME_DATA_DURING_FRAGMENTED,
+            Violation::FrameAfterClose { .. } => &rules::FRAME_AFTER_CLOSE,
+            Violation::TextNotUtf8 { .. } => &rules::FRAME_TEXT_INVALID_UTF8,
         }
-    }
-
-    /// Whether the RFC words the rule as MUST (all of these are; kept so
-    /// callers need not hard-code it).
-    pub fn is_must(&self) -> bool {
-        true
     }
 
     /// One sentence that teaches the rule and what was seen.
@@ -741,9 +740,10 @@ mod tests {
             Violation::TextNotUtf8 { valid_up_to: 0 },
         ];
         for v in all {
-            assert!(v.section().starts_with("RFC"));
             assert!(v.message().len() > 30, "{v:?}");
-            assert!(v.is_must());
+            // Every assembly rule is a MUST of RFC 6455 or RFC 7692.
+            assert_eq!(v.rule().severity, crate::rules::Severity::Must, "{v:?}");
+            assert!(crate::rules::ALL.contains(&v.rule()));
         }
         assert!(
             Violation::RsvWithoutExtension { rsv: 7 }

@@ -12,6 +12,8 @@
 
 use std::ops::Range;
 
+use crate::rules::{self, Rule};
+
 /// A decoded Close body. Spans are relative to the payload given to
 /// [`parse_close`] (already unmasked).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,13 +105,15 @@ pub enum CloseProblem {
 }
 
 impl CloseProblem {
-    /// The RFC 6455 section that states the rule.
-    pub fn section(&self) -> &'static str {
+    /// The finding rule this problem breaks; `None` for a body too long
+    /// for a control frame, which the assembler already reports for every
+    /// control frame (`frame.control-too-long`).
+    pub fn rule(&self) -> Option<&'static Rule> {
         match self {
-            CloseProblem::OneByteBody { .. } => "RFC 6455 §5.5.1",
-            CloseProblem::CodeNotSendable { .. } => "RFC 6455 §7.4.1, §7.4.2",
-            CloseProblem::ReasonNotUtf8 { .. } => "RFC 6455 §5.5.1, §8.1",
-            CloseProblem::TooLong { .. } => "RFC 6455 §5.5",
+            CloseProblem::OneByteBody { .. } => Some(&rules::FRAME_CLOSE_PAYLOAD_LENGTH),
+            CloseProblem::CodeNotSendable { .. } => Some(&rules::FRAME_CLOSE_CODE_INVALID),
+            CloseProblem::ReasonNotUtf8 { .. } => Some(&rules::FRAME_CLOSE_REASON_INVALID_UTF8),
+            CloseProblem::TooLong { .. } => None,
         }
     }
 
@@ -226,7 +230,7 @@ mod tests {
     fn one_byte_body() {
         let e = parse_close(&[0x03]).unwrap_err();
         assert_eq!(e, CloseProblem::OneByteBody { byte: 3 });
-        assert_eq!(e.section(), "RFC 6455 §5.5.1");
+        assert_eq!(e.rule(), Some(&crate::rules::FRAME_CLOSE_PAYLOAD_LENGTH));
         assert!(e.message().contains("0x03"));
     }
 
@@ -275,7 +279,9 @@ mod tests {
         let c = parse_close(&body).unwrap();
         assert_eq!(c.problems(), vec![CloseProblem::TooLong { len: 200 }]);
         for p in c.problems() {
-            assert!(!p.message().is_empty() && p.section().starts_with("RFC 6455"));
+            assert!(!p.message().is_empty());
+            // The assembler's frame.control-too-long covers it.
+            assert_eq!(p.rule(), None);
         }
     }
 

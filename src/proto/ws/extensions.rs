@@ -72,11 +72,6 @@ pub enum ExtensionSyntaxProblem {
 }
 
 impl ExtensionSyntaxProblem {
-    /// The section that states the rule.
-    pub fn section(&self) -> &'static str {
-        "RFC 6455 §9.1"
-    }
-
     /// One sentence that teaches the rule and what was seen.
     pub fn message(&self) -> String {
         match self {
@@ -342,20 +337,6 @@ pub enum DeflateParamProblem {
 }
 
 impl DeflateParamProblem {
-    /// The RFC 7692 section that states the rule.
-    pub fn section(&self) -> &'static str {
-        match self {
-            DeflateParamProblem::UnknownParam { .. } | DeflateParamProblem::Duplicate { .. } => {
-                "RFC 7692 §7.1"
-            }
-            DeflateParamProblem::UnexpectedValue { .. } => "RFC 7692 §7.1.1",
-            DeflateParamProblem::MissingValue { .. } | DeflateParamProblem::BitsInvalid { .. } => {
-                "RFC 7692 §7.1.2"
-            }
-            DeflateParamProblem::ClientBitsNotOffered => "RFC 7692 §7.1.2.2",
-        }
-    }
-
     /// One sentence that teaches the rule and what was seen.
     pub fn message(&self) -> String {
         match self {
@@ -541,7 +522,6 @@ mod tests {
         assert_eq!(names, ["a", "c", "f"]);
         assert_eq!(r.extensions[2].params, vec![p("g", Some("open"))]);
         for pr in &r.problems {
-            assert_eq!(pr.section(), "RFC 6455 §9.1");
             assert!(!pr.message().is_empty());
         }
         let r = parse_extensions("a b");
@@ -613,7 +593,6 @@ mod tests {
             DeflateParamProblem::ClientBitsNotOffered,
             DeflateParamProblem::MissingValue { name: "x".into() },
         ] {
-            assert!(pr.section().starts_with("RFC 7692"));
             assert!(!pr.message().is_empty());
         }
     }

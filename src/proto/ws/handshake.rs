@@ -19,6 +19,7 @@ use super::extensions::{
     Side, parse_extensions,
 };
 use crate::proto::http::Head;
+use crate::rules::{self, Rule};
 
 /// The GUID appended to the key (§1.3).
 pub const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -113,25 +114,26 @@ pub enum RequestProblem {
 }
 
 impl RequestProblem {
-    /// The section stating the rule.
-    pub fn section(&self) -> &'static str {
+    /// The finding rule this problem breaks: the one place a request
+    /// problem meets the rule registry ([`crate::rules`]).
+    pub fn rule(&self) -> &'static Rule {
         match self {
-            RequestProblem::NotARequest => "RFC 6455 §4.1",
-            RequestProblem::WrongMethod { .. } | RequestProblem::HttpVersionTooOld { .. } => {
-                "RFC 6455 §4.1 item 2, §4.2.1 item 1"
+            RequestProblem::NotARequest | RequestProblem::WrongMethod { .. } => {
+                &rules::HANDSHAKE_METHOD
             }
-            RequestProblem::HostMissing => "RFC 6455 §4.1 item 4, §4.2.1 item 2",
-            RequestProblem::UpgradeHeader { .. } => "RFC 6455 §4.1 item 5, §4.2.1 item 3",
-            RequestProblem::ConnectionHeader { .. } => "RFC 6455 §4.1 item 6, §4.2.1 item 4",
-            RequestProblem::KeyMissing | RequestProblem::KeyInvalid { .. } => {
-                "RFC 6455 §4.1 item 7, §4.2.1 item 5"
-            }
-            RequestProblem::KeyRepeated { .. } => "RFC 6455 §11.3.1",
+            RequestProblem::HttpVersionTooOld { .. } => &rules::HANDSHAKE_HTTP_VERSION,
+            RequestProblem::HostMissing => &rules::HANDSHAKE_HOST_MISSING,
+            RequestProblem::UpgradeHeader { .. } => &rules::HANDSHAKE_UPGRADE_HEADER,
+            RequestProblem::ConnectionHeader { .. } => &rules::HANDSHAKE_CONNECTION_HEADER,
+            RequestProblem::KeyMissing
+            | RequestProblem::KeyRepeated { .. }
+            | RequestProblem::KeyInvalid { .. } => &rules::HANDSHAKE_KEY_INVALID,
             RequestProblem::VersionMissing | RequestProblem::VersionNot13 { .. } => {
-                "RFC 6455 §4.1 item 9, §4.2.1 item 6"
+                &rules::HANDSHAKE_VERSION
             }
-            RequestProblem::ExtensionSyntax(p) => p.section(),
-            RequestProblem::DeflateOffer(p) => p.section(),
+            RequestProblem::ExtensionSyntax(_) | RequestProblem::DeflateOffer(_) => {
+                &rules::HANDSHAKE_EXTENSION_INVALID
+            }
         }
     }
 
@@ -335,25 +337,28 @@ pub enum ResponseProblem {
 }
 
 impl ResponseProblem {
-    /// The section stating the rule.
-    pub fn section(&self) -> &'static str {
-        match self {
-            ResponseProblem::NotAResponse => "RFC 6455 §4.1",
-            ResponseProblem::Status { .. } => "RFC 6455 §4.1 (response check 1), §4.2.2 item 5.1",
-            ResponseProblem::UpgradeHeader { .. } => {
-                "RFC 6455 §4.1 (response check 2), §4.2.2 item 5.2"
+    /// The finding rule this problem breaks, given whether the server
+    /// accepted the upgrade (sent `Sec-WebSocket-Accept`); `None` for a
+    /// refusal (a non-101 status without an Accept), which RFC 6455 §4.2.2
+    /// allows and `handshake.failed` reports.
+    pub fn rule(&self, accepting: bool) -> Option<&'static Rule> {
+        Some(match self {
+            ResponseProblem::Status { .. } if !accepting => return None,
+            ResponseProblem::Status { .. } | ResponseProblem::NotAResponse => {
+                &rules::HANDSHAKE_STATUS
             }
-            ResponseProblem::ConnectionHeader { .. } => {
-                "RFC 6455 §4.1 (response check 3), §4.2.2 item 5.3"
+            ResponseProblem::UpgradeHeader { .. } => &rules::HANDSHAKE_RESPONSE_UPGRADE,
+            ResponseProblem::ConnectionHeader { .. } => &rules::HANDSHAKE_RESPONSE_CONNECTION,
+            ResponseProblem::AcceptMissing => &rules::HANDSHAKE_ACCEPT_MISSING,
+            ResponseProblem::AcceptMismatch { .. } => &rules::HANDSHAKE_ACCEPT_MISMATCH,
+            ResponseProblem::ExtensionNotOffered { .. } => &rules::HANDSHAKE_EXTENSION_NOT_OFFERED,
+            ResponseProblem::ExtensionSyntax(_) | ResponseProblem::DeflateParam(_) => {
+                &rules::HANDSHAKE_EXTENSION_INVALID
             }
-            ResponseProblem::AcceptMissing | ResponseProblem::AcceptMismatch { .. } => {
-                "RFC 6455 §4.1 (response check 4), §4.2.2 item 5.4"
+            ResponseProblem::SubprotocolNotOffered { .. } => {
+                &rules::HANDSHAKE_SUBPROTOCOL_NOT_OFFERED
             }
-            ResponseProblem::ExtensionNotOffered { .. } => "RFC 6455 §4.1 (response check 5), §9.1",
-            ResponseProblem::SubprotocolNotOffered { .. } => "RFC 6455 §4.1 (response check 6)",
-            ResponseProblem::ExtensionSyntax(p) => p.section(),
-            ResponseProblem::DeflateParam(p) => p.section(),
-        }
+        })
     }
 
     /// One sentence that teaches the rule and what was seen.
@@ -686,7 +691,7 @@ mod tests {
         for (text, expected) in cases {
             let got = request_problems(&text);
             assert_eq!(got, vec![expected.clone()], "{text}");
-            assert!(expected.section().starts_with("RFC"));
+            assert!(crate::rules::ALL.contains(&expected.rule()));
             assert!(expected.message().len() > 20);
         }
         let msg = RequestProblem::KeyInvalid {
@@ -787,7 +792,10 @@ mod tests {
             let rs = check_response(&rq, &resp_head(&text));
             assert_eq!(rs.problems, vec![expected.clone()], "{text}");
             assert!(!rs.accepted());
-            assert!(expected.section().starts_with("RFC"));
+            let rule = expected
+                .rule(true)
+                .expect("an accepting server's problem is a finding");
+            assert!(crate::rules::ALL.contains(&rule));
             assert!(expected.message().len() > 20);
         }
     }
