@@ -81,6 +81,22 @@ pub fn push_bytes_as_text(out: &mut String, b: &[u8]) {
     }
 }
 
+/// Renders bytes for one-line display.
+pub fn preview(b: &[u8], max: usize) -> String {
+    let mut s = String::new();
+    push_preview(&mut s, b, max);
+    s
+}
+
+/// [`preview`], appended to `out`.
+pub fn push_preview(out: &mut String, b: &[u8], max: usize) {
+    let cut = &b[..b.len().min(max)];
+    push_bytes_as_text(out, cut);
+    if b.len() > max {
+        out.push('…');
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -732,7 +732,7 @@ impl Tracker {
                 .push(Field::new("socketio.raw", text).span(Span::bytes(b, 0, text.len())));
             s.summary = format!(
                 "SIO undecodable: \"{}\"",
-                crate::output::text::preview(text.as_bytes(), 60)
+                crate::sanitize::preview(text.as_bytes(), 60)
             );
             s.findings.push(Finding::new(pr.rule(), pr.message()));
             s.findings.append(&mut pending_problems);
@@ -1206,7 +1206,7 @@ fn describe(
     dir: Dir,
     version: Version,
 ) -> (String, Option<&'static str>) {
-    let shown = || crate::output::text::preview(text.as_bytes(), 60);
+    let shown = || crate::sanitize::preview(text.as_bytes(), 60);
     match (ptype, text) {
         (PacketType::Ping, "probe") => (
             "EIO ping \"probe\" (2probe): the client tests the new WebSocket before switching to it".into(),
@@ -1242,7 +1242,7 @@ fn describe(
             // One per message: built without the formatting machinery.
             let mut s = String::with_capacity(80);
             s.push_str("EIO message (4) \"");
-            crate::output::text::push_preview(&mut s, text.as_bytes(), 60);
+            crate::sanitize::push_preview(&mut s, text.as_bytes(), 60);
             s.push('"');
             (s, None)
         }
@@ -1289,7 +1289,7 @@ fn sio_summary(
             _ => crate::output::jsonw::value(&mut shown, data),
         }
         s.push(' ');
-        s.push_str(&crate::output::text::preview(&shown, 60));
+        s.push_str(&crate::sanitize::preview(&shown, 60));
     }
     if !attachments.is_empty() {
         let _ = write!(s, " + {} binary attachment(s)", attachments.len());

@@ -416,7 +416,7 @@ pub fn step(conn: ConnId, dir: Dir, m: &Message) -> Step {
 
 /// A short text preview of a body, for the field's `show`.
 fn body_preview(b: &[u8]) -> String {
-    crate::output::text::preview(b, 80)
+    crate::sanitize::preview(b, 80)
 }
 
 /// A step for bytes that are not HTTP, with the parser's reason.

@@ -8,6 +8,7 @@
 
 mod conn;
 mod eio;
+mod handshake;
 mod http;
 mod stream;
 mod tcpsteps;

@@ -240,7 +240,7 @@ impl WsDir {
         if looks_like_text(bytes) && (h.rsv != 0 || h.opcode.is_reserved()) {
             return Some(format!(
                 "the bytes read as text (\"{}\"), not as a frame header",
-                crate::output::text::preview(&bytes[..bytes.len().min(24)], 24)
+                crate::sanitize::preview(&bytes[..bytes.len().min(24)], 24)
             ));
         }
         let mut reasons = Vec::new();
@@ -592,7 +592,7 @@ impl WsDir {
         });
         if shown_text {
             sum.push('"');
-            crate::output::text::push_preview(&mut sum, &m.payload, 60);
+            crate::sanitize::push_preview(&mut sum, &m.payload, 60);
             sum.push('"');
         } else {
             sum.push_str(&hex_preview(&m.payload, 16));
@@ -702,7 +702,7 @@ impl WsDir {
                 ""
             },
             if text {
-                format!("\"{}\"", crate::output::text::preview(data, 60))
+                format!("\"{}\"", crate::sanitize::preview(data, 60))
             } else {
                 hex_preview(data, 16)
             }
@@ -720,12 +720,12 @@ impl WsDir {
                 .unwrap_or(raw);
             format!(
                 " — they look like an HTTP response: `{}`",
-                crate::output::text::preview(line, 60)
+                crate::sanitize::preview(line, 60)
             )
         } else if looks_like_text(raw) {
             format!(
                 " — they read as text: \"{}\"",
-                crate::output::text::preview(raw, 40)
+                crate::sanitize::preview(raw, 40)
             )
         } else {
             String::new()
@@ -761,7 +761,7 @@ impl WsDir {
                 .split(|&c| c == b'\r' || c == b'\n')
                 .next()
                 .unwrap_or(raw);
-            let line = crate::output::text::preview(line, 60);
+            let line = crate::sanitize::preview(line, 60);
             s.summary =
                 format!("not a frame: an HTTP response written onto the WebSocket: `{line}`");
             format!(
@@ -977,7 +977,7 @@ fn frame_summary(h: &FrameHeader, payload: &[u8]) -> String {
     match h.opcode {
         OpCode::Text | OpCode::Continuation if h.rsv == 0 && utf8_head(payload) => {
             s.push_str(" \"");
-            crate::output::text::push_preview(&mut s, payload, 60);
+            crate::sanitize::push_preview(&mut s, payload, 60);
             s.push('"');
         }
         OpCode::Close => {}
