@@ -13,7 +13,7 @@ use crate::tcp::{ConnMeta, Control, Event};
 
 use super::Detail;
 use super::handshake;
-use super::http::{self as httpstep, HttpState, Progress};
+use super::http::{self as httpstep, Progress};
 use super::stream::StreamBuf;
 use super::tcpsteps;
 use super::up::{Cmd, CtxSlot, Exchange, Request, Response, Up};
@@ -56,7 +56,7 @@ enum Decoder {
     Detect,
     /// Not decoded by a higher layer: shown as TCP data.
     Raw,
-    Http(Box<HttpState>),
+    Http(Box<http::MessageReader>),
     /// The client asked to upgrade; its next bytes wait for the answer.
     AwaitUpgrade,
     WebSocket(Box<WsDir>),
@@ -231,7 +231,7 @@ impl ConnState {
             let d = dir.index();
             match &mut self.dirs[d].decoder {
                 Decoder::Detect => {
-                    let verdict = httpstep::looks_like_http(dir, self.dirs[d].buf.bytes());
+                    let verdict = http::looks_like_http(dir == Dir::C2s, self.dirs[d].buf.bytes());
                     match verdict {
                         Some(true) => self.dirs[d].decoder = Decoder::Http(Box::default()),
                         Some(false) => {
@@ -273,7 +273,7 @@ impl ConnState {
                         Dir::S2c => self.requests.front().map(|r| r.method.clone()),
                         Dir::C2s => None,
                     };
-                    let progress = httpstep::parse(
+                    let progress = httpstep::read(
                         state,
                         &mut self.dirs[d].buf,
                         dir,

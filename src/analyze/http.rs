@@ -5,8 +5,7 @@
 
 use std::sync::Arc;
 
-use crate::proto::http::{self, BodyFraming, ChunkedDecoder, Head, HttpError, Parse, StartLine};
-use crate::rules;
+use crate::proto::http::{self, Head, HttpError, MessageReader, ReadMessage, Reading, StartLine};
 use crate::sanitize::escape;
 use crate::step::{ConnId, Dir, Field, Finding, Origin, Span, Step, Value};
 
@@ -62,258 +61,60 @@ pub struct Message {
     pub truncated: bool,
 }
 
-/// One direction's HTTP parser state.
-#[derive(Debug, Clone, Default)]
-pub enum HttpState {
-    #[default]
-    Head,
-    /// Waiting for a body of known length: head parsed.
-    Length {
-        head: Head,
-        len: u64,
-        problems: Vec<Finding>,
-    },
-    Chunked {
-        head: Head,
-        problems: Vec<Finding>,
-        decoder: ChunkedDecoder,
-        /// Bytes of the buffer (after the head) fed to the decoder.
-        fed: usize,
-        body: Vec<u8>,
-    },
-    /// The body runs to the end of the connection.
-    UntilClose { head: Head, problems: Vec<Finding> },
-}
-
-/// What parsing the buffer produced.
+/// What reading a direction's buffer produced.
 pub enum Progress {
-    /// A complete message.
+    /// A complete message, its bytes taken off the buffer.
     Message(Box<Message>),
-    /// A head was parsed that is not a message by itself yet (nothing to do).
+    /// Not a whole message yet.
     NeedMore,
-    /// The bytes are not HTTP (or break a limit): the direction stops.
+    /// The bytes are not HTTP (or break a limit): the direction stops. The
+    /// first bytes, to show.
     Error(HttpError, Vec<u8>),
 }
 
-/// Parses what it can from `buf`. `request_method` is the method of the
-/// request a response answers (HEAD responses have no body).
-pub fn parse(
-    state: &mut HttpState,
+/// Reads the next message off `buf` ([`MessageReader::read`]) and takes its
+/// bytes, with the packets that carried them. `request_method` is the
+/// method of the request a response answers (HEAD responses have no body).
+pub fn read(
+    reader: &mut MessageReader,
     buf: &mut StreamBuf,
     dir: Dir,
     request_method: Option<&str>,
     limits: &http::Limits,
     at_end: bool,
 ) -> Progress {
-    loop {
-        match std::mem::take(state) {
-            HttpState::Head => {
-                let parsed = match dir {
-                    Dir::C2s => http::parse_request_head(buf.bytes(), limits),
-                    Dir::S2c => http::parse_response_head(buf.bytes(), limits),
-                };
-                let head = match parsed {
-                    Parse::Partial => {
-                        *state = HttpState::Head;
-                        return Progress::NeedMore;
-                    }
-                    Parse::Invalid(e) => {
-                        let bytes = buf.bytes()[..buf.len().min(256)].to_vec();
-                        return Progress::Error(e, bytes);
-                    }
-                    Parse::Complete(h) => h,
-                };
-                let framing = match dir {
-                    Dir::C2s => http::request_body_framing(&head),
-                    Dir::S2c => http::response_body_framing(&head, request_method),
-                };
-                let mut problems = Vec::new();
-                for a in &framing.anomalies {
-                    problems.push(Finding::new(a.rule(), a.message()));
-                }
-                *state = match framing.framing {
-                    BodyFraming::None | BodyFraming::Length(0) => {
-                        let len = head.len;
-                        return Progress::Message(Box::new(finish(
-                            buf,
-                            head,
-                            len,
-                            Vec::new(),
-                            problems,
-                            limits,
-                            false,
-                        )));
-                    }
-                    BodyFraming::Length(len) => HttpState::Length {
-                        head,
-                        len,
-                        problems,
-                    },
-                    BodyFraming::Chunked => HttpState::Chunked {
-                        head,
-                        problems,
-                        decoder: ChunkedDecoder::new(limits),
-                        fed: 0,
-                        body: Vec::new(),
-                    },
-                    BodyFraming::UntilClose => HttpState::UntilClose { head, problems },
-                };
-            }
-            HttpState::Length {
+    let read = reader.read(buf.bytes(), dir == Dir::C2s, request_method, limits, at_end);
+    match read {
+        Reading::NeedMore => Progress::NeedMore,
+        Reading::Error(e) => Progress::Error(e, buf.bytes()[..buf.len().min(256)].to_vec()),
+        Reading::Message(m) => {
+            let ReadMessage {
                 head,
                 len,
+                body,
+                body_span_in_raw,
                 problems,
-            } => {
-                let total = (head.len as u64).saturating_add(len);
-                let cap = (head.len + limits.max_decoded_body) as u64;
-                if (buf.len() as u64) < total.min(cap) && !at_end {
-                    *state = HttpState::Length {
-                        head,
-                        len,
-                        problems,
-                    };
-                    return Progress::NeedMore;
-                }
-                let take = (buf.len() as u64).min(total).min(cap) as usize;
-                let truncated = (take as u64) < total;
-                let body = buf.bytes()[head.len.min(take)..take].to_vec();
-                let mut m = finish(buf, head, take, body, problems, limits, truncated);
-                if truncated {
-                    m.problems.push(Finding::new(
-                        &rules::HTTP_BODY_TOO_LARGE,
-                        format!(
-                            "the body announces {len} bytes; dispel keeps the first {} (the body cap)",
-                            take - m.head.len
-                        ),
-                    ));
-                }
-                return Progress::Message(Box::new(m));
-            }
-            HttpState::Chunked {
+                truncated,
+            } = *m;
+            let raw = buf.bytes()[..len].to_vec();
+            let offset = buf.offset();
+            let (frames, time) = buf.provenance(len);
+            buf.consume(len);
+            Progress::Message(Box::new(Message {
                 head,
-                problems,
-                mut decoder,
-                mut fed,
-                mut body,
-            } => {
-                let avail = &buf.bytes()[head.len + fed..];
-                match decoder.feed(avail) {
-                    Ok(p) => {
-                        for r in &p.data {
-                            let room = limits.max_decoded_body.saturating_sub(body.len());
-                            let piece = &avail[r.clone()];
-                            body.extend_from_slice(&piece[..piece.len().min(room)]);
-                        }
-                        fed += p.consumed;
-                        if p.done {
-                            let len = head.len + fed;
-                            return Progress::Message(Box::new(finish(
-                                buf, head, len, body, problems, limits, false,
-                            )));
-                        }
-                        if at_end || (p.consumed == 0 && avail.len() > limits.max_chunk_line) {
-                            let len = head.len + fed;
-                            let mut m = finish(buf, head, len, body, problems, limits, true);
-                            m.problems.push(Finding::new(
-                                &rules::HTTP_MALFORMED,
-                                "the chunked body ended before its last chunk",
-                            ));
-                            return Progress::Message(Box::new(m));
-                        }
-                        *state = HttpState::Chunked {
-                            head,
-                            problems,
-                            decoder,
-                            fed,
-                            body,
-                        };
-                        return Progress::NeedMore;
-                    }
-                    Err(e) => {
-                        let len = head.len + fed;
-                        let mut m = finish(buf, head, len, body, problems, limits, true);
-                        m.problems.push(Finding::new(e.rule(), e.to_string()));
-                        return Progress::Message(Box::new(m));
-                    }
-                }
-            }
-            HttpState::UntilClose { head, problems } => {
-                let cap = head.len + limits.max_decoded_body;
-                if !at_end && buf.len() < cap {
-                    *state = HttpState::UntilClose { head, problems };
-                    return Progress::NeedMore;
-                }
-                let take = buf.len().min(cap);
-                let body = buf.bytes()[head.len.min(take)..take].to_vec();
-                let truncated = !at_end;
-                return Progress::Message(Box::new(finish(
-                    buf, head, take, body, problems, limits, truncated,
-                )));
-            }
+                raw,
+                offset,
+                body,
+                body_span_in_raw,
+                frames,
+                time,
+                problems: problems
+                    .iter()
+                    .map(|p| Finding::new(p.rule(), p.message()))
+                    .collect(),
+                truncated,
+            }))
         }
-    }
-}
-
-/// Takes `len` bytes off the buffer as one message, undoing the content
-/// coding of its body.
-fn finish(
-    buf: &mut StreamBuf,
-    head: Head,
-    len: usize,
-    body: Vec<u8>,
-    mut problems: Vec<Finding>,
-    limits: &http::Limits,
-    truncated: bool,
-) -> Message {
-    let len = len.min(buf.len());
-    let raw = buf.bytes()[..len].to_vec();
-    let offset = buf.offset();
-    let (frames, time) = buf.provenance(len);
-    buf.consume(len);
-    let chunked = head
-        .header("transfer-encoding")
-        .is_some_and(|h| h.value.to_ascii_lowercase().contains("chunked"));
-    let mut body_span_in_raw = (!chunked && head.len <= raw.len())
-        .then(|| head.len..head.len + body.len().min(raw.len() - head.len));
-    let mut body = body;
-    let codings: Vec<String> = head
-        .list("content-encoding")
-        .iter()
-        .map(|c| c.trim().to_ascii_lowercase())
-        .filter(|c| !c.is_empty() && c != "identity")
-        .collect();
-    // Codings apply in the order listed; undo them last first.
-    for coding in codings.iter().rev() {
-        match http::decode_content(coding, &body, limits.max_decoded_body) {
-            Ok(d) => {
-                if d.truncated {
-                    problems.push(Finding::new(
-                        &rules::HTTP_BODY_TOO_LARGE,
-                        format!(
-                            "the {coding} body inflates past the {}-byte cap; dispel keeps the first bytes",
-                            limits.max_decoded_body
-                        ),
-                    ));
-                }
-                body = d.data;
-                body_span_in_raw = None;
-            }
-            Err(e) => {
-                problems.push(Finding::new(e.rule(), e.to_string()));
-                break;
-            }
-        }
-    }
-    Message {
-        head,
-        raw,
-        offset,
-        body,
-        body_span_in_raw,
-        frames,
-        time,
-        problems,
-        truncated,
     }
 }
 
@@ -440,34 +241,4 @@ pub fn error_step(conn: ConnId, dir: Dir, err: &HttpError, buf: &StreamBuf, samp
         format!("{}; HTTP decoding of this direction stops here", err),
     ));
     s
-}
-
-/// Whether the first bytes of a direction look like HTTP/1.x: a request
-/// line's method and a space, or `HTTP/`. `None`: too few bytes to tell.
-pub fn looks_like_http(dir: Dir, b: &[u8]) -> Option<bool> {
-    match dir {
-        Dir::S2c => {
-            let want = b"HTTP/";
-            let n = b.len().min(want.len());
-            if b[..n] != want[..n] {
-                Some(false)
-            } else if n < want.len() {
-                None
-            } else {
-                Some(true)
-            }
-        }
-        Dir::C2s => {
-            // A method token (RFC 9110 §9: tchar), then one space.
-            for (i, &c) in b.iter().enumerate().take(24) {
-                if c == b' ' {
-                    return Some(i > 0 && b[..i].iter().all(u8::is_ascii_uppercase));
-                }
-                if !c.is_ascii_uppercase() {
-                    return Some(false);
-                }
-            }
-            if b.len() >= 24 { Some(false) } else { None }
-        }
-    }
 }

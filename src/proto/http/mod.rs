@@ -20,6 +20,10 @@
 use std::io::Read;
 use std::ops::Range;
 
+mod reader;
+
+pub use reader::{MessageProblem, MessageReader, ReadMessage, Reading, looks_like_http};
+
 use flate2::{Decompress, FlushDecompress, Status};
 
 use crate::rules::{self, Rule};
