@@ -22,6 +22,24 @@ pub use crate::rules::Severity;
 /// `tcp.stream` (0-based) so students can type `tcp.stream == N` there.
 pub type ConnId = u32;
 
+/// What one layer stack reads: a connection's own bytes (stream 0), or a
+/// stream multiplexed within it (an HTTP/2 stream carrying a WebSocket,
+/// RFC 8441, would be one). Connections are numbered as Wireshark's
+/// `tcp.stream`; outputs name the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Channel {
+    pub conn: ConnId,
+    /// 0: the connection itself.
+    pub stream: u32,
+}
+
+impl Channel {
+    /// A connection's own bytes.
+    pub const fn of(conn: ConnId) -> Channel {
+        Channel { conn, stream: 0 }
+    }
+}
+
 /// Capture packet number, 1-based in capture order, as Wireshark's `frame.number`.
 pub type FrameNo = u64;
 

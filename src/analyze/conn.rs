@@ -8,12 +8,13 @@ use std::collections::VecDeque;
 
 use crate::proto::http;
 use crate::proto::ws::RequestCheck;
-use crate::step::Dir;
+use crate::step::{Channel, Dir};
 use crate::tcp::{ConnMeta, Control, Event};
 
 use super::Detail;
 use super::handshake;
-use super::http::{self as httpstep, Progress};
+use super::http as httpstep;
+use super::layer::{Cx, Layer, Next};
 use super::stream::StreamBuf;
 use super::tcpsteps;
 use super::up::{Cmd, CtxSlot, Exchange, Request, Response, Up};
@@ -49,35 +50,11 @@ impl Default for Limits {
     }
 }
 
-/// How one direction's bytes are being decoded.
-#[derive(Debug, Clone)]
-enum Decoder {
-    /// Too few bytes yet to tell what protocol this is.
-    Detect,
-    /// Not decoded by a higher layer: shown as TCP data.
-    Raw,
-    Http(Box<http::MessageReader>),
-    /// The client asked to upgrade; its next bytes wait for the answer.
-    AwaitUpgrade,
-    WebSocket(Box<WsDir>),
-    /// A gap or an unparseable message ended decoding of this direction.
-    Stopped,
-}
-
-impl Decoder {
-    fn layer(&self) -> Option<&'static str> {
-        match self {
-            Decoder::Http(_) | Decoder::AwaitUpgrade => Some("HTTP"),
-            Decoder::WebSocket(w) if !w.stopped() => Some("WebSocket"),
-            _ => None,
-        }
-    }
-}
-
 #[derive(Debug, Clone)]
 struct DirState {
     buf: StreamBuf,
-    decoder: Decoder,
+    /// The top of the direction's layer stack (see [`super::layer`]).
+    layer: Layer,
 }
 
 /// A request waiting for its response.
@@ -111,7 +88,7 @@ impl ConnState {
     pub fn new(meta: ConnMeta, limits: Limits, detail: Detail) -> ConnState {
         let dir = || DirState {
             buf: StreamBuf::default(),
-            decoder: Decoder::Detect,
+            layer: Layer::Detect,
         };
         ConnState {
             meta,
@@ -130,7 +107,7 @@ impl ConnState {
     pub fn set_detail(&mut self, detail: Detail) {
         self.detail = detail;
         for d in &mut self.dirs {
-            if let Decoder::WebSocket(w) = &mut d.decoder {
+            if let Layer::WebSocket(w) = &mut d.layer {
                 w.set_detail(detail);
             }
         }
@@ -183,11 +160,12 @@ impl ConnState {
                 at,
                 why,
             } => {
-                if matches!(self.dirs[dir.index()].decoder, Decoder::Detect) {
+                let state = &mut self.dirs[dir.index()];
+                if matches!(state.layer, Layer::Detect) {
                     // Too few bytes were seen to tell the protocol, and after
                     // a hole nothing can be told: show the bytes as they are.
-                    self.dirs[dir.index()].decoder = Decoder::Raw;
-                    self.flush_raw(dir, up);
+                    state.layer = Layer::Raw;
+                    flush_raw(id, dir, &mut state.buf, self.limits.max_raw_step, up);
                 }
                 let stops = self.stop_decoder(dir);
                 up.step(tcpsteps::gap(id, dir, offset, len, at, why, stops));
@@ -199,8 +177,8 @@ impl ConnState {
                 at,
             } => {
                 let state = &mut self.dirs[dir.index()];
-                match state.decoder {
-                    Decoder::Raw => {
+                match state.layer {
+                    Layer::Raw => {
                         let max = self.limits.max_raw_step.max(1);
                         for (i, chunk) in data.chunks(max).enumerate() {
                             up.step(tcpsteps::data(
@@ -214,7 +192,7 @@ impl ConnState {
                             ));
                         }
                     }
-                    Decoder::Stopped => {}
+                    Layer::Stopped => {}
                     _ => {
                         state.buf.push(offset, data, at);
                         self.pump(dir, false, up);
@@ -224,100 +202,39 @@ impl ConnState {
         }
     }
 
-    /// Runs the decoder of a direction over its buffered bytes.
+    /// Runs the layer of a direction over its buffered bytes, acting on its
+    /// answers until it needs more.
     fn pump(&mut self, dir: Dir, at_end: bool, up: &mut Up<'_>) {
-        let id = self.meta.id;
+        let d = dir.index();
         loop {
-            let d = dir.index();
-            match &mut self.dirs[d].decoder {
-                Decoder::Detect => {
-                    let verdict = http::looks_like_http(dir == Dir::C2s, self.dirs[d].buf.bytes());
-                    match verdict {
-                        Some(true) => self.dirs[d].decoder = Decoder::Http(Box::default()),
-                        Some(false) => {
-                            self.dirs[d].decoder = Decoder::Raw;
-                            self.flush_raw(dir, up);
-                            return;
-                        }
-                        None if at_end => {
-                            self.dirs[d].decoder = Decoder::Raw;
-                            self.flush_raw(dir, up);
-                            return;
-                        }
-                        None => return,
-                    }
-                }
-                Decoder::Raw => {
-                    self.flush_raw(dir, up);
-                    return;
-                }
-                Decoder::Stopped => {
-                    self.dirs[d].buf.clear();
-                    return;
-                }
-                Decoder::AwaitUpgrade => return,
-                Decoder::WebSocket(w) => {
-                    let mut out = ws::Deliveries::new();
-                    w.pump(&mut self.dirs[d].buf, &mut self.pings, up, &mut out);
-                    if at_end {
-                        w.end(&mut self.dirs[d].buf, up);
-                    }
-                    self.deliver(dir, out, up);
-                    return;
-                }
-                Decoder::Http(state) => {
-                    if self.dirs[d].buf.is_empty() {
-                        return;
-                    }
-                    let method = match dir {
-                        Dir::S2c => self.requests.front().map(|r| r.method.clone()),
-                        Dir::C2s => None,
-                    };
-                    let progress = httpstep::read(
-                        state,
-                        &mut self.dirs[d].buf,
-                        dir,
-                        method.as_deref(),
-                        &self.limits.http,
-                        at_end,
-                    );
-                    match progress {
-                        Progress::NeedMore => return,
-                        Progress::Error(e, sample) => {
-                            let s = httpstep::error_step(id, dir, &e, &self.dirs[d].buf, &sample);
-                            up.step(s);
-                            self.dirs[d].decoder = Decoder::Stopped;
-                            self.dirs[d].buf.clear();
-                            return;
-                        }
-                        Progress::Message(m) => match dir {
-                            Dir::C2s => self.request(*m, up),
-                            Dir::S2c => self.response(*m, up),
-                        },
-                    }
-                }
-            }
-        }
-    }
-
-    fn flush_raw(&mut self, dir: Dir, up: &mut Up<'_>) {
-        let id = self.meta.id;
-        let max = self.limits.max_raw_step.max(1);
-        let buf = &mut self.dirs[dir.index()].buf;
-        while !buf.is_empty() {
-            let n = buf.len().min(max);
-            let (frames, time) = buf.provenance(n);
-            let s = tcpsteps::data(
-                id,
+            let method = match dir {
+                Dir::S2c => self.requests.front().map(|r| r.method.as_str()),
+                Dir::C2s => None,
+            };
+            let state = &mut self.dirs[d];
+            let mut cx = Cx {
+                channel: Channel::of(self.meta.id),
                 dir,
-                buf.offset(),
-                &buf.bytes()[..n],
-                frames,
-                time,
-                "no higher layer recognised",
-            );
-            buf.consume(n);
-            up.step(s);
+                at_end,
+                request_method: method,
+                limits: &self.limits,
+                pings: &mut self.pings,
+                deliver: self.engineio,
+                up,
+            };
+            match state.layer.read(&mut state.buf, &mut cx) {
+                Next::NeedMore => return,
+                Next::Switch(layer) => state.layer = layer,
+                Next::Stop => {
+                    state.layer = Layer::Stopped;
+                    state.buf.clear();
+                    return;
+                }
+                Next::Up(m) => match dir {
+                    Dir::C2s => self.request(*m, up),
+                    Dir::S2c => self.response(*m, up),
+                },
+            }
         }
     }
 
@@ -352,7 +269,7 @@ impl ConnState {
         if is_upgrade {
             // RFC 6455 §4.1: the client waits for the server's answer before
             // sending frames; until then its bytes are neither HTTP nor WS.
-            self.dirs[0].decoder = Decoder::AwaitUpgrade;
+            self.dirs[0].layer = Layer::AwaitUpgrade;
         }
     }
 
@@ -416,17 +333,20 @@ impl ConnState {
             self.engineio = crate::proto::engineio::parse_request_target(&target)
                 .and_then(|q| q.version())
                 .is_some();
-            up.send(Cmd::WsOpened { conn: id, target });
+            up.send(Cmd::WsOpened {
+                channel: Channel::of(id),
+                target,
+            });
             let c2s = deflate.map(|(c, _)| (true, c));
             let s2c = deflate.map(|(_, srv)| (true, srv));
-            self.dirs[1].decoder = Decoder::WebSocket(Box::new(WsDir::new(
+            self.dirs[1].layer = Layer::WebSocket(Box::new(WsDir::new(
                 id,
                 Dir::S2c,
                 s2c,
                 self.limits.ws,
                 self.detail,
             )));
-            self.dirs[0].decoder = Decoder::WebSocket(Box::new(WsDir::new(
+            self.dirs[0].layer = Layer::WebSocket(Box::new(WsDir::new(
                 id,
                 Dir::C2s,
                 c2s,
@@ -435,19 +355,9 @@ impl ConnState {
             )));
             // The client's bytes that waited for this answer are frames.
             self.pump(Dir::C2s, false, up);
-        } else if matches!(self.dirs[0].decoder, Decoder::AwaitUpgrade) {
-            self.dirs[0].decoder = Decoder::Http(Box::default());
+        } else if matches!(self.dirs[0].layer, Layer::AwaitUpgrade) {
+            self.dirs[0].layer = Layer::Http(Box::default());
             self.pump(Dir::C2s, false, up);
-        }
-    }
-
-    /// Completed WebSocket messages go to the layer above.
-    fn deliver(&mut self, dir: Dir, out: ws::Deliveries, up: &mut Up<'_>) {
-        if !self.engineio {
-            return;
-        }
-        for m in out {
-            up.ws_message(self.meta.id, dir, m);
         }
     }
 
@@ -455,12 +365,8 @@ impl ConnState {
     /// layer's name when one was stopped.
     fn stop_decoder(&mut self, dir: Dir) -> Option<&'static str> {
         let state = &mut self.dirs[dir.index()];
-        let layer = state.decoder.layer();
-        match &mut state.decoder {
-            Decoder::Raw => {}
-            Decoder::WebSocket(w) => w.stop(),
-            _ => state.decoder = Decoder::Stopped,
-        }
+        let layer = state.layer.name();
+        state.layer.stop();
         state.buf.clear();
         layer
     }
@@ -469,7 +375,7 @@ impl ConnState {
     /// windows) goes back; a finished connection costs only its stats.
     fn release(&mut self) {
         for d in &mut self.dirs {
-            d.decoder = Decoder::Stopped;
+            d.layer = Layer::Stopped;
             d.buf = StreamBuf::default();
         }
         self.requests.clear();
@@ -493,5 +399,26 @@ fn exchange(conn: u32, m: httpstep::Message, ctx: Option<CtxSlot>) -> Exchange {
         frames: m.frames,
         time: m.time,
         ctx,
+    }
+}
+
+/// Shows a direction's buffered bytes as TCP data, in steps of at most
+/// `max` bytes.
+pub(super) fn flush_raw(conn: u32, dir: Dir, buf: &mut StreamBuf, max: usize, up: &mut Up<'_>) {
+    let max = max.max(1);
+    while !buf.is_empty() {
+        let n = buf.len().min(max);
+        let (frames, time) = buf.provenance(n);
+        let s = tcpsteps::data(
+            conn,
+            dir,
+            buf.offset(),
+            &buf.bytes()[..n],
+            frames,
+            time,
+            "no higher layer recognised",
+        );
+        buf.consume(n);
+        up.step(s);
     }
 }

@@ -10,6 +10,7 @@ mod conn;
 mod eio;
 mod handshake;
 mod http;
+mod layer;
 mod stream;
 mod tcpsteps;
 mod up;

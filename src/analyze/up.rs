@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use crate::proto::http::Head;
-use crate::step::{ConnId, Dir, Field, Finding, Frames, Step, Timestamp};
+use crate::step::{Channel, ConnId, Dir, Field, Finding, Frames, Step, Timestamp};
 use crate::tcp::ConnMeta;
 
 use super::eio::{RequestCtx, Tracker, WsMessage};
@@ -112,13 +112,13 @@ pub enum Cmd {
     ResponseBody(Box<Exchange>),
     /// An Engine.IO request's WebSocket upgrade succeeded.
     WsOpened {
-        conn: ConnId,
+        channel: Channel,
         target: String,
     },
     /// A complete WebSocket message, its payload at `at` in the batch's
     /// [`Batch::data`].
     WsMessage {
-        conn: ConnId,
+        channel: Channel,
         dir: Dir,
         text: bool,
         at: Range<usize>,
@@ -228,11 +228,11 @@ impl Up<'_> {
     }
 
     /// A complete WebSocket message for Engine.IO.
-    pub fn ws_message(&mut self, conn: ConnId, dir: Dir, m: Delivered) {
+    pub fn ws_message(&mut self, channel: Channel, dir: Dir, m: Delivered) {
         match self {
             Up::Now(back, sink) => {
                 let m = WsMessage {
-                    conn,
+                    channel,
                     dir,
                     text: m.text,
                     payload: &m.payload,
@@ -245,7 +245,7 @@ impl Up<'_> {
                 let start = batch.data.len();
                 batch.data.extend_from_slice(&m.payload);
                 batch.push(Cmd::WsMessage {
-                    conn,
+                    channel,
                     dir,
                     text: m.text,
                     at: start..batch.data.len(),
@@ -426,7 +426,7 @@ impl Back {
     /// dropped where they were (on the back's thread, in one go).
     pub fn apply(&mut self, cmd: &mut Cmd, data: &[u8], sink: &mut dyn Sink) {
         if let Cmd::WsMessage {
-            conn,
+            channel,
             dir,
             text,
             at,
@@ -435,7 +435,7 @@ impl Back {
         } = cmd
         {
             let m = WsMessage {
-                conn: *conn,
+                channel: *channel,
                 dir: *dir,
                 text: *text,
                 payload: data.get(at.clone()).unwrap_or_default(),
@@ -502,7 +502,7 @@ impl Back {
                 }
             }
             Cmd::ResponseBody(ex) => response_body(eio, &mut out, ex),
-            Cmd::WsOpened { conn, target } => eio.websocket_opened(*conn, target),
+            Cmd::WsOpened { channel, target } => eio.websocket_opened(*channel, target),
             Cmd::End(capture_end) => eio.end(*capture_end, &mut |s| out.emit(s)),
             Cmd::WsMessage { .. } => {}
         }

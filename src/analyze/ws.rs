@@ -293,28 +293,7 @@ impl WsDir {
         // Control frames are rare and carry the ping/pong and Close logic:
         // always built in full.
         if !(self.detail.frame || h.opcode.is_control()) {
-            // A lean step: what the layers above need, and findings.
-            let payload: &[u8] = match h.mask {
-                Some(key) => {
-                    self.scratch.clear();
-                    self.scratch.extend_from_slice(&raw[payload_range]);
-                    crate::proto::ws::apply_mask(&mut self.scratch, key, 0);
-                    &self.scratch
-                }
-                None => &raw[payload_range],
-            };
-            let events = self.assembler.push(h, payload);
-            for e in &events {
-                if let AssemblyEvent::Violation(v) = e {
-                    s.findings.push(Finding::new(v.rule(), v.message()));
-                }
-            }
-            // (`extend`, not `extend_from_slice`: SmallVec's slice insert
-            // costs several times a push for the usual one frame.)
-            self.msg_frames.extend(frames.iter().copied());
-            up.lean_step(s, self.detail.frame_unremarkable);
-            self.after_frame(h, events, time, up, out);
-            return;
+            return self.lean_frame(s, raw, h, payload_range, &frames, time, up, out);
         }
         let b = s.add_buffer(
             "stream",
@@ -344,37 +323,7 @@ impl WsDir {
             None => &raw[payload_range.clone()],
         };
         header_fields(&mut s, b, h);
-        // The payload: the wire bytes, and for a masked frame the unmasked
-        // bytes in a buffer of their own.
-        if h.masked {
-            s.fields.push(
-                Field::new("websocket.masked_payload", Value::SpanBytes).span(Span::bytes(
-                    b,
-                    payload_range.start,
-                    payload_range.len(),
-                )),
-            );
-            let u = s.add_buffer(
-                "unmasked",
-                Origin::Derived,
-                unmasked.clone().unwrap_or_default(),
-            );
-            s.fields.push(
-                Field::new("websocket.payload", Value::SpanBytes).span(Span::bytes(
-                    u,
-                    0,
-                    payload.len(),
-                )),
-            );
-        } else {
-            s.fields.push(
-                Field::new("websocket.payload", Value::SpanBytes).span(Span::bytes(
-                    b,
-                    payload_range.start,
-                    payload_range.len(),
-                )),
-            );
-        }
+        payload_fields(&mut s, b, h, payload_range.clone(), unmasked.clone());
         let pb = if h.masked { 1 } else { b };
         let poff = if h.masked { 0 } else { payload_range.start };
 
@@ -397,31 +346,7 @@ impl WsDir {
                     )),
                 );
             }
-            OpCode::Pong => {
-                s.fields.push(
-                    Field::new("websocket.payload.pong", Value::SpanBytes).span(Span::bytes(
-                        pb,
-                        poff,
-                        payload.len(),
-                    )),
-                );
-                let waiting = &mut pings[self.dir.reverse().index()];
-                match waiting.iter().position(|(p, _)| p.as_slice() == payload) {
-                    Some(i) => {
-                        // The ping's number is known once it is emitted;
-                        // `answers_ping` adds it then.
-                        answers = waiting.remove(i).map(|(_, slot)| slot);
-                        waiting.drain(..i);
-                    }
-                    None => {
-                        s.fields.push(
-                            Field::new("websocket.pong.answers", Value::Str("none".into())).show(
-                                "unsolicited: a pong may be sent as a heartbeat (RFC 6455 §5.5.3)",
-                            ),
-                        );
-                    }
-                }
-            }
+            OpCode::Pong => answers = self.pong_fields(&mut s, pb, poff, payload, pings),
             _ => {}
         }
         s.summary = summary;
@@ -440,6 +365,76 @@ impl WsDir {
             up.step(s);
         }
         self.after_frame(h, events, time, up, out);
+    }
+
+    /// A lean frame step: what the layers above need, and findings.
+    #[allow(clippy::too_many_arguments)]
+    fn lean_frame(
+        &mut self,
+        mut s: Step,
+        raw: &[u8],
+        h: &FrameHeader,
+        payload_range: std::ops::Range<usize>,
+        frames: &Frames,
+        time: Timestamp,
+        up: &mut Up<'_>,
+        out: &mut Deliveries,
+    ) {
+        let payload: &[u8] = match h.mask {
+            Some(key) => {
+                self.scratch.clear();
+                self.scratch.extend_from_slice(&raw[payload_range]);
+                crate::proto::ws::apply_mask(&mut self.scratch, key, 0);
+                &self.scratch
+            }
+            None => &raw[payload_range],
+        };
+        let events = self.assembler.push(h, payload);
+        for e in &events {
+            if let AssemblyEvent::Violation(v) = e {
+                s.findings.push(Finding::new(v.rule(), v.message()));
+            }
+        }
+        // (`extend`, not `extend_from_slice`: SmallVec's slice insert
+        // costs several times a push for the usual one frame.)
+        self.msg_frames.extend(frames.iter().copied());
+        up.lean_step(s, self.detail.frame_unremarkable);
+        self.after_frame(h, events, time, up, out);
+    }
+
+    /// A Pong's fields; the slot of the Ping it answers, if one waits.
+    fn pong_fields(
+        &mut self,
+        s: &mut Step,
+        pb: u16,
+        poff: usize,
+        payload: &[u8],
+        pings: &mut Pings,
+    ) -> Option<StepSlot> {
+        s.fields.push(
+            Field::new("websocket.payload.pong", Value::SpanBytes).span(Span::bytes(
+                pb,
+                poff,
+                payload.len(),
+            )),
+        );
+        let waiting = &mut pings[self.dir.reverse().index()];
+        match waiting.iter().position(|(p, _)| p.as_slice() == payload) {
+            Some(i) => {
+                // The ping's number is known once it is emitted;
+                // `answers_ping` adds it then.
+                let answers = waiting.remove(i).map(|(_, slot)| slot);
+                waiting.drain(..i);
+                answers
+            }
+            None => {
+                s.fields.push(
+                    Field::new("websocket.pong.answers", Value::Str("none".into()))
+                        .show("unsolicited: a pong may be sent as a heartbeat (RFC 6455 §5.5.3)"),
+                );
+                None
+            }
+        }
     }
 
     /// What a frame's assembly completed: messages go on as steps and to
@@ -849,6 +844,42 @@ impl WsDir {
         );
         buf.clear();
         up.step(s);
+    }
+}
+
+/// The payload's fields: the wire bytes, and for a masked frame the
+/// unmasked bytes in a buffer of their own.
+fn payload_fields(
+    s: &mut Step,
+    b: u16,
+    h: &FrameHeader,
+    payload_range: std::ops::Range<usize>,
+    unmasked: Option<Arc<[u8]>>,
+) {
+    if h.masked {
+        s.fields.push(
+            Field::new("websocket.masked_payload", Value::SpanBytes).span(Span::bytes(
+                b,
+                payload_range.start,
+                payload_range.len(),
+            )),
+        );
+        let u = s.add_buffer("unmasked", Origin::Derived, unmasked.unwrap_or_default());
+        s.fields.push(
+            Field::new("websocket.payload", Value::SpanBytes).span(Span::bytes(
+                u,
+                0,
+                payload_range.len(),
+            )),
+        );
+    } else {
+        s.fields.push(
+            Field::new("websocket.payload", Value::SpanBytes).span(Span::bytes(
+                b,
+                payload_range.start,
+                payload_range.len(),
+            )),
+        );
     }
 }
 

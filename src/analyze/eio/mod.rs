@@ -23,7 +23,7 @@ use crate::proto::http::Head;
 use crate::proto::socketio::{self as sio, Protocol};
 use crate::rules;
 use crate::sanitize::escape;
-use crate::step::{ConnId, Dir, Field, Finding, Frames, Step, Timestamp, Value};
+use crate::step::{Channel, ConnId, Dir, Field, Finding, Frames, Step, Timestamp, Value};
 
 use super::Detail;
 
@@ -48,7 +48,8 @@ pub struct RequestCtx {
 /// A complete WebSocket message, as the connection layer hands it over.
 #[derive(Debug)]
 pub struct WsMessage<'a> {
-    pub conn: ConnId,
+    /// The WebSocket's channel (today: its connection).
+    pub channel: Channel,
     pub dir: Dir,
     pub text: bool,
     pub payload: &'a [u8],
@@ -108,7 +109,7 @@ pub struct Tracker {
     sessions_skipped: u64,
     sessions: Vec<Session>,
     by_sid: HashMap<String, u32>,
-    ws: HashMap<ConnId, WsLink, foldhash::fast::RandomState>,
+    ws: HashMap<Channel, WsLink, foldhash::fast::RandomState>,
 }
 
 impl Tracker {
@@ -297,7 +298,7 @@ impl Tracker {
     }
 
     /// The WebSocket upgrade of an Engine.IO request succeeded.
-    pub fn websocket_opened(&mut self, conn: ConnId, target: &str) {
+    pub fn websocket_opened(&mut self, channel: Channel, target: &str) {
         let Some(query) = eio::parse_request_target(target) else {
             return;
         };
@@ -306,26 +307,26 @@ impl Tracker {
         };
         let session = self.session_of(query.sid.as_deref());
         if let Some(i) = session {
-            self.sessions[i as usize].conns.insert(conn);
+            self.sessions[i as usize].conns.insert(channel.conn);
         }
-        self.ws.insert(conn, WsLink { version, session });
+        self.ws.insert(channel, WsLink { version, session });
     }
 
     /// A WebSocket message on an Engine.IO connection: one packet.
     pub fn ws_message(&mut self, m: WsMessage<'_>, emit: &mut Emit<'_>) {
         let WsMessage {
-            conn,
+            channel,
             dir,
             text,
             payload,
             frames,
             time,
         } = m;
-        let Some(link) = self.ws.get(&conn).copied() else {
+        let Some(link) = self.ws.get(&channel).copied() else {
             return;
         };
         let w = Where {
-            conn,
+            conn: channel.conn,
             dir,
             frames,
             time,
@@ -355,7 +356,7 @@ impl Tracker {
                 );
                 if link.session.is_none()
                     && let Some(s) = session
-                    && let Some(l) = self.ws.get_mut(&conn)
+                    && let Some(l) = self.ws.get_mut(&channel)
                 {
                     l.session = Some(s);
                 }

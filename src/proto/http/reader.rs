@@ -151,145 +151,194 @@ impl MessageReader {
         at_end: bool,
     ) -> Reading {
         loop {
-            match std::mem::take(&mut self.0) {
-                State::Head => {
-                    let parsed = if request {
-                        parse_request_head(bytes, limits)
-                    } else {
-                        parse_response_head(bytes, limits)
-                    };
-                    let head = match parsed {
-                        Parse::Partial => return Reading::NeedMore,
-                        Parse::Invalid(e) => return Reading::Error(e),
-                        Parse::Complete(h) => h,
-                    };
-                    let framing = if request {
-                        request_body_framing(&head)
-                    } else {
-                        response_body_framing(&head, request_method)
-                    };
-                    let problems: Vec<MessageProblem> = framing
-                        .anomalies
-                        .into_iter()
-                        .map(MessageProblem::Framing)
-                        .collect();
-                    self.0 = match framing.framing {
-                        BodyFraming::None | BodyFraming::Length(0) => {
-                            let len = head.len;
-                            return Reading::Message(Box::new(finish(
-                                bytes,
-                                head,
-                                len,
-                                Vec::new(),
-                                problems,
-                                limits,
-                                false,
-                            )));
-                        }
-                        BodyFraming::Length(len) => State::Length {
-                            head,
-                            len,
-                            problems,
-                        },
-                        BodyFraming::Chunked => State::Chunked {
-                            head,
-                            problems,
-                            decoder: ChunkedDecoder::new(limits),
-                            fed: 0,
-                            body: Vec::new(),
-                        },
-                        BodyFraming::UntilClose => State::UntilClose { head, problems },
-                    };
-                }
+            let (next, out) = match std::mem::take(&mut self.0) {
+                State::Head => head(bytes, request, request_method, limits),
                 State::Length {
                     head,
                     len,
                     problems,
-                } => {
-                    let total = (head.len as u64).saturating_add(len);
-                    let cap = (head.len + limits.max_decoded_body) as u64;
-                    if (bytes.len() as u64) < total.min(cap) && !at_end {
-                        self.0 = State::Length {
-                            head,
-                            len,
-                            problems,
-                        };
-                        return Reading::NeedMore;
-                    }
-                    let take = (bytes.len() as u64).min(total).min(cap) as usize;
-                    let truncated = (take as u64) < total;
-                    let body = bytes[head.len.min(take)..take].to_vec();
-                    let kept = take - head.len;
-                    let mut m = finish(bytes, head, take, body, problems, limits, truncated);
-                    if truncated {
-                        m.problems.push(MessageProblem::BodyCapped {
-                            announced: len,
-                            kept,
-                        });
-                    }
-                    return Reading::Message(Box::new(m));
-                }
+                } => length(bytes, head, len, problems, limits, at_end),
                 State::Chunked {
                     head,
                     problems,
-                    mut decoder,
-                    mut fed,
-                    mut body,
-                } => {
-                    let avail = &bytes[head.len + fed..];
-                    match decoder.feed(avail) {
-                        Ok(p) => {
-                            for r in &p.data {
-                                let room = limits.max_decoded_body.saturating_sub(body.len());
-                                let piece = &avail[r.clone()];
-                                body.extend_from_slice(&piece[..piece.len().min(room)]);
-                            }
-                            fed += p.consumed;
-                            if p.done {
-                                let len = head.len + fed;
-                                return Reading::Message(Box::new(finish(
-                                    bytes, head, len, body, problems, limits, false,
-                                )));
-                            }
-                            if at_end || (p.consumed == 0 && avail.len() > limits.max_chunk_line) {
-                                let len = head.len + fed;
-                                let mut m = finish(bytes, head, len, body, problems, limits, true);
-                                m.problems.push(MessageProblem::ChunkedUnfinished);
-                                return Reading::Message(Box::new(m));
-                            }
-                            self.0 = State::Chunked {
-                                head,
-                                problems,
-                                decoder,
-                                fed,
-                                body,
-                            };
-                            return Reading::NeedMore;
-                        }
-                        Err(e) => {
-                            let len = head.len + fed;
-                            let mut m = finish(bytes, head, len, body, problems, limits, true);
-                            m.problems.push(MessageProblem::Error(e));
-                            return Reading::Message(Box::new(m));
-                        }
-                    }
-                }
+                    decoder,
+                    fed,
+                    body,
+                } => chunked(bytes, head, problems, decoder, fed, body, limits, at_end),
                 State::UntilClose { head, problems } => {
-                    let cap = head.len + limits.max_decoded_body;
-                    if !at_end && bytes.len() < cap {
-                        self.0 = State::UntilClose { head, problems };
-                        return Reading::NeedMore;
-                    }
-                    let take = bytes.len().min(cap);
-                    let body = bytes[head.len.min(take)..take].to_vec();
-                    let truncated = !at_end;
-                    return Reading::Message(Box::new(finish(
-                        bytes, head, take, body, problems, limits, truncated,
-                    )));
+                    until_close(bytes, head, problems, limits, at_end)
                 }
+            };
+            self.0 = next;
+            if let Some(out) = out {
+                return out;
             }
         }
     }
+}
+
+/// What one state makes of the input: the next state, and what to answer
+/// (`None`: read on in the next state).
+type Step = (State, Option<Reading>);
+
+/// A message read whole: back to waiting for a head.
+fn done(m: ReadMessage) -> Step {
+    (State::Head, Some(Reading::Message(Box::new(m))))
+}
+
+/// The head, then how the body is delimited (RFC 9112 §6.3).
+fn head(bytes: &[u8], request: bool, request_method: Option<&str>, limits: &Limits) -> Step {
+    let parsed = if request {
+        parse_request_head(bytes, limits)
+    } else {
+        parse_response_head(bytes, limits)
+    };
+    let head = match parsed {
+        Parse::Partial => return (State::Head, Some(Reading::NeedMore)),
+        Parse::Invalid(e) => return (State::Head, Some(Reading::Error(e))),
+        Parse::Complete(h) => h,
+    };
+    let framing = if request {
+        request_body_framing(&head)
+    } else {
+        response_body_framing(&head, request_method)
+    };
+    let problems: Vec<MessageProblem> = framing
+        .anomalies
+        .into_iter()
+        .map(MessageProblem::Framing)
+        .collect();
+    let next = match framing.framing {
+        BodyFraming::None | BodyFraming::Length(0) => {
+            let len = head.len;
+            return done(finish(
+                bytes,
+                head,
+                len,
+                Vec::new(),
+                problems,
+                limits,
+                false,
+            ));
+        }
+        BodyFraming::Length(len) => State::Length {
+            head,
+            len,
+            problems,
+        },
+        BodyFraming::Chunked => State::Chunked {
+            head,
+            problems,
+            decoder: ChunkedDecoder::new(limits),
+            fed: 0,
+            body: Vec::new(),
+        },
+        BodyFraming::UntilClose => State::UntilClose { head, problems },
+    };
+    (next, None)
+}
+
+/// A body of `len` bytes (`Content-Length`), kept up to the cap.
+fn length(
+    bytes: &[u8],
+    head: Head,
+    len: u64,
+    problems: Vec<MessageProblem>,
+    limits: &Limits,
+    at_end: bool,
+) -> Step {
+    let total = (head.len as u64).saturating_add(len);
+    let cap = (head.len + limits.max_decoded_body) as u64;
+    if (bytes.len() as u64) < total.min(cap) && !at_end {
+        let wait = State::Length {
+            head,
+            len,
+            problems,
+        };
+        return (wait, Some(Reading::NeedMore));
+    }
+    let take = (bytes.len() as u64).min(total).min(cap) as usize;
+    let truncated = (take as u64) < total;
+    let body = bytes[head.len.min(take)..take].to_vec();
+    let kept = take - head.len;
+    let mut m = finish(bytes, head, take, body, problems, limits, truncated);
+    if truncated {
+        m.problems.push(MessageProblem::BodyCapped {
+            announced: len,
+            kept,
+        });
+    }
+    done(m)
+}
+
+/// A chunked body, de-chunked as its chunks arrive (kept up to the cap).
+#[allow(clippy::too_many_arguments)]
+fn chunked(
+    bytes: &[u8],
+    head: Head,
+    problems: Vec<MessageProblem>,
+    mut decoder: ChunkedDecoder,
+    mut fed: usize,
+    mut body: Vec<u8>,
+    limits: &Limits,
+    at_end: bool,
+) -> Step {
+    let avail = &bytes[head.len + fed..];
+    match decoder.feed(avail) {
+        Ok(p) => {
+            for r in &p.data {
+                let room = limits.max_decoded_body.saturating_sub(body.len());
+                let piece = &avail[r.clone()];
+                body.extend_from_slice(&piece[..piece.len().min(room)]);
+            }
+            fed += p.consumed;
+            if p.done {
+                let len = head.len + fed;
+                return done(finish(bytes, head, len, body, problems, limits, false));
+            }
+            if at_end || (p.consumed == 0 && avail.len() > limits.max_chunk_line) {
+                let len = head.len + fed;
+                let mut m = finish(bytes, head, len, body, problems, limits, true);
+                m.problems.push(MessageProblem::ChunkedUnfinished);
+                return done(m);
+            }
+            let wait = State::Chunked {
+                head,
+                problems,
+                decoder,
+                fed,
+                body,
+            };
+            (wait, Some(Reading::NeedMore))
+        }
+        Err(e) => {
+            let len = head.len + fed;
+            let mut m = finish(bytes, head, len, body, problems, limits, true);
+            m.problems.push(MessageProblem::Error(e));
+            done(m)
+        }
+    }
+}
+
+/// A body that runs to the connection's end (kept up to the cap).
+fn until_close(
+    bytes: &[u8],
+    head: Head,
+    problems: Vec<MessageProblem>,
+    limits: &Limits,
+    at_end: bool,
+) -> Step {
+    let cap = head.len + limits.max_decoded_body;
+    if !at_end && bytes.len() < cap {
+        return (
+            State::UntilClose { head, problems },
+            Some(Reading::NeedMore),
+        );
+    }
+    let take = bytes.len().min(cap);
+    let body = bytes[head.len.min(take)..take].to_vec();
+    let truncated = !at_end;
+    done(finish(bytes, head, take, body, problems, limits, truncated))
 }
 
 /// The message of the first `len` bytes, its body's content coding undone.
