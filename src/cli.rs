@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::analyze::{self, Options, Report, RunError, Sink};
+use crate::analyze::{self, Options, Rendered, Report, RunError, Sink};
 use crate::check;
 
 mod check_cmd;
@@ -459,7 +459,7 @@ impl Sink for GuessSample {
     fn connection(&mut self, _: &ConnMeta) -> io::Result<()> {
         Ok(())
     }
-    fn step(&mut self, s: &crate::step::Step) -> io::Result<()> {
+    fn step(&mut self, _n: u64, s: &crate::step::Step, _: Rendered<'_>) -> io::Result<()> {
         let wanted = matches!(
             s.kind,
             "http.response" | "websocket.desync" | "websocket.after-close"
@@ -520,7 +520,7 @@ impl Sink for ReportSink {
     fn connection(&mut self, _meta: &ConnMeta) -> io::Result<()> {
         Ok(())
     }
-    fn step(&mut self, _step: &crate::step::Step) -> io::Result<()> {
+    fn step(&mut self, _n: u64, _step: &crate::step::Step, _: Rendered<'_>) -> io::Result<()> {
         Ok(())
     }
     fn finish(&mut self, report: &Report, _error: Option<&CaptureError>) -> io::Result<()> {

@@ -9,7 +9,7 @@ mod tools;
 
 use std::io;
 
-use dispel::analyze::{self, Collect, Options, Report, Sink};
+use dispel::analyze::{self, Collect, Interest, Options, Rendered, Report, Sink};
 use dispel::error::CaptureError;
 use dispel::step::Step;
 use dispel::tcp::ConnMeta;
@@ -22,14 +22,14 @@ impl Sink for Lean {
     fn connection(&mut self, meta: &ConnMeta) -> io::Result<()> {
         self.0.connection(meta)
     }
-    fn step(&mut self, step: &Step) -> io::Result<()> {
-        self.0.step(step)
+    fn step(&mut self, n: u64, step: &Step, rendered: Rendered<'_>) -> io::Result<()> {
+        self.0.step(n, step, rendered)
     }
     fn finish(&mut self, report: &Report, error: Option<&CaptureError>) -> io::Result<()> {
         self.0.finish(report, error)
     }
-    fn wants_detail(&self, _kind: &str) -> bool {
-        false
+    fn interest(&self) -> Interest {
+        Interest::reading(|_| false, |_| true)
     }
 }
 

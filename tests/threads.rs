@@ -11,7 +11,7 @@ mod tools;
 
 use std::io;
 
-use dispel::analyze::{self, Collect, Options, Report, RunError, Sink};
+use dispel::analyze::{self, Collect, Interest, Options, Rendered, Report, RunError, Sink};
 use dispel::error::CaptureError;
 use dispel::step::{Step, Value};
 use dispel::tcp::ConnMeta;
@@ -152,37 +152,30 @@ fn a_long_conversation_crosses_in_many_batches_and_matches() {
     assert!(event.summary.contains("hello"), "{}", event.summary);
 }
 
-/// Reads only findings, as `check` does: numbers the steps it is handed by
-/// counting, skipped ones included.
+/// Reads only findings, as `check` does, and keeps the numbers the run
+/// gives the steps it is handed.
 #[derive(Default)]
 struct FindingsOnly {
-    number: u64,
     seen: Vec<(u64, &'static str, Vec<&'static str>)>,
-    skipped: u64,
+    /// Steps the run numbered, from its report.
+    steps: u64,
 }
 
 impl Sink for FindingsOnly {
     fn connection(&mut self, _meta: &ConnMeta) -> io::Result<()> {
         Ok(())
     }
-    fn step(&mut self, step: &Step) -> io::Result<()> {
-        self.number += 1;
+    fn step(&mut self, n: u64, step: &Step, _: Rendered<'_>) -> io::Result<()> {
         let rules = step.findings.iter().map(|f| f.rule.id).collect();
-        self.seen.push((self.number, step.kind, rules));
+        self.seen.push((n, step.kind, rules));
         Ok(())
     }
-    fn finish(&mut self, _report: &Report, _error: Option<&CaptureError>) -> io::Result<()> {
+    fn finish(&mut self, report: &Report, _error: Option<&CaptureError>) -> io::Result<()> {
+        self.steps = report.steps;
         Ok(())
     }
-    fn wants_detail(&self, _kind: &str) -> bool {
-        false
-    }
-    fn wants_unremarkable(&self, _kind: &str) -> bool {
-        false
-    }
-    fn skipped(&mut self, n: u64) {
-        self.number += n;
-        self.skipped += n;
+    fn interest(&self) -> Interest {
+        Interest::reading(|_| false, |_| false)
     }
 }
 
@@ -217,16 +210,17 @@ fn skipped_steps_keep_their_numbers_on_one_thread_and_two() {
         for single_thread in [true, false] {
             let mut sink = FindingsOnly::default();
             let _ = analyze::run_file(&path, &opts(single_thread), &mut sink);
+            let steps = sink.steps;
             assert_eq!(
                 sink.seen, want,
                 "{name} (single_thread: {single_thread}): handed-over steps differ"
             );
             assert_eq!(
-                sink.number,
+                steps,
                 full.steps.len() as u64,
                 "{name} (single_thread: {single_thread}): step count differs"
             );
-            skipped += sink.skipped;
+            skipped += steps - sink.seen.len() as u64;
         }
     }
     assert!(skipped > 1000, "only {skipped} steps skipped");
@@ -242,7 +236,7 @@ impl Sink for FailsAt {
     fn connection(&mut self, _meta: &ConnMeta) -> io::Result<()> {
         Ok(())
     }
-    fn step(&mut self, _step: &Step) -> io::Result<()> {
+    fn step(&mut self, _n: u64, _step: &Step, _: Rendered<'_>) -> io::Result<()> {
         self.got += 1;
         if self.got == self.n {
             return Err(io::Error::new(io::ErrorKind::BrokenPipe, "pipe closed"));

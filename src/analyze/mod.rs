@@ -87,7 +87,6 @@ pub struct Report {
     pub last: Option<Timestamp>,
 }
 
-/// Receives the trace as it is produced.
 /// `name (digit)`, `?` for no digit: how a packet type is shown. Written
 /// by hand: one per Engine.IO and Socket.IO packet, where `format!` cost
 /// as much as decoding the packet.
@@ -103,6 +102,9 @@ fn name_and_digit(name: &str, digit: Option<u8>) -> String {
     s
 }
 
+/// Receives the trace as it is produced: what a sink is about, plus one
+/// way to say what it reads ([`Sink::interest`]). How the run schedules
+/// the work (threads, batches, lean steps) stays inside the run.
 pub trait Sink {
     /// Called once, before the first connection.
     fn capture(&mut self, _info: &CaptureInfo) -> io::Result<()> {
@@ -110,45 +112,70 @@ pub trait Sink {
     }
     /// A connection, before its first step.
     fn connection(&mut self, meta: &ConnMeta) -> io::Result<()>;
-    fn step(&mut self, step: &Step) -> io::Result<()>;
-    /// Whether this sink reads the fields, buffers and summary of steps of
-    /// `kind`. Asked once per run, before the first packet. Steps of the
-    /// per-message kinds (see [`Detail`]) that no one reads arrive *lean*:
-    /// kind, connection, direction, packets, time, session and findings,
-    /// with no fields, buffers or summary — building those is most of the
-    /// cost of a small message, and `check` reads only findings.
-    fn wants_detail(&self, _kind: &str) -> bool {
-        true
-    }
-    /// Whether this sink reads lean steps of `kind` that carry no findings.
-    /// Asked once per run, for the per-message kinds built in the front of
-    /// the run (`websocket.frame`, `websocket.message`). Those it does not
-    /// read are not even built: they are numbered, and [`Sink::skipped`]
-    /// is told how many. A grader's `check` reads only findings.
-    fn wants_unremarkable(&self, _kind: &str) -> bool {
-        true
-    }
-    /// `n` steps were numbered that this sink said it does not read
-    /// ([`Sink::wants_unremarkable`]); the next step's number is `n` more.
-    fn skipped(&mut self, _n: u64) {}
-    /// What writes this sink's output for a step, but the step's number:
-    /// a run on two threads renders the steps the reading thread builds
-    /// there, and hands them over with [`Sink::step_rendered`]. Asked once
-    /// per run.
-    fn renderer(&self) -> Option<Arc<dyn Renderer>> {
-        None
-    }
-    /// A step rendered by [`Sink::renderer`] (`None`: the renderer did not
-    /// show it). `step` keeps only its kind, connection, direction,
-    /// packets, time, session and findings; the rendering has the rest.
-    fn step_rendered(&mut self, step: &Step, _rendered: Option<&[u8]>) -> io::Result<()> {
-        self.step(step)
-    }
+    /// Step number `n` (1-based, the number every output shows). Numbers
+    /// count every step of the run: one the sink's interest leaves out
+    /// still takes its number. `rendered` says whether the sink's
+    /// [`Interest::renderer`] already rendered it on the reading thread.
+    fn step(&mut self, n: u64, step: &Step, rendered: Rendered<'_>) -> io::Result<()>;
     /// The end of the trace (also after an input error).
     fn finish(&mut self, report: &Report, error: Option<&CaptureError>) -> io::Result<()>;
+    /// What this sink reads. Asked once per run, before the first packet.
+    fn interest(&self) -> Interest {
+        Interest::default()
+    }
 }
 
-/// Renders steps for a sink on another thread (see [`Sink::renderer`]).
+/// What a sink reads, so the run builds no more than that.
+#[derive(Clone, Default)]
+pub struct Interest {
+    /// Which per-message step kinds are built in full (see [`Detail`]).
+    /// Steps of the other kinds arrive *lean*: kind, connection, direction,
+    /// packets, time, session and findings, with no fields, buffers or
+    /// summary — building those is most of the cost of a small message,
+    /// and `check` reads only findings. Lean frames and messages without
+    /// findings that the sink does not read are not even built: they are
+    /// only numbered.
+    pub detail: Detail,
+    /// What writes this sink's output for a step, but the step's number: a
+    /// run on two threads renders the steps the reading thread builds
+    /// there, and hands them over as [`Rendered::Yes`] or
+    /// [`Rendered::Hidden`].
+    pub renderer: Option<Arc<dyn Renderer>>,
+}
+
+impl Interest {
+    /// Reads the steps of the kinds `full` names in full, and lean frames
+    /// and messages without findings of the kinds `unremarkable` names.
+    pub fn reading(full: impl Fn(&str) -> bool, unremarkable: impl Fn(&str) -> bool) -> Interest {
+        Interest {
+            detail: Detail {
+                frame: full("websocket.frame"),
+                message: full("websocket.message"),
+                inflate: full("websocket.inflate"),
+                engineio: full("engineio.packet"),
+                socketio: full("socketio.packet"),
+                frame_unremarkable: unremarkable("websocket.frame"),
+                message_unremarkable: unremarkable("websocket.message"),
+            },
+            renderer: None,
+        }
+    }
+}
+
+/// How a step reaches a sink.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rendered<'a> {
+    /// Not rendered: the sink renders it if it shows it.
+    No,
+    /// The sink's renderer rendered it (all but its number): these bytes.
+    /// The step keeps only kind, connection, direction, packets, time,
+    /// session and findings.
+    Yes(&'a [u8]),
+    /// The sink's renderer did not show it (the step is kept as for `Yes`).
+    Hidden,
+}
+
+/// Renders steps for a sink on another thread (see [`Interest::renderer`]).
 pub trait Renderer: Send + Sync {
     /// Appends the output for `step`, all but its number, to `out`; false
     /// (and nothing appended) if the sink does not show it. `origin` is
@@ -192,15 +219,7 @@ impl Detail {
 
     /// What `sink` reads.
     pub fn of(sink: &dyn Sink) -> Detail {
-        Detail {
-            frame: sink.wants_detail("websocket.frame"),
-            message: sink.wants_detail("websocket.message"),
-            inflate: sink.wants_detail("websocket.inflate"),
-            engineio: sink.wants_detail("engineio.packet"),
-            socketio: sink.wants_detail("socketio.packet"),
-            frame_unremarkable: sink.wants_unremarkable("websocket.frame"),
-            message_unremarkable: sink.wants_unremarkable("websocket.message"),
-        }
+        sink.interest().detail
     }
 }
 
@@ -260,7 +279,7 @@ impl Sink for Collect {
         self.connections.push(meta.clone());
         Ok(())
     }
-    fn step(&mut self, step: &Step) -> io::Result<()> {
+    fn step(&mut self, _n: u64, step: &Step, _rendered: Rendered<'_>) -> io::Result<()> {
         self.steps.push(step.clone());
         Ok(())
     }
@@ -314,8 +333,8 @@ fn pipelined(
     opts: &Options,
     sink: &mut dyn Sink,
 ) -> Result<Report, RunError> {
-    let Analyzer { front, mut back } = Analyzer::new(name, reader.format(), opts, Detail::of(sink));
-    let renderer = sink.renderer();
+    let Interest { detail, renderer } = sink.interest();
+    let Analyzer { front, mut back } = Analyzer::new(name, reader.format(), opts, detail);
     let (start_tx, start_rx) = mpsc::sync_channel::<(CaptureReader, Front)>(1);
     let (full_tx, full_rx) = mpsc::sync_channel::<Batch>(BATCHES_IN_FLIGHT);
     let (empty_tx, empty_rx) = mpsc::channel::<Batch>();
@@ -453,7 +472,7 @@ impl Checkpoint {
 
 impl Run {
     /// Starts a run over `reader`; `sink` is asked which steps it wants in
-    /// full ([`Sink::wants_detail`]).
+    /// full ([`Sink::interest`]).
     pub fn start(reader: CaptureReader, name: String, opts: &Options, sink: &dyn Sink) -> Run {
         let an = Analyzer::new(name, reader.format(), opts, Detail::of(sink));
         Run {

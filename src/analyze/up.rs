@@ -28,7 +28,7 @@ use crate::tcp::ConnMeta;
 
 use super::eio::{RequestCtx, Tracker, WsMessage};
 use super::ws::Delivered;
-use super::{CaptureInfo, Detail, Renderer, Sink};
+use super::{CaptureInfo, Detail, Rendered, Renderer, Sink};
 
 /// A step's number, filled in when the back emits the step (a ping's, for
 /// the pong that answers it).
@@ -97,9 +97,9 @@ pub enum Cmd {
     /// A connection, before its first step.
     Connection(Box<ConnMeta>),
     Step(Box<Step>),
-    /// A step rendered on the front ([`Sink::renderer`]).
-    Rendered(Box<Rendered>),
-    /// Steps the sink does not read ([`Sink::wants_unremarkable`]): only
+    /// A step rendered on the front ([`super::Interest::renderer`]).
+    Rendered(Box<RenderedStep>),
+    /// Steps the sink does not read ([`super::Interest`]): only
     /// numbered.
     Skipped(u64),
     /// A ping frame: its number goes in the slot.
@@ -133,18 +133,18 @@ pub enum Cmd {
 /// its findings and hand it over), and where its rendering is in the
 /// batch's [`Batch::data`] (`None`: not shown).
 #[derive(Debug)]
-pub struct Rendered {
+pub struct RenderedStep {
     step: Step,
     at: Option<Range<usize>>,
 }
 
-impl Rendered {
-    fn of(s: Step, at: Option<Range<usize>>) -> Rendered {
+impl RenderedStep {
+    fn of(s: Step, at: Option<Range<usize>>) -> RenderedStep {
         let mut step = Step::new(s.conn, s.dir, s.kind, s.time);
         step.frames = s.frames;
         step.session = s.session;
         step.findings = s.findings;
-        Rendered { step, at }
+        RenderedStep { step, at }
     }
 }
 
@@ -267,7 +267,7 @@ impl Up<'_> {
                 let start = batch.data.len();
                 let shown = r.render(&s, batch.origin, &mut batch.data);
                 let at = start..batch.data.len();
-                batch.push(Cmd::Rendered(Box::new(Rendered::of(
+                batch.push(Cmd::Rendered(Box::new(RenderedStep::of(
                     s,
                     shown.then_some(at),
                 ))));
@@ -341,20 +341,16 @@ impl Out<'_> {
     /// Hands a step to the sink and returns its number (1-based, in
     /// emission order, the number every output shows).
     fn emit(&mut self, step: &Step) -> u64 {
-        self.emit_with(step, |sink| sink.step(step))
+        self.emit_with(step, Rendered::No)
     }
 
     /// [`Out::emit`] for a step the sink's renderer rendered.
     fn emit_rendered(&mut self, step: &Step, rendered: Option<&[u8]>) {
-        self.emit_with(step, |sink| sink.step_rendered(step, rendered));
+        self.emit_with(step, rendered.map_or(Rendered::Hidden, Rendered::Yes));
     }
 
-    /// Numbers `step`, counts its findings and hands it over with `hand`.
-    fn emit_with(
-        &mut self,
-        step: &Step,
-        hand: impl FnOnce(&mut dyn Sink) -> io::Result<()>,
-    ) -> u64 {
+    /// Numbers `step`, counts its findings and hands it over.
+    fn emit_with(&mut self, step: &Step, rendered: Rendered<'_>) -> u64 {
         *self.steps += 1;
         let number = *self.steps;
         if self.output_error.is_some() {
@@ -363,7 +359,7 @@ impl Out<'_> {
         for f in &step.findings {
             *self.findings.entry(f.rule.id).or_default() += 1;
         }
-        if let Err(e) = hand(&mut *self.sink) {
+        if let Err(e) = self.sink.step(number, step, rendered) {
             *self.output_error = Some(e);
         }
         number
@@ -372,9 +368,6 @@ impl Out<'_> {
     /// Numbers `n` steps the sink does not read.
     fn skip(&mut self, n: u64) {
         *self.steps += n;
-        if self.output_error.is_none() {
-            self.sink.skipped(n);
-        }
     }
 
     /// Runs a sink call unless output already failed.

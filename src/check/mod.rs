@@ -26,7 +26,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value as J};
 
-use crate::analyze::{self, CaptureInfo, Options, Report, RunError, Sink};
+use crate::analyze::{self, CaptureInfo, Interest, Options, Rendered, Report, RunError, Sink};
 use crate::error::CaptureError;
 use crate::output::kind_matches;
 use crate::rules::{self, Rule};
@@ -391,7 +391,6 @@ pub fn verdicts(
 struct CheckSink<'e> {
     expect: Option<&'e expect::ExpectFile>,
     info: Option<CaptureInfo>,
-    number: u64,
     found: std::collections::HashMap<&'static str, Found>,
     steps: Vec<StepView>,
     report: Option<Report>,
@@ -405,9 +404,7 @@ impl Sink for CheckSink<'_> {
     fn connection(&mut self, _meta: &ConnMeta) -> io::Result<()> {
         Ok(())
     }
-    fn step(&mut self, step: &Step) -> io::Result<()> {
-        self.number += 1;
-        let n = self.number;
+    fn step(&mut self, n: u64, step: &Step, _rendered: Rendered<'_>) -> io::Result<()> {
         for f in &step.findings {
             let acc = self.found.entry(f.rule.id).or_default();
             acc.count += 1;
@@ -433,16 +430,12 @@ impl Sink for CheckSink<'_> {
         self.report = Some(report.clone());
         Ok(())
     }
-    fn wants_detail(&self, kind: &str) -> bool {
-        self.expect.is_some_and(|e| e.reads_fields_of(kind))
-    }
-    /// Steps without findings matter only to an expectation that reads
-    /// their kind, and those are built in full.
-    fn wants_unremarkable(&self, kind: &str) -> bool {
-        self.wants_detail(kind)
-    }
-    fn skipped(&mut self, n: u64) {
-        self.number += n;
+    /// Findings, and the fields of the kinds an expectation reads; steps
+    /// without findings matter only to an expectation that reads their
+    /// kind, and those are built in full.
+    fn interest(&self) -> Interest {
+        let reads = |kind: &str| self.expect.is_some_and(|e| e.reads_fields_of(kind));
+        Interest::reading(reads, reads)
     }
 }
 

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value as J, json};
 
-use crate::analyze::{CaptureInfo, Report};
+use crate::analyze::{CaptureInfo, Rendered, Report};
 use crate::error::CaptureError;
 use crate::step::{Field, Finding, Step, Timestamp, Value};
 use crate::tcp::{ConnMeta, ConnStats};
@@ -260,8 +260,8 @@ impl<W: std::io::Write> crate::analyze::Sink for JsonSink<W> {
         Ok(())
     }
 
-    fn step(&mut self, s: &Step) -> std::io::Result<()> {
-        self.number += 1;
+    fn step(&mut self, n: u64, s: &Step, _: Rendered<'_>) -> std::io::Result<()> {
+        self.number = n;
         if s.kind == "engineio.session" {
             self.sessions.push(session(s, self.number));
         }

@@ -14,7 +14,7 @@ use std::io::{self, Write};
 
 use super::Filter;
 use super::text::{frames_label, render_value};
-use crate::analyze::{CaptureInfo, Report, Sink};
+use crate::analyze::{CaptureInfo, Rendered, Report, Sink};
 use crate::error::CaptureError;
 use crate::sanitize::{escape, escape_with};
 use crate::step::{Field, Origin, Span, Step, Timestamp, Value};
@@ -367,8 +367,8 @@ impl<W: Write> Sink for MarkdownSink<'_, W> {
         )
     }
 
-    fn step(&mut self, s: &Step) -> io::Result<()> {
-        self.number += 1;
+    fn step(&mut self, n: u64, s: &Step, _: Rendered<'_>) -> io::Result<()> {
+        self.number = n;
         // The hook sees every step, shown or not: lessons bind in capture
         // order (`nth`, `after`), whatever the filter.
         let lessons = match self.lessons.as_mut() {
@@ -463,7 +463,7 @@ mod tests {
             });
             let mut sink = MarkdownSink::new(&mut out, Filter::default()).with_lessons(hook);
             let step = Step::new(0, Dir::C2s, "websocket.frame", Timestamp::default());
-            sink.step(&step).unwrap();
+            sink.step(1, &step, Rendered::No).unwrap();
         }
         assert_eq!(seen, ["websocket.frame"]);
         let md = String::from_utf8(out).unwrap();
@@ -477,12 +477,11 @@ mod tests {
         // Without a hook, no lesson sections.
         let mut out = Vec::new();
         let mut sink = MarkdownSink::new(&mut out, Filter::default());
-        sink.step(&Step::new(
-            0,
-            Dir::C2s,
-            "websocket.frame",
-            Timestamp::default(),
-        ))
+        sink.step(
+            1,
+            &Step::new(0, Dir::C2s, "websocket.frame", Timestamp::default()),
+            Rendered::No,
+        )
         .unwrap();
         assert!(!String::from_utf8(out).unwrap().contains("Lesson"));
     }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use serde_json::Value as J;
 
 use super::{Filter, json, jsonw};
-use crate::analyze::{CaptureInfo, Renderer, Report, Sink};
+use crate::analyze::{CaptureInfo, Interest, Rendered, Renderer, Report, Sink};
 use crate::error::CaptureError;
 use crate::step::{Step, Timestamp};
 use crate::tcp::ConnMeta;
@@ -37,7 +37,6 @@ pub struct NdjsonSink<W: Write> {
     buf: Vec<u8>,
     filter: Filter,
     origin: Timestamp,
-    number: u64,
 }
 
 impl<W: Write> NdjsonSink<W> {
@@ -47,7 +46,6 @@ impl<W: Write> NdjsonSink<W> {
             buf: Vec::with_capacity(FLUSH_AT + 4096),
             filter,
             origin: Timestamp::default(),
-            number: 0,
         }
     }
 
@@ -80,29 +78,30 @@ impl<W: Write> Sink for NdjsonSink<W> {
         self.line(&v)
     }
 
-    fn step(&mut self, step: &Step) -> io::Result<()> {
+    fn step(&mut self, n: u64, step: &Step, rendered: Rendered<'_>) -> io::Result<()> {
         // Step numbers count every step, shown or not, so they match the
         // TUI's and `text`'s numbering whatever the filter.
-        self.number += 1;
-        if !self.filter.step_shown(step) {
-            return Ok(());
+        match rendered {
+            Rendered::No => {
+                if !self.filter.step_shown(step) {
+                    return Ok(());
+                }
+                jsonw::step(&mut self.buf, step, n, self.origin);
+            }
+            Rendered::Yes(tail) => {
+                jsonw::step_head(&mut self.buf, n);
+                self.buf.extend_from_slice(tail);
+            }
+            Rendered::Hidden => return Ok(()),
         }
-        jsonw::step(&mut self.buf, step, self.number, self.origin);
         self.end_line()
     }
 
-    fn renderer(&self) -> Option<Arc<dyn Renderer>> {
-        Some(Arc::new(Tail(self.filter.clone())))
-    }
-
-    fn step_rendered(&mut self, _step: &Step, rendered: Option<&[u8]>) -> io::Result<()> {
-        self.number += 1;
-        let Some(tail) = rendered else {
-            return Ok(());
-        };
-        jsonw::step_head(&mut self.buf, self.number);
-        self.buf.extend_from_slice(tail);
-        self.end_line()
+    fn interest(&self) -> Interest {
+        Interest {
+            renderer: Some(Arc::new(Tail(self.filter.clone()))),
+            ..Interest::default()
+        }
     }
 
     fn finish(&mut self, report: &Report, error: Option<&CaptureError>) -> io::Result<()> {

@@ -7,7 +7,7 @@
 use std::io::{self, Write};
 
 use super::Filter;
-use crate::analyze::{CaptureInfo, Report, Sink};
+use crate::analyze::{CaptureInfo, Rendered, Report, Sink};
 use crate::error::CaptureError;
 use crate::sanitize::escape;
 use crate::step::{Field, Step, Timestamp, Value};
@@ -109,8 +109,8 @@ impl<W: Write> Sink for TextSink<W> {
         )
     }
 
-    fn step(&mut self, s: &Step) -> io::Result<()> {
-        self.number += 1;
+    fn step(&mut self, n: u64, s: &Step, _: Rendered<'_>) -> io::Result<()> {
+        self.number = n;
         if !self.filter.step_shown(s) {
             return Ok(());
         }

@@ -44,7 +44,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::timeline::{LoadState, MemTimeline, Row, Source, Timeline};
-use crate::analyze::{CaptureInfo, Checkpoint, Options, Report, Run, Sink};
+use crate::analyze::{CaptureInfo, Checkpoint, Interest, Options, Rendered, Report, Run, Sink};
 use crate::capture::CaptureReader;
 use crate::error::CaptureError;
 use crate::step::{ConnId, Dir, Step, Timestamp, Value};
@@ -179,7 +179,7 @@ impl Sink for IndexSink {
         self.flush()?;
         self.send(Msg::Conn(meta.clone()))
     }
-    fn step(&mut self, step: &Step) -> io::Result<()> {
+    fn step(&mut self, _n: u64, step: &Step, _: Rendered<'_>) -> io::Result<()> {
         if let Some(s) = step.session
             && s < 1 << 20
             && !self.sids_seen.get(s as usize).copied().unwrap_or(false)
@@ -213,8 +213,9 @@ impl Sink for IndexSink {
         }
         Ok(())
     }
-    fn wants_detail(&self, _kind: &str) -> bool {
-        false
+    /// Kinds, findings and sessions only: every step lean.
+    fn interest(&self) -> Interest {
+        Interest::reading(|_| false, |_| true)
     }
     fn finish(&mut self, report: &Report, error: Option<&CaptureError>) -> io::Result<()> {
         self.flush()?;
@@ -338,7 +339,7 @@ impl Sink for Gather {
     fn connection(&mut self, _: &ConnMeta) -> io::Result<()> {
         Ok(())
     }
-    fn step(&mut self, step: &Step) -> io::Result<()> {
+    fn step(&mut self, _n: u64, step: &Step, _: Rendered<'_>) -> io::Result<()> {
         self.0.push(Arc::new(step.clone()));
         Ok(())
     }

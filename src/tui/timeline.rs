@@ -18,7 +18,7 @@ use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::analyze::{self, CaptureInfo, Options, Report, Sink};
+use crate::analyze::{self, CaptureInfo, Options, Rendered, Report, Sink};
 use crate::error::CaptureError;
 use crate::step::{ConnId, Dir, Step, Timestamp, Value};
 use crate::tcp::ConnMeta;
@@ -164,7 +164,7 @@ impl Sink for ChannelSink {
     fn connection(&mut self, meta: &ConnMeta) -> io::Result<()> {
         self.send(Msg::Conn(meta.clone()))
     }
-    fn step(&mut self, step: &Step) -> io::Result<()> {
+    fn step(&mut self, _n: u64, step: &Step, _: Rendered<'_>) -> io::Result<()> {
         self.send(Msg::Step(step.clone()))
     }
     fn finish(&mut self, report: &Report, error: Option<&CaptureError>) -> io::Result<()> {
