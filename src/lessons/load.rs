@@ -2,7 +2,7 @@
 //! promises and reporting every problem with its location.
 //!
 //! Files are untrusted: each is size-capped and parsed into a located tree
-//! under the limits of [`super::yaml`]. A file that cannot be parsed, or a
+//! under the limits of [`crate::yaml`]. A file that cannot be parsed, or a
 //! lesson that cannot be read (a missing or mistyped key), is skipped with a
 //! problem; everything else still loads. Problems that do not stop a lesson
 //! from working (an unknown field in a `where`, a broken interpolation, a
@@ -14,12 +14,13 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::kinds::{self, KindSpec, ValueType};
+use crate::query;
 use crate::rules;
 use crate::sanitize::escape;
 
 use super::model::*;
 use super::template;
-use super::yaml::{self, Limits, Mark, Node, NodeKind, Scalar};
+use crate::yaml::{self, Limits, Mark, Node, NodeKind, Scalar};
 
 /// One problem in a lesson file, located.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,9 +129,6 @@ const LESSON_KEYS: &[&str] = &[
     "trace",
 ];
 const SELECT_KEYS: &[&str] = &["kind", "dir", "where", "finding", "nth", "after"];
-const OP_KEYS: &[&str] = &[
-    "eq", "ne", "lt", "le", "gt", "ge", "in", "present", "contains",
-];
 const QUESTION_KEYS: &[&str] = &["ask", "answer"];
 const TRACE_KEYS: &[&str] = &["package", "version", "file", "line", "function", "does"];
 const STACK_KEYS: &[&str] = &["id", "title", "packages"];
@@ -347,6 +345,27 @@ impl Cx<'_> {
             Some(off) => mark_at(self.text, start + off),
             None => n.mark,
         }
+    }
+}
+
+/// Conditions are read by the shared query parser, reporting here.
+impl query::Report for Cx<'_> {
+    fn bad(&mut self, at: Mark, message: String) {
+        Cx::bad(self, at, message);
+    }
+
+    fn note(&mut self, at: Mark, message: String) {
+        Cx::note(self, at, message);
+    }
+
+    fn keys<'n>(
+        &mut self,
+        entries: &'n [(Node, Node)],
+        what: &str,
+        allowed: &[&'static str],
+        at: Mark,
+    ) -> HashMap<&'static str, &'n Node> {
+        Cx::keys(self, entries, what, allowed, &[], at)
     }
 }
 
@@ -935,7 +954,7 @@ fn select<'k>(cx: &mut Cx<'_>, n: &Node) -> Option<(Select, Names<'k>, Option<Lo
             if sel.conds.iter().any(|c| c.field == field) {
                 cx.bad(fk.mark, format!("duplicate key `{field}` in `where`"));
             }
-            for op in ops(cx, fv) {
+            for op in query::parse_ops(cx, fv) {
                 if !types.is_empty() {
                     check_op(cx, field, &types, &op.0, op.1);
                 }
@@ -956,87 +975,6 @@ fn select<'k>(cx: &mut Cx<'_>, n: &Node) -> Option<(Select, Names<'k>, Option<Lo
         what,
     };
     Some((sel, names, after_at))
-}
-
-fn lit(cx: &mut Cx<'_>, n: &Node) -> Option<Lit> {
-    match n.scalar() {
-        Some(Scalar::Bool(b)) => Some(Lit::Bool(b)),
-        Some(Scalar::Int(i)) => Some(Lit::Int(i)),
-        Some(Scalar::Float(f)) => Some(Lit::Float(f)),
-        Some(Scalar::Str(s)) => Some(Lit::Str(s.to_string())),
-        Some(Scalar::Null) => {
-            cx.bad(
-                n.mark,
-                "a condition needs a value (to test presence, write `{present: true}`)",
-            );
-            None
-        }
-        None => {
-            cx.bad(
-                n.mark,
-                format!("a condition value must be a scalar, found {}", n.describe()),
-            );
-            None
-        }
-    }
-}
-
-/// The operators of one `where` value, each with the mark of its value.
-fn ops(cx: &mut Cx<'_>, n: &Node) -> Vec<(Op, Mark)> {
-    let NodeKind::Map(entries) = &n.kind else {
-        return lit(cx, n)
-            .map(|l| vec![(Op::Eq(l), n.mark)])
-            .unwrap_or_default();
-    };
-    let k = cx.keys(entries, "a condition", OP_KEYS, &[], n.mark);
-    if entries.is_empty() {
-        cx.bad(
-            n.mark,
-            "an empty condition; write an operator such as `{eq: 1}`",
-        );
-    }
-    let mut out = Vec::new();
-    for key in OP_KEYS {
-        let Some(v) = k.get(key) else { continue };
-        let op = match *key {
-            "in" => {
-                let Some(items) = cx.seq(v, "`in`") else {
-                    continue;
-                };
-                if items.is_empty() {
-                    cx.note(v.mark, "`in: []` cannot match anything");
-                }
-                Op::In(items.iter().filter_map(|i| lit(cx, i)).collect())
-            }
-            "present" => match v.scalar() {
-                Some(Scalar::Bool(b)) => Op::Present(b),
-                _ => {
-                    cx.bad(v.mark, "`present` takes `true` or `false`");
-                    continue;
-                }
-            },
-            "contains" => match v.text() {
-                Some(t) if v.scalar() != Some(Scalar::Null) => Op::Contains(t.to_string()),
-                _ => {
-                    cx.bad(v.mark, "`contains` takes a string");
-                    continue;
-                }
-            },
-            _ => {
-                let Some(l) = lit(cx, v) else { continue };
-                match *key {
-                    "eq" => Op::Eq(l),
-                    "ne" => Op::Ne(l),
-                    "lt" => Op::Lt(l),
-                    "le" => Op::Le(l),
-                    "gt" => Op::Gt(l),
-                    _ => Op::Ge(l),
-                }
-            }
-        };
-        out.push((op, v.mark));
-    }
-    out
 }
 
 fn types_text(types: &[ValueType]) -> String {
