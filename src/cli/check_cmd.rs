@@ -74,7 +74,12 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let expect = match &args.expect {
         None => None,
         Some(p) => match ExpectFile::load(p) {
-            Ok(e) => Some(e),
+            Ok(e) => {
+                for w in &e.warnings {
+                    let _ = writeln!(io::stderr(), "dispel: warning: {}", escape(w));
+                }
+                Some(e)
+            }
             Err(e) => {
                 let _ = writeln!(io::stderr(), "dispel: {}", escape(&e.to_string()));
                 return Ok(ExitCode::from(2));
