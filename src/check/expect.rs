@@ -420,8 +420,7 @@ impl ExpectFile {
             return Err(ExpectError::Syntax {
                 at: shown,
                 message: format!(
-                    "the file is {len} bytes; expectation files are limited to {} KiB",
-                    MAX_FILE_BYTES / 1024
+                    "the file is {len} bytes; expectation files are limited to {MAX_FILE_BYTES} bytes"
                 ),
             });
         }
@@ -440,7 +439,7 @@ impl ExpectFile {
         };
         let docs = yaml::parse(text, &Limits::default()).map_err(|e| ExpectError::Syntax {
             at: r.at(e.mark),
-            message: e.message,
+            message: format!("not valid YAML: {}", e.message),
         })?;
         let file = match docs.as_slice() {
             [doc] => read_file(&mut r, doc),
