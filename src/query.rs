@@ -585,3 +585,150 @@ pub fn parse_ops<R: Report + ?Sized>(r: &mut R, n: &Node) -> Vec<(Op, Mark)> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn kind_patterns() {
+        assert!(kind_matches("websocket.frame", "websocket.frame"));
+        assert!(kind_matches("websocket", "websocket.frame"));
+        assert!(kind_matches("websocket.*", "websocket.message"));
+        assert!(kind_matches("web*", "websocket.message"));
+        assert!(!kind_matches("websocket", "websocketx.frame"));
+        assert!(!kind_matches("tcp.syn", "tcp.syn-ack"));
+        for (p, kind, want) in [
+            ("websocket.frame", "websocket.frame", true),
+            ("websocket", "websocket.frame", true),
+            ("websocket.*", "websocket.frame", true),
+            ("websocket.*", "websocketx.frame", false),
+            ("web*", "websocket.frame", true),
+            ("tcp.syn", "tcp.syn-ack", false),
+        ] {
+            let k = KindPattern::parse(p);
+            assert_eq!(k.matches(kind), want, "{p} {kind}");
+            assert_eq!(k.matches(kind), kind_matches(p, kind), "{p} {kind}");
+            assert_eq!(k.to_string(), p);
+        }
+    }
+
+    fn cond(field: &str, op: Op) -> Cond {
+        Cond {
+            field: field.into(),
+            op,
+        }
+    }
+
+    #[test]
+    fn values_compare_by_type() {
+        let s = |t: &'static str| Lit::Str(t.into());
+        assert!(Val::UInt(1).equals(&Lit::Float(1.0)));
+        assert!(!Val::UInt(1).equals(&s("1")));
+        assert!(Val::Bytes(Cow::Borrowed(&[0xab, 0x01])).equals(&s("ab01")));
+        assert!(!Val::Bytes(Cow::Borrowed(&[0xab, 0x01])).equals(&s("AB01")));
+        assert!(Val::Bytes(Cow::Borrowed(b"hi")).contains("hi"));
+        assert!(Val::Bytes(Cow::Borrowed(b"hi")).contains("6869"));
+        let j = json!(["chat", {"n": 1}]);
+        assert!(Val::Json(&j).equals(&s(r#"["chat",{"n":1}]"#)));
+        assert!(Val::Json(&j).contains("chat"));
+        assert!(Val::Json(&json!(7)).equals(&Lit::Int(7)));
+        assert_eq!(
+            Val::Json(&json!(7)).order(&Lit::Int(8)),
+            Some(Ordering::Less)
+        );
+        assert_eq!(Val::Str("7").order(&Lit::Int(8)), None);
+        assert!(!Val::Unknown.equals(&s("")));
+    }
+
+    #[test]
+    fn absent_repeated_and_ne() {
+        let vals = || [Val::Str("a"), Val::Str("b")].into_iter();
+        assert!(cond("f", Op::Eq(Lit::Str("b".into()))).holds(vals()));
+        assert!(!cond("f", Op::Ne(Lit::Str("b".into()))).holds(vals()));
+        assert!(cond("f", Op::Ne(Lit::Str("c".into()))).holds(vals()));
+        assert!(!cond("f", Op::Ne(Lit::Str("c".into()))).holds(std::iter::empty()));
+        assert!(cond("f", Op::Present(false)).holds(std::iter::empty()));
+        assert!(!cond("f", Op::Present(false)).holds(vals()));
+        // The ndjson form of a repeated name is its array.
+        let c = cond("http.request.line", Op::Contains("b".into()));
+        assert!(c.holds_on_json("http.request", Some(&json!(["a", "b"]))));
+        // A JSON field's array is one value.
+        let c = cond("socketio.data", Op::Eq(Lit::Str(r#"["a"]"#.into())));
+        assert!(c.holds_on_json("socketio.packet", Some(&json!(["a"]))));
+    }
+
+    /// Collects what the parser reports.
+    #[derive(Default)]
+    struct Got(Vec<String>);
+
+    impl Report for Got {
+        fn bad(&mut self, at: Mark, message: String) {
+            self.0.push(format!("{}:{} bad {message}", at.line, at.col));
+        }
+        fn note(&mut self, at: Mark, message: String) {
+            self.0
+                .push(format!("{}:{} note {message}", at.line, at.col));
+        }
+        fn keys<'n>(
+            &mut self,
+            entries: &'n [(Node, Node)],
+            _what: &str,
+            allowed: &[&'static str],
+            at: Mark,
+        ) -> HashMap<&'static str, &'n Node> {
+            let mut m = HashMap::new();
+            for (k, v) in entries {
+                match allowed.iter().find(|a| Some(**a) == k.text()) {
+                    Some(a) => {
+                        m.insert(*a, v);
+                    }
+                    None => self.bad(at, format!("key {:?}", k.text())),
+                }
+            }
+            m
+        }
+    }
+
+    fn ops(y: &str) -> (Vec<Op>, Vec<String>) {
+        let doc = crate::yaml::parse(y, &crate::yaml::Limits::default()).unwrap();
+        let mut got = Got::default();
+        let ops = parse_ops(&mut got, &doc[0]);
+        (ops.into_iter().map(|(o, _)| o).collect(), got.0)
+    }
+
+    #[test]
+    fn one_parser_for_every_condition() {
+        assert_eq!(ops("1"), (vec![Op::Eq(Lit::Int(1))], vec![]));
+        assert_eq!(
+            ops("{le: 2.5, ge: 1}"),
+            (vec![Op::Le(Lit::Float(2.5)), Op::Ge(Lit::Int(1))], vec![])
+        );
+        assert_eq!(
+            ops("{in: [a, true]}").0,
+            vec![Op::In(vec![Lit::Str("a".into()), Lit::Bool(true)])]
+        );
+        assert_eq!(ops("{contains: 12}").0, vec![Op::Contains("12".into())]);
+        assert_eq!(
+            ops("{in: []}"),
+            (
+                vec![Op::In(vec![])],
+                vec!["1:6 note `in: []` cannot match anything".into()]
+            )
+        );
+        assert_eq!(
+            ops("{present: 1}").1,
+            ["1:11 bad `present` takes `true` or `false`"]
+        );
+        assert_eq!(ops("{equals: 1}").1, ["1:1 bad key Some(\"equals\")"]);
+        assert_eq!(
+            ops("[1]").1,
+            ["1:1 bad a condition value must be a scalar, found a list"]
+        );
+        assert_eq!(
+            ops("{}").1,
+            ["1:1 bad an empty condition; write an operator such as `{eq: 1}`"]
+        );
+    }
+}
