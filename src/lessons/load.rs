@@ -1033,7 +1033,8 @@ fn check_op(cx: &mut Cx<'_>, field: &str, types: &[ValueType], op: &Op, at: Mark
     match op {
         Op::Eq(l) | Op::Ne(l) => mismatch(cx, l),
         Op::Lt(l) | Op::Le(l) | Op::Gt(l) | Op::Ge(l) => {
-            if !types.iter().any(|t| t.is_number()) {
+            // JSON fields order when they hold a number (the shared query).
+            if !types.iter().any(|t| t.is_number() || *t == ValueType::Json) {
                 cx.note(
                     at,
                     format!(
