@@ -513,9 +513,16 @@ pub fn parse_lit<R: Report + ?Sized>(r: &mut R, n: &Node) -> Option<Lit> {
             None
         }
         None => {
+            let hint = match n.kind {
+                NodeKind::Seq(_) => "; for one of several values write `{in: [...]}`",
+                _ => "",
+            };
             r.bad(
                 n.mark,
-                format!("a condition value must be a scalar, found {}", n.describe()),
+                format!(
+                    "a condition value must be a scalar, found {}{hint}",
+                    n.describe()
+                ),
             );
             None
         }
@@ -535,7 +542,7 @@ pub fn parse_ops<R: Report + ?Sized>(r: &mut R, n: &Node) -> Vec<(Op, Mark)> {
     if entries.is_empty() {
         r.bad(
             n.mark,
-            "an empty condition; write an operator such as `{eq: 1}`".into(),
+            "an empty condition; write an operator such as `{eq: 1}` (`{present: true}` tests presence)".into(),
         );
     }
     let mut out = Vec::new();
@@ -724,11 +731,15 @@ mod tests {
         assert_eq!(ops("{equals: 1}").1, ["1:1 bad key Some(\"equals\")"]);
         assert_eq!(
             ops("[1]").1,
-            ["1:1 bad a condition value must be a scalar, found a list"]
+            [
+                "1:1 bad a condition value must be a scalar, found a list; for one of several values write `{in: [...]}`"
+            ]
         );
         assert_eq!(
             ops("{}").1,
-            ["1:1 bad an empty condition; write an operator such as `{eq: 1}`"]
+            [
+                "1:1 bad an empty condition; write an operator such as `{eq: 1}` (`{present: true}` tests presence)"
+            ]
         );
     }
 }
