@@ -362,13 +362,16 @@ fn old_lesson_cond(c: &Cond, step: &Step) -> bool {
             _ => None,
         }
     }
+    fn compact(j: &J) -> String {
+        j.to_string()
+    }
     fn equals(step: &Step, f: &Field, l: &Lit) -> bool {
         match (&f.value, l) {
             (Value::Bool(a), Lit::Bool(b)) => a == b,
             (Value::Str(a), Lit::Str(b)) => a == b,
             (Value::Json(j), l) => match (j, l) {
-                (J::String(s), Lit::Str(b)) => s == b || j.to_string() == *b,
-                (_, Lit::Str(b)) => j.to_string() == *b,
+                (J::String(s), Lit::Str(b)) => s == b || compact(j) == *b,
+                (_, Lit::Str(b)) => compact(j) == *b,
                 (J::Bool(a), Lit::Bool(b)) => a == b,
                 (J::Number(n), Lit::Int(i)) => {
                     n.as_i64().is_some_and(|v| i128::from(v) == *i)
@@ -458,11 +461,14 @@ fn steps_of(path: &Path) -> Vec<Step> {
     sink.steps
 }
 
+/// A former matcher, on a step and on its kept ndjson view.
+type OldMatch = Box<dyn Fn(&Step, &StepView) -> bool>;
+
 /// A selector in the old and the shared form.
 struct Sel {
     what: String,
     query: Query,
-    old: Box<dyn Fn(&Step, &StepView) -> bool>,
+    old: OldMatch,
     hits: usize,
 }
 
