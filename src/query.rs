@@ -31,7 +31,7 @@ use std::fmt;
 use serde::Serialize;
 use serde_json::Value as J;
 
-use crate::kinds::{self, ValueType};
+use crate::kinds::{self, KindSpec, ValueType};
 use crate::step::{Dir, Field, Step, Value};
 use crate::yaml::{Mark, Node, NodeKind, Scalar};
 
@@ -591,6 +591,188 @@ pub fn parse_ops<R: Report + ?Sized>(r: &mut R, n: &Node) -> Vec<(Op, Mark)> {
         out.push((op, v.mark));
     }
     out
+}
+
+// -------------------------------------------- checks against the registry
+
+/// The closest candidate, if close enough to be a likely typo.
+pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(word, c), c))
+        .filter(|(s, _)| *s >= 0.85)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+/// `; did you mean `x`?` when a candidate is close, else nothing.
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    suggest(word, candidates).map_or(String::new(), |s| format!("; did you mean `{s}`?"))
+}
+
+/// The registered kinds a pattern admits; a pattern admitting none is
+/// noted (`unknown step kind …; did you mean …?`).
+pub fn lint_kind<R: Report + ?Sized>(
+    r: &mut R,
+    pat: &KindPattern,
+    at: Mark,
+) -> Vec<&'static KindSpec> {
+    let kinds: Vec<&'static KindSpec> = kinds::KINDS.iter().filter(|k| pat.matches(k.id)).collect();
+    if kinds.is_empty() {
+        let text = pat.to_string();
+        let cands = kinds::KINDS.iter().map(|k| k.id).chain(kinds::layers());
+        let what = match pat {
+            KindPattern::Exact(_) => "step kind",
+            KindPattern::Layer(_) => "layer",
+            KindPattern::Prefix(_) => "kind prefix",
+        };
+        let hint = did_you_mean(&text, cands);
+        r.note(at, format!("unknown {what} `{text}`{hint}"));
+    }
+    kinds
+}
+
+/// Notes a direction no step of these kinds travels.
+pub fn lint_dir<R: Report + ?Sized>(
+    r: &mut R,
+    pat: &KindPattern,
+    kinds: &[&'static KindSpec],
+    d: SelDir,
+    at: Mark,
+) {
+    if !kinds.is_empty() && !kinds.iter().any(|k| k.dirs.allows(d.dir())) {
+        let other = d.dir().reverse().as_str();
+        r.note(
+            at,
+            format!("this selector cannot match anything: `{pat}` steps always travel {other}"),
+        );
+    }
+}
+
+/// The types a field has among `pool` (the kinds the query admits), noting
+/// a field none of them carries; `what` names the steps (`` `x.y` steps ``).
+pub fn lint_field<R: Report + ?Sized>(
+    r: &mut R,
+    pool: &[&'static KindSpec],
+    field: &str,
+    what: &str,
+    at: Mark,
+) -> Vec<ValueType> {
+    let mut types: Vec<ValueType> = pool
+        .iter()
+        .filter_map(|k| k.field(field))
+        .flat_map(|f| f.types.iter().copied())
+        .collect();
+    types.sort();
+    types.dedup();
+    if types.is_empty() && !pool.is_empty() {
+        let hint = did_you_mean(field, pool.iter().flat_map(|k| k.fields().map(|f| f.name)));
+        r.note(
+            at,
+            format!(
+                "unknown field `{field}` for {what}; this selector cannot match anything{hint}"
+            ),
+        );
+    }
+    types
+}
+
+fn types_text(types: &[ValueType]) -> String {
+    types
+        .iter()
+        .map(|t| t.name())
+        .collect::<Vec<_>>()
+        .join(" or ")
+}
+
+fn lit_text(l: &Lit) -> (String, &'static str) {
+    match l {
+        Lit::Bool(b) => (b.to_string(), "a boolean"),
+        Lit::Int(i) => (i.to_string(), "an integer"),
+        Lit::Float(f) => (f.to_string(), "a number"),
+        Lit::Str(s) => (format!("{s:?}"), "a string"),
+    }
+}
+
+/// Whether a literal can ever equal a value of one of these types.
+pub fn lit_fits(l: &Lit, types: &[ValueType]) -> bool {
+    types.iter().any(|t| match (l, t) {
+        (Lit::Bool(_), ValueType::Bool) => true,
+        (Lit::Int(i), ValueType::UInt) => *i >= 0,
+        (Lit::Int(_), ValueType::Int | ValueType::Float) => true,
+        (Lit::Float(_), t) => t.is_number() || *t == ValueType::Json,
+        (Lit::Str(_), ValueType::Str | ValueType::Json) => true,
+        (Lit::Str(s), ValueType::Bytes) => {
+            s.len() % 2 == 0
+                && s.chars()
+                    .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        }
+        (Lit::Int(_) | Lit::Bool(_), ValueType::Json) => true,
+        _ => false,
+    })
+}
+
+/// Notes an operator that can never hold on a field of these types (none
+/// known: nothing to say).
+pub fn lint_op<R: Report + ?Sized>(r: &mut R, field: &str, types: &[ValueType], op: &Op, at: Mark) {
+    if types.is_empty() {
+        return;
+    }
+    let mismatch = |r: &mut R, l: &Lit| {
+        if !lit_fits(l, types) {
+            let (shown, what) = lit_text(l);
+            let extra = if types.contains(&ValueType::Bytes) && matches!(l, Lit::Str(_)) {
+                " (bytes are compared as lowercase hex, e.g. \"37fa213d\")"
+            } else {
+                ""
+            };
+            r.note(
+                at,
+                format!(
+                    "`{field}` holds {} but {shown} is {what}; this condition can never hold{extra}",
+                    types_text(types)
+                ),
+            );
+        }
+    };
+    match op {
+        Op::Eq(l) | Op::Ne(l) => mismatch(r, l),
+        Op::Lt(l) | Op::Le(l) | Op::Gt(l) | Op::Ge(l) => {
+            // JSON fields order when they hold a number.
+            if !types.iter().any(|t| t.is_number() || *t == ValueType::Json) {
+                r.note(
+                    at,
+                    format!(
+                        "`{field}` holds {}; only numbers can be ordered",
+                        types_text(types)
+                    ),
+                );
+            } else if !matches!(l, Lit::Int(_) | Lit::Float(_)) {
+                let (shown, what) = lit_text(l);
+                r.note(at, format!("{shown} is {what}; ordering compares numbers"));
+            }
+        }
+        Op::In(items) => {
+            for l in items {
+                mismatch(r, l);
+            }
+        }
+        Op::Contains(_) => {
+            if !types
+                .iter()
+                .any(|t| matches!(t, ValueType::Str | ValueType::Json | ValueType::Bytes))
+            {
+                r.note(
+                    at,
+                    format!(
+                        "`{field}` holds {}; `contains` applies to text",
+                        types_text(types)
+                    ),
+                );
+            }
+        }
+        Op::Present(_) => {}
+    }
 }
 
 #[cfg(test)]

@@ -78,6 +78,17 @@ fn the_example_assignments_load_clean() {
 }
 
 #[test]
+fn the_documented_recipes_load_without_warnings() {
+    let doc = std::fs::read_to_string("docs/expectations.md").unwrap();
+    let recipes = &doc[doc.find("## Recipes").expect("a Recipes section")..];
+    let start = recipes.find("```yaml\n").expect("a yaml block") + 8;
+    let block = &recipes[start..start + recipes[start..].find("```").unwrap()];
+    let loaded = ExpectFile::parse(block, "recipes").unwrap_or_else(|e| panic!("{e}"));
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    assert!(loaded.expect.len() >= 8);
+}
+
+#[test]
 fn the_binary_prints_the_located_error_and_warnings() {
     let bin = env!("CARGO_BIN_EXE_dispel");
     let o = std::process::Command::new(bin)

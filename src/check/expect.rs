@@ -15,6 +15,7 @@ use std::path::Path;
 use serde_json::Value as J;
 
 use super::{Evidence, StepView};
+use crate::kinds::{self, KindSpec};
 use crate::output::kind_matches;
 use crate::query::{self, Cond, KindPattern, Op, Query, Subject};
 use crate::rules;
@@ -329,14 +330,27 @@ impl Reader<'_> {
     /// `kind`, `dir` and `where` of an expectation or of its `answered_by`.
     fn query(&mut self, k: &HashMap<&'static str, &Node>) -> Query {
         let mut q = Query::default();
+        // The registered kinds the query admits (every kind without one),
+        // for the same checks `lessons lint` makes: what can never match
+        // is a warning.
+        let mut pool: Vec<&'static KindSpec> = kinds::KINDS.iter().collect();
         if let Some(n) = k.get("kind")
             && let Some(t) = self.string(n, "kind")
         {
-            q.kinds.push(KindPattern::parse(&t));
+            let pat = KindPattern::parse(&t);
+            pool = query::lint_kind(self, &pat, n.mark);
+            q.kinds.push(pat);
         }
         if let Some(n) = k.get("dir") {
             q.dir = self.dir(n);
+            if let (Some(d), Some(p)) = (q.dir, q.kinds.first()) {
+                query::lint_dir(self, p, &pool, d, n.mark);
+            }
         }
+        let what = match q.kinds.first() {
+            Some(p) => format!("`{p}` steps"),
+            None => "steps of any kind".to_string(),
+        };
         if let Some(w) = k.get("where")
             && let Some(entries) = self.map(w, "`where`")
         {
@@ -353,7 +367,9 @@ impl Reader<'_> {
                     self.err(fk.mark, format!("duplicate field `{field}`"));
                 }
                 seen.push(field);
-                for (op, _) in query::parse_ops(self, fv) {
+                let types = query::lint_field(self, &pool, field, &what, fk.mark);
+                for (op, at) in query::parse_ops(self, fv) {
+                    query::lint_op(self, field, &types, &op, at);
                     q.conds.push(Cond {
                         field: field.to_string(),
                         op,

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use crate::kinds::{self, KindSpec, ValueType};
+use crate::kinds::{self, KindSpec};
 use crate::query;
 use crate::rules;
 use crate::sanitize::escape;
@@ -144,19 +144,8 @@ pub const FINDING_NAMES: &[&str] = &[
     "finding.severity",
 ];
 
-/// The closest candidate, if close enough to be a likely typo.
-pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    candidates
-        .into_iter()
-        .map(|c| (strsim::jaro_winkler(word, c), c))
-        .filter(|(s, _)| *s >= 0.85)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| c)
-}
-
-fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
-    suggest(word, candidates).map_or(String::new(), |s| format!("; did you mean `{s}`?"))
-}
+use crate::query::did_you_mean;
+pub use crate::query::{lit_fits, suggest};
 
 /// Per-file conversion state.
 struct Cx<'a> {
@@ -853,17 +842,7 @@ fn select<'k>(cx: &mut Cx<'_>, n: &Node) -> Option<(Select, Names<'k>, Option<Lo
         Some(kn) => {
             if let Some(text) = cx.string(kn, "kind") {
                 let pat = KindPattern::parse(&text);
-                kinds = kinds::KINDS.iter().filter(|k| pat.matches(k.id)).collect();
-                if kinds.is_empty() {
-                    let cands = kinds::KINDS.iter().map(|k| k.id).chain(kinds::layers());
-                    let what = match pat {
-                        KindPattern::Exact(_) => "step kind",
-                        KindPattern::Layer(_) => "layer",
-                        KindPattern::Prefix(_) => "kind prefix",
-                    };
-                    let hint = did_you_mean(&text, cands);
-                    cx.note(kn.mark, format!("unknown {what} `{text}`{hint}"));
-                }
+                kinds = query::lint_kind(cx, &pat, kn.mark);
                 sel.kind = Some(pat);
             }
         }
@@ -886,18 +865,8 @@ fn select<'k>(cx: &mut Cx<'_>, n: &Node) -> Option<(Select, Names<'k>, Option<Lo
                 ),
             ),
         }
-        if let Some(sd) = sel.dir
-            && !kinds.is_empty()
-            && !kinds.iter().any(|k| k.dirs.allows(sd.dir()))
-        {
-            let other = sd.dir().reverse().as_str();
-            cx.note(
-                d.mark,
-                format!(
-                    "this selector cannot match anything: `{}` steps always travel {other}",
-                    sel.kind.as_ref().map(|p| p.to_string()).unwrap_or_default()
-                ),
-            );
+        if let (Some(sd), Some(p)) = (sel.dir, &sel.kind) {
+            query::lint_dir(cx, p, &kinds, sd, d.mark);
         }
     }
     if let Some(f) = k.get("finding")
@@ -936,28 +905,12 @@ fn select<'k>(cx: &mut Cx<'_>, n: &Node) -> Option<(Select, Names<'k>, Option<Lo
             } else {
                 kinds.clone()
             };
-            let mut types: Vec<ValueType> = pool
-                .iter()
-                .filter_map(|k| k.field(field))
-                .flat_map(|f| f.types.iter().copied())
-                .collect();
-            types.sort();
-            types.dedup();
-            if types.is_empty() && !pool.is_empty() {
-                let hint =
-                    did_you_mean(field, pool.iter().flat_map(|k| k.fields().map(|f| f.name)));
-                cx.note(
-                    fk.mark,
-                    format!("unknown field `{field}` for {what}; this selector cannot match anything{hint}"),
-                );
-            }
+            let types = query::lint_field(cx, &pool, field, &what, fk.mark);
             if sel.conds.iter().any(|c| c.field == field) {
                 cx.bad(fk.mark, format!("duplicate key `{field}` in `where`"));
             }
             for op in query::parse_ops(cx, fv) {
-                if !types.is_empty() {
-                    check_op(cx, field, &types, &op.0, op.1);
-                }
+                query::lint_op(cx, field, &types, &op.0, op.1);
                 sel.conds.push(Cond {
                     field: field.to_string(),
                     op: op.0,
@@ -975,97 +928,4 @@ fn select<'k>(cx: &mut Cx<'_>, n: &Node) -> Option<(Select, Names<'k>, Option<Lo
         what,
     };
     Some((sel, names, after_at))
-}
-
-fn types_text(types: &[ValueType]) -> String {
-    types
-        .iter()
-        .map(|t| t.name())
-        .collect::<Vec<_>>()
-        .join(" or ")
-}
-
-fn lit_text(l: &Lit) -> (String, &'static str) {
-    match l {
-        Lit::Bool(b) => (b.to_string(), "a boolean"),
-        Lit::Int(i) => (i.to_string(), "an integer"),
-        Lit::Float(f) => (f.to_string(), "a number"),
-        Lit::Str(s) => (format!("{s:?}"), "a string"),
-    }
-}
-
-/// Whether a literal can ever equal a value of one of these types.
-pub fn lit_fits(l: &Lit, types: &[ValueType]) -> bool {
-    types.iter().any(|t| match (l, t) {
-        (Lit::Bool(_), ValueType::Bool) => true,
-        (Lit::Int(i), ValueType::UInt) => *i >= 0,
-        (Lit::Int(_), ValueType::Int | ValueType::Float) => true,
-        (Lit::Float(_), t) => t.is_number(),
-        (Lit::Str(_), ValueType::Str | ValueType::Json) => true,
-        (Lit::Str(s), ValueType::Bytes) => {
-            s.len() % 2 == 0
-                && s.chars()
-                    .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
-        }
-        (Lit::Int(_) | Lit::Bool(_), ValueType::Json) => true,
-        _ => false,
-    })
-}
-
-fn check_op(cx: &mut Cx<'_>, field: &str, types: &[ValueType], op: &Op, at: Mark) {
-    let mismatch = |cx: &mut Cx<'_>, l: &Lit| {
-        if !lit_fits(l, types) {
-            let (shown, what) = lit_text(l);
-            let extra = if types.contains(&ValueType::Bytes) && matches!(l, Lit::Str(_)) {
-                " (bytes are compared as lowercase hex, e.g. \"37fa213d\")"
-            } else {
-                ""
-            };
-            cx.note(
-                at,
-                format!(
-                    "`{field}` holds {} but {shown} is {what}; this condition can never hold{extra}",
-                    types_text(types)
-                ),
-            );
-        }
-    };
-    match op {
-        Op::Eq(l) | Op::Ne(l) => mismatch(cx, l),
-        Op::Lt(l) | Op::Le(l) | Op::Gt(l) | Op::Ge(l) => {
-            // JSON fields order when they hold a number (the shared query).
-            if !types.iter().any(|t| t.is_number() || *t == ValueType::Json) {
-                cx.note(
-                    at,
-                    format!(
-                        "`{field}` holds {}; only numbers can be ordered",
-                        types_text(types)
-                    ),
-                );
-            } else if !matches!(l, Lit::Int(_) | Lit::Float(_)) {
-                let (shown, what) = lit_text(l);
-                cx.note(at, format!("{shown} is {what}; ordering compares numbers"));
-            }
-        }
-        Op::In(items) => {
-            for l in items {
-                mismatch(cx, l);
-            }
-        }
-        Op::Contains(_) => {
-            if !types
-                .iter()
-                .any(|t| matches!(t, ValueType::Str | ValueType::Json | ValueType::Bytes))
-            {
-                cx.note(
-                    at,
-                    format!(
-                        "`{field}` holds {}; `contains` applies to text",
-                        types_text(types)
-                    ),
-                );
-            }
-        }
-        Op::Present(_) => {}
-    }
 }
