@@ -40,15 +40,16 @@ fn invalid_fixtures_give_exactly_their_expected_error() {
             .err()
             .unwrap_or_else(|| panic!("{} loads", f.display()));
         let got = format!("{e}\n");
-        // Located: the file, then a line and column (the empty file has
-        // nothing to point at but its start).
+        // Every error is located: the file, then a line and a column.
         let at = format!("{}:", f.display());
-        assert!(got.starts_with(&at), "{got}");
-        let rest: Vec<&str> = got[at.len()..].splitn(3, ':').collect();
-        assert!(
-            rest.len() == 3 && rest[0].parse::<u32>().is_ok() && rest[1].parse::<u32>().is_ok(),
-            "not located: {got}"
-        );
+        for line in got.lines() {
+            let rest = line.strip_prefix(&at).unwrap_or_else(|| panic!("{line}"));
+            let rest: Vec<&str> = rest.splitn(3, ':').collect();
+            assert!(
+                rest.len() == 3 && rest[0].parse::<u32>().is_ok() && rest[1].parse::<u32>().is_ok(),
+                "not located: {line}"
+            );
+        }
         check_expected(&f, &got);
     }
 }
@@ -108,6 +109,24 @@ fn the_binary_prints_the_located_error_and_warnings() {
             std::fs::read_to_string("tests/expect/invalid/unknown-operator.expected").unwrap()
         )
     );
+    // Several errors: each on its own line, each prefixed.
+    let o = std::process::Command::new(bin)
+        .args([
+            "check",
+            "captures/flask-sock-echo.pcap",
+            "--expect",
+            "tests/expect/invalid/several.yaml",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let want: String = std::fs::read_to_string("tests/expect/invalid/several.expected")
+        .unwrap()
+        .lines()
+        .map(|l| format!("dispel: {l}\n"))
+        .collect();
+    assert_eq!(String::from_utf8_lossy(&o.stderr), want);
+    assert!(want.lines().count() >= 4);
     let o = std::process::Command::new(bin)
         .args([
             "check",

@@ -207,6 +207,28 @@ pub enum ExpectError {
         name: String,
         message: String,
     },
+    /// Several of the above, in file order: one a line.
+    #[error("{}", lines(.0))]
+    Several(Vec<ExpectError>),
+}
+
+fn lines(errors: &[ExpectError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl ExpectError {
+    /// One error as itself, several as [`ExpectError::Several`].
+    fn of(mut errors: Vec<ExpectError>) -> Option<ExpectError> {
+        match errors.len() {
+            0 => None,
+            1 => errors.pop(),
+            _ => Some(ExpectError::Several(errors)),
+        }
+    }
 }
 
 /// Largest expectations file read, in bytes (as for lesson files).
@@ -445,7 +467,9 @@ impl ExpectFile {
     }
 
     /// Parses and validates expectations from YAML text; `path` names it in
-    /// errors, which are located (`FILE:LINE:COLUMN: message`).
+    /// errors, which are located (`FILE:LINE:COLUMN: message`). Every error
+    /// is reported (several as [`ExpectError::Several`]); the meaning of the
+    /// expectations is checked once their form is right.
     pub fn parse(text: &str, path: &str) -> Result<ExpectFile, ExpectError> {
         let mut r = Reader {
             file: path,
@@ -472,11 +496,16 @@ impl ExpectFile {
             }
         };
         r.errors.sort_by_key(|(m, _)| (m.line, m.col));
-        if let Some((m, message)) = r.errors.first() {
-            return Err(ExpectError::Syntax {
+        let errors = r
+            .errors
+            .iter()
+            .map(|(m, message)| ExpectError::Syntax {
                 at: r.at(*m),
                 message: message.clone(),
-            });
+            })
+            .collect();
+        if let Some(e) = ExpectError::of(errors) {
+            return Err(e);
         }
         let Some(mut file) = file else {
             // Every `None` above comes with an error.
@@ -485,7 +514,9 @@ impl ExpectFile {
                 message: "unreadable".into(),
             });
         };
-        file.validate(path)?;
+        if let Some(e) = ExpectError::of(file.validate(path)) {
+            return Err(e);
+        }
         r.warnings.sort_by_key(|(m, _)| (m.line, m.col));
         file.warnings = r
             .warnings
@@ -495,7 +526,9 @@ impl ExpectFile {
         Ok(file)
     }
 
-    fn validate(&self, path: &str) -> Result<(), ExpectError> {
+    /// Every expectation that is well-formed but not meaningful.
+    fn validate(&self, path: &str) -> Vec<ExpectError> {
+        let mut errors = Vec::new();
         let mut names = std::collections::HashSet::new();
         for (i, e) in self.expect.iter().enumerate() {
             let bad = |message: String| ExpectError::Invalid {
@@ -505,7 +538,7 @@ impl ExpectFile {
                 message,
             };
             if !names.insert(e.name.as_str()) {
-                return Err(bad("another expectation has the same name".into()));
+                errors.push(bad("another expectation has the same name".into()));
             }
             let q = &e.query;
             let looks = !q.kinds.is_empty()
@@ -518,13 +551,13 @@ impl ExpectFile {
                 || e.exactly.is_some();
             match (&e.no_findings, looks) {
                 (Some(_), true) => {
-                    return Err(bad(
+                    errors.push(bad(
                         "`no_findings` stands alone: put step conditions in a separate expectation"
                             .into(),
                     ));
                 }
                 (None, false) => {
-                    return Err(bad(
+                    errors.push(bad(
                         "say what to look for (`kind`, `where`) or use `no_findings`".into(),
                     ));
                 }
@@ -533,30 +566,30 @@ impl ExpectFile {
             if let Some(nf) = &e.no_findings {
                 for r in &nf.rules {
                     if !rules::ALL.iter().any(|rule| kind_matches(r, rule.id)) {
-                        return Err(bad(format!("no_findings: `{r}` names no rule")));
+                        errors.push(bad(format!("no_findings: `{r}` names no rule")));
                     }
                 }
             }
             if e.exactly.is_some() && (e.at_least.is_some() || e.at_most.is_some()) {
-                return Err(bad(
+                errors.push(bad(
                     "`exactly` cannot be combined with `at_least` / `at_most`".into(),
                 ));
             }
             if let (Some(lo), Some(hi)) = (e.at_least, e.at_most)
                 && lo > hi
             {
-                return Err(bad(format!("at_least {lo} is more than at_most {hi}")));
+                errors.push(bad(format!("at_least {lo} is more than at_most {hi}")));
             }
             if let Some(a) = &e.answered_by
                 && a.via().is_none()
             {
-                return Err(bad(
+                errors.push(bad(
                     "answered_by: say `via` (the answering step's field holding the answered step number)"
                         .into(),
                 ));
             }
         }
-        Ok(())
+        errors
     }
 
     /// Whether any expectation could read the fields of a step of `kind`

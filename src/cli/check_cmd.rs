@@ -81,7 +81,10 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 Some(e)
             }
             Err(e) => {
-                let _ = writeln!(io::stderr(), "dispel: {}", escape(&e.to_string()));
+                // Every error, one a line.
+                for line in e.to_string().lines() {
+                    let _ = writeln!(io::stderr(), "dispel: {}", escape(line));
+                }
                 return Ok(ExitCode::from(2));
             }
         },
