@@ -14,9 +14,10 @@
 //!
 //! A condition is evaluated over the values a step has under that name
 //! ([`Val`]), whether read off a [`Step`] ([`Cond::holds_on_step`]) or off
-//! its ndjson encoding ([`Cond::holds_on_json`]): both give the same answer,
-//! which is what lets lessons (bound to live steps) and expectations (run
-//! over kept ndjson fields) share the language. The located YAML form of
+//! its ndjson encoding ([`Cond::holds_on_json`]): both give the same answer
+//! (but for `contains` on binary data of a text-or-bytes field, whose ndjson
+//! form is only its hex), which is what lets lessons (bound to live steps)
+//! and expectations (run over kept ndjson fields) share the language. The located YAML form of
 //! conditions is read by [`parse_ops`], so lessons and expectations accept
 //! (and refuse) exactly the same conditions.
 //!
