@@ -580,13 +580,12 @@ fn old_and_shared_matching_agree_on_every_step_of_every_capture() {
 
 #[test]
 fn a_step_and_its_ndjson_fields_answer_every_operator_alike() {
-    // Every field of every step of two captures, under every operator with
-    // a literal taken from the field itself (so many hold) and a near miss.
-    for cap in ["flask-socketio-gevent.pcap", "ws-permessage-deflate.pcap"] {
-        for (i, s) in steps_of(&root().join("captures").join(cap))
-            .iter()
-            .enumerate()
-        {
+    // Every field of every step of every capture, under every operator
+    // with a literal taken from the field itself (so many hold) and a near
+    // miss.
+    for path in captures() {
+        let cap = path.display();
+        for (i, s) in steps_of(&path).iter().enumerate() {
             let view = StepView::of(s, i as u64 + 1);
             for f in &s.fields {
                 let v = dispel::output::json::field_value(s, f);
