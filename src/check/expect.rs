@@ -16,7 +16,7 @@ use serde_json::Value as J;
 
 use super::{Evidence, StepView};
 use crate::kinds::{self, KindSpec};
-use crate::output::kind_matches;
+use crate::query::kind_matches;
 use crate::query::{self, Cond, KindPattern, Op, Query, Subject};
 use crate::rules;
 use crate::step::{Dir, Severity};
