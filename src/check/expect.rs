@@ -16,8 +16,7 @@ use serde_json::Value as J;
 
 use super::{Evidence, StepView};
 use crate::kinds::{self, KindSpec};
-use crate::query::kind_matches;
-use crate::query::{self, Cond, KindPattern, Op, Query, Subject};
+use crate::query::{self, Cond, KindPattern, Op, Query, Subject, kind_matches};
 use crate::rules;
 use crate::step::{Dir, Severity};
 use crate::yaml::{self, Limits, Mark, Node, NodeKind, Scalar};
