@@ -13,6 +13,11 @@
 //! - [`check`] turns findings and expectations into a grader's verdicts.
 //! - [`kinds`] registers every step kind and field;
 //! - [`lessons`] loads, checks, binds and renders the lessons.
+//!
+//! Below them all: [`query`], the one step query language (kind patterns,
+//! direction, connection, field conditions) that the output filter, the
+//! lessons' `select`, expectations and the TUI filter share, and [`yaml`],
+//! the located YAML reader lessons and expectations are loaded through.
 
 pub mod analyze;
 pub mod capture;
@@ -25,8 +30,10 @@ pub mod limits;
 pub mod link;
 pub mod output;
 pub mod proto;
+pub mod query;
 pub mod rules;
 pub mod sanitize;
 pub mod step;
 pub mod tcp;
 pub mod tui;
+pub mod yaml;

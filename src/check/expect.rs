@@ -9,17 +9,20 @@
 //! ndjson encoding, so what a grader sees in `dispel explain --format
 //! ndjson` is exactly what an expectation tests.
 
-use std::fmt;
+use std::collections::HashMap;
 use std::path::Path;
 
-use serde::Deserialize;
-use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_json::Value as J;
 
 use super::{Evidence, StepView};
-use crate::output::kind_matches;
+use crate::kinds::{self, KindSpec};
+use crate::query::{self, Cond, KindPattern, Op, Query, Subject, kind_matches};
 use crate::rules;
 use crate::step::{Dir, Severity};
+use crate::yaml::{self, Limits, Mark, Node, NodeKind, Scalar};
+
+/// `dir:` client to server or back (the shared query's direction).
+pub use crate::query::SelDir as DirSpec;
 
 /// How much of a step the expectations need (see [`ExpectFile::wants`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -31,93 +34,56 @@ pub enum Want {
 }
 
 /// An expectations file.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct ExpectFile {
     /// What the file grades, for reports.
-    #[serde(default)]
     pub title: Option<String>,
     pub expect: Vec<Expectation>,
+    /// `FILE:LINE:COLUMN: message` of what loads but deserves a look (a
+    /// condition that can never hold).
+    pub warnings: Vec<String>,
 }
 
 /// One requirement.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct Expectation {
     /// Shown in every report; unique within the file.
     pub name: String,
-    /// Step kind pattern, as `--kind`: `websocket.frame`, `websocket`, `http.*`.
-    #[serde(default)]
-    pub kind: Option<String>,
-    #[serde(default)]
-    pub dir: Option<DirSpec>,
-    #[serde(default)]
-    pub conn: Option<u32>,
-    /// Conditions on fields, all of which must hold.
-    #[serde(default, rename = "where")]
-    pub conditions: Conditions,
-    #[serde(default)]
+    /// The steps looked for: `kind` (one pattern, as `--kind`), `dir`,
+    /// `conn` and the `where` conditions, all of which must hold.
+    pub query: Query,
     pub at_least: Option<u64>,
-    #[serde(default)]
     pub at_most: Option<u64>,
-    #[serde(default)]
     pub exactly: Option<u64>,
     /// Each matching step counts only if a later step answers it.
-    #[serde(default)]
     pub answered_by: Option<Answer>,
     /// Instead of looking for steps: no finding of this severity (or worse)
     /// and/or of these rules.
-    #[serde(default)]
     pub no_findings: Option<NoFindings>,
-}
-
-/// `dir:` client to server or back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DirSpec {
-    C2s,
-    S2c,
-}
-
-impl DirSpec {
-    fn dir(self) -> Dir {
-        match self {
-            DirSpec::C2s => Dir::C2s,
-            DirSpec::S2c => Dir::S2c,
-        }
-    }
+    /// Where the expectation is written.
+    pub at: Mark,
 }
 
 /// `answered_by:` a later step whose `via` field holds the step number of
 /// the step it answers.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct Answer {
-    #[serde(default)]
-    pub kind: Option<String>,
-    #[serde(default)]
-    pub dir: Option<DirSpec>,
-    #[serde(default, rename = "where")]
-    pub conditions: Conditions,
+    /// `kind`, `dir` and `where` of the answering step.
+    pub query: Query,
     /// The answering step's field that names the answered step; inferred
     /// from `kind` for the correlations dispel emits.
-    #[serde(default)]
     pub via: Option<String>,
 }
 
 /// `no_findings:`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default)]
 pub struct NoFindings {
-    #[serde(default)]
     pub severity: Option<SeverityName>,
     /// Rule ids, layers or `prefix.*` patterns.
-    #[serde(default)]
     pub rules: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SeverityName {
     Must,
     Should,
@@ -141,198 +107,79 @@ impl SeverityName {
     }
 }
 
-/// `where:` field name → condition, in the file's order.
-#[derive(Debug, Clone, Default)]
-pub struct Conditions(pub Vec<(String, Condition)>);
+/// The kept view of a step answers queries on its ndjson fields.
+impl Subject for StepView {
+    fn kind(&self) -> &str {
+        self.kind
+    }
+    fn dir(&self) -> Dir {
+        self.dir
+    }
+    fn conn(&self) -> u32 {
+        self.conn
+    }
+    fn holds(&self, c: &Cond) -> bool {
+        c.holds_on_json(self.kind, self.fields.get(&c.field))
+    }
+}
 
-impl<'de> Deserialize<'de> for Conditions {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Conditions;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a map of field names to conditions")
+/// The conditions of a query grouped by field, in the file's order (the
+/// shared parser gives a field's operators one after another).
+fn by_field(conds: &[Cond]) -> Vec<(&str, &[Cond])> {
+    let mut out: Vec<(&str, &[Cond])> = Vec::new();
+    let mut start = 0;
+    for i in 1..=conds.len() {
+        if i == conds.len() || conds[i].field != conds[start].field {
+            out.push((conds[start].field.as_str(), &conds[start..i]));
+            start = i;
+        }
+    }
+    out
+}
+
+/// One field's conditions in words, for reports: `eq 1000`, `gt 125 and
+/// le 65535`, `present`.
+fn describe(conds: &[Cond]) -> String {
+    // Numbers as bounds print as they always have (as floats: `125`, `1.5`).
+    let bound = |l: &query::Lit| match l {
+        query::Lit::Int(i) => (*i as f64).to_string(),
+        query::Lit::Float(x) => x.to_string(),
+        other => other.to_json().to_string(),
+    };
+    let rank = |op: &Op| match op {
+        Op::Eq(_) => 0,
+        Op::Ne(_) => 1,
+        Op::Lt(_) => 2,
+        Op::Le(_) => 3,
+        Op::Gt(_) => 4,
+        Op::Ge(_) => 5,
+        Op::In(_) => 6,
+        Op::Contains(_) => 7,
+        Op::Present(_) => 8,
+    };
+    let mut ops: Vec<&Op> = conds.iter().map(|c| &c.op).collect();
+    ops.sort_by_key(|o| rank(o));
+    let parts: Vec<String> = ops
+        .iter()
+        .map(|op| match op {
+            Op::Eq(l) | Op::Ne(l) => format!("{} {}", op.name(), l.to_json()),
+            Op::Lt(l) | Op::Le(l) | Op::Gt(l) | Op::Ge(l) => {
+                format!("{} {}", op.name(), bound(l))
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Conditions, A::Error> {
-                let mut v = Vec::new();
-                while let Some((k, c)) = m.next_entry::<String, Condition>()? {
-                    v.push((k, c));
-                }
-                Ok(Conditions(v))
-            }
-        }
-        d.deserialize_map(V)
+            Op::In(ls) => format!(
+                "in {}",
+                J::Array(ls.iter().map(query::Lit::to_json).collect())
+            ),
+            Op::Contains(s) => format!("contains {}", J::String(s.clone())),
+            Op::Present(true) => "present".into(),
+            Op::Present(false) => "absent".into(),
+        })
+        .collect();
+    if parts.is_empty() {
+        "present".into()
+    } else {
+        parts.join(" and ")
     }
-}
-
-/// A condition on one field: a bare value means `eq`; a map may combine
-/// several operators, all of which must hold.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Condition {
-    pub eq: Option<J>,
-    pub ne: Option<J>,
-    pub lt: Option<f64>,
-    pub le: Option<f64>,
-    pub gt: Option<f64>,
-    pub ge: Option<f64>,
-    pub one_of: Option<Vec<J>>,
-    pub present: Option<bool>,
-    pub contains: Option<J>,
-}
-
-/// The operator map of a condition (unknown operators are refused).
-#[derive(Deserialize)]
-#[serde(remote = "Condition", deny_unknown_fields)]
-struct Ops {
-    #[serde(default)]
-    eq: Option<J>,
-    #[serde(default)]
-    ne: Option<J>,
-    #[serde(default)]
-    lt: Option<f64>,
-    #[serde(default)]
-    le: Option<f64>,
-    #[serde(default)]
-    gt: Option<f64>,
-    #[serde(default)]
-    ge: Option<f64>,
-    #[serde(default, rename = "in")]
-    one_of: Option<Vec<J>>,
-    #[serde(default)]
-    present: Option<bool>,
-    #[serde(default)]
-    contains: Option<J>,
-}
-
-/// A scalar is shorthand for `eq`; a map lists operators.
-impl<'de> Deserialize<'de> for Condition {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Condition, D::Error> {
-        condition_shorthand(d)
-    }
-}
-
-/// Accepts a scalar (shorthand for `eq`) or an operator map.
-fn condition_shorthand<'de, D: Deserializer<'de>>(d: D) -> Result<Condition, D::Error> {
-    struct V;
-    impl<'de> Visitor<'de> for V {
-        type Value = Condition;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a value (meaning eq) or a map of operators (eq, ne, lt, le, gt, ge, in, present, contains)")
-        }
-        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Condition, E> {
-            Ok(Condition::eq(J::Bool(v)))
-        }
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Condition, E> {
-            Ok(Condition::eq(v.into()))
-        }
-        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Condition, E> {
-            Ok(Condition::eq(v.into()))
-        }
-        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Condition, E> {
-            Ok(Condition::eq(
-                serde_json::Number::from_f64(v).map_or(J::Null, J::Number),
-            ))
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<Condition, E> {
-            Ok(Condition::eq(J::String(v.to_owned())))
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Condition, E> {
-            Ok(Condition::eq(J::Null))
-        }
-        fn visit_map<A: MapAccess<'de>>(self, m: A) -> Result<Condition, A::Error> {
-            Ops::deserialize(de::value::MapAccessDeserializer::new(m))
-        }
-    }
-    d.deserialize_any(V)
-}
-
-impl Condition {
-    fn eq(v: J) -> Condition {
-        Condition {
-            eq: Some(v),
-            ..Condition::default()
-        }
-    }
-
-    /// Whether `value` (the field's ndjson value, `None` if the step lacks
-    /// the field) satisfies every operator. An absent field satisfies only
-    /// `present: false`.
-    pub fn holds(&self, value: Option<&J>) -> bool {
-        let Some(v) = value else {
-            return self.present == Some(false);
-        };
-        let num = v.as_f64();
-        let cmp = |bound: Option<f64>, ok: fn(f64, f64) -> bool| {
-            bound.is_none_or(|b| num.is_some_and(|n| ok(n, b)))
-        };
-        self.present != Some(false)
-            && self.eq.as_ref().is_none_or(|e| same(v, e))
-            && self.ne.as_ref().is_none_or(|e| !same(v, e))
-            && cmp(self.lt, |n, b| n < b)
-            && cmp(self.le, |n, b| n <= b)
-            && cmp(self.gt, |n, b| n > b)
-            && cmp(self.ge, |n, b| n >= b)
-            && self
-                .one_of
-                .as_ref()
-                .is_none_or(|l| l.iter().any(|e| same(v, e)))
-            && self.contains.as_ref().is_none_or(|c| contains(v, c))
-    }
-
-    /// The condition in words, for reports: `eq 1000`, `present`.
-    pub fn describe(&self) -> String {
-        let mut parts = Vec::new();
-        let mut push = |op: &str, v: Option<String>| {
-            if let Some(v) = v {
-                parts.push(format!("{op} {v}"));
-            }
-        };
-        push("eq", self.eq.as_ref().map(J::to_string));
-        push("ne", self.ne.as_ref().map(J::to_string));
-        push("lt", self.lt.map(|v| v.to_string()));
-        push("le", self.le.map(|v| v.to_string()));
-        push("gt", self.gt.map(|v| v.to_string()));
-        push("ge", self.ge.map(|v| v.to_string()));
-        push(
-            "in",
-            self.one_of
-                .as_ref()
-                .map(|l| J::Array(l.clone()).to_string()),
-        );
-        push("contains", self.contains.as_ref().map(J::to_string));
-        match self.present {
-            Some(true) => parts.push("present".into()),
-            Some(false) => parts.push("absent".into()),
-            None => {}
-        }
-        if parts.is_empty() {
-            "present".into()
-        } else {
-            parts.join(" and ")
-        }
-    }
-}
-
-/// Equality of JSON values, numbers compared by value (1 == 1.0).
-fn same(a: &J, b: &J) -> bool {
-    match (a, b) {
-        (J::Number(x), J::Number(y)) => x.as_f64() == y.as_f64(),
-        _ => a == b,
-    }
-}
-
-/// `contains`: a substring of a string; for an array (a repeated field such
-/// as HTTP header lines), an element equal to it or, for strings, containing it.
-fn contains(v: &J, c: &J) -> bool {
-    match (v, c) {
-        (J::String(s), J::String(n)) => s.contains(n.as_str()),
-        (J::Array(a), _) => a.iter().any(|e| same(e, c) || contains_str(e, c)),
-        _ => false,
-    }
-}
-
-fn contains_str(e: &J, c: &J) -> bool {
-    matches!((e, c), (J::String(s), J::String(n)) if s.contains(n.as_str()))
 }
 
 /// Why an expectations file cannot be used.
@@ -346,66 +193,370 @@ pub enum ExpectError {
     /// YAML syntax, an unknown key, a wrong type: with line and column.
     #[error("{at}: {message}")]
     Syntax {
-        /// `FILE:LINE:COLUMN` (or `FILE` when the parser gave no location).
+        /// `FILE:LINE:COLUMN` (or `FILE` for the file as a whole).
         at: String,
         message: String,
     },
     /// Well-formed, but not meaningful.
-    #[error("{path}: expectation {index} ({name}): {message}")]
+    #[error("{at}: expectation {index} ({name}): {message}")]
     Invalid {
-        path: String,
+        /// `FILE:LINE:COLUMN` of the expectation.
+        at: String,
         index: usize,
         name: String,
         message: String,
     },
+    /// Several of the above, in file order: one a line.
+    #[error("{}", lines(.0))]
+    Several(Vec<ExpectError>),
+}
+
+fn lines(errors: &[ExpectError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl ExpectError {
+    /// One error as itself, several as [`ExpectError::Several`].
+    fn of(mut errors: Vec<ExpectError>) -> Option<ExpectError> {
+        match errors.len() {
+            0 => None,
+            1 => errors.pop(),
+            _ => Some(ExpectError::Several(errors)),
+        }
+    }
+}
+
+/// Largest expectations file read, in bytes (as for lesson files).
+pub const MAX_FILE_BYTES: usize = 256 * 1024;
+
+const FILE_KEYS: &[&str] = &["title", "expect"];
+const EXPECT_KEYS: &[&str] = &[
+    "name",
+    "kind",
+    "dir",
+    "conn",
+    "where",
+    "at_least",
+    "at_most",
+    "exactly",
+    "answered_by",
+    "no_findings",
+];
+const ANSWER_KEYS: &[&str] = &["kind", "dir", "where", "via"];
+const NO_FINDINGS_KEYS: &[&str] = &["severity", "rules"];
+
+/// `expected one of `a`, `b`` as serde words it.
+fn one_of(allowed: &[&str]) -> String {
+    let q: Vec<String> = allowed.iter().map(|a| format!("`{a}`")).collect();
+    match q.as_slice() {
+        [] => "there are no fields".into(),
+        [a] => format!("expected {a}"),
+        [a, b] => format!("expected {a} or {b}"),
+        _ => format!("expected one of {}", q.join(", ")),
+    }
+}
+
+/// Reads an expectations file's located tree, collecting every error (the
+/// first, in file order, is reported) and warning.
+struct Reader<'a> {
+    file: &'a str,
+    /// Where in the document the value being read sits
+    /// (`expect[1].where.websocket.opcode`), prefixed to messages.
+    path: String,
+    errors: Vec<(Mark, String)>,
+    warnings: Vec<(Mark, String)>,
+}
+
+impl Reader<'_> {
+    fn at(&self, m: Mark) -> String {
+        format!("{}:{}:{}", self.file, m.line, m.col)
+    }
+
+    fn message(&self, message: String) -> String {
+        if self.path.is_empty() {
+            message
+        } else {
+            format!("{}: {message}", self.path)
+        }
+    }
+
+    fn err(&mut self, m: Mark, message: impl Into<String>) {
+        let message = self.message(message.into());
+        self.errors.push((m, message));
+    }
+
+    fn map<'n>(&mut self, n: &'n Node, what: &str) -> Option<&'n [(Node, Node)]> {
+        match &n.kind {
+            NodeKind::Map(e) => Some(e),
+            _ => {
+                self.err(
+                    n.mark,
+                    format!("{what} must be a mapping, found {}", n.describe()),
+                );
+                None
+            }
+        }
+    }
+
+    /// Any non-null scalar, as written.
+    fn string(&mut self, n: &Node, what: &str) -> Option<String> {
+        match (n.scalar(), n.text()) {
+            (Some(Scalar::Null) | None, _) | (_, None) => {
+                self.err(
+                    n.mark,
+                    format!("`{what}` must be text, found {}", n.describe()),
+                );
+                None
+            }
+            (_, Some(t)) => Some(t.to_string()),
+        }
+    }
+
+    fn count(&mut self, n: &Node, what: &str, max: u64) -> Option<u64> {
+        match n.scalar() {
+            Some(Scalar::Int(i)) if i >= 0 && i <= i128::from(max) => Some(i as u64),
+            _ => {
+                self.err(
+                    n.mark,
+                    format!(
+                        "`{what}` must be a whole number from 0 to {max}, found {}",
+                        n.text()
+                            .map_or_else(|| n.describe().to_string(), |t| format!("`{t}`"))
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn dir(&mut self, n: &Node) -> Option<DirSpec> {
+        let d = n.text().and_then(DirSpec::parse);
+        if d.is_none() {
+            self.err(
+                n.mark,
+                format!(
+                    "`dir` must be `c2s` or `s2c`, not {}",
+                    n.text()
+                        .map_or_else(|| n.describe().to_string(), |t| format!("`{t}`"))
+                ),
+            );
+        }
+        d
+    }
+
+    /// `kind`, `dir` and `where` of an expectation or of its `answered_by`.
+    fn query(&mut self, k: &HashMap<&'static str, &Node>) -> Query {
+        let mut q = Query::default();
+        // The registered kinds the query admits (every kind without one),
+        // for the same checks `lessons lint` makes: what can never match
+        // is a warning.
+        let mut pool: Vec<&'static KindSpec> = kinds::KINDS.iter().collect();
+        if let Some(n) = k.get("kind")
+            && let Some(t) = self.string(n, "kind")
+        {
+            let pat = KindPattern::parse(&t);
+            pool = query::lint_kind(self, &pat, n.mark);
+            q.kinds.push(pat);
+        }
+        if let Some(n) = k.get("dir") {
+            q.dir = self.dir(n);
+            if let (Some(d), Some(p)) = (q.dir, q.kinds.first()) {
+                query::lint_dir(self, p, &pool, d, n.mark);
+            }
+        }
+        let what = match q.kinds.first() {
+            Some(p) => format!("`{p}` steps"),
+            None => "steps of any kind".to_string(),
+        };
+        if let Some(w) = k.get("where")
+            && let Some(entries) = self.map(w, "`where`")
+        {
+            let base = std::mem::take(&mut self.path);
+            let mut seen: Vec<&str> = Vec::new();
+            for (fk, fv) in entries {
+                let Some(field) = fk.text() else {
+                    self.path.clone_from(&base);
+                    self.err(fk.mark, "`where` keys must be field names");
+                    continue;
+                };
+                self.path = format!("{base}.where.{field}");
+                if seen.contains(&field) {
+                    self.err(fk.mark, format!("duplicate field `{field}`"));
+                }
+                seen.push(field);
+                let types = query::lint_field(self, &pool, field, &what, fk.mark);
+                for (op, at) in query::parse_ops(self, fv) {
+                    query::lint_op(self, field, &types, &op, at);
+                    q.conds.push(Cond {
+                        field: field.to_string(),
+                        op,
+                    });
+                }
+            }
+            self.path = base;
+        }
+        q
+    }
+}
+
+impl query::Report for Reader<'_> {
+    fn bad(&mut self, at: Mark, message: String) {
+        self.err(at, message);
+    }
+
+    fn note(&mut self, at: Mark, message: String) {
+        let message = self.message(message);
+        self.warnings.push((at, message));
+    }
+
+    /// Unknown and duplicate keys, worded as they always were for
+    /// expectation files (`unknown field `kinds`, expected one of …`).
+    fn keys<'n>(
+        &mut self,
+        entries: &'n [(Node, Node)],
+        _what: &str,
+        allowed: &[&'static str],
+        _at: Mark,
+    ) -> HashMap<&'static str, &'n Node> {
+        let mut found: HashMap<&'static str, &'n Node> = HashMap::new();
+        for (k, v) in entries {
+            let Some(name) = k.text() else {
+                self.err(k.mark, "keys must be plain names");
+                continue;
+            };
+            match allowed.iter().find(|a| **a == name) {
+                Some(a) => {
+                    if found.insert(a, v).is_some() {
+                        self.err(k.mark, format!("duplicate field `{name}`"));
+                    }
+                }
+                None => {
+                    let hint = one_of(allowed);
+                    self.err(k.mark, format!("unknown field `{name}`, {hint}"));
+                }
+            }
+        }
+        found
+    }
 }
 
 impl ExpectFile {
     /// Reads and validates an expectations file.
     pub fn load(path: &Path) -> Result<ExpectFile, ExpectError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ExpectError::Read {
-            path: path.display().to_string(),
+        let shown = path.display().to_string();
+        let read = |source| ExpectError::Read {
+            path: shown.clone(),
             source,
-        })?;
-        ExpectFile::parse(&text, &path.display().to_string())
+        };
+        let len = std::fs::metadata(path).map_err(read)?.len();
+        if len > MAX_FILE_BYTES as u64 {
+            return Err(ExpectError::Syntax {
+                at: shown,
+                message: format!(
+                    "the file is {len} bytes; expectation files are limited to {MAX_FILE_BYTES} bytes"
+                ),
+            });
+        }
+        let text = std::fs::read_to_string(path).map_err(read)?;
+        ExpectFile::parse(&text, &shown)
     }
 
-    /// Parses and validates expectations from YAML text; `path` names it in errors.
+    /// Parses and validates expectations from YAML text; `path` names it in
+    /// errors, which are located (`FILE:LINE:COLUMN: message`). Every error
+    /// is reported (several as [`ExpectError::Several`]); the meaning of the
+    /// expectations is checked once their form is right.
     pub fn parse(text: &str, path: &str) -> Result<ExpectFile, ExpectError> {
-        let file: ExpectFile = serde_yaml::from_str(text).map_err(|e| syntax(&e, path))?;
-        file.validate(path)?;
+        let mut r = Reader {
+            file: path,
+            path: String::new(),
+            errors: Vec::new(),
+            warnings: Vec::new(),
+        };
+        let docs = yaml::parse(text, &Limits::default()).map_err(|e| ExpectError::Syntax {
+            at: r.at(e.mark),
+            message: format!("not valid YAML: {}", e.message),
+        })?;
+        let file = match docs.as_slice() {
+            [doc] => read_file(&mut r, doc),
+            [] => {
+                r.err(
+                    Mark { line: 1, col: 1 },
+                    "the file is empty; it needs `expect:`",
+                );
+                None
+            }
+            [_, second, ..] => {
+                r.err(second.mark, "one YAML document expected, found several");
+                None
+            }
+        };
+        r.errors.sort_by_key(|(m, _)| (m.line, m.col));
+        let errors = r
+            .errors
+            .iter()
+            .map(|(m, message)| ExpectError::Syntax {
+                at: r.at(*m),
+                message: message.clone(),
+            })
+            .collect();
+        if let Some(e) = ExpectError::of(errors) {
+            return Err(e);
+        }
+        let Some(mut file) = file else {
+            // Every `None` above comes with an error.
+            return Err(ExpectError::Syntax {
+                at: path.to_string(),
+                message: "unreadable".into(),
+            });
+        };
+        if let Some(e) = ExpectError::of(file.validate(path)) {
+            return Err(e);
+        }
+        r.warnings.sort_by_key(|(m, _)| (m.line, m.col));
+        file.warnings = r
+            .warnings
+            .iter()
+            .map(|(m, w)| format!("{}: {w}", r.at(*m)))
+            .collect();
         Ok(file)
     }
 
-    fn validate(&self, path: &str) -> Result<(), ExpectError> {
+    /// Every expectation that is well-formed but not meaningful.
+    fn validate(&self, path: &str) -> Vec<ExpectError> {
+        let mut errors = Vec::new();
         let mut names = std::collections::HashSet::new();
         for (i, e) in self.expect.iter().enumerate() {
             let bad = |message: String| ExpectError::Invalid {
-                path: path.to_string(),
+                at: format!("{path}:{}:{}", e.at.line, e.at.col),
                 index: i + 1,
                 name: e.name.clone(),
                 message,
             };
             if !names.insert(e.name.as_str()) {
-                return Err(bad("another expectation has the same name".into()));
+                errors.push(bad("another expectation has the same name".into()));
             }
-            let looks = e.kind.is_some()
-                || e.dir.is_some()
-                || e.conn.is_some()
-                || !e.conditions.0.is_empty()
+            let q = &e.query;
+            let looks = !q.kinds.is_empty()
+                || q.dir.is_some()
+                || q.conn.is_some()
+                || !q.conds.is_empty()
                 || e.answered_by.is_some()
                 || e.at_least.is_some()
                 || e.at_most.is_some()
                 || e.exactly.is_some();
             match (&e.no_findings, looks) {
                 (Some(_), true) => {
-                    return Err(bad(
+                    errors.push(bad(
                         "`no_findings` stands alone: put step conditions in a separate expectation"
                             .into(),
                     ));
                 }
                 (None, false) => {
-                    return Err(bad(
+                    errors.push(bad(
                         "say what to look for (`kind`, `where`) or use `no_findings`".into(),
                     ));
                 }
@@ -414,48 +565,48 @@ impl ExpectFile {
             if let Some(nf) = &e.no_findings {
                 for r in &nf.rules {
                     if !rules::ALL.iter().any(|rule| kind_matches(r, rule.id)) {
-                        return Err(bad(format!("no_findings: `{r}` names no rule")));
+                        errors.push(bad(format!("no_findings: `{r}` names no rule")));
                     }
                 }
             }
             if e.exactly.is_some() && (e.at_least.is_some() || e.at_most.is_some()) {
-                return Err(bad(
+                errors.push(bad(
                     "`exactly` cannot be combined with `at_least` / `at_most`".into(),
                 ));
             }
             if let (Some(lo), Some(hi)) = (e.at_least, e.at_most)
                 && lo > hi
             {
-                return Err(bad(format!("at_least {lo} is more than at_most {hi}")));
+                errors.push(bad(format!("at_least {lo} is more than at_most {hi}")));
             }
             if let Some(a) = &e.answered_by
                 && a.via().is_none()
             {
-                return Err(bad(
+                errors.push(bad(
                     "answered_by: say `via` (the answering step's field holding the answered step number)"
                         .into(),
                 ));
             }
         }
-        Ok(())
+        errors
     }
 
-    /// What evaluating needs of a step, decided as the step goes by, so
-    /// `check` keeps only those steps (a capture of a million events whose
-    /// expectations ask about the handshake keeps a handful).
     /// Whether any expectation could read the fields of a step of `kind`
     /// (steps of other kinds can arrive lean: see
     /// [`crate::analyze::Sink::wants_detail`]).
     pub fn reads_fields_of(&self, kind: &str) -> bool {
         self.expect.iter().any(|e| {
             e.no_findings.is_none()
-                && (e.kind.as_deref().is_none_or(|k| kind_matches(k, kind))
+                && (e.query.admits_kind(kind)
                     || e.answered_by
                         .as_ref()
-                        .is_some_and(|a| a.kind.as_deref().is_none_or(|k| kind_matches(k, kind))))
+                        .is_some_and(|a| a.query.admits_kind(kind)))
         })
     }
 
+    /// What evaluating needs of a step, decided as the step goes by, so
+    /// `check` keeps only those steps (a capture of a million events whose
+    /// expectations ask about the handshake keeps a handful).
     pub fn wants(&self, step: &crate::step::Step) -> Want {
         let mut want = Want::Nothing;
         for e in &self.expect {
@@ -465,15 +616,10 @@ impl ExpectFile {
                 }
                 continue;
             }
-            let matches = |kind: &Option<String>, dir: Option<DirSpec>| {
-                kind.as_deref().is_none_or(|k| kind_matches(k, step.kind))
-                    && dir.is_none_or(|d| d.dir() == step.dir)
-            };
-            if (matches(&e.kind, e.dir) && e.conn.is_none_or(|c| c == step.conn))
-                || e.answered_by
-                    .as_ref()
-                    .is_some_and(|a| matches(&a.kind, a.dir))
-            {
+            let answer = e.answered_by.as_ref().is_some_and(|a| {
+                a.query.admits_kind(step.kind) && a.query.dir.is_none_or(|d| d.dir() == step.dir)
+            });
+            if e.query.selects(step) || answer {
                 return Want::Everything;
             }
         }
@@ -486,23 +632,121 @@ impl ExpectFile {
     }
 }
 
-/// yaml_serde puts the location at the end of its message
-/// (`… at line 3 column 5`); say it first, as compilers do.
-fn syntax(e: &serde_yaml::Error, path: &str) -> ExpectError {
-    let msg = e.to_string();
-    match e.location() {
-        Some(l) => {
-            let suffix = format!(" at line {} column {}", l.line(), l.column());
-            ExpectError::Syntax {
-                at: format!("{path}:{}:{}", l.line(), l.column()),
-                message: msg.strip_suffix(&suffix).unwrap_or(&msg).to_string(),
-            }
+fn read_file(r: &mut Reader<'_>, doc: &Node) -> Option<ExpectFile> {
+    let entries = r.map(doc, "an expectations file")?;
+    let k = query::Report::keys(r, entries, "the file", FILE_KEYS, doc.mark);
+    let title = k.get("title").and_then(|t| r.string(t, "title"));
+    let Some(list) = k.get("expect") else {
+        r.err(doc.mark, "missing field `expect`");
+        return None;
+    };
+    let NodeKind::Seq(items) = &list.kind else {
+        r.err(
+            list.mark,
+            format!("`expect` must be a list, found {}", list.describe()),
+        );
+        return None;
+    };
+    let mut expect = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        r.path = format!("expect[{i}]");
+        if let Some(e) = read_expectation(r, item) {
+            expect.push(e);
         }
-        None => ExpectError::Syntax {
-            at: path.to_string(),
-            message: msg,
-        },
     }
+    r.path.clear();
+    Some(ExpectFile {
+        title,
+        expect,
+        warnings: Vec::new(),
+    })
+}
+
+fn read_expectation(r: &mut Reader<'_>, n: &Node) -> Option<Expectation> {
+    let entries = r.map(n, "an expectation")?;
+    let k = query::Report::keys(r, entries, "an expectation", EXPECT_KEYS, n.mark);
+    let name = match k.get("name") {
+        Some(v) => r.string(v, "name"),
+        None => {
+            r.err(n.mark, "missing field `name`");
+            None
+        }
+    };
+    let mut query = r.query(&k);
+    if let Some(c) = k.get("conn") {
+        query.conn = r.count(c, "conn", u64::from(u32::MAX)).map(|c| c as u32);
+    }
+    let at_least = k
+        .get("at_least")
+        .and_then(|v| r.count(v, "at_least", u64::MAX));
+    let at_most = k
+        .get("at_most")
+        .and_then(|v| r.count(v, "at_most", u64::MAX));
+    let exactly = k
+        .get("exactly")
+        .and_then(|v| r.count(v, "exactly", u64::MAX));
+    let answered_by = k.get("answered_by").and_then(|a| {
+        let base = r.path.clone();
+        r.path = format!("{base}.answered_by");
+        let entries = r.map(a, "`answered_by`");
+        let answer = entries.map(|entries| {
+            let k = query::Report::keys(r, entries, "`answered_by`", ANSWER_KEYS, a.mark);
+            let query = r.query(&k);
+            let via = k.get("via").and_then(|v| r.string(v, "via"));
+            Answer { query, via }
+        });
+        r.path = base;
+        answer
+    });
+    let no_findings = k.get("no_findings").and_then(|nf| {
+        let base = r.path.clone();
+        r.path = format!("{base}.no_findings");
+        let out = r.map(nf, "`no_findings`").map(|entries| {
+            let k = query::Report::keys(r, entries, "`no_findings`", NO_FINDINGS_KEYS, nf.mark);
+            let severity = k.get("severity").and_then(|s| match s.text() {
+                Some("must") => Some(SeverityName::Must),
+                Some("should") => Some(SeverityName::Should),
+                Some("info") => Some(SeverityName::Info),
+                _ => {
+                    r.err(
+                        s.mark,
+                        format!(
+                            "`severity` must be `must`, `should` or `info`, not {}",
+                            s.text()
+                                .map_or_else(|| s.describe().to_string(), |t| format!("`{t}`"))
+                        ),
+                    );
+                    None
+                }
+            });
+            let rules = match k.get("rules").map(|l| (l, &l.kind)) {
+                None => Vec::new(),
+                Some((_, NodeKind::Seq(items))) => {
+                    items.iter().filter_map(|i| r.string(i, "rules")).collect()
+                }
+                Some((l, _)) => {
+                    r.err(
+                        l.mark,
+                        format!("`rules` must be a list, found {}", l.describe()),
+                    );
+                    Vec::new()
+                }
+            };
+            NoFindings { severity, rules }
+        });
+        r.path = base;
+        out
+    });
+    Some(Expectation {
+        name: name?,
+        query,
+        at_least,
+        at_most,
+        exactly,
+        answered_by,
+        no_findings,
+        at: n.mark,
+    })
 }
 
 impl Answer {
@@ -511,12 +755,18 @@ impl Answer {
         if let Some(v) = &self.via {
             return Some(v);
         }
-        match self.kind.as_deref() {
+        let kind = self.query.kinds.first().map(KindPattern::to_string);
+        match kind.as_deref() {
             Some("socketio.packet" | "socketio") => Some("socketio.ack.answers"),
             Some("websocket.frame") => Some("websocket.pong.answers"),
             Some("engineio.packet" | "engineio") => Some("engineio.heartbeat.answers"),
             _ => None,
         }
+    }
+
+    /// The answering step's kind as written (`any` without one).
+    fn kind_text(&self) -> Option<String> {
+        self.query.kinds.first().map(KindPattern::to_string)
     }
 }
 
@@ -535,15 +785,6 @@ pub struct Outcome {
 
 /// Evidence lists in reports stop here; the count is always given.
 const MAX_EVIDENCE: usize = 20;
-
-fn matches_basic(s: &StepView, kind: Option<&str>, dir: Option<DirSpec>) -> bool {
-    kind.is_none_or(|k| kind_matches(k, s.kind)) && dir.is_none_or(|d| s.dir == d.dir())
-}
-
-fn matches_where(s: &StepView, c: &Conditions) -> bool {
-    c.0.iter()
-        .all(|(name, cond)| cond.holds(s.fields.get(name)))
-}
 
 impl Expectation {
     fn requirement(&self) -> String {
@@ -566,18 +807,18 @@ impl Expectation {
             (None, None, Some(hi)) => format!("at most {hi}"),
             (None, lo, None) => format!("at least {}", lo.unwrap_or(1)),
         };
-        let mut s = format!("{count} {} step(s)", self.kind.as_deref().unwrap_or("any"));
-        if let Some(d) = self.dir {
+        let q = &self.query;
+        let kind = q.kinds.first().map(KindPattern::to_string);
+        let mut s = format!("{count} {} step(s)", kind.as_deref().unwrap_or("any"));
+        if let Some(d) = q.dir {
             s.push_str(&format!(" {}", d.dir().as_str()));
         }
-        if let Some(c) = self.conn {
+        if let Some(c) = q.conn {
             s.push_str(&format!(" on conn {c}"));
         }
-        let conds: Vec<String> = self
-            .conditions
-            .0
+        let conds: Vec<String> = by_field(&q.conds)
             .iter()
-            .map(|(n, c)| format!("{n} {}", c.describe()))
+            .map(|(n, c)| format!("{n} {}", describe(c)))
             .collect();
         if !conds.is_empty() {
             s.push_str(&format!(" where {}", conds.join(", ")));
@@ -585,7 +826,7 @@ impl Expectation {
         if let Some(a) = &self.answered_by {
             s.push_str(&format!(
                 ", each answered by a later {} step",
-                a.kind.as_deref().unwrap_or("any")
+                a.kind_text().as_deref().unwrap_or("any")
             ));
         }
         s
@@ -615,12 +856,13 @@ impl Expectation {
             }
         };
         let no_explain = |_: &[&StepView]| None;
-        if let Some(k) = &self.kind {
+        let q = &self.query;
+        if let Some(k) = q.kinds.first() {
             narrow(&mut cur, format!("is of kind {k}"), &no_explain, &|s| {
-                kind_matches(k, s.kind)
+                k.matches(s.kind)
             });
         }
-        if let Some(d) = self.dir {
+        if let Some(d) = q.dir {
             narrow(
                 &mut cur,
                 format!("goes {}", d.dir().as_str()),
@@ -628,17 +870,17 @@ impl Expectation {
                 &|s| s.dir == d.dir(),
             );
         }
-        if let Some(c) = self.conn {
+        if let Some(c) = q.conn {
             narrow(&mut cur, format!("is on conn {c}"), &no_explain, &|s| {
                 s.conn == c
             });
         }
-        for (name, cond) in &self.conditions.0 {
+        for (name, conds) in by_field(&q.conds) {
             narrow(
                 &mut cur,
-                format!("has {name} {}", cond.describe()),
+                format!("has {name} {}", describe(conds)),
                 &|before| Some(seen_values(before, name)),
-                &|s| cond.holds(s.fields.get(name)),
+                &|s| conds.iter().all(|c| s.holds(c)),
             );
         }
         if let Some(a) = &self.answered_by {
@@ -646,8 +888,7 @@ impl Expectation {
             let answered = |q: &StepView| {
                 steps.iter().any(|s| {
                     s.number > q.number
-                        && matches_basic(s, a.kind.as_deref(), a.dir)
-                        && matches_where(s, &a.conditions)
+                        && a.query.matches(s)
                         && s.fields.get(via).and_then(J::as_u64) == Some(q.number)
                 })
             };
@@ -655,7 +896,7 @@ impl Expectation {
                 &mut cur,
                 format!(
                     "is answered by a later {} step whose {via} points back at it",
-                    a.kind.as_deref().unwrap_or("")
+                    a.kind_text().as_deref().unwrap_or("")
                 ),
                 &no_explain,
                 &answered,
@@ -832,12 +1073,22 @@ mod tests {
             "t.yaml",
         )
         .unwrap();
-        let c = &f.expect[0].conditions.0;
-        assert_eq!(c[0].0, "websocket.opcode");
-        assert_eq!(c[0].1.eq, Some(json!(1)));
-        assert_eq!(c[1].1.ge, Some(126.0));
-        assert_eq!(c[1].1.lt, Some(65536.0));
-        assert_eq!(c[2].1.present, Some(true));
+        let c = &f.expect[0].query.conds;
+        let fields: Vec<&str> = c.iter().map(|c| c.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "websocket.opcode",
+                "websocket.payload_length",
+                "websocket.payload_length",
+                "websocket.masking_key"
+            ]
+        );
+        assert_eq!(c[0].op, Op::Eq(query::Lit::Int(1)));
+        assert_eq!(c[1].op, Op::Lt(query::Lit::Int(65536)));
+        assert_eq!(c[2].op, Op::Ge(query::Lit::Int(126)));
+        assert_eq!(c[3].op, Op::Present(true));
+        assert_eq!(describe(&c[1..3]), "lt 65536 and ge 126");
     }
 
     #[test]
@@ -858,23 +1109,32 @@ mod tests {
 
     #[test]
     fn operators() {
-        let c = |y: &str| -> Condition { serde_yaml::from_str(y).unwrap() };
-        assert!(c("1000").holds(Some(&json!(1000))));
-        assert!(c("1000").holds(Some(&json!(1000.0))));
-        assert!(!c("1000").holds(Some(&json!("1000"))));
-        assert!(!c("1000").holds(None));
-        assert!(c("{present: false}").holds(None));
-        assert!(!c("{present: false}").holds(Some(&json!(1))));
-        assert!(c("{ne: 1}").holds(Some(&json!(2))));
-        assert!(c("{gt: 125, le: 65535}").holds(Some(&json!(200))));
-        assert!(!c("{gt: 125}").holds(Some(&json!("200"))));
-        assert!(c("{in: [1, 2]}").holds(Some(&json!(2))));
-        assert!(c("{contains: chat}").holds(Some(&json!("[\"chat\",1]"))));
-        assert!(
-            c("{contains: 'Upgrade: websocket'}")
-                .holds(Some(&json!(["Host: x", "Upgrade: websocket"])))
-        );
-        assert!(!c("{contains: z}").holds(Some(&json!(3))));
+        let c = |y: &str| -> Vec<Cond> {
+            let text = format!("expect:\n  - name: a\n    kind: x\n    where:\n      f: {y}\n");
+            ExpectFile::parse(&text, "t")
+                .unwrap()
+                .expect
+                .remove(0)
+                .query
+                .conds
+        };
+        let holds = |y: &str, v: Option<&J>| c(y).iter().all(|c| c.holds_on_json("x", v));
+        assert!(holds("1000", Some(&json!(1000))));
+        assert!(holds("1000", Some(&json!(1000.0))));
+        assert!(!holds("1000", Some(&json!("1000"))));
+        assert!(!holds("1000", None));
+        assert!(holds("{present: false}", None));
+        assert!(!holds("{present: false}", Some(&json!(1))));
+        assert!(holds("{ne: 1}", Some(&json!(2))));
+        assert!(holds("{gt: 125, le: 65535}", Some(&json!(200))));
+        assert!(!holds("{gt: 125}", Some(&json!("200"))));
+        assert!(holds("{in: [1, 2]}", Some(&json!(2))));
+        assert!(holds("{contains: chat}", Some(&json!("[\"chat\",1]"))));
+        assert!(holds(
+            "{contains: 'Upgrade: websocket'}",
+            Some(&json!(["Host: x", "Upgrade: websocket"]))
+        ));
+        assert!(!holds("{contains: z}", Some(&json!(3))));
     }
 
     #[test]

@@ -74,9 +74,17 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let expect = match &args.expect {
         None => None,
         Some(p) => match ExpectFile::load(p) {
-            Ok(e) => Some(e),
+            Ok(e) => {
+                for w in &e.warnings {
+                    let _ = writeln!(io::stderr(), "dispel: warning: {}", escape(w));
+                }
+                Some(e)
+            }
             Err(e) => {
-                let _ = writeln!(io::stderr(), "dispel: {}", escape(&e.to_string()));
+                // Every error, one a line.
+                for line in e.to_string().lines() {
+                    let _ = writeln!(io::stderr(), "dispel: {}", escape(line));
+                }
                 return Ok(ExitCode::from(2));
             }
         },

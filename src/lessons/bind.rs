@@ -15,9 +15,9 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::step::{Field, Finding, Step, Value};
+use crate::step::{Finding, Step};
 
-use super::model::{Cond, Course, Lesson, Lit, Op};
+use super::model::{Cond, Course, Lesson};
 
 /// The lessons bound to one step: indices into [`Course::lessons`].
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -178,87 +178,10 @@ pub fn bind_all<'s>(course: &Course, steps: impl IntoIterator<Item = &'s Step>) 
     steps.into_iter().map(|s| b.bind(s)).collect()
 }
 
-/// Whether a `where` condition holds on a step (on its first field of that name).
+/// Whether a `where` condition holds on a step (the shared query's
+/// [`Cond::holds_on_step`]).
 pub fn cond_holds(c: &Cond, step: &Step) -> bool {
-    let field = step.field(&c.field);
-    match (&c.op, field) {
-        (Op::Present(want), f) => f.is_some() == *want,
-        (_, None) => false,
-        (Op::Eq(l), Some(f)) => equals(step, f, l),
-        (Op::Ne(l), Some(f)) => !equals(step, f, l),
-        (Op::In(ls), Some(f)) => ls.iter().any(|l| equals(step, f, l)),
-        (Op::Lt(l), Some(f)) => order(f, l).is_some_and(|o| o == Ordering::Less),
-        (Op::Le(l), Some(f)) => order(f, l).is_some_and(|o| o != Ordering::Greater),
-        (Op::Gt(l), Some(f)) => order(f, l).is_some_and(|o| o == Ordering::Greater),
-        (Op::Ge(l), Some(f)) => order(f, l).is_some_and(|o| o != Ordering::Less),
-        (Op::Contains(s), Some(f)) => text_of(step, f).is_some_and(|t| t.contains(s.as_str())),
-    }
-}
-
-fn bytes_of<'a>(step: &'a Step, f: &'a Field) -> Option<&'a [u8]> {
-    match &f.value {
-        Value::Bytes(b) => Some(b),
-        Value::SpanBytes => f.span.and_then(|s| step.span_bytes(&s)),
-        _ => None,
-    }
-}
-
-/// The text a `contains` searches: strings as they are, bytes as
-/// lowercase hex and also as text when UTF-8, JSON compact.
-fn text_of(step: &Step, f: &Field) -> Option<String> {
-    match &f.value {
-        Value::Str(s) => Some(s.clone()),
-        Value::Json(j) => Some(j.to_string()),
-        Value::Bytes(_) | Value::SpanBytes => {
-            let b = bytes_of(step, f)?;
-            let mut t = hex::encode(b);
-            if let Ok(s) = std::str::from_utf8(b) {
-                t.push('\n');
-                t.push_str(s);
-            }
-            Some(t)
-        }
-        _ => None,
-    }
-}
-
-fn equals(step: &Step, f: &Field, l: &Lit) -> bool {
-    match (&f.value, l) {
-        (Value::Bool(a), Lit::Bool(b)) => a == b,
-        (Value::Str(a), Lit::Str(b)) => a == b,
-        (Value::Json(j), l) => match (j, l) {
-            (serde_json::Value::String(s), Lit::Str(b)) => s == b || compact(j) == *b,
-            (_, Lit::Str(b)) => compact(j) == *b,
-            (serde_json::Value::Bool(a), Lit::Bool(b)) => a == b,
-            (serde_json::Value::Number(n), Lit::Int(i)) => {
-                n.as_i64().is_some_and(|v| i128::from(v) == *i)
-                    || n.as_u64().is_some_and(|v| i128::from(v) == *i)
-            }
-            (serde_json::Value::Number(n), Lit::Float(x)) => n.as_f64() == Some(*x),
-            _ => false,
-        },
-        (Value::Bytes(_) | Value::SpanBytes, Lit::Str(h)) => {
-            bytes_of(step, f).is_some_and(|b| hex::encode(b) == h.to_ascii_lowercase())
-        }
-        _ => order(f, l) == Some(Ordering::Equal),
-    }
-}
-
-/// JSON as the text trace shows it.
-fn compact(j: &serde_json::Value) -> String {
-    j.to_string()
-}
-
-fn order(f: &Field, l: &Lit) -> Option<Ordering> {
-    match (&f.value, l) {
-        (Value::UInt(a), Lit::Int(b)) => Some(i128::from(*a).cmp(b)),
-        (Value::Int(a), Lit::Int(b)) => Some(i128::from(*a).cmp(b)),
-        (Value::UInt(a), Lit::Float(b)) => (*a as f64).partial_cmp(b),
-        (Value::Int(a), Lit::Float(b)) => (*a as f64).partial_cmp(b),
-        (Value::Float(a), Lit::Float(b)) => a.partial_cmp(b),
-        (Value::Float(a), Lit::Int(b)) => a.partial_cmp(&(*b as f64)),
-        _ => None,
-    }
+    c.holds_on_step(step)
 }
 
 /// The findings of a step paired with their bound lessons.

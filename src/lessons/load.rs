@@ -2,7 +2,7 @@
 //! promises and reporting every problem with its location.
 //!
 //! Files are untrusted: each is size-capped and parsed into a located tree
-//! under the limits of [`super::yaml`]. A file that cannot be parsed, or a
+//! under the limits of [`crate::yaml`]. A file that cannot be parsed, or a
 //! lesson that cannot be read (a missing or mistyped key), is skipped with a
 //! problem; everything else still loads. Problems that do not stop a lesson
 //! from working (an unknown field in a `where`, a broken interpolation, a
@@ -13,13 +13,14 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use crate::kinds::{self, KindSpec, ValueType};
+use crate::kinds::{self, KindSpec};
+use crate::query;
 use crate::rules;
 use crate::sanitize::escape;
 
 use super::model::*;
 use super::template;
-use super::yaml::{self, Limits, Mark, Node, NodeKind, Scalar};
+use crate::yaml::{self, Limits, Mark, Node, NodeKind, Scalar};
 
 /// One problem in a lesson file, located.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,9 +129,6 @@ const LESSON_KEYS: &[&str] = &[
     "trace",
 ];
 const SELECT_KEYS: &[&str] = &["kind", "dir", "where", "finding", "nth", "after"];
-const OP_KEYS: &[&str] = &[
-    "eq", "ne", "lt", "le", "gt", "ge", "in", "present", "contains",
-];
 const QUESTION_KEYS: &[&str] = &["ask", "answer"];
 const TRACE_KEYS: &[&str] = &["package", "version", "file", "line", "function", "does"];
 const STACK_KEYS: &[&str] = &["id", "title", "packages"];
@@ -146,19 +144,8 @@ pub const FINDING_NAMES: &[&str] = &[
     "finding.severity",
 ];
 
-/// The closest candidate, if close enough to be a likely typo.
-pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    candidates
-        .into_iter()
-        .map(|c| (strsim::jaro_winkler(word, c), c))
-        .filter(|(s, _)| *s >= 0.85)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| c)
-}
-
-fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
-    suggest(word, candidates).map_or(String::new(), |s| format!("; did you mean `{s}`?"))
-}
+use crate::query::did_you_mean;
+pub use crate::query::{lit_fits, suggest};
 
 /// Per-file conversion state.
 struct Cx<'a> {
@@ -347,6 +334,27 @@ impl Cx<'_> {
             Some(off) => mark_at(self.text, start + off),
             None => n.mark,
         }
+    }
+}
+
+/// Conditions are read by the shared query parser, reporting here.
+impl query::Report for Cx<'_> {
+    fn bad(&mut self, at: Mark, message: String) {
+        Cx::bad(self, at, message);
+    }
+
+    fn note(&mut self, at: Mark, message: String) {
+        Cx::note(self, at, message);
+    }
+
+    fn keys<'n>(
+        &mut self,
+        entries: &'n [(Node, Node)],
+        what: &str,
+        allowed: &[&'static str],
+        at: Mark,
+    ) -> HashMap<&'static str, &'n Node> {
+        Cx::keys(self, entries, what, allowed, &[], at)
     }
 }
 
@@ -834,17 +842,7 @@ fn select<'k>(cx: &mut Cx<'_>, n: &Node) -> Option<(Select, Names<'k>, Option<Lo
         Some(kn) => {
             if let Some(text) = cx.string(kn, "kind") {
                 let pat = KindPattern::parse(&text);
-                kinds = kinds::KINDS.iter().filter(|k| pat.matches(k.id)).collect();
-                if kinds.is_empty() {
-                    let cands = kinds::KINDS.iter().map(|k| k.id).chain(kinds::layers());
-                    let what = match pat {
-                        KindPattern::Exact(_) => "step kind",
-                        KindPattern::Layer(_) => "layer",
-                        KindPattern::Prefix(_) => "kind prefix",
-                    };
-                    let hint = did_you_mean(&text, cands);
-                    cx.note(kn.mark, format!("unknown {what} `{text}`{hint}"));
-                }
+                kinds = query::lint_kind(cx, &pat, kn.mark);
                 sel.kind = Some(pat);
             }
         }
@@ -867,18 +865,8 @@ fn select<'k>(cx: &mut Cx<'_>, n: &Node) -> Option<(Select, Names<'k>, Option<Lo
                 ),
             ),
         }
-        if let Some(sd) = sel.dir
-            && !kinds.is_empty()
-            && !kinds.iter().any(|k| k.dirs.allows(sd.dir()))
-        {
-            let other = sd.dir().reverse().as_str();
-            cx.note(
-                d.mark,
-                format!(
-                    "this selector cannot match anything: `{}` steps always travel {other}",
-                    sel.kind.as_ref().map(|p| p.to_string()).unwrap_or_default()
-                ),
-            );
+        if let (Some(sd), Some(p)) = (sel.dir, &sel.kind) {
+            query::lint_dir(cx, p, &kinds, sd, d.mark);
         }
     }
     if let Some(f) = k.get("finding")
@@ -917,28 +905,12 @@ fn select<'k>(cx: &mut Cx<'_>, n: &Node) -> Option<(Select, Names<'k>, Option<Lo
             } else {
                 kinds.clone()
             };
-            let mut types: Vec<ValueType> = pool
-                .iter()
-                .filter_map(|k| k.field(field))
-                .flat_map(|f| f.types.iter().copied())
-                .collect();
-            types.sort();
-            types.dedup();
-            if types.is_empty() && !pool.is_empty() {
-                let hint =
-                    did_you_mean(field, pool.iter().flat_map(|k| k.fields().map(|f| f.name)));
-                cx.note(
-                    fk.mark,
-                    format!("unknown field `{field}` for {what}; this selector cannot match anything{hint}"),
-                );
-            }
+            let types = query::lint_field(cx, &pool, field, &what, fk.mark);
             if sel.conds.iter().any(|c| c.field == field) {
                 cx.bad(fk.mark, format!("duplicate key `{field}` in `where`"));
             }
-            for op in ops(cx, fv) {
-                if !types.is_empty() {
-                    check_op(cx, field, &types, &op.0, op.1);
-                }
+            for op in query::parse_ops(cx, fv) {
+                query::lint_op(cx, field, &types, &op.0, op.1);
                 sel.conds.push(Cond {
                     field: field.to_string(),
                     op: op.0,
@@ -956,177 +928,4 @@ fn select<'k>(cx: &mut Cx<'_>, n: &Node) -> Option<(Select, Names<'k>, Option<Lo
         what,
     };
     Some((sel, names, after_at))
-}
-
-fn lit(cx: &mut Cx<'_>, n: &Node) -> Option<Lit> {
-    match n.scalar() {
-        Some(Scalar::Bool(b)) => Some(Lit::Bool(b)),
-        Some(Scalar::Int(i)) => Some(Lit::Int(i)),
-        Some(Scalar::Float(f)) => Some(Lit::Float(f)),
-        Some(Scalar::Str(s)) => Some(Lit::Str(s.to_string())),
-        Some(Scalar::Null) => {
-            cx.bad(
-                n.mark,
-                "a condition needs a value (to test presence, write `{present: true}`)",
-            );
-            None
-        }
-        None => {
-            cx.bad(
-                n.mark,
-                format!("a condition value must be a scalar, found {}", n.describe()),
-            );
-            None
-        }
-    }
-}
-
-/// The operators of one `where` value, each with the mark of its value.
-fn ops(cx: &mut Cx<'_>, n: &Node) -> Vec<(Op, Mark)> {
-    let NodeKind::Map(entries) = &n.kind else {
-        return lit(cx, n)
-            .map(|l| vec![(Op::Eq(l), n.mark)])
-            .unwrap_or_default();
-    };
-    let k = cx.keys(entries, "a condition", OP_KEYS, &[], n.mark);
-    if entries.is_empty() {
-        cx.bad(
-            n.mark,
-            "an empty condition; write an operator such as `{eq: 1}`",
-        );
-    }
-    let mut out = Vec::new();
-    for key in OP_KEYS {
-        let Some(v) = k.get(key) else { continue };
-        let op = match *key {
-            "in" => {
-                let Some(items) = cx.seq(v, "`in`") else {
-                    continue;
-                };
-                if items.is_empty() {
-                    cx.note(v.mark, "`in: []` cannot match anything");
-                }
-                Op::In(items.iter().filter_map(|i| lit(cx, i)).collect())
-            }
-            "present" => match v.scalar() {
-                Some(Scalar::Bool(b)) => Op::Present(b),
-                _ => {
-                    cx.bad(v.mark, "`present` takes `true` or `false`");
-                    continue;
-                }
-            },
-            "contains" => match v.text() {
-                Some(t) if v.scalar() != Some(Scalar::Null) => Op::Contains(t.to_string()),
-                _ => {
-                    cx.bad(v.mark, "`contains` takes a string");
-                    continue;
-                }
-            },
-            _ => {
-                let Some(l) = lit(cx, v) else { continue };
-                match *key {
-                    "eq" => Op::Eq(l),
-                    "ne" => Op::Ne(l),
-                    "lt" => Op::Lt(l),
-                    "le" => Op::Le(l),
-                    "gt" => Op::Gt(l),
-                    _ => Op::Ge(l),
-                }
-            }
-        };
-        out.push((op, v.mark));
-    }
-    out
-}
-
-fn types_text(types: &[ValueType]) -> String {
-    types
-        .iter()
-        .map(|t| t.name())
-        .collect::<Vec<_>>()
-        .join(" or ")
-}
-
-fn lit_text(l: &Lit) -> (String, &'static str) {
-    match l {
-        Lit::Bool(b) => (b.to_string(), "a boolean"),
-        Lit::Int(i) => (i.to_string(), "an integer"),
-        Lit::Float(f) => (f.to_string(), "a number"),
-        Lit::Str(s) => (format!("{s:?}"), "a string"),
-    }
-}
-
-/// Whether a literal can ever equal a value of one of these types.
-pub fn lit_fits(l: &Lit, types: &[ValueType]) -> bool {
-    types.iter().any(|t| match (l, t) {
-        (Lit::Bool(_), ValueType::Bool) => true,
-        (Lit::Int(i), ValueType::UInt) => *i >= 0,
-        (Lit::Int(_), ValueType::Int | ValueType::Float) => true,
-        (Lit::Float(_), t) => t.is_number(),
-        (Lit::Str(_), ValueType::Str | ValueType::Json) => true,
-        (Lit::Str(s), ValueType::Bytes) => {
-            s.len() % 2 == 0
-                && s.chars()
-                    .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
-        }
-        (Lit::Int(_) | Lit::Bool(_), ValueType::Json) => true,
-        _ => false,
-    })
-}
-
-fn check_op(cx: &mut Cx<'_>, field: &str, types: &[ValueType], op: &Op, at: Mark) {
-    let mismatch = |cx: &mut Cx<'_>, l: &Lit| {
-        if !lit_fits(l, types) {
-            let (shown, what) = lit_text(l);
-            let extra = if types.contains(&ValueType::Bytes) && matches!(l, Lit::Str(_)) {
-                " (bytes are compared as lowercase hex, e.g. \"37fa213d\")"
-            } else {
-                ""
-            };
-            cx.note(
-                at,
-                format!(
-                    "`{field}` holds {} but {shown} is {what}; this condition can never hold{extra}",
-                    types_text(types)
-                ),
-            );
-        }
-    };
-    match op {
-        Op::Eq(l) | Op::Ne(l) => mismatch(cx, l),
-        Op::Lt(l) | Op::Le(l) | Op::Gt(l) | Op::Ge(l) => {
-            if !types.iter().any(|t| t.is_number()) {
-                cx.note(
-                    at,
-                    format!(
-                        "`{field}` holds {}; only numbers can be ordered",
-                        types_text(types)
-                    ),
-                );
-            } else if !matches!(l, Lit::Int(_) | Lit::Float(_)) {
-                let (shown, what) = lit_text(l);
-                cx.note(at, format!("{shown} is {what}; ordering compares numbers"));
-            }
-        }
-        Op::In(items) => {
-            for l in items {
-                mismatch(cx, l);
-            }
-        }
-        Op::Contains(_) => {
-            if !types
-                .iter()
-                .any(|t| matches!(t, ValueType::Str | ValueType::Json | ValueType::Bytes))
-            {
-                cx.note(
-                    at,
-                    format!(
-                        "`{field}` holds {}; `contains` applies to text",
-                        types_text(types)
-                    ),
-                );
-            }
-        }
-        Op::Present(_) => {}
-    }
 }

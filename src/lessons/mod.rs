@@ -24,7 +24,9 @@ pub mod render;
 pub mod schema;
 pub mod template;
 pub mod verify;
-pub mod yaml;
+/// The located YAML tree lessons are read through (now shared with
+/// expectations: [`crate::yaml`]).
+pub use crate::yaml;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

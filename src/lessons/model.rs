@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde::{Serialize, Serializer};
 
-use crate::step::Dir;
+pub use crate::query::{Cond, KindPattern, Lit, Op, SelDir};
 
 /// Where something was written: a lesson file and a 1-based line and column.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -180,109 +180,5 @@ impl Select {
             + usize::from(self.nth.is_some())
             + usize::from(self.after.is_some());
         (exact, n)
-    }
-}
-
-/// A direction selector.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SelDir {
-    C2s,
-    S2c,
-}
-
-impl SelDir {
-    pub fn dir(self) -> Dir {
-        match self {
-            SelDir::C2s => Dir::C2s,
-            SelDir::S2c => Dir::S2c,
-        }
-    }
-}
-
-/// A kind selector: `websocket.frame`, a layer `websocket`, or a prefix
-/// `websocket.*`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(untagged)]
-pub enum KindPattern {
-    Exact(String),
-    Layer(String),
-    Prefix(String),
-}
-
-impl KindPattern {
-    /// Reads a selector as written.
-    pub fn parse(s: &str) -> KindPattern {
-        if let Some(p) = s.strip_suffix(".*") {
-            KindPattern::Prefix(p.to_string())
-        } else if s.contains('.') {
-            KindPattern::Exact(s.to_string())
-        } else {
-            KindPattern::Layer(s.to_string())
-        }
-    }
-
-    pub fn matches(&self, kind: &str) -> bool {
-        match self {
-            KindPattern::Exact(k) => kind == k,
-            KindPattern::Layer(l) => kind.split('.').next() == Some(l.as_str()),
-            KindPattern::Prefix(p) => kind
-                .strip_prefix(p.as_str())
-                .is_some_and(|r| r.starts_with('.')),
-        }
-    }
-}
-
-impl fmt::Display for KindPattern {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            KindPattern::Exact(k) | KindPattern::Layer(k) => f.write_str(k),
-            KindPattern::Prefix(p) => write!(f, "{p}.*"),
-        }
-    }
-}
-
-/// One `where` condition on a field of the step.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Cond {
-    pub field: String,
-    pub op: Op,
-}
-
-/// A comparison.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Op {
-    Eq(Lit),
-    Ne(Lit),
-    Lt(Lit),
-    Le(Lit),
-    Gt(Lit),
-    Ge(Lit),
-    In(Vec<Lit>),
-    /// `present: true` — the step carries the field; `false` — it does not.
-    Present(bool),
-    /// The field's text contains this string.
-    Contains(String),
-}
-
-/// A literal written in a `where` condition.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(untagged)]
-pub enum Lit {
-    Bool(bool),
-    Int(i128),
-    Float(f64),
-    Str(String),
-}
-
-impl fmt::Display for Lit {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Lit::Bool(b) => write!(f, "{b}"),
-            Lit::Int(i) => write!(f, "{i}"),
-            Lit::Float(x) => write!(f, "{x}"),
-            Lit::Str(s) => write!(f, "{s:?}"),
-        }
     }
 }

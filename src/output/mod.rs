@@ -36,29 +36,5 @@ impl Filter {
     }
 }
 
-/// Whether a `--kind` pattern matches a step kind.
-pub fn kind_matches(pattern: &str, kind: &str) -> bool {
-    if let Some(prefix) = pattern.strip_suffix('*') {
-        kind.starts_with(prefix)
-    } else {
-        kind == pattern
-            || (kind.len() > pattern.len()
-                && kind.starts_with(pattern)
-                && kind.as_bytes()[pattern.len()] == b'.')
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::kind_matches;
-
-    #[test]
-    fn kind_patterns() {
-        assert!(kind_matches("websocket.frame", "websocket.frame"));
-        assert!(kind_matches("websocket", "websocket.frame"));
-        assert!(kind_matches("websocket.*", "websocket.message"));
-        assert!(kind_matches("web*", "websocket.message"));
-        assert!(!kind_matches("websocket", "websocketx.frame"));
-        assert!(!kind_matches("tcp.syn", "tcp.syn-ack"));
-    }
-}
+/// Whether a `--kind` pattern matches a step kind (the shared query's).
+pub use crate::query::kind_matches;

@@ -15,6 +15,7 @@ use super::timeline::{Row, Timeline};
 use super::view::layout::{Areas, areas};
 use super::visible::Visible;
 use crate::output::text::render_value;
+use crate::query::kind_matches;
 use crate::step::{Dir, Step};
 
 /// Rows scanned per call when (re)building the filtered list or searching,
@@ -81,7 +82,7 @@ impl Filter {
     pub fn accepts(&self, r: &Row<'_>) -> bool {
         self.conn.is_none_or(|c| r.conn == c)
             && self.session.is_none_or(|s| r.session == Some(s))
-            && self.layer.is_none_or(|l| r.layer() == l)
+            && self.layer.is_none_or(|l| kind_matches(l, r.kind))
             && self.dir.is_none_or(|d| r.dir == d)
             && (!self.findings_only || r.findings > 0)
     }

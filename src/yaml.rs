@@ -1,12 +1,12 @@
-//! A located YAML tree for untrusted lesson files.
+//! A located YAML tree for untrusted lesson and expectation files.
 //!
-//! Lesson diagnostics must point at the offending key or value
+//! Diagnostics must point at the offending key or value
 //! (`file:line:col`). `yaml_serde` exposes a location only on its first
-//! error, so lesson files are read by one event pass of `yaml-rust2`'s
-//! parser (safe Rust, YAML 1.2) into a tree whose every node keeps its line
-//! and column; the typed model is built from that tree (`load.rs`), which
-//! lets the loader report every problem of a file at once rather than the
-//! first one.
+//! error, so lesson and expectation files are read by one event pass of
+//! `yaml-rust2`'s parser (safe Rust, YAML 1.2) into a tree whose every node
+//! keeps its line and column; the typed models are built from that tree
+//! (`lessons/load.rs`, `check/expect.rs`), which lets a loader report every
+//! problem of a file at once rather than the first one.
 //!
 //! Limits are enforced *while* the tree is built, before anything expands:
 //! - [`Limits::max_bytes`]: the file size (checked by the caller, before parsing);
@@ -18,7 +18,8 @@
 //!
 //! (`yaml_serde`, for comparison, limits recursion to 128 levels and alias
 //! jumps to 100 × the event count, which still lets a file of a few hundred
-//! kilobytes expand quadratically; lesson files do not go through it.)
+//! kilobytes expand quadratically; lesson and expectation files do not go
+//! through it.)
 
 use std::collections::HashMap;
 
