@@ -11,8 +11,10 @@ use ratatui::layout::{Position, Rect};
 
 use super::keys::{self, Action, Ctx};
 use super::lessons::{LessonSource, LessonView, StackChoice};
+use super::links::{self, Link};
 use super::timeline::{Row, Timeline};
 use super::view::layout::{Areas, areas};
+use super::view::lesson::{self as lesson_view, StackInfo};
 use super::visible::Visible;
 use crate::output::text::render_value;
 use crate::step::{Dir, Step};
@@ -29,6 +31,12 @@ const BIND_AT_LEAST: usize = 256;
 pub const MAX_GAP: Duration = Duration::from_secs(2);
 const MIN_SPEED: f64 = 1.0 / 16.0;
 const MAX_SPEED: f64 = 256.0;
+/// The fixed-interval replay's default wait between two steps, and its bounds.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
+const MIN_INTERVAL: Duration = Duration::from_millis(125);
+const MAX_INTERVAL: Duration = Duration::from_secs(8);
+/// Steps kept in the link history (`b` goes back through them).
+const HISTORY: usize = 256;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pane {
@@ -134,12 +142,50 @@ pub enum Overlay {
     },
 }
 
+/// How replay paces itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplayMode {
+    /// One step every `interval`, whatever the capture's timing: a student
+    /// can follow a loopback capture whose steps are microseconds apart.
+    Fixed,
+    /// The capture's own gaps (capped at [`MAX_GAP`]) divided by `speed`.
+    Timing,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Replay {
     pub playing: bool,
+    pub mode: ReplayMode,
+    /// The wait between two steps in [`ReplayMode::Fixed`].
+    pub interval: Duration,
+    /// The speed-up of [`ReplayMode::Timing`].
     pub speed: f64,
     /// Time waited at the current step.
     pub waited: Duration,
+}
+
+impl Replay {
+    /// The pace as the status line shows it: `1 step/1s`, `timing 2×`.
+    pub fn pace(&self) -> String {
+        match self.mode {
+            ReplayMode::Fixed => {
+                let ms = self.interval.as_millis();
+                if ms % 1000 == 0 {
+                    format!("1 step/{}s", ms / 1000)
+                } else {
+                    format!("1 step/{}s", self.interval.as_secs_f64())
+                }
+            }
+            ReplayMode::Timing => {
+                let s = self.speed;
+                if s >= 1.0 {
+                    format!("timing {s}×")
+                } else {
+                    format!("timing 1/{}×", (1.0 / s).round())
+                }
+            }
+        }
+    }
 }
 
 /// A search still scanning: it continues on the next pumps.
@@ -188,6 +234,10 @@ pub struct App {
     /// The error of the last failed lesson reload.
     pub reload_error: Option<String>,
     pub quit: bool,
+    /// The selected step's links to other steps (fields pane rows).
+    pub links: Vec<Link>,
+    /// Steps left by following a link, most recent last (`b` returns).
+    pub history: Vec<usize>,
     /// The selected step, cached so views do not ask the store on every cell.
     current: Option<Arc<Step>>,
 }
@@ -222,6 +272,8 @@ impl App {
             searching: None,
             replay: Replay {
                 playing: false,
+                mode: ReplayMode::Fixed,
+                interval: DEFAULT_INTERVAL,
                 speed: 1.0,
                 waited: Duration::ZERO,
             },
@@ -229,6 +281,8 @@ impl App {
             message: None,
             reload_error: None,
             quit: false,
+            links: Vec::new(),
+            history: Vec::new(),
             current: None,
         };
         app.catch_up();
@@ -427,6 +481,10 @@ impl App {
         self.selected = i;
         if changed {
             self.current = i.and_then(|i| self.tl.step(i));
+            self.links = match (i, &self.current) {
+                (Some(i), Some(s)) => links::links(self.tl.as_ref(), i, s),
+                _ => Vec::new(),
+            };
             self.field = 0;
             self.fields_offset = 0;
             self.bytes_scroll = 0;
@@ -517,8 +575,86 @@ impl App {
         }
     }
 
-    fn field_count(&self) -> usize {
-        self.current().map_or(0, |s| s.fields.len())
+    /// Rows of the fields pane: the fields, then the links no field names.
+    pub fn field_count(&self) -> usize {
+        self.current().map_or(0, |s| s.fields.len()) + self.extra_links().count()
+    }
+
+    /// The links no field names, shown after the fields.
+    pub fn extra_links(&self) -> impl Iterator<Item = &Link> {
+        self.links.iter().filter(|l| l.field.is_none())
+    }
+
+    /// The link of fields-pane row `row`, if it is one.
+    pub fn link_at(&self, row: usize) -> Option<&Link> {
+        let n = self.current().map_or(0, |s| s.fields.len());
+        if row < n {
+            self.links.iter().find(|l| l.field == Some(row))
+        } else {
+            self.extra_links().nth(row - n)
+        }
+    }
+
+    /// Goes to a link's target, remembering where it came from. A target the
+    /// filter or a fold hides is shown first.
+    fn follow(&mut self, target: usize) {
+        let Some(from) = self.selected else {
+            return;
+        };
+        if !self.navigable() && target >= self.tl.len() {
+            self.message = Some(format!("step {} is not loaded yet", target + 1));
+            return;
+        }
+        self.history.push(from);
+        if self.history.len() > HISTORY {
+            self.history.remove(0);
+        }
+        self.reveal(target);
+        self.select(Some(target));
+        self.message = Some(format!(
+            "step {} (b returns to step {})",
+            target + 1,
+            from + 1
+        ));
+    }
+
+    /// Makes step `i` visible: clears a filter that hides it, unfolds what
+    /// it folds under.
+    fn reveal(&mut self, i: usize) {
+        if self.visible.contains(i) {
+            return;
+        }
+        let Some(row) = self.tl.row_for_filter(i) else {
+            return;
+        };
+        if !self.filter.accepts(&row) {
+            self.filter = Filter::default();
+        }
+        if row.kind == "websocket.frame" {
+            self.fold_frames = false;
+        }
+        let mut p = row.parent;
+        let mut depth = 0;
+        while let Some(pi) = p {
+            self.folded.remove(&pi);
+            depth += 1;
+            if depth > 8 {
+                break;
+            }
+            p = self.tl.row_for_filter(pi).and_then(|r| r.parent);
+        }
+        self.rebuild();
+    }
+
+    fn back(&mut self) {
+        match self.history.pop() {
+            Some(i) => {
+                self.reveal(i);
+                self.select(Some(i));
+                self.message = Some(format!("back at step {}", i + 1));
+            }
+            None => self.message = Some("no link followed: nothing to go back to".into()),
+        }
     }
 
     // ---- search --------------------------------------------------------
@@ -619,7 +755,12 @@ impl App {
     pub fn handle(&mut self, action: Action) {
         if !matches!(
             action,
-            Action::Tick(_) | Action::Resize(..) | Action::Faster | Action::Slower | Action::Quit
+            Action::Tick(_)
+                | Action::Resize(..)
+                | Action::Faster
+                | Action::Slower
+                | Action::ReplayMode
+                | Action::Quit
         ) {
             self.message = None;
         }
@@ -630,6 +771,7 @@ impl App {
                     | Action::Resize(..)
                     | Action::Faster
                     | Action::Slower
+                    | Action::ReplayMode
                     | Action::Quit
             )
         {
@@ -786,7 +928,10 @@ impl App {
                         };
                     }
                     Pane::Bytes => self.bytes_scroll = scroll(self.bytes_scroll, page, down),
-                    Pane::Lesson => self.lesson_scroll = scroll(self.lesson_scroll, page, down),
+                    Pane::Lesson => {
+                        self.lesson_scroll = scroll(self.lesson_scroll, page, down);
+                        self.clamp_lesson_scroll();
+                    }
                 }
             }
             Action::First => self.select_pos(0),
@@ -802,7 +947,10 @@ impl App {
             Action::ScrollDown | Action::ScrollUp => {
                 let down = action == Action::ScrollDown;
                 match self.focus {
-                    Pane::Lesson => self.lesson_scroll = scroll(self.lesson_scroll, 1, down),
+                    Pane::Lesson => {
+                        self.lesson_scroll = scroll(self.lesson_scroll, 1, down);
+                        self.clamp_lesson_scroll();
+                    }
                     _ => self.bytes_scroll = scroll(self.bytes_scroll, 1, down),
                 }
             }
@@ -815,6 +963,19 @@ impl App {
                     (i + n - 1) % n
                 };
                 self.focus_pane(Pane::ALL[j]);
+            }
+            Action::Follow => match self.link_at(self.field).map(|l| l.target) {
+                Some(t) if self.focus == Pane::Fields => self.follow(t),
+                _ => self.pane_action(Action::DrillIn),
+            },
+            Action::Back => self.back(),
+            Action::ReplayMode => {
+                self.replay.mode = match self.replay.mode {
+                    ReplayMode::Fixed => ReplayMode::Timing,
+                    ReplayMode::Timing => ReplayMode::Fixed,
+                };
+                self.replay.waited = Duration::ZERO;
+                self.message = Some(format!("replay: {}", self.replay.pace()));
             }
             Action::DrillIn => match self.focus {
                 Pane::Timeline => self.focus_pane(Pane::Fields),
@@ -845,8 +1006,7 @@ impl App {
                 self.replay.playing = !self.visible.is_empty();
                 self.replay.waited = Duration::ZERO;
             }
-            Action::Faster => self.replay.speed = (self.replay.speed * 2.0).min(MAX_SPEED),
-            Action::Slower => self.replay.speed = (self.replay.speed / 2.0).max(MIN_SPEED),
+            Action::Faster | Action::Slower => self.change_pace(action == Action::Faster),
             Action::Stack => {
                 let stacks = self.lessons.stacks();
                 if stacks.is_empty() {
@@ -860,18 +1020,7 @@ impl App {
                     self.overlay = Some(Overlay::Stack { item, stacks });
                 }
             }
-            Action::Hint => {
-                let n = self.lesson().map_or(0, |l| l.revealable());
-                if self.revealed < n {
-                    self.revealed += 1;
-                } else {
-                    self.message = Some(if n == 0 {
-                        "no hints for this step".into()
-                    } else {
-                        "every hint and answer is shown".into()
-                    });
-                }
-            }
+            Action::Hint => self.hint(),
             Action::Reload => match self.lessons.reload() {
                 Ok(()) => {
                     self.reload_error = None;
@@ -912,6 +1061,74 @@ impl App {
         }
     }
 
+    /// The chosen stack, and whether any stack has call chains.
+    pub fn stack_info(&self) -> StackInfo<'_> {
+        StackInfo {
+            id: self.stack.as_deref(),
+            any: !self.lessons.stacks().is_empty(),
+        }
+    }
+
+    /// Reveals the next hint or answer and brings it into view, or says why
+    /// there is nothing to reveal.
+    fn hint(&mut self) {
+        let Some(l) = self.lesson() else {
+            self.message = Some(if self.current().is_some() {
+                "no lesson is bound to this step: no hints to reveal".into()
+            } else {
+                "no step selected".into()
+            });
+            return;
+        };
+        let n = l.revealable();
+        if n == 0 {
+            self.message = Some("this step's lesson has no hints or questions".into());
+            return;
+        }
+        if self.revealed >= n {
+            self.message = Some("every hint and answer is shown".into());
+            return;
+        }
+        self.revealed += 1;
+        // The narrow layout shows one detail pane: make it the lesson.
+        if self.areas().lesson.is_none() {
+            if self.focus == Pane::Timeline {
+                self.detail = Pane::Lesson;
+            } else {
+                self.focus_pane(Pane::Lesson);
+            }
+        }
+        let lines = lesson_view::pane_lines(self);
+        if let Some(at) = lesson_view::revealed_line(&lines, l.hints.len(), self.revealed - 1) {
+            let a = self.areas();
+            let r = a.lesson.unwrap_or(a.detail);
+            let width = r.width.saturating_sub(2);
+            let h = usize::from(r.height.saturating_sub(2)).max(1);
+            let row = lesson_view::rows(&lines[..at], width);
+            let top = usize::from(self.lesson_scroll);
+            if row < top || row + 2 > top + h {
+                self.lesson_scroll = u16::try_from(row.saturating_sub(2)).unwrap_or(u16::MAX);
+            }
+        }
+        let what = if self.revealed <= l.hints.len() {
+            format!("hint {} of {}", self.revealed, l.hints.len())
+        } else {
+            format!("answer {} of {}", self.revealed - l.hints.len(), l.questions.len())
+        };
+        self.message = Some(format!("{what} shown in the lesson pane"));
+    }
+
+    /// Clamps the lesson pane's scrolling to its content.
+    fn clamp_lesson_scroll(&mut self) {
+        let a = self.areas();
+        let r = a.lesson.unwrap_or(a.detail);
+        let lines = lesson_view::pane_lines(self);
+        let total = lesson_view::rows(&lines, r.width.saturating_sub(2));
+        let h = usize::from(r.height.saturating_sub(2));
+        let max = u16::try_from(total.saturating_sub(h)).unwrap_or(u16::MAX);
+        self.lesson_scroll = self.lesson_scroll.min(max);
+    }
+
     fn focus_pane(&mut self, p: Pane) {
         self.focus = p;
         if p != Pane::Timeline {
@@ -947,6 +1164,39 @@ impl App {
         }
     }
 
+    fn change_pace(&mut self, faster: bool) {
+        let r = &mut self.replay;
+        match r.mode {
+            ReplayMode::Fixed => {
+                r.interval = if faster {
+                    (r.interval / 2).max(MIN_INTERVAL)
+                } else {
+                    (r.interval * 2).min(MAX_INTERVAL)
+                }
+            }
+            ReplayMode::Timing => {
+                r.speed = if faster {
+                    (r.speed * 2.0).min(MAX_SPEED)
+                } else {
+                    (r.speed / 2.0).max(MIN_SPEED)
+                }
+            }
+        }
+    }
+
+    /// Why replay should stop at the selected step: a finding, or a lesson
+    /// question the student has not answered yet.
+    fn replay_stop(&self) -> Option<&'static str> {
+        if self.current().is_some_and(|s| !s.findings.is_empty()) {
+            return Some("a finding");
+        }
+        let hints = self.lesson().map(|l| (l.hints.len(), l.questions.len()));
+        match hints {
+            Some((h, q)) if q > 0 && self.revealed < h + q => Some("a question to answer"),
+            _ => None,
+        }
+    }
+
     fn tick(&mut self, d: Duration) {
         if !self.replay.playing {
             return;
@@ -967,15 +1217,29 @@ impl App {
             ) else {
                 return;
             };
-            let gap_ns = (b.time.as_nanos() - a.time.as_nanos()).max(0);
-            let gap = Duration::from_nanos(u64::try_from(gap_ns).unwrap_or(u64::MAX)).min(MAX_GAP);
-            let due = gap.div_f64(self.replay.speed);
+            let due = match self.replay.mode {
+                ReplayMode::Fixed => self.replay.interval,
+                ReplayMode::Timing => {
+                    let gap_ns = (b.time.as_nanos() - a.time.as_nanos()).max(0);
+                    let gap = Duration::from_nanos(u64::try_from(gap_ns).unwrap_or(u64::MAX))
+                        .min(MAX_GAP);
+                    gap.div_f64(self.replay.speed)
+                }
+            };
             if self.replay.waited < due {
                 return;
             }
             let left = self.replay.waited - due;
             self.select(Some(next));
             self.replay.waited = left;
+            if let Some(why) = self.replay_stop() {
+                self.replay.playing = false;
+                self.message = Some(format!(
+                    "replay paused at step {}: {why} (Space resumes)",
+                    next + 1
+                ));
+                return;
+            }
         }
     }
 
@@ -1056,7 +1320,10 @@ impl App {
                 };
             }
             Pane::Bytes => self.bytes_scroll = scroll(self.bytes_scroll, 3, down),
-            Pane::Lesson => self.lesson_scroll = scroll(self.lesson_scroll, 3, down),
+            Pane::Lesson => {
+                self.lesson_scroll = scroll(self.lesson_scroll, 3, down);
+                self.clamp_lesson_scroll();
+            }
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod index;
 pub mod keys;
 pub mod labels;
 pub mod lessons;
+pub mod links;
 pub mod terminal;
 pub mod timeline;
 pub mod view;

@@ -100,7 +100,9 @@ pub fn pane_block(title: Line<'_>, focused: bool) -> Block<'_> {
         .title(title)
 }
 
-/// Renders lines one per row, clipped to the area; rows past the last line are left blank.
+/// Renders lines one per row, clipped to the area; rows past the last line
+/// are left blank. A line too long for the area ends in `…`, so a cut is
+/// never mistaken for the end of the text.
 pub fn render_lines(lines: impl IntoIterator<Item = Line<'static>>, area: Rect, buf: &mut Buffer) {
     for (i, line) in lines.into_iter().take(usize::from(area.height)).enumerate() {
         let row = Rect {
@@ -108,7 +110,29 @@ pub fn render_lines(lines: impl IntoIterator<Item = Line<'static>>, area: Rect, 
             height: 1,
             ..area
         };
+        let cut = line.width() > usize::from(area.width) && area.width > 0;
         line.render(row, buf);
+        if cut {
+            buf[(area.x + area.width - 1, row.y)].set_symbol("…");
+        }
+    }
+}
+
+/// Marks a pane's right border with `▲` when there is more above what it
+/// shows and `▼` when there is more below (`area` is the pane with its frame).
+pub fn scroll_marks(area: Rect, buf: &mut Buffer, above: bool, below: bool) {
+    if area.width < 2 || area.height < 3 {
+        return;
+    }
+    let x = area.x + area.width - 1;
+    let style = Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD);
+    if above {
+        buf[(x, area.y + 1)].set_symbol("▲").set_style(style);
+    }
+    if below {
+        buf[(x, area.y + area.height - 2)]
+            .set_symbol("▼")
+            .set_style(style);
     }
 }
 
