@@ -222,7 +222,8 @@ fn steps_to_the_handshake_and_drills_into_the_accept_derivation() {
         "websocket.accept.sha1"
     );
     let s = text(&draw(&app));
-    assert!(s.contains("Sec-WebSocket-Accept, derived (RFC 6455 §4.2.2)"));
+    assert!(s.contains("Sec-WebSocket-Accept, derived"), "{s}");
+    assert!(s.contains("(RFC 6455 §4.2.2)"));
     assert!(s.contains("✓ matches"));
     // The SHA-1 stage and its 20 bytes in the dump are highlighted.
     assert!(s.contains(": 44356125795e239d58df"), "{s}");
@@ -340,7 +341,8 @@ fn narrow_terminal_stacks_the_timeline_over_one_switchable_pane() {
 
 #[test]
 fn lesson_pane_reveals_hints_then_answers_and_follows_the_stack() {
-    let mut app = app_with((120, 50), Box::new(FakeLessons::default()));
+    // Wide enough for the call chain's lines to fit unwrapped.
+    let mut app = app_with((200, 50), Box::new(FakeLessons::default()));
     press(&mut app, &"j".repeat(11));
     assert_eq!(selected_kind(&app), "websocket.frame");
     let s = text(&draw(&app));
@@ -381,7 +383,7 @@ fn lesson_pane_reveals_hints_then_answers_and_follows_the_stack() {
 
 #[test]
 fn a_broken_lesson_and_a_failed_reload_show_in_the_lesson_pane() {
-    let mut app = app_with((120, 35), Box::new(FakeLessons::default()));
+    let mut app = app_with((200, 35), Box::new(FakeLessons::default()));
     press(&mut app, &"j".repeat(12));
     assert_eq!(selected_kind(&app), "websocket.message");
     let s = text(&draw(&app));
@@ -478,7 +480,8 @@ fn folding_hides_frames_under_their_messages() {
 fn replay_follows_the_capture_timing_and_any_key_pauses() {
     let mut app = app((120, 35));
     let t = |app: &App, i: usize| app.tl.row(i).unwrap().time.as_nanos();
-    press(&mut app, " ");
+    // `m` switches from the fixed interval to the capture's timing.
+    press(&mut app, "m ");
     assert!(app.replay.playing);
     // Steps 1 and 2 are 16 µs apart; step 3 is 466 µs after step 2.
     app.handle(Action::Tick(Duration::from_micros(10)));
@@ -738,19 +741,29 @@ fn help_and_hints_come_from_the_key_table() {
 fn the_readme_key_table_is_the_key_table() {
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    for b in keys::BINDINGS {
-        let row = format!(
-            "| {} | `{}` | {} |",
-            b.ctx.title().to_lowercase(),
-            keys::keys_label(b),
-            b.help
+    let rows: Vec<String> = keys::BINDINGS
+        .iter()
+        .map(|b| {
+            format!(
+                "| {} | `{}` | {} |",
+                b.ctx.title().to_lowercase(),
+                keys::keys_label(b),
+                b.help
+            )
+        })
+        .collect();
+    // On a mismatch, the table as it should read (to paste into README.md).
+    let table = rows.join("\n");
+    for row in &rows {
+        assert!(
+            readme.contains(row.as_str()),
+            "README.md lacks the row {row}; the whole table:\n{table}"
         );
-        assert!(readme.contains(&row), "README.md lacks the row {row}");
     }
-    let rows = readme.lines().filter(|l| l.contains(" | `")).count();
+    let n = readme.lines().filter(|l| l.contains(" | `")).count();
     assert_eq!(
-        rows,
+        n,
         keys::BINDINGS.len(),
-        "README.md has rows the table does not"
+        "README.md has rows the table does not; the whole table:\n{table}"
     );
 }

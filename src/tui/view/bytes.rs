@@ -239,12 +239,22 @@ fn accept_derivation(step: &Step, selected: usize, width: u16) -> Vec<Line<'stat
         12,
     );
     if let Some(l) = last.last_mut() {
-        l.spans.push(verdict);
+        if l.width() + verdict.width() <= usize::from(width) {
+            l.spans.push(verdict);
+        } else {
+            last.push(Line::from(vec![Span::raw("   "), verdict]));
+        }
     }
-    let mut out = vec![Line::styled(
-        "Sec-WebSocket-Accept, derived (RFC 6455 §4.2.2)",
-        Style::new().add_modifier(Modifier::BOLD),
-    )];
+    let title = "Sec-WebSocket-Accept, derived (RFC 6455 §4.2.2)";
+    let bold = Style::new().add_modifier(Modifier::BOLD);
+    let mut out = if title.chars().count() <= usize::from(width) {
+        vec![Line::styled(title, bold)]
+    } else {
+        vec![
+            Line::styled("Sec-WebSocket-Accept, derived", bold),
+            Line::styled("(RFC 6455 §4.2.2)", bold),
+        ]
+    };
     for lines in [
         stage(
             "1",
@@ -338,7 +348,7 @@ impl<'a> Unmask<'a> {
         let i = if !self.narrow && i > 0 { i + 1 } else { i };
         match i {
             0 if self.narrow => Line::styled(TITLE.0, bold),
-            1 if self.narrow => Line::styled(format!("  {}", TITLE.1), bold),
+            1 if self.narrow => Line::styled(TITLE.1, bold),
             0 => Line::styled(format!("{} {}", TITLE.0, TITLE.1), bold),
             2 => Line::styled(
                 "       i  masked   key          payload",
@@ -406,10 +416,11 @@ impl<'a> BytesContent<'a> {
                 let mut parts = vec![format!("{} bytes", b.data.len()), origin];
                 if !h.highlight.is_empty() {
                     parts.push(format!(
-                        "field at {}..{} ({} bytes)",
+                        "field at {}..{} ({} byte{})",
                         h.highlight.start,
                         h.highlight.end,
-                        h.highlight.len()
+                        h.highlight.len(),
+                        if h.highlight.len() == 1 { "" } else { "s" }
                     ));
                 }
                 let name = Span::styled(
@@ -439,12 +450,21 @@ impl<'a> BytesContent<'a> {
                 ),
             ],
         };
+        let unmask = Unmask::of(step, field, width);
+        // With a masked payload, its key or its plain bytes selected, the
+        // dump and the unmasking table show together: the header bits,
+        // which the other fields light, give way.
+        let bits = if unmask.as_ref().is_some_and(|u| u.col != UnmaskCol::None) {
+            Vec::new()
+        } else {
+            frame_bits(step, field, width)
+        };
         BytesContent {
             pre: accept_derivation(step, field, width),
             hex,
             header,
-            bits: frame_bits(step, field, width),
-            unmask: Unmask::of(step, field, width),
+            bits,
+            unmask,
         }
     }
 
@@ -496,15 +516,21 @@ impl<'a> BytesContent<'a> {
                 0
             }
         };
+        if !self.pre.is_empty() {
+            // The derivation above the dump lights the selected stage.
+            return 0;
+        }
         if let Some(u) = self.unmask.as_ref().filter(|u| u.col != UnmaskCol::None) {
             let start = self.unmask_start();
             // From the buffer's header (the highlighted hex below it) when
             // the table's first rows still fit under it, so the bytes on the
             // wire and their unmasking show together.
-            let from = self
-                .highlight_line()
-                .map_or(start, |l| l.min(start))
-                .saturating_sub(1);
+            let from = match self.highlight_line() {
+                // Near the dump's top: from the buffer's header.
+                Some(l) if l < start && l < self.hex_start() + 4 => self.pre.len(),
+                Some(l) if l < start => l - 1,
+                _ => start,
+            };
             if start + u.head() + 2 <= from + height {
                 return from;
             }
