@@ -595,6 +595,11 @@ impl App {
         }
     }
 
+    /// The fields-pane row of the link to step `target`, if there is one.
+    pub fn fields_row_of(&self, target: usize) -> Option<usize> {
+        (0..self.field_count()).find(|&r| self.link_at(r).is_some_and(|l| l.target == target))
+    }
+
     /// Goes to a link's target, remembering where it came from. A target the
     /// filter or a fold hides is shown first.
     fn follow(&mut self, target: usize) {
@@ -1113,7 +1118,11 @@ impl App {
         let what = if self.revealed <= l.hints.len() {
             format!("hint {} of {}", self.revealed, l.hints.len())
         } else {
-            format!("answer {} of {}", self.revealed - l.hints.len(), l.questions.len())
+            format!(
+                "answer {} of {}",
+                self.revealed - l.hints.len(),
+                l.questions.len()
+            )
         };
         self.message = Some(format!("{what} shown in the lesson pane"));
     }

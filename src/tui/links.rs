@@ -68,10 +68,7 @@ fn text<'s>(step: &'s Step, name: &str) -> Option<&'s str> {
 /// Whether a step carries Engine.IO packets: a WebSocket message or an HTTP
 /// message with a body.
 fn is_carrier(kind: &str) -> bool {
-    matches!(
-        kind,
-        "websocket.message" | "http.request" | "http.response"
-    )
+    matches!(kind, "websocket.message" | "http.request" | "http.response")
 }
 
 /// Every link from step `i`.
@@ -104,14 +101,21 @@ pub fn links(tl: &dyn Timeline, i: usize, step: &Step) -> Vec<Link> {
             && let Some(n) = f.show.as_deref().and_then(carried_by)
             && let Some(t) = step_index(n, len)
         {
-            push(&mut out, Some(fi), t, format!("attachment carried by step {n}"));
+            push(
+                &mut out,
+                Some(fi),
+                t,
+                format!("attachment carried by step {n}"),
+            );
         }
     }
     let Some(row) = tl.row_for_filter(i) else {
         return out;
     };
-    let same_way =
-        |j: usize| tl.row_for_filter(j).filter(|r| r.conn == row.conn && r.dir == row.dir);
+    let same_way = |j: usize| {
+        tl.row_for_filter(j)
+            .filter(|r| r.conn == row.conn && r.dir == row.dir)
+    };
     // What this step folds under: a frame's message, a packet's session.
     if let Some(p) = row.parent
         && let Some(pr) = tl.row_for_filter(p)
@@ -130,7 +134,12 @@ pub fn links(tl: &dyn Timeline, i: usize, step: &Step) -> Vec<Link> {
                 .collect();
             frames.truncate(MANY);
             for j in frames {
-                push(&mut out, None, j, format!("one of its frames: step {}", j + 1));
+                push(
+                    &mut out,
+                    None,
+                    j,
+                    format!("one of its frames: step {}", j + 1),
+                );
             }
         }
         "engineio.packet" => {
@@ -163,7 +172,8 @@ pub fn links(tl: &dyn Timeline, i: usize, step: &Step) -> Vec<Link> {
                         })
                     });
                     let next = (i + 1..j).all(|k| {
-                        same_way(k).is_none_or(|r| r.kind != "engineio.packet" && !is_carrier(r.kind))
+                        same_way(k)
+                            .is_none_or(|r| r.kind != "engineio.packet" && !is_carrier(r.kind))
                     });
                     if carries || next {
                         push(
@@ -177,7 +187,14 @@ pub fn links(tl: &dyn Timeline, i: usize, step: &Step) -> Vec<Link> {
                 }
             }
             if text(step, "engineio.type") == Some("ping") {
-                answered_by(tl, i, step, "engineio.packet", "engineio.heartbeat.answers", &mut out);
+                answered_by(
+                    tl,
+                    i,
+                    step,
+                    "engineio.packet",
+                    "engineio.heartbeat.answers",
+                    &mut out,
+                );
             }
         }
         "socketio.packet" => {
@@ -198,14 +215,29 @@ pub fn links(tl: &dyn Timeline, i: usize, step: &Step) -> Vec<Link> {
                     seen += 1;
                 }
             }
-            if step.field("socketio.ack_id").is_some() && step.field("socketio.ack.answers").is_none()
+            if step.field("socketio.ack_id").is_some()
+                && step.field("socketio.ack.answers").is_none()
             {
-                answered_by(tl, i, step, "socketio.packet", "socketio.ack.answers", &mut out);
+                answered_by(
+                    tl,
+                    i,
+                    step,
+                    "socketio.packet",
+                    "socketio.ack.answers",
+                    &mut out,
+                );
             }
         }
         "websocket.frame" => {
             if uint(step, "websocket.opcode") == Some(9) {
-                answered_by(tl, i, step, "websocket.frame", "websocket.pong.answers", &mut out);
+                answered_by(
+                    tl,
+                    i,
+                    step,
+                    "websocket.frame",
+                    "websocket.pong.answers",
+                    &mut out,
+                );
             }
         }
         "engineio.session" => {
@@ -250,7 +282,14 @@ pub fn links(tl: &dyn Timeline, i: usize, step: &Step) -> Vec<Link> {
 
 /// The later step of `kind` whose field `name` names step `i`: the ack of an
 /// event, the pong of a ping.
-fn answered_by(tl: &dyn Timeline, i: usize, step: &Step, kind: &str, name: &str, out: &mut Vec<Link>) {
+fn answered_by(
+    tl: &dyn Timeline,
+    i: usize,
+    step: &Step,
+    kind: &str,
+    name: &str,
+    out: &mut Vec<Link>,
+) {
     let me = i as u64 + 1;
     for j in (i + 1)..tl.len().min(i + ANSWER) {
         let Some(r) = tl.row_for_filter(j) else {

@@ -166,7 +166,7 @@ fn frame_bits(step: &Step, selected: usize, width: u16) -> Vec<Line<'static>> {
             Span::styled(names, Style::new().fg(Color::DarkGray)),
         ]);
         let legend = format!("   {legend}");
-        if head.width() + legend.chars().count() <= usize::from(width) {
+        if head.width() + legend.chars().count() < usize::from(width) {
             let mut head = head;
             head.spans
                 .push(Span::styled(legend, Style::new().fg(Color::DarkGray)));
@@ -207,10 +207,10 @@ fn accept_derivation(step: &Step, selected: usize, width: u16) -> Vec<Line<'stat
         let value = value.unwrap_or_else(|| "?".into());
         let label = Span::styled(format!("  {n} {label:<15}"), Style::new().fg(Color::Cyan));
         let width = usize::from(width);
-        if 20 + value.chars().count() + extra <= width {
+        if 20 + value.chars().count() + extra < width {
             return vec![Line::from(vec![label, Span::styled(value, style)])];
         }
-        let piece = width.saturating_sub(4).max(8);
+        let piece = width.saturating_sub(5).max(8);
         let chars: Vec<char> = value.chars().collect();
         let mut out = vec![Line::from(label)];
         for c in chars.chunks(piece) {
@@ -239,7 +239,7 @@ fn accept_derivation(step: &Step, selected: usize, width: u16) -> Vec<Line<'stat
         12,
     );
     if let Some(l) = last.last_mut() {
-        if l.width() + verdict.width() <= usize::from(width) {
+        if l.width() + verdict.width() < usize::from(width) {
             l.spans.push(verdict);
         } else {
             last.push(Line::from(vec![Span::raw("   "), verdict]));
@@ -247,7 +247,7 @@ fn accept_derivation(step: &Step, selected: usize, width: u16) -> Vec<Line<'stat
     }
     let title = "Sec-WebSocket-Accept, derived (RFC 6455 §4.2.2)";
     let bold = Style::new().add_modifier(Modifier::BOLD);
-    let mut out = if title.chars().count() <= usize::from(width) {
+    let mut out = if title.chars().count() < usize::from(width) {
         vec![Line::styled(title, bold)]
     } else {
         vec![
@@ -330,7 +330,7 @@ impl<'a> Unmask<'a> {
             masked,
             plain,
             col,
-            narrow: usize::from(width) < TITLE.0.len() + TITLE.1.len() + 1,
+            narrow: usize::from(width) <= TITLE.0.chars().count() + TITLE.1.chars().count() + 1,
         })
     }
 
@@ -431,7 +431,7 @@ impl<'a> BytesContent<'a> {
                 let mut lines = vec![Line::from(name)];
                 for p in parts {
                     let last = lines.last_mut().expect("one line at least");
-                    if last.width() + 3 + p.chars().count() <= usize::from(width) {
+                    if last.width() + 3 + p.chars().count() < usize::from(width) {
                         last.spans.push(Span::raw(format!(" · {p}")));
                     } else {
                         lines.push(Line::raw(p));

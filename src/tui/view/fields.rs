@@ -80,14 +80,17 @@ impl Widget for &FieldsPane<'_> {
                 Style::new().add_modifier(Modifier::ITALIC)
             };
             if let Some(l) = app.links.iter().find(|l| l.field == Some(i)) {
-                spans.push(Span::styled(render_value(step, f), value_style));
-                spans.push(Span::styled(format!(" ↪ step {}", l.target + 1), link_style));
-            } else {
-                spans.push(Span::styled(render_value(step, f), value_style));
+                // The link leads the row: a narrow pane cuts the rest.
+                spans.insert(
+                    1,
+                    Span::styled(format!("↪ step {}", l.target + 1), link_style),
+                );
+                spans.insert(2, Span::raw(" "));
             }
+            spans.push(Span::styled(render_value(step, f), value_style));
             if label.is_some() {
                 let used: usize = spans.iter().map(|s| s.width()).sum();
-                if used + 2 + name.chars().count() <= width {
+                if used + 2 + name.chars().count() < width {
                     spans.push(Span::styled(
                         format!("  {name}"),
                         Style::new().fg(Color::DarkGray),

@@ -101,8 +101,8 @@ pub fn pane_block(title: Line<'_>, focused: bool) -> Block<'_> {
 }
 
 /// Renders lines one per row, clipped to the area; rows past the last line
-/// are left blank. A line too long for the area ends in `…`, so a cut is
-/// never mistaken for the end of the text.
+/// are left blank. The last column is kept for a `…` that ends a line too
+/// long for the area, so a cut is never mistaken for the end of the text.
 pub fn render_lines(lines: impl IntoIterator<Item = Line<'static>>, area: Rect, buf: &mut Buffer) {
     for (i, line) in lines.into_iter().take(usize::from(area.height)).enumerate() {
         let row = Rect {
@@ -110,8 +110,10 @@ pub fn render_lines(lines: impl IntoIterator<Item = Line<'static>>, area: Rect, 
             height: 1,
             ..area
         };
-        let cut = line.width() > usize::from(area.width) && area.width > 0;
-        line.render(row, buf);
+        // The last column is never text: blank, or the `…` of a cut line.
+        let room = area.width.saturating_sub(1);
+        let cut = line.width() > usize::from(room) && area.width > 0;
+        line.render(Rect { width: room, ..row }, buf);
         if cut {
             buf[(area.x + area.width - 1, row.y)].set_symbol("…");
         }

@@ -60,7 +60,10 @@ impl Widget for &StatusLine<'_> {
         let mut parts = Vec::new();
         let total = app.tl.len();
         let pos = app.selected.map_or(0, |s| s + 1);
-        parts.push(part(vec![Span::raw(format!("{SEP}step {pos}/{total}"))], None));
+        parts.push(part(
+            vec![Span::raw(format!("{SEP}step {pos}/{total}"))],
+            None,
+        ));
         if !app.filter.is_empty() || app.visible.len() != total {
             parts.push(part(
                 vec![Span::styled(format!(" ({} shown)", app.visible.len()), dim)],
