@@ -170,7 +170,7 @@ impl Replay {
         match self.mode {
             ReplayMode::Fixed => {
                 let ms = self.interval.as_millis();
-                if ms % 1000 == 0 {
+                if ms.is_multiple_of(1000) {
                     format!("1 step/{}s", ms / 1000)
                 } else {
                     format!("1 step/{}s", self.interval.as_secs_f64())

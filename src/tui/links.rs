@@ -228,17 +228,15 @@ pub fn links(tl: &dyn Timeline, i: usize, step: &Step) -> Vec<Link> {
                 );
             }
         }
-        "websocket.frame" => {
-            if uint(step, "websocket.opcode") == Some(9) {
-                answered_by(
-                    tl,
-                    i,
-                    step,
-                    "websocket.frame",
-                    "websocket.pong.answers",
-                    &mut out,
-                );
-            }
+        "websocket.frame" if uint(step, "websocket.opcode") == Some(9) => {
+            answered_by(
+                tl,
+                i,
+                step,
+                "websocket.frame",
+                "websocket.pong.answers",
+                &mut out,
+            );
         }
         "engineio.session" => {
             // Its open packet: the session's first Engine.IO packet.
