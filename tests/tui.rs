@@ -1154,3 +1154,77 @@ fn z_marks_folded_messages_after_capital_z() {
     assert!(!s.contains("▾13"), "{s}");
     assert!(s.contains("▸13"), "{s}");
 }
+
+/// The diagram view draws the arrows `--format mermaid` draws for the
+/// selected step's connection or session, on every bundled capture; moving
+/// through it selects their steps, and the timeline's selection shows in it.
+#[test]
+fn the_diagram_draws_each_lane_as_mermaid_does_and_follows_the_selection() {
+    use dispel::output::mermaid::{Diagrams, Lane};
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+    let mut files: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
+        .collect();
+    files.sort();
+    for path in files {
+        let name = path.display().to_string();
+        let mut app = capture_app(&name, (120, 35), Box::new(NoLessons::default()));
+        let mut expected = Diagrams::default();
+        for i in 0..app.tl.len() {
+            expected.step(
+                i as u64 + 1,
+                &app.tl.step(i).unwrap(),
+                app.tl.state().origin,
+            );
+        }
+        press(&mut app, "d");
+        assert!(app.diagram);
+        for (lane, arrows) in expected.lanes() {
+            // Select the lane's first arrow through the timeline.
+            let first = arrows[0].number as usize - 1;
+            press(&mut app, "d");
+            go_to(&mut app, first);
+            press(&mut app, "d");
+            assert_eq!(app.diagram_lane, Some(*lane), "{name}");
+            let want: Vec<usize> = arrows.iter().map(|a| a.number as usize - 1).collect();
+            assert_eq!(app.diagram_arrows, want, "{name} {lane:?}");
+            assert_eq!(app.diagram_pos(), Some(0));
+            // j in the diagram selects the next arrow's step.
+            if want.len() > 1 {
+                press(&mut app, "j");
+                assert_eq!(app.selected, Some(want[1]), "{name} {lane:?}");
+                press(&mut app, "k");
+                assert_eq!(app.selected, Some(want[0]));
+            }
+        }
+    }
+    // The ack's session at 120×35: the ack selected, drawn back to the client.
+    let mut app = capture_app(
+        "captures/node-socketio-v4.pcap",
+        (120, 35),
+        Box::new(NoLessons::default()),
+    );
+    go_to(&mut app, 65);
+    press(&mut app, "d");
+    assert_eq!(app.diagram_lane, Some(Lane::Session(0)));
+    let s = text(&draw(&app));
+    assert!(s.contains("Diagram · Engine.IO session 0"), "{s}");
+    assert!(s.contains("◀─"), "{s}");
+    insta::assert_snapshot!("diagram_ack_120x35", s);
+    // A frame's arrow is its message's; back in the timeline the selection
+    // is where the diagram left it.
+    press(&mut app, "d");
+    go_to(&mut app, 62); // #63, the ack's frame
+    press(&mut app, "d");
+    assert_eq!(app.diagram_lane, Some(Lane::Conn(2)));
+    assert_eq!(app.diagram_arrows[app.diagram_pos().unwrap()], 63);
+    press(&mut app, "j");
+    let picked = app.selected.unwrap();
+    assert!(picked > 63);
+    press(&mut app, "d");
+    assert!(!app.diagram);
+    assert_eq!(app.selected, Some(picked));
+    assert!(app.visible.contains(picked));
+}

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::{Position, Rect};
 
+use super::diagram;
 use super::keys::{self, Action, Ctx};
 use super::lessons::{LessonSource, LessonView, StackChoice};
 use super::links::{self, Link};
@@ -16,6 +17,7 @@ use super::timeline::{Row, Timeline};
 use super::view::layout::{Areas, areas};
 use super::view::lesson::{self as lesson_view, StackInfo};
 use super::visible::Visible;
+use crate::output::mermaid::Lane;
 use crate::output::text::render_value;
 use crate::step::{Dir, Step};
 
@@ -238,6 +240,14 @@ pub struct App {
     pub links: Vec<Link>,
     /// Steps left by following a link, most recent last (`b` returns).
     pub history: Vec<usize>,
+    /// The timeline pane shows the sequence diagram of the selected step's
+    /// connection or session instead.
+    pub diagram: bool,
+    /// The diagram shown, and its arrows (timeline indexes, in order).
+    pub diagram_lane: Option<Lane>,
+    pub diagram_arrows: Vec<usize>,
+    /// Steps loaded when the arrows were gathered.
+    diagram_len: usize,
     /// The selected step, cached so views do not ask the store on every cell.
     current: Option<Arc<Step>>,
 }
@@ -283,6 +293,10 @@ impl App {
             quit: false,
             links: Vec::new(),
             history: Vec::new(),
+            diagram: false,
+            diagram_lane: None,
+            diagram_arrows: Vec::new(),
+            diagram_len: 0,
             current: None,
         };
         app.catch_up();
@@ -397,6 +411,9 @@ impl App {
         // that reads steps back on demand serves them in that order.
         self.continue_search();
         self.bind_lessons(start + budget);
+        if self.diagram && self.tl.len() != self.diagram_len {
+            self.refresh_diagram();
+        }
         self.fix_scroll();
     }
 
@@ -491,6 +508,66 @@ impl App {
             self.lesson_scroll = 0;
             self.revealed = 0;
             self.replay.waited = Duration::ZERO;
+            self.refresh_diagram();
+        }
+    }
+
+    /// Gathers the diagram's arrows when the selection moved to another
+    /// connection or session, or more steps arrived.
+    fn refresh_diagram(&mut self) {
+        if !self.diagram {
+            return;
+        }
+        let lane = self.current().map(diagram::lane_of);
+        if lane != self.diagram_lane || self.tl.len() != self.diagram_len {
+            self.diagram_lane = lane;
+            self.diagram_len = self.tl.len();
+            self.diagram_arrows = match lane {
+                Some(l) => diagram::arrows(self.tl.as_ref(), l),
+                None => Vec::new(),
+            };
+        }
+    }
+
+    /// The arrow standing for the selected step, as a position in the diagram.
+    pub fn diagram_pos(&self) -> Option<usize> {
+        let s = self.selected?;
+        let parent = self.tl.row_for_filter(s).and_then(|r| r.parent);
+        let a = diagram::anchor(&self.diagram_arrows, s, parent)?;
+        self.diagram_arrows.binary_search(&a).ok()
+    }
+
+    /// The first diagram arrow shown in a pane of `rows` arrow rows: the
+    /// selected one stays in view, a third of the way down.
+    pub fn diagram_offset(&self, rows: usize) -> usize {
+        let pos = self.diagram_pos().unwrap_or(0);
+        let n = self.diagram_arrows.len();
+        pos.saturating_sub(rows / 3).min(n.saturating_sub(rows))
+    }
+
+    /// Moves the selection `delta` arrows through the diagram.
+    fn diagram_move(&mut self, delta: isize) {
+        let n = self.diagram_arrows.len();
+        if n == 0 {
+            return;
+        }
+        let pos = self.diagram_pos().unwrap_or(0) as isize;
+        let to = (pos + delta).clamp(0, n as isize - 1) as usize;
+        self.select(Some(self.diagram_arrows[to]));
+    }
+
+    fn toggle_diagram(&mut self) {
+        self.diagram = !self.diagram;
+        if self.diagram {
+            self.diagram_lane = None;
+            self.refresh_diagram();
+            self.focus_pane(Pane::Timeline);
+            if self.diagram_arrows.is_empty() {
+                self.message = Some("no message of this connection to draw".into());
+            }
+        } else if let Some(s) = self.selected {
+            // The timeline shows the step the diagram selected.
+            self.reveal(s);
         }
     }
 
@@ -913,6 +990,19 @@ impl App {
             Action::Quit => self.quit = true,
             Action::Help => self.overlay = Some(Overlay::Help { scroll: 0 }),
             Action::Close | Action::BackOut => self.back_out(),
+            Action::Diagram => self.toggle_diagram(),
+            Action::NextStep if self.diagram => self.diagram_move(1),
+            Action::PrevStep if self.diagram => self.diagram_move(-1),
+            Action::PageDown | Action::PageUp if self.diagram && self.focus == Pane::Timeline => {
+                let page = self.page(Pane::Timeline).saturating_sub(1).max(1) as isize;
+                self.diagram_move(if action == Action::PageDown {
+                    page
+                } else {
+                    -page
+                });
+            }
+            Action::First if self.diagram => self.diagram_move(isize::MIN / 2),
+            Action::Last if self.diagram => self.diagram_move(isize::MAX / 2),
             Action::NextStep => self.move_by(1),
             Action::PrevStep => self.move_by(-1),
             Action::PageDown | Action::PageUp => {
@@ -1298,6 +1388,16 @@ impl App {
             return; // the border
         }
         match pane {
+            Pane::Timeline if self.diagram => {
+                // Row 0 names the lifelines; the arrows follow.
+                let rows = usize::from(r.height.saturating_sub(3));
+                if row > 0 {
+                    let k = self.diagram_offset(rows) + row - 1;
+                    if let Some(&i) = self.diagram_arrows.get(k) {
+                        self.select(Some(i));
+                    }
+                }
+            }
             Pane::Timeline => {
                 let pos = self.tl_offset + row;
                 if pos < self.visible.len() {
@@ -1320,6 +1420,7 @@ impl App {
             return;
         };
         match pane {
+            Pane::Timeline if self.diagram => self.diagram_move(if down { 3 } else { -3 }),
             Pane::Timeline => self.move_by(if down { 3 } else { -3 }),
             Pane::Fields => {
                 self.field = if down {

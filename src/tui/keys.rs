@@ -48,6 +48,8 @@ pub enum Action {
     Back,
     /// Switch replay between the fixed interval and the capture's timing.
     ReplayMode,
+    /// Show the sequence diagram in the timeline's place, or the timeline.
+    Diagram,
     /// In a list overlay: the next / previous item, change its value, choose.
     ItemDown,
     ItemUp,
@@ -423,6 +425,13 @@ pub static BINDINGS: &[Binding] = &[
         Ctx::Global,
         "filter: connection, session, layer, direction, findings only",
         Some("filter"),
+    ),
+    b(
+        &[k('d', "d")],
+        A::Diagram,
+        Ctx::Global,
+        "the connection or session as a sequence diagram (d again: the timeline)",
+        Some("diagram"),
     ),
     b(
         &[k('b', "b"), code(KeyCode::Backspace, "Backspace")],

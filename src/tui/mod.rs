@@ -17,6 +17,7 @@
 pub mod app;
 mod column;
 pub mod course;
+pub mod diagram;
 pub mod index;
 pub mod keys;
 pub mod labels;

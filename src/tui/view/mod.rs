@@ -3,6 +3,7 @@
 //! goes through `crate::sanitize` before it reaches a cell.
 
 pub mod bytes;
+pub mod diagram;
 pub mod fields;
 pub mod layout;
 pub mod lesson;
@@ -32,7 +33,11 @@ impl Widget for &Screen<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let app = self.0;
         let a = layout::areas(area, app);
-        (&timeline::TimelinePane(app)).render(a.timeline, buf);
+        if app.diagram {
+            (&diagram::DiagramPane(app)).render(a.timeline, buf);
+        } else {
+            (&timeline::TimelinePane(app)).render(a.timeline, buf);
+        }
         let detail = |pane: Pane, r: Rect, buf: &mut Buffer| match pane {
             Pane::Fields => (&fields::FieldsPane(app)).render(r, buf),
             Pane::Bytes => (&bytes::BytesPane(app)).render(r, buf),
