@@ -240,7 +240,7 @@ fn steps_to_a_masked_frame_and_its_unmasking() {
     let mut app = app((120, 35));
     press(&mut app, "n"); // tcp.syn → the next tcp.syn (conn 1)
     assert_eq!(app.selected, Some(5));
-    press(&mut app, &"j".repeat(6));
+    press(&mut app, &"j".repeat(7));
     assert_eq!(selected_kind(&app), "websocket.frame");
     press_code(&mut app, KeyCode::Enter);
     // websocket.masked_payload is the eleventh field.
@@ -334,7 +334,7 @@ fn search_finds_summaries_and_field_values() {
 #[test]
 fn narrow_terminal_stacks_the_timeline_over_one_switchable_pane() {
     let mut app = app((80, 24));
-    press(&mut app, &"j".repeat(11));
+    press(&mut app, &"j".repeat(12));
     let s = text(&draw(&app));
     assert!(s.contains(" Fields  ") && s.contains("(Tab switches)"));
     insta::assert_snapshot!("narrow_fields", s);
@@ -348,7 +348,7 @@ fn narrow_terminal_stacks_the_timeline_over_one_switchable_pane() {
 fn lesson_pane_reveals_hints_then_answers_and_follows_the_stack() {
     // Wide enough for the call chain's lines to fit unwrapped.
     let mut app = app_with((200, 50), Box::new(FakeLessons::default()));
-    press(&mut app, &"j".repeat(11));
+    press(&mut app, &"j".repeat(12));
     assert_eq!(selected_kind(&app), "websocket.frame");
     let s = text(&draw(&app));
     assert!(s.contains("A WebSocket frame (step 12)"));
@@ -389,7 +389,7 @@ fn lesson_pane_reveals_hints_then_answers_and_follows_the_stack() {
 #[test]
 fn a_broken_lesson_and_a_failed_reload_show_in_the_lesson_pane() {
     let mut app = app_with((200, 35), Box::new(FakeLessons::default()));
-    press(&mut app, &"j".repeat(12));
+    press(&mut app, &"j".repeat(11));
     assert_eq!(selected_kind(&app), "websocket.message");
     let s = text(&draw(&app));
     assert!(s.contains("this lesson has an error:"));
@@ -445,7 +445,7 @@ fn same_kind_findings_first_last_and_pages() {
         Some(with_findings[with_findings.len() - 2])
     );
     press(&mut app, "g");
-    press(&mut app, &"j".repeat(11));
+    press(&mut app, &"j".repeat(12));
     press(&mut app, "n");
     assert_eq!(selected_kind(&app), "websocket.frame");
     assert_eq!(app.selected, Some(14));
@@ -473,7 +473,7 @@ fn folding_hides_frames_under_their_messages() {
     press(&mut app, "Z");
     assert_eq!(app.visible.len(), 96);
     // z on a frame folds its message.
-    press(&mut app, &"j".repeat(11));
+    press(&mut app, &"j".repeat(12));
     press(&mut app, "z");
     assert_eq!(selected_kind(&app), "websocket.message");
     assert!(!app.visible.contains(11));
@@ -603,7 +603,7 @@ fn every_field_highlights_exactly_its_span() {
 #[test]
 fn the_bytes_pane_lights_the_cells_of_the_selected_field() {
     let mut app = app((120, 50));
-    press(&mut app, &"j".repeat(11));
+    press(&mut app, &"j".repeat(12));
     press_code(&mut app, KeyCode::Enter);
     press(&mut app, &"j".repeat(9)); // websocket.masking_key: bytes 2..6 of the frame
     let buf = draw(&app);
@@ -670,7 +670,7 @@ fn capture_text_never_reaches_a_cell_raw() {
 fn no_pane_draws_outside_its_area_at_any_size() {
     let tl = default_timeline();
     let mut app = App::new(Box::new(tl), Box::new(FakeLessons::default()), None);
-    press(&mut app, &"j".repeat(11));
+    press(&mut app, &"j".repeat(12));
     for (w, h) in [
         (1, 1),
         (10, 3),
@@ -710,7 +710,7 @@ fn no_pane_draws_outside_its_area_at_any_size() {
 #[test]
 fn a_resize_leaves_no_garbage() {
     let mut app = app((120, 35));
-    press(&mut app, &"j".repeat(11));
+    press(&mut app, &"j".repeat(12));
     let mut t = Terminal::new(TestBackend::new(120, 35)).unwrap();
     t.draw(|f| view::draw(f, &app)).unwrap();
     t.backend_mut().resize(80, 24);
@@ -904,7 +904,7 @@ fn no_line_is_cut_mid_word() {
 #[test]
 fn the_lesson_pane_reads_in_teaching_order_and_h_shows_what_it_reveals() {
     let mut app = app_with((120, 35), Box::new(FakeLessons::default()));
-    press(&mut app, &"j".repeat(11));
+    press(&mut app, &"j".repeat(12));
     assert_eq!(selected_kind(&app), "websocket.frame");
     let lines: Vec<String> = view::lesson::pane_lines(&app)
         .iter()
@@ -950,7 +950,7 @@ fn the_lesson_pane_reads_in_teaching_order_and_h_shows_what_it_reveals() {
     );
     // In the narrow layout `h` brings the lesson pane up.
     let mut narrow = app_with((80, 24), Box::new(FakeLessons::default()));
-    press(&mut narrow, &"j".repeat(11));
+    press(&mut narrow, &"j".repeat(12));
     assert_eq!(narrow.shown_detail(), Pane::Fields);
     press(&mut narrow, "h");
     assert_eq!(narrow.shown_detail(), Pane::Lesson);
@@ -960,7 +960,7 @@ fn the_lesson_pane_reads_in_teaching_order_and_h_shows_what_it_reveals() {
 #[test]
 fn a_stack_without_a_trace_for_the_step_says_so() {
     let mut app = app_with((200, 50), Box::new(FakeLessons::default()));
-    press(&mut app, &"j".repeat(11));
+    press(&mut app, &"j".repeat(12));
     press(&mut app, "s");
     press_code(&mut app, KeyCode::Down);
     press_code(&mut app, KeyCode::Down);
@@ -1118,10 +1118,11 @@ fn replay_advances_one_step_a_second_and_pauses_where_there_is_to_read() {
         "{:?}",
         app.message
     );
-    // Space resumes from there.
+    // Space resumes from there (the frame is drawn under its message, so
+    // the next row is step 14).
     press(&mut app, " ");
     app.handle(Action::Tick(Duration::from_secs(2)));
-    assert_eq!(app.selected, Some(12));
+    assert_eq!(app.selected, Some(13));
     // `m` switches to the capture's timing and back, shown in the status.
     press(&mut app, "m");
     assert!(status(&app).contains("timing 1×"), "{}", status(&app));
@@ -1149,7 +1150,7 @@ fn replay_advances_one_step_a_second_and_pauses_where_there_is_to_read() {
 fn z_marks_folded_messages_after_capital_z() {
     let mut app = app((120, 35));
     press(&mut app, "Z");
-    press(&mut app, &"j".repeat(11));
+    press(&mut app, &"j".repeat(12));
     let s = text(&draw(&app));
     assert!(!s.contains("▾13"), "{s}");
     assert!(s.contains("▸13"), "{s}");

@@ -37,6 +37,9 @@ const MAX_SPEED: f64 = 256.0;
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
 const MIN_INTERVAL: Duration = Duration::from_millis(125);
 const MAX_INTERVAL: Duration = Duration::from_secs(8);
+/// A message and at most this many frames before it are drawn message
+/// first; a message of more frames keeps capture order.
+const FRAME_GROUP: usize = 64;
 /// Steps kept in the link history (`b` goes back through them).
 const HISTORY: usize = 256;
 
@@ -310,12 +313,71 @@ impl App {
         self.current.as_deref()
     }
 
-    /// The selected step's position in the visible list (or where it would be).
+    /// The selected step's row in the timeline (or where it would be): its
+    /// position in the visible list, but for frames, drawn under their
+    /// message (see [`App::display_at`]).
     pub fn position(&self) -> usize {
         match self.selected {
+            Some(s) if self.visible.contains(s) => {
+                let p = self.visible.rank(s);
+                match self.frame_group(p) {
+                    Some((start, m)) if p == m => start,
+                    Some(_) => p + 1,
+                    None => p,
+                }
+            }
             Some(s) => self.visible.rank(s),
             None => 0,
         }
+    }
+
+    /// The step on timeline row `pos`. Rows follow the visible list, except
+    /// that a message comes before the frames that fold under it (they
+    /// arrive first, but read as its children): frames, message becomes
+    /// message, frames.
+    pub fn display_at(&self, pos: usize) -> Option<usize> {
+        match self.frame_group(pos) {
+            Some((start, m)) if pos == start => self.visible.get(m),
+            Some(_) => self.visible.get(pos - 1),
+            None => self.visible.get(pos),
+        }
+    }
+
+    /// The visible-list positions `(first frame, message)` of the run of
+    /// frames and their message that position `pos` falls in, if it does.
+    fn frame_group(&self, pos: usize) -> Option<(usize, usize)> {
+        let frame_of = |r: &Row<'_>| {
+            matches!(r.kind, "websocket.frame" | "websocket.inflate")
+                .then_some(r.parent)
+                .flatten()
+        };
+        let i = self.visible.get(pos)?;
+        let r = self.tl.row_for_filter(i)?;
+        let m = match frame_of(&r) {
+            Some(m) => m,
+            None if r.kind == "websocket.message" => i,
+            None => return None,
+        };
+        if !self.visible.contains(m) {
+            return None;
+        }
+        let mpos = self.visible.rank(m);
+        if mpos < pos || mpos - pos > FRAME_GROUP {
+            return None;
+        }
+        let mut start = mpos;
+        while start > 0 && mpos - start < FRAME_GROUP {
+            let above = self
+                .visible
+                .get(start - 1)
+                .and_then(|j| self.tl.row_for_filter(j));
+            if above.is_some_and(|a| frame_of(&a) == Some(m)) {
+                start -= 1;
+            } else {
+                break;
+            }
+        }
+        (start < mpos && pos >= start).then_some((start, mpos))
     }
 
     /// Whether the whole capture is loaded and in the visible list (the
@@ -572,10 +634,7 @@ impl App {
     }
 
     fn select_pos(&mut self, pos: usize) {
-        if let Some(i) = self
-            .visible
-            .get(pos.min(self.visible.len().saturating_sub(1)))
-        {
+        if let Some(i) = self.display_at(pos.min(self.visible.len().saturating_sub(1))) {
             self.select(Some(i));
         }
     }
@@ -587,7 +646,7 @@ impl App {
         let pos = self.position();
         let on = self
             .selected
-            .is_some_and(|s| self.visible.get(pos) == Some(s));
+            .is_some_and(|s| self.display_at(pos) == Some(s));
         let target = if delta > 0 && !on {
             // The selection is filtered out: the first visible after it is one step on.
             pos as isize + delta - 1
@@ -599,7 +658,8 @@ impl App {
 
     /// The next (or previous) visible step satisfying `pred`.
     fn seek(&mut self, forward: bool, pred: impl Fn(&Row<'_>) -> bool) -> bool {
-        let pos = self.position();
+        // In capture order.
+        let pos = self.selected.map_or(0, |s| self.visible.rank(s));
         let found = if forward {
             let start = match self.selected {
                 Some(s) if self.visible.get(pos) == Some(s) => pos + 1,
@@ -1303,7 +1363,7 @@ impl App {
         self.replay.waited += d;
         loop {
             let pos = self.position();
-            let Some(next) = self.visible.get(pos + 1) else {
+            let Some(next) = self.display_at(pos + 1) else {
                 if !self.tl.state().loading {
                     self.replay.playing = false;
                     self.message = Some("replay reached the last step".into());

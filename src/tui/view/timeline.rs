@@ -52,12 +52,12 @@ impl Widget for &TimelinePane<'_> {
         }
         let origin = app.tl.state().origin;
         let width = app.tl.len().to_string().len();
-        let lines = app
-            .visible
-            .range(
-                app.tl_offset,
-                app.tl_offset.saturating_add(usize::from(inner.height)),
-            )
+        let end = app
+            .tl_offset
+            .saturating_add(usize::from(inner.height))
+            .min(app.visible.len());
+        let lines = (app.tl_offset..end)
+            .filter_map(|p| app.display_at(p))
             .filter_map(|i| {
                 let r = app.tl.row(i)?;
                 let selected = app.selected == Some(i);
