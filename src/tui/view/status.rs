@@ -156,7 +156,10 @@ impl Widget for &StatusLine<'_> {
         // Shorten the capture's name first, then drop the details in rank
         // order; the position, stack and findings count stay.
         let room = usize::from(area.width);
-        let min_name = 12;
+        // The file name (without its directory) is kept over the details;
+        // only when they are all gone is its start cut.
+        let file = st.name.rsplit(['/', '\\']).next().unwrap_or(&st.name);
+        let min_name = escape(file).chars().count().min(40) + 2;
         let mut rank = 0u8;
         while width(&parts) + min_name > room && rank < 8 {
             parts.retain(|p| p.drop != Some(rank));
