@@ -161,7 +161,10 @@ fn follows_an_ack_link_back_and_opens_the_diagram_in_a_real_terminal() {
         socket: format!("dispel-e2e-link-{}", std::process::id()),
     };
     let bin = env!("CARGO_BIN_EXE_dispel");
-    let capture = concat!(env!("CARGO_MANIFEST_DIR"), "/captures/node-socketio-v4.pcap");
+    let capture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/captures/node-socketio-v4.pcap"
+    );
     let script = format!("'{bin}' replay '{capture}'; echo \"dispel exited: $?\"; sleep 30");
     tmux.start(&script);
     tmux.wait_for("step 1/123");

@@ -38,8 +38,9 @@ pub fn arrows(tl: &dyn Timeline, which: Lane) -> Vec<usize> {
         let drawn = match r.kind {
             "tcp.syn" | "tcp.syn-ack" | "tcp.fin" | "tcp.rst" | "http.request"
             | "http.response" | "websocket.message" | "engineio.packet" | "socketio.packet" => true,
-            // Only control frames: the step says which.
-            "websocket.frame" => tl.step(j).is_some_and(|s| is_arrow(&s)),
+            // Only control frames: the step says which (if it is at hand;
+            // an indexed timeline is not made to read chunks for it).
+            "websocket.frame" => tl.step_at_hand(j).is_some_and(|s| is_arrow(&s)),
             _ => false,
         };
         if drawn {

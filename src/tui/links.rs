@@ -8,6 +8,9 @@
 //! Nothing here changes the analysis: every relation comes from the step's
 //! own fields or from rows of the timeline, looked up within bounded windows
 //! so a link costs no more than a few hundred rows however large the capture.
+//! Other steps are read only if at hand: on an indexed timeline a relation
+//! that needs a step not read back yet (an event's ack) is left out rather
+//! than making the store read chunks for it.
 
 use crate::step::{Step, Value};
 
@@ -165,7 +168,7 @@ pub fn links(tl: &dyn Timeline, i: usize, step: &Step) -> Vec<Link> {
                     continue;
                 }
                 if r.kind == "socketio.packet" {
-                    let carries = tl.step(j).is_some_and(|s| {
+                    let carries = tl.step_at_hand(j).is_some_and(|s| {
                         s.fields.iter().any(|f| {
                             f.name == "socketio.attachment"
                                 && f.show.as_deref().and_then(carried_by) == Some(i as u64 + 1)
@@ -300,7 +303,10 @@ fn answered_by(
         if !related || r.kind != kind || r.dir == step.dir {
             continue;
         }
-        if tl.step(j).is_some_and(|s| uint(&s, name) == Some(me)) {
+        if tl
+            .step_at_hand(j)
+            .is_some_and(|s| uint(&s, name) == Some(me))
+        {
             let what = if name.starts_with("socketio") {
                 "the ack that answers it"
             } else {
