@@ -16,7 +16,8 @@ use crate::error::CaptureError;
 use crate::lessons::cli::{self as lessons_cli, LessonsCommand};
 use crate::limits::LimitArgs;
 use crate::output::{
-    Filter, json::JsonSink, markdown::MarkdownSink, ndjson::NdjsonSink, streams, text::TextSink,
+    Filter, json::JsonSink, markdown::MarkdownSink, mermaid::MermaidSink, ndjson::NdjsonSink,
+    streams, text::TextSink,
 };
 use crate::sanitize::escape;
 use crate::step::Timestamp;
@@ -160,6 +161,8 @@ pub enum ExplainFormat {
     Json,
     /// An annotated walk-through: bytes, fields, findings per step.
     Markdown,
+    /// Mermaid sequence diagrams: one per connection and per Engine.IO session.
+    Mermaid,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -251,6 +254,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 ExplainFormat::Json => analyse(&capture, &opts, &mut JsonSink::new(out, filter)),
                 ExplainFormat::Markdown => markdown(&capture, &opts, out, filter, selection),
+                ExplainFormat::Mermaid => {
+                    analyse(&capture, &opts, &mut MermaidSink::new(out, filter))
+                }
             }
         }
         Some(Command::Check(args)) => check_cmd::run(args),

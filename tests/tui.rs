@@ -52,6 +52,10 @@ impl LessonSource for FakeLessons {
                 id: "node".into(),
                 title: "Node socket.io".into(),
             },
+            StackChoice {
+                id: "bare".into(),
+                title: "a stack whose lessons trace nothing".into(),
+            },
         ]
     }
 
@@ -74,6 +78,7 @@ impl LessonSource for FakeLessons {
                     "The client: the MASK bit is set.".into(),
                 )],
                 trace: match stack {
+                    Some("bare") => Vec::new(),
                     Some("node") => vec![TraceLine {
                         package: "ws".into(),
                         version: "8.18.0".into(),
@@ -222,7 +227,8 @@ fn steps_to_the_handshake_and_drills_into_the_accept_derivation() {
         "websocket.accept.sha1"
     );
     let s = text(&draw(&app));
-    assert!(s.contains("Sec-WebSocket-Accept, derived (RFC 6455 §4.2.2)"));
+    assert!(s.contains("Sec-WebSocket-Accept, derived"), "{s}");
+    assert!(s.contains("(RFC 6455 §4.2.2)"));
     assert!(s.contains("✓ matches"));
     // The SHA-1 stage and its 20 bytes in the dump are highlighted.
     assert!(s.contains(": 44356125795e239d58df"), "{s}");
@@ -234,7 +240,7 @@ fn steps_to_a_masked_frame_and_its_unmasking() {
     let mut app = app((120, 35));
     press(&mut app, "n"); // tcp.syn → the next tcp.syn (conn 1)
     assert_eq!(app.selected, Some(5));
-    press(&mut app, &"j".repeat(6));
+    press(&mut app, &"j".repeat(7));
     assert_eq!(selected_kind(&app), "websocket.frame");
     press_code(&mut app, KeyCode::Enter);
     // websocket.masked_payload is the eleventh field.
@@ -328,7 +334,7 @@ fn search_finds_summaries_and_field_values() {
 #[test]
 fn narrow_terminal_stacks_the_timeline_over_one_switchable_pane() {
     let mut app = app((80, 24));
-    press(&mut app, &"j".repeat(11));
+    press(&mut app, &"j".repeat(12));
     let s = text(&draw(&app));
     assert!(s.contains(" Fields  ") && s.contains("(Tab switches)"));
     insta::assert_snapshot!("narrow_fields", s);
@@ -340,8 +346,9 @@ fn narrow_terminal_stacks_the_timeline_over_one_switchable_pane() {
 
 #[test]
 fn lesson_pane_reveals_hints_then_answers_and_follows_the_stack() {
-    let mut app = app_with((120, 50), Box::new(FakeLessons::default()));
-    press(&mut app, &"j".repeat(11));
+    // Wide enough for the call chain's lines to fit unwrapped.
+    let mut app = app_with((200, 50), Box::new(FakeLessons::default()));
+    press(&mut app, &"j".repeat(12));
     assert_eq!(selected_kind(&app), "websocket.frame");
     let s = text(&draw(&app));
     assert!(s.contains("A WebSocket frame (step 12)"));
@@ -381,8 +388,8 @@ fn lesson_pane_reveals_hints_then_answers_and_follows_the_stack() {
 
 #[test]
 fn a_broken_lesson_and_a_failed_reload_show_in_the_lesson_pane() {
-    let mut app = app_with((120, 35), Box::new(FakeLessons::default()));
-    press(&mut app, &"j".repeat(12));
+    let mut app = app_with((200, 35), Box::new(FakeLessons::default()));
+    press(&mut app, &"j".repeat(11));
     assert_eq!(selected_kind(&app), "websocket.message");
     let s = text(&draw(&app));
     assert!(s.contains("this lesson has an error:"));
@@ -438,7 +445,7 @@ fn same_kind_findings_first_last_and_pages() {
         Some(with_findings[with_findings.len() - 2])
     );
     press(&mut app, "g");
-    press(&mut app, &"j".repeat(11));
+    press(&mut app, &"j".repeat(12));
     press(&mut app, "n");
     assert_eq!(selected_kind(&app), "websocket.frame");
     assert_eq!(app.selected, Some(14));
@@ -466,7 +473,7 @@ fn folding_hides_frames_under_their_messages() {
     press(&mut app, "Z");
     assert_eq!(app.visible.len(), 96);
     // z on a frame folds its message.
-    press(&mut app, &"j".repeat(11));
+    press(&mut app, &"j".repeat(12));
     press(&mut app, "z");
     assert_eq!(selected_kind(&app), "websocket.message");
     assert!(!app.visible.contains(11));
@@ -478,7 +485,8 @@ fn folding_hides_frames_under_their_messages() {
 fn replay_follows_the_capture_timing_and_any_key_pauses() {
     let mut app = app((120, 35));
     let t = |app: &App, i: usize| app.tl.row(i).unwrap().time.as_nanos();
-    press(&mut app, " ");
+    // `m` switches from the fixed interval to the capture's timing.
+    press(&mut app, "m ");
     assert!(app.replay.playing);
     // Steps 1 and 2 are 16 µs apart; step 3 is 466 µs after step 2.
     app.handle(Action::Tick(Duration::from_micros(10)));
@@ -595,7 +603,7 @@ fn every_field_highlights_exactly_its_span() {
 #[test]
 fn the_bytes_pane_lights_the_cells_of_the_selected_field() {
     let mut app = app((120, 50));
-    press(&mut app, &"j".repeat(11));
+    press(&mut app, &"j".repeat(12));
     press_code(&mut app, KeyCode::Enter);
     press(&mut app, &"j".repeat(9)); // websocket.masking_key: bytes 2..6 of the frame
     let buf = draw(&app);
@@ -662,7 +670,7 @@ fn capture_text_never_reaches_a_cell_raw() {
 fn no_pane_draws_outside_its_area_at_any_size() {
     let tl = default_timeline();
     let mut app = App::new(Box::new(tl), Box::new(FakeLessons::default()), None);
-    press(&mut app, &"j".repeat(11));
+    press(&mut app, &"j".repeat(12));
     for (w, h) in [
         (1, 1),
         (10, 3),
@@ -702,7 +710,7 @@ fn no_pane_draws_outside_its_area_at_any_size() {
 #[test]
 fn a_resize_leaves_no_garbage() {
     let mut app = app((120, 35));
-    press(&mut app, &"j".repeat(11));
+    press(&mut app, &"j".repeat(12));
     let mut t = Terminal::new(TestBackend::new(120, 35)).unwrap();
     t.draw(|f| view::draw(f, &app)).unwrap();
     t.backend_mut().resize(80, 24);
@@ -738,19 +746,486 @@ fn help_and_hints_come_from_the_key_table() {
 fn the_readme_key_table_is_the_key_table() {
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    for b in keys::BINDINGS {
-        let row = format!(
-            "| {} | `{}` | {} |",
-            b.ctx.title().to_lowercase(),
-            keys::keys_label(b),
-            b.help
+    let rows: Vec<String> = keys::BINDINGS
+        .iter()
+        .map(|b| {
+            format!(
+                "| {} | `{}` | {} |",
+                b.ctx.title().to_lowercase(),
+                keys::keys_label(b),
+                b.help
+            )
+        })
+        .collect();
+    // On a mismatch, the table as it should read (to paste into README.md).
+    let table = rows.join("\n");
+    for row in &rows {
+        assert!(
+            readme.contains(row.as_str()),
+            "README.md lacks the row {row}; the whole table:\n{table}"
         );
-        assert!(readme.contains(&row), "README.md lacks the row {row}");
     }
-    let rows = readme.lines().filter(|l| l.contains(" | `")).count();
+    let n = readme.lines().filter(|l| l.contains(" | `")).count();
     assert_eq!(
-        rows,
+        n,
         keys::BINDINGS.len(),
-        "README.md has rows the table does not"
+        "README.md has rows the table does not; the whole table:\n{table}"
     );
+}
+
+// ---- issue 22: layout, lesson order, links, replay ---------------------
+
+fn capture_app(path: &str, size: (u16, u16), lessons: Box<dyn LessonSource>) -> App {
+    let mut app = App::new(
+        Box::new(MemTimeline::load_blocking(
+            Source::File(path.into()),
+            Options::default(),
+        )),
+        lessons,
+        None,
+    );
+    app.handle(Action::Resize(size.0, size.1));
+    app
+}
+
+/// Selects step `i` (an index) by stepping from the first.
+fn go_to(app: &mut App, i: usize) {
+    press_code(app, KeyCode::Esc);
+    press_code(app, KeyCode::Esc);
+    assert_eq!(app.focus, Pane::Timeline);
+    press(app, "g");
+    while app.selected != Some(i) {
+        let before = app.selected;
+        press(app, "j");
+        assert_ne!(before, app.selected, "step {i} is not reachable");
+    }
+}
+
+fn row_text(buf: &Buffer, y: u16) -> String {
+    (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect()
+}
+
+const SIZES: [(u16, u16); 3] = [(120, 35), (100, 30), (80, 24)];
+
+/// The Socket.IO ack of step 66 answers the event of step 62: at each size,
+/// its summary is whole in the timeline and the status line keeps the
+/// position, the stack, the findings count and the replay's pace.
+#[test]
+fn an_ack_at_three_sizes_shows_its_whole_summary_and_status() {
+    for (w, h) in SIZES {
+        let mut app = capture_app(
+            "captures/node-socketio-v4.pcap",
+            (w, h),
+            Box::new(NoLessons::default()),
+        );
+        go_to(&mut app, 65);
+        let summary = app.current().unwrap().summary.clone();
+        assert!(summary.starts_with("SIO ACK"), "{summary}");
+        let buf = draw(&app);
+        let s = text(&buf);
+        let status = row_text(&buf, h - 2);
+        for part in ["step 66/", "stack -", "0 findings", "1 step/1s"] {
+            assert!(status.contains(part), "{w}x{h}: {status:?} lacks {part}");
+        }
+        // At 120 columns the timeline row shows at least 60 characters of
+        // the summary (all of it when shorter); narrower, what fits.
+        let n = if w >= 120 { 60 } else { 40 };
+        let want: String = summary.chars().take(n).collect();
+        assert!(
+            s.contains(&want),
+            "{w}x{h}: the timeline cuts {summary:?}:\n{s}"
+        );
+        insta::assert_snapshot!(format!("ack_{w}x{h}"), s);
+    }
+}
+
+/// Where the design promises a line fits, no pane cuts it: the last column
+/// of the timeline, fields and bytes panes is blank, or the `…` of a line
+/// cut on purpose (the lesson pane wraps); the status and hint lines end on
+/// a whole part.
+#[test]
+fn no_line_is_cut_mid_word() {
+    let hints: Vec<&str> = keys::BINDINGS.iter().filter_map(|b| b.hint).collect();
+    for (w, h) in SIZES {
+        let mut app = capture_app(
+            "captures/node-socketio-v4.pcap",
+            (w, h),
+            Box::new(FakeLessons::default()),
+        );
+        let n = app.tl.len();
+        for i in (0..n).step_by(7) {
+            go_to(&mut app, i);
+            for pane in [Pane::Timeline, Pane::Fields, Pane::Bytes] {
+                // Narrow layouts show one detail pane at a time.
+                while app.focus != pane {
+                    press_code(&mut app, KeyCode::Tab);
+                }
+                let buf = draw(&app);
+                let a = app.areas();
+                let mut rects = vec![a.timeline, a.detail];
+                rects.extend([a.fields, a.bytes, a.lesson].into_iter().flatten());
+                for r in rects {
+                    let last = r.x + r.width - 2;
+                    for y in r.y + 1..r.y + r.height - 1 {
+                        let end = buf[(last, y)].symbol();
+                        let before = buf[(last - 1, y)].symbol();
+                        // A word runs into the border: it must be the `…`
+                        // of a deliberate cut, or a hex or table row that
+                        // fills the pane to its last column.
+                        let _ = before;
+                        let cut = end != " " && end != "…";
+                        assert!(
+                            !cut || a.lesson == Some(r)
+                                || (a.detail == r && app.shown_detail() == Pane::Lesson),
+                            "{w}x{h} step {}: row {y} is cut: {:?}",
+                            i + 1,
+                            row_text(&buf, y)
+                        );
+                    }
+                }
+                let status = row_text(&buf, h - 2);
+                assert!(
+                    status.trim_end().ends_with("1 step/1s"),
+                    "{w}x{h}: {status:?}"
+                );
+                let hint_line = row_text(&buf, h - 1);
+                let tail = hint_line.trim_end();
+                assert!(
+                    hints.iter().any(|h| tail.ends_with(h)),
+                    "{w}x{h}: the hint line ends mid-hint: {tail:?}"
+                );
+            }
+            press_code(&mut app, KeyCode::Esc);
+            press_code(&mut app, KeyCode::Esc);
+        }
+    }
+}
+
+#[test]
+fn the_lesson_pane_reads_in_teaching_order_and_h_shows_what_it_reveals() {
+    let mut app = app_with((120, 35), Box::new(FakeLessons::default()));
+    press(&mut app, &"j".repeat(12));
+    assert_eq!(selected_kind(&app), "websocket.frame");
+    let lines: Vec<String> = view::lesson::pane_lines(&app)
+        .iter()
+        .map(|l| l.to_string())
+        .collect();
+    let at = |t: &str| lines.iter().position(|l| l.starts_with(t)).unwrap();
+    assert!(at("This frame carries") < at("Hints"));
+    assert!(at("Hints") < at("Predict"));
+    assert!(at("Predict") < at("Call chain"));
+    // Each `h` shows what it revealed on the 120×35 screen.
+    for (n, want) in [
+        "1. Look at byte 1's top bit.",
+        "2. Then at the key.",
+        "A: The client: the MASK bit",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let before = text(&draw(&app));
+        press(&mut app, "h");
+        let after = text(&draw(&app));
+        assert!(
+            !before.contains(want) && after.contains(want),
+            "h #{}: {after}",
+            n + 1
+        );
+    }
+    press(&mut app, "h");
+    assert_eq!(
+        app.message.as_deref(),
+        Some("every hint and answer is shown")
+    );
+    // No lesson: `h` says why nothing changes.
+    press(&mut app, "g");
+    press(&mut app, "h");
+    assert!(
+        app.message
+            .as_deref()
+            .unwrap()
+            .contains("no lesson is bound"),
+        "{:?}",
+        app.message
+    );
+    // In the narrow layout `h` brings the lesson pane up.
+    let mut narrow = app_with((80, 24), Box::new(FakeLessons::default()));
+    press(&mut narrow, &"j".repeat(12));
+    assert_eq!(narrow.shown_detail(), Pane::Fields);
+    press(&mut narrow, "h");
+    assert_eq!(narrow.shown_detail(), Pane::Lesson);
+    assert!(text(&draw(&narrow)).contains("1. Look at byte 1's top bit."));
+}
+
+#[test]
+fn a_stack_without_a_trace_for_the_step_says_so() {
+    let mut app = app_with((200, 50), Box::new(FakeLessons::default()));
+    press(&mut app, &"j".repeat(12));
+    press(&mut app, "s");
+    press_code(&mut app, KeyCode::Down);
+    press_code(&mut app, KeyCode::Down);
+    press_code(&mut app, KeyCode::Enter);
+    assert_eq!(app.stack.as_deref(), Some("bare"));
+    let s = text(&draw(&app));
+    assert!(s.contains("Call chain (bare)"), "{s}");
+    assert!(s.contains("the bare has no trace for this step"), "{s}");
+}
+
+/// The targets of the selected step's links, as step numbers.
+fn link_targets(app: &App) -> Vec<usize> {
+    app.links.iter().map(|l| l.target + 1).collect()
+}
+
+#[test]
+fn links_follow_to_the_named_step_and_b_comes_back() {
+    let mut app = capture_app(
+        "captures/node-socketio-v4.pcap",
+        (120, 35),
+        Box::new(NoLessons::default()),
+    );
+    // The ack (#66) names its event (#62) in a field, and was carried by
+    // the Engine.IO packet #65.
+    go_to(&mut app, 65);
+    assert!(link_targets(&app).contains(&62), "{:?}", app.links);
+    assert!(link_targets(&app).contains(&65), "{:?}", app.links);
+    let s = text(&draw(&app));
+    assert!(s.contains("↪ step 62"), "{s}");
+    press_code(&mut app, KeyCode::Enter);
+    assert_eq!(app.focus, Pane::Fields);
+    let f = app
+        .links
+        .iter()
+        .find(|l| l.target == 61)
+        .and_then(|l| l.field)
+        .unwrap();
+    while app.field != f {
+        press(&mut app, "j");
+    }
+    press_code(&mut app, KeyCode::Enter);
+    assert_eq!(app.selected, Some(61), "Enter followed the link");
+    // The event links back to its ack.
+    assert!(link_targets(&app).contains(&66), "{:?}", app.links);
+    press(&mut app, "b");
+    assert_eq!(app.selected, Some(65), "b came back");
+    press(&mut app, "b");
+    assert_eq!(app.selected, Some(65));
+    assert!(
+        app.message
+            .as_deref()
+            .unwrap()
+            .contains("nothing to go back to")
+    );
+
+    // A message and its frame, both ways; an Engine.IO packet and the
+    // message that carried it; the attachment and the packet carrying it.
+    go_to(&mut app, 83); // #84 websocket.message
+    assert!(link_targets(&app).contains(&83), "{:?}", app.links);
+    assert!(link_targets(&app).contains(&85), "{:?}", app.links);
+    go_to(&mut app, 82); // #83 its frame
+    assert!(link_targets(&app).contains(&84), "{:?}", app.links);
+    go_to(&mut app, 84); // #85 the Engine.IO packet
+    assert!(link_targets(&app).contains(&84), "{:?}", app.links);
+    go_to(&mut app, 88); // #89 the binary event
+    let t = link_targets(&app);
+    assert!(t.contains(&88) && t.contains(&85), "{:?}", app.links);
+    go_to(&mut app, 87); // #88 the attachment's packet
+    assert!(link_targets(&app).contains(&89), "{:?}", app.links);
+
+    // A link to a step the filter hides clears the filter.
+    go_to(&mut app, 65);
+    press(&mut app, "f");
+    press(&mut app, "jj");
+    for _ in 0..5 {
+        press_code(&mut app, KeyCode::Right);
+    }
+    assert_eq!(app.filter.layer, Some("socketio"));
+    press_code(&mut app, KeyCode::Esc);
+    // (The filter's intermediate layers moved the selection.)
+    go_to(&mut app, 65);
+    assert!(!app.visible.contains(64));
+    press_code(&mut app, KeyCode::Enter);
+    let row = app
+        .fields_row_of(64)
+        .unwrap_or_else(|| panic!("{:?} {:?} {:?}", app.selected, app.links, app.focus));
+    while app.field != row {
+        press(&mut app, "j");
+    }
+    press_code(&mut app, KeyCode::Enter);
+    assert_eq!(app.selected, Some(64));
+    assert!(app.filter.is_empty() && app.visible.contains(64));
+    press(&mut app, "b");
+    assert_eq!(app.selected, Some(65));
+}
+
+/// Every session summary links to its session's first packet, the open.
+#[test]
+fn a_session_links_to_its_open_packet() {
+    let mut app = capture_app(
+        "captures/node-socketio-v4.pcap",
+        (120, 35),
+        Box::new(NoLessons::default()),
+    );
+    let sessions: Vec<usize> = (0..app.tl.len())
+        .filter(|&i| app.tl.row(i).unwrap().kind == "engineio.session")
+        .collect();
+    assert!(!sessions.is_empty());
+    for s in sessions {
+        go_to(&mut app, s);
+        let open = app
+            .links
+            .iter()
+            .find(|l| l.label.contains("the open"))
+            .unwrap_or_else(|| panic!("{:?}", app.links));
+        let step = app.tl.step(open.target).unwrap();
+        assert_eq!(step.kind, "engineio.packet");
+        assert_eq!(
+            step.field("engineio.type").unwrap().value.to_string(),
+            "open"
+        );
+    }
+}
+
+#[test]
+fn replay_advances_one_step_a_second_and_pauses_where_there_is_to_read() {
+    let mut app = app_with((120, 35), Box::new(FakeLessons::default()));
+    let status = |app: &App| row_text(&draw(app), 33);
+    assert!(status(&app).contains("⏸ 1 step/1s"), "{}", status(&app));
+    press(&mut app, " ");
+    assert!(status(&app).contains("▶ 1 step/1s"));
+    // The fake clock: 999 ms is not a second.
+    app.handle(Action::Tick(Duration::from_millis(999)));
+    assert_eq!(app.selected, Some(0));
+    app.handle(Action::Tick(Duration::from_millis(1)));
+    assert_eq!(app.selected, Some(1));
+    // However close the capture's steps (these are microseconds apart).
+    app.handle(Action::Tick(Duration::from_secs(1)));
+    assert_eq!(app.selected, Some(2));
+    press(&mut app, "+");
+    assert!(app.replay.playing, "+ does not pause");
+    assert!(status(&app).contains("1 step/0.5s"), "{}", status(&app));
+    app.handle(Action::Tick(Duration::from_millis(500)));
+    assert_eq!(app.selected, Some(3));
+    press(&mut app, "-");
+    press(&mut app, "-");
+    assert!(status(&app).contains("1 step/2s"), "{}", status(&app));
+    // A step whose lesson asks a question stops the replay (step 12, a
+    // frame with a lesson).
+    app.handle(Action::Tick(Duration::from_secs(60)));
+    assert_eq!(app.selected, Some(11));
+    assert!(!app.replay.playing);
+    assert!(
+        app.message.as_deref().unwrap().contains("a question"),
+        "{:?}",
+        app.message
+    );
+    // Space resumes from there (the frame is drawn under its message, so
+    // the next row is step 14).
+    press(&mut app, " ");
+    app.handle(Action::Tick(Duration::from_secs(2)));
+    assert_eq!(app.selected, Some(13));
+    // `m` switches to the capture's timing and back, shown in the status.
+    press(&mut app, "m");
+    assert!(status(&app).contains("timing 1×"), "{}", status(&app));
+    press(&mut app, "m");
+    assert!(status(&app).contains("1 step/2s"), "{}", status(&app));
+
+    // A finding stops it too.
+    let mut threading = capture_app(
+        "captures/flask-socketio-threading.pcap",
+        (120, 35),
+        Box::new(NoLessons::default()),
+    );
+    let first = (0..threading.tl.len())
+        .find(|&i| !threading.tl.step(i).unwrap().findings.is_empty())
+        .unwrap();
+    go_to(&mut threading, first - 1);
+    press(&mut threading, " ");
+    threading.handle(Action::Tick(Duration::from_secs(30)));
+    assert_eq!(threading.selected, Some(first));
+    assert!(!threading.replay.playing);
+    assert!(threading.message.as_deref().unwrap().contains("a finding"));
+}
+
+#[test]
+fn z_marks_folded_messages_after_capital_z() {
+    let mut app = app((120, 35));
+    press(&mut app, "Z");
+    press(&mut app, &"j".repeat(12));
+    let s = text(&draw(&app));
+    assert!(!s.contains("▾13"), "{s}");
+    assert!(s.contains("▸13"), "{s}");
+}
+
+/// The diagram view draws the arrows `--format mermaid` draws for the
+/// selected step's connection or session, on every bundled capture; moving
+/// through it selects their steps, and the timeline's selection shows in it.
+#[test]
+fn the_diagram_draws_each_lane_as_mermaid_does_and_follows_the_selection() {
+    use dispel::output::mermaid::{Diagrams, Lane};
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+    let mut files: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
+        .collect();
+    files.sort();
+    for path in files {
+        let name = path.display().to_string();
+        let mut app = capture_app(&name, (120, 35), Box::new(NoLessons::default()));
+        let mut expected = Diagrams::default();
+        for i in 0..app.tl.len() {
+            expected.step(
+                i as u64 + 1,
+                &app.tl.step(i).unwrap(),
+                app.tl.state().origin,
+            );
+        }
+        press(&mut app, "d");
+        assert!(app.diagram);
+        for (lane, arrows) in expected.lanes() {
+            // Select the lane's first arrow through the timeline.
+            let first = arrows[0].number as usize - 1;
+            press(&mut app, "d");
+            go_to(&mut app, first);
+            press(&mut app, "d");
+            assert_eq!(app.diagram_lane, Some(*lane), "{name}");
+            let want: Vec<usize> = arrows.iter().map(|a| a.number as usize - 1).collect();
+            assert_eq!(app.diagram_arrows, want, "{name} {lane:?}");
+            assert_eq!(app.diagram_pos(), Some(0));
+            // j in the diagram selects the next arrow's step.
+            if want.len() > 1 {
+                press(&mut app, "j");
+                assert_eq!(app.selected, Some(want[1]), "{name} {lane:?}");
+                press(&mut app, "k");
+                assert_eq!(app.selected, Some(want[0]));
+            }
+        }
+    }
+    // The ack's session at 120×35: the ack selected, drawn back to the client.
+    let mut app = capture_app(
+        "captures/node-socketio-v4.pcap",
+        (120, 35),
+        Box::new(NoLessons::default()),
+    );
+    go_to(&mut app, 65);
+    press(&mut app, "d");
+    assert_eq!(app.diagram_lane, Some(Lane::Session(0)));
+    let s = text(&draw(&app));
+    assert!(s.contains("Diagram · Engine.IO session 0"), "{s}");
+    assert!(s.contains("◀─"), "{s}");
+    insta::assert_snapshot!("diagram_ack_120x35", s);
+    // A frame's arrow is its message's; back in the timeline the selection
+    // is where the diagram left it.
+    press(&mut app, "d");
+    go_to(&mut app, 62); // #63, the ack's frame
+    press(&mut app, "d");
+    assert_eq!(app.diagram_lane, Some(Lane::Conn(2)));
+    assert_eq!(app.diagram_arrows[app.diagram_pos().unwrap()], 63);
+    press(&mut app, "j");
+    let picked = app.selected.unwrap();
+    assert!(picked > 63);
+    press(&mut app, "d");
+    assert!(!app.diagram);
+    assert_eq!(app.selected, Some(picked));
+    assert!(app.visible.contains(picked));
 }

@@ -148,3 +148,46 @@ fn an_unreadable_capture_is_shown_then_exits_2() {
     let after = tmux.wait_for("dispel exited: 2");
     assert!(after.contains("dispel: /nonexistent/x.pcap:"), "{after}");
 }
+
+/// A real capture at 120×35: the ack's summary whole on its row, its link
+/// to the event followed with Enter and `b` back, then the session drawn
+/// as a sequence diagram.
+#[test]
+fn follows_an_ack_link_back_and_opens_the_diagram_in_a_real_terminal() {
+    if !tools::have("tmux") {
+        return;
+    }
+    let tmux = Tmux {
+        socket: format!("dispel-e2e-link-{}", std::process::id()),
+    };
+    let bin = env!("CARGO_BIN_EXE_dispel");
+    let capture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/captures/node-socketio-v4.pcap"
+    );
+    let script = format!("'{bin}' replay '{capture}'; echo \"dispel exited: $?\"; sleep 30");
+    tmux.start(&script);
+    tmux.wait_for("step 1/123");
+
+    tmux.keys(&["/"]);
+    tmux.keys(&["-l", "answers step 62"]);
+    tmux.keys(&["Enter"]);
+    let s = tmux.wait_for_all(&["step 66/123", "Fields · #66 socketio.packet"]);
+    assert!(
+        s.contains(r#"SIO ACK ack id 0 [{"ok":true,"doubled":42}] (answers step 62)"#),
+        "the ack's summary is cut:\n{s}"
+    );
+    // Into the fields, down to the link, Enter follows it.
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("↪ step 62");
+    tmux.keys(&["j", "j", "j", "j", "j", "Enter"]);
+    tmux.wait_for_all(&["step 62/123", "Fields · #62 socketio.packet", "b returns"]);
+    tmux.keys(&["b"]);
+    tmux.wait_for_all(&["step 66/123", "back at step 66"]);
+
+    tmux.keys(&["d"]);
+    let s = tmux.wait_for_all(&["Diagram · Engine.IO session 0", "client", "server"]);
+    assert!(s.contains("◀─"), "{s}");
+    tmux.keys(&["q"]);
+    tmux.wait_for("dispel exited: 0");
+}

@@ -13,6 +13,7 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use super::Filter;
+use super::mermaid::Diagrams;
 use super::text::{frames_label, render_value};
 use crate::analyze::{CaptureInfo, Rendered, Report, Sink};
 use crate::error::CaptureError;
@@ -50,6 +51,8 @@ pub struct MarkdownSink<'a, W: Write> {
     origin: Timestamp,
     number: u64,
     lessons: Option<LessonHook<'a>>,
+    /// The conversation as sequence diagrams, drawn at the end.
+    diagrams: Diagrams,
 }
 
 impl<'a, W: Write> MarkdownSink<'a, W> {
@@ -60,6 +63,7 @@ impl<'a, W: Write> MarkdownSink<'a, W> {
             origin: Timestamp::default(),
             number: 0,
             lessons: None,
+            diagrams: Diagrams::default(),
         }
     }
 
@@ -352,6 +356,7 @@ impl<W: Write> Sink for MarkdownSink<'_, W> {
         if !self.filter.conn_shown(m.id) {
             return Ok(());
         }
+        self.diagrams.connection(m);
         let guessed = if m.role_guessed {
             " (roles guessed from the ports)"
         } else {
@@ -378,12 +383,23 @@ impl<W: Write> Sink for MarkdownSink<'_, W> {
         if !self.filter.step_shown(s) {
             return Ok(());
         }
+        self.diagrams.step(self.number, s, self.origin);
         self.write_step(s, &lessons)
     }
 
     fn finish(&mut self, r: &Report, error: Option<&CaptureError>) -> io::Result<()> {
         let total: u64 = r.findings.values().sum();
-        let mut md = format!(
+        let mut md = String::new();
+        if !self.diagrams.is_empty() {
+            // The picture for a course page: Mermaid text, escaped entity
+            // by entity (see `output::mermaid`), so no fence can close early.
+            md.push_str("## The conversation as diagrams\n\n");
+            for (title, d) in self.diagrams.render() {
+                let _ = write!(md, "### {}\n\n```mermaid\n{d}```\n\n", md_inline(&title));
+            }
+        }
+        let _ = write!(
+            md,
             "## Summary\n\n{} packets ({} TCP, {} other), {} connections, {} steps, {} findings.\n\n",
             r.packets,
             r.tcp_packets,

@@ -9,6 +9,7 @@ pub mod json;
 pub mod jsonw;
 pub mod junit;
 pub mod markdown;
+pub mod mermaid;
 pub mod ndjson;
 pub mod streams;
 pub mod text;

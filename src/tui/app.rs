@@ -9,11 +9,15 @@ use std::time::{Duration, Instant};
 use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::{Position, Rect};
 
+use super::diagram;
 use super::keys::{self, Action, Ctx};
 use super::lessons::{LessonSource, LessonView, StackChoice};
+use super::links::{self, Link};
 use super::timeline::{Row, Timeline};
 use super::view::layout::{Areas, areas};
+use super::view::lesson::{self as lesson_view, StackInfo};
 use super::visible::Visible;
+use crate::output::mermaid::Lane;
 use crate::output::text::render_value;
 use crate::query::kind_matches;
 use crate::step::{Dir, Step};
@@ -30,6 +34,15 @@ const BIND_AT_LEAST: usize = 256;
 pub const MAX_GAP: Duration = Duration::from_secs(2);
 const MIN_SPEED: f64 = 1.0 / 16.0;
 const MAX_SPEED: f64 = 256.0;
+/// The fixed-interval replay's default wait between two steps, and its bounds.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
+const MIN_INTERVAL: Duration = Duration::from_millis(125);
+const MAX_INTERVAL: Duration = Duration::from_secs(8);
+/// A message and at most this many frames before it are drawn message
+/// first; a message of more frames keeps capture order.
+const FRAME_GROUP: usize = 64;
+/// Steps kept in the link history (`b` goes back through them).
+const HISTORY: usize = 256;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pane {
@@ -135,12 +148,50 @@ pub enum Overlay {
     },
 }
 
+/// How replay paces itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplayMode {
+    /// One step every `interval`, whatever the capture's timing: a student
+    /// can follow a loopback capture whose steps are microseconds apart.
+    Fixed,
+    /// The capture's own gaps (capped at [`MAX_GAP`]) divided by `speed`.
+    Timing,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Replay {
     pub playing: bool,
+    pub mode: ReplayMode,
+    /// The wait between two steps in [`ReplayMode::Fixed`].
+    pub interval: Duration,
+    /// The speed-up of [`ReplayMode::Timing`].
     pub speed: f64,
     /// Time waited at the current step.
     pub waited: Duration,
+}
+
+impl Replay {
+    /// The pace as the status line shows it: `1 step/1s`, `timing 2×`.
+    pub fn pace(&self) -> String {
+        match self.mode {
+            ReplayMode::Fixed => {
+                let ms = self.interval.as_millis();
+                if ms.is_multiple_of(1000) {
+                    format!("1 step/{}s", ms / 1000)
+                } else {
+                    format!("1 step/{}s", self.interval.as_secs_f64())
+                }
+            }
+            ReplayMode::Timing => {
+                let s = self.speed;
+                if s >= 1.0 {
+                    format!("timing {s}×")
+                } else {
+                    format!("timing 1/{}×", (1.0 / s).round())
+                }
+            }
+        }
+    }
 }
 
 /// A search still scanning: it continues on the next pumps.
@@ -189,6 +240,18 @@ pub struct App {
     /// The error of the last failed lesson reload.
     pub reload_error: Option<String>,
     pub quit: bool,
+    /// The selected step's links to other steps (fields pane rows).
+    pub links: Vec<Link>,
+    /// Steps left by following a link, most recent last (`b` returns).
+    pub history: Vec<usize>,
+    /// The timeline pane shows the sequence diagram of the selected step's
+    /// connection or session instead.
+    pub diagram: bool,
+    /// The diagram shown, and its arrows (timeline indexes, in order).
+    pub diagram_lane: Option<Lane>,
+    pub diagram_arrows: Vec<usize>,
+    /// Steps loaded when the arrows were gathered.
+    diagram_len: usize,
     /// The selected step, cached so views do not ask the store on every cell.
     current: Option<Arc<Step>>,
 }
@@ -223,6 +286,8 @@ impl App {
             searching: None,
             replay: Replay {
                 playing: false,
+                mode: ReplayMode::Fixed,
+                interval: DEFAULT_INTERVAL,
                 speed: 1.0,
                 waited: Duration::ZERO,
             },
@@ -230,6 +295,12 @@ impl App {
             message: None,
             reload_error: None,
             quit: false,
+            links: Vec::new(),
+            history: Vec::new(),
+            diagram: false,
+            diagram_lane: None,
+            diagram_arrows: Vec::new(),
+            diagram_len: 0,
             current: None,
         };
         app.catch_up();
@@ -243,12 +314,71 @@ impl App {
         self.current.as_deref()
     }
 
-    /// The selected step's position in the visible list (or where it would be).
+    /// The selected step's row in the timeline (or where it would be): its
+    /// position in the visible list, but for frames, drawn under their
+    /// message (see [`App::display_at`]).
     pub fn position(&self) -> usize {
         match self.selected {
+            Some(s) if self.visible.contains(s) => {
+                let p = self.visible.rank(s);
+                match self.frame_group(p) {
+                    Some((start, m)) if p == m => start,
+                    Some(_) => p + 1,
+                    None => p,
+                }
+            }
             Some(s) => self.visible.rank(s),
             None => 0,
         }
+    }
+
+    /// The step on timeline row `pos`. Rows follow the visible list, except
+    /// that a message comes before the frames that fold under it (they
+    /// arrive first, but read as its children): frames, message becomes
+    /// message, frames.
+    pub fn display_at(&self, pos: usize) -> Option<usize> {
+        match self.frame_group(pos) {
+            Some((start, m)) if pos == start => self.visible.get(m),
+            Some(_) => self.visible.get(pos - 1),
+            None => self.visible.get(pos),
+        }
+    }
+
+    /// The visible-list positions `(first frame, message)` of the run of
+    /// frames and their message that position `pos` falls in, if it does.
+    fn frame_group(&self, pos: usize) -> Option<(usize, usize)> {
+        let frame_of = |r: &Row<'_>| {
+            matches!(r.kind, "websocket.frame" | "websocket.inflate")
+                .then_some(r.parent)
+                .flatten()
+        };
+        let i = self.visible.get(pos)?;
+        let r = self.tl.row_for_filter(i)?;
+        let m = match frame_of(&r) {
+            Some(m) => m,
+            None if r.kind == "websocket.message" => i,
+            None => return None,
+        };
+        if !self.visible.contains(m) {
+            return None;
+        }
+        let mpos = self.visible.rank(m);
+        if mpos < pos || mpos - pos > FRAME_GROUP {
+            return None;
+        }
+        let mut start = mpos;
+        while start > 0 && mpos - start < FRAME_GROUP {
+            let above = self
+                .visible
+                .get(start - 1)
+                .and_then(|j| self.tl.row_for_filter(j));
+            if above.is_some_and(|a| frame_of(&a) == Some(m)) {
+                start -= 1;
+            } else {
+                break;
+            }
+        }
+        (start < mpos && pos >= start).then_some((start, mpos))
     }
 
     /// Whether the whole capture is loaded and in the visible list (the
@@ -344,6 +474,9 @@ impl App {
         // that reads steps back on demand serves them in that order.
         self.continue_search();
         self.bind_lessons(start + budget);
+        if self.diagram && self.tl.len() != self.diagram_len {
+            self.refresh_diagram();
+        }
         self.fix_scroll();
     }
 
@@ -428,20 +561,81 @@ impl App {
         self.selected = i;
         if changed {
             self.current = i.and_then(|i| self.tl.step(i));
+            self.links = match (i, &self.current) {
+                (Some(i), Some(s)) => links::links(self.tl.as_ref(), i, s),
+                _ => Vec::new(),
+            };
             self.field = 0;
             self.fields_offset = 0;
             self.bytes_scroll = 0;
             self.lesson_scroll = 0;
             self.revealed = 0;
             self.replay.waited = Duration::ZERO;
+            self.refresh_diagram();
+        }
+    }
+
+    /// Gathers the diagram's arrows when the selection moved to another
+    /// connection or session, or more steps arrived.
+    fn refresh_diagram(&mut self) {
+        if !self.diagram {
+            return;
+        }
+        let lane = self.current().map(diagram::lane_of);
+        if lane != self.diagram_lane || self.tl.len() != self.diagram_len {
+            self.diagram_lane = lane;
+            self.diagram_len = self.tl.len();
+            self.diagram_arrows = match lane {
+                Some(l) => diagram::arrows(self.tl.as_ref(), l),
+                None => Vec::new(),
+            };
+        }
+    }
+
+    /// The arrow standing for the selected step, as a position in the diagram.
+    pub fn diagram_pos(&self) -> Option<usize> {
+        let s = self.selected?;
+        let parent = self.tl.row_for_filter(s).and_then(|r| r.parent);
+        let a = diagram::anchor(&self.diagram_arrows, s, parent)?;
+        self.diagram_arrows.binary_search(&a).ok()
+    }
+
+    /// The first diagram arrow shown in a pane of `rows` arrow rows: the
+    /// selected one stays in view, a third of the way down.
+    pub fn diagram_offset(&self, rows: usize) -> usize {
+        let pos = self.diagram_pos().unwrap_or(0);
+        let n = self.diagram_arrows.len();
+        pos.saturating_sub(rows / 3).min(n.saturating_sub(rows))
+    }
+
+    /// Moves the selection `delta` arrows through the diagram.
+    fn diagram_move(&mut self, delta: isize) {
+        let n = self.diagram_arrows.len();
+        if n == 0 {
+            return;
+        }
+        let pos = self.diagram_pos().unwrap_or(0) as isize;
+        let to = (pos + delta).clamp(0, n as isize - 1) as usize;
+        self.select(Some(self.diagram_arrows[to]));
+    }
+
+    fn toggle_diagram(&mut self) {
+        self.diagram = !self.diagram;
+        if self.diagram {
+            self.diagram_lane = None;
+            self.refresh_diagram();
+            self.focus_pane(Pane::Timeline);
+            if self.diagram_arrows.is_empty() {
+                self.message = Some("no message of this connection to draw".into());
+            }
+        } else if let Some(s) = self.selected {
+            // The timeline shows the step the diagram selected.
+            self.reveal(s);
         }
     }
 
     fn select_pos(&mut self, pos: usize) {
-        if let Some(i) = self
-            .visible
-            .get(pos.min(self.visible.len().saturating_sub(1)))
-        {
+        if let Some(i) = self.display_at(pos.min(self.visible.len().saturating_sub(1))) {
             self.select(Some(i));
         }
     }
@@ -453,7 +647,7 @@ impl App {
         let pos = self.position();
         let on = self
             .selected
-            .is_some_and(|s| self.visible.get(pos) == Some(s));
+            .is_some_and(|s| self.display_at(pos) == Some(s));
         let target = if delta > 0 && !on {
             // The selection is filtered out: the first visible after it is one step on.
             pos as isize + delta - 1
@@ -465,7 +659,8 @@ impl App {
 
     /// The next (or previous) visible step satisfying `pred`.
     fn seek(&mut self, forward: bool, pred: impl Fn(&Row<'_>) -> bool) -> bool {
-        let pos = self.position();
+        // In capture order.
+        let pos = self.selected.map_or(0, |s| self.visible.rank(s));
         let found = if forward {
             let start = match self.selected {
                 Some(s) if self.visible.get(pos) == Some(s) => pos + 1,
@@ -518,8 +713,91 @@ impl App {
         }
     }
 
-    fn field_count(&self) -> usize {
-        self.current().map_or(0, |s| s.fields.len())
+    /// Rows of the fields pane: the fields, then the links no field names.
+    pub fn field_count(&self) -> usize {
+        self.current().map_or(0, |s| s.fields.len()) + self.extra_links().count()
+    }
+
+    /// The links no field names, shown after the fields.
+    pub fn extra_links(&self) -> impl Iterator<Item = &Link> {
+        self.links.iter().filter(|l| l.field.is_none())
+    }
+
+    /// The link of fields-pane row `row`, if it is one.
+    pub fn link_at(&self, row: usize) -> Option<&Link> {
+        let n = self.current().map_or(0, |s| s.fields.len());
+        if row < n {
+            self.links.iter().find(|l| l.field == Some(row))
+        } else {
+            self.extra_links().nth(row - n)
+        }
+    }
+
+    /// The fields-pane row of the link to step `target`, if there is one.
+    pub fn fields_row_of(&self, target: usize) -> Option<usize> {
+        (0..self.field_count()).find(|&r| self.link_at(r).is_some_and(|l| l.target == target))
+    }
+
+    /// Goes to a link's target, remembering where it came from. A target the
+    /// filter or a fold hides is shown first.
+    fn follow(&mut self, target: usize) {
+        let Some(from) = self.selected else {
+            return;
+        };
+        if !self.navigable() && target >= self.tl.len() {
+            self.message = Some(format!("step {} is not loaded yet", target + 1));
+            return;
+        }
+        self.history.push(from);
+        if self.history.len() > HISTORY {
+            self.history.remove(0);
+        }
+        self.reveal(target);
+        self.select(Some(target));
+        self.message = Some(format!(
+            "step {} (b returns to step {})",
+            target + 1,
+            from + 1
+        ));
+    }
+
+    /// Makes step `i` visible: clears a filter that hides it, unfolds what
+    /// it folds under.
+    fn reveal(&mut self, i: usize) {
+        if self.visible.contains(i) {
+            return;
+        }
+        let Some(row) = self.tl.row_for_filter(i) else {
+            return;
+        };
+        if !self.filter.accepts(&row) {
+            self.filter = Filter::default();
+        }
+        if row.kind == "websocket.frame" {
+            self.fold_frames = false;
+        }
+        let mut p = row.parent;
+        let mut depth = 0;
+        while let Some(pi) = p {
+            self.folded.remove(&pi);
+            depth += 1;
+            if depth > 8 {
+                break;
+            }
+            p = self.tl.row_for_filter(pi).and_then(|r| r.parent);
+        }
+        self.rebuild();
+    }
+
+    fn back(&mut self) {
+        match self.history.pop() {
+            Some(i) => {
+                self.reveal(i);
+                self.select(Some(i));
+                self.message = Some(format!("back at step {}", i + 1));
+            }
+            None => self.message = Some("no link followed: nothing to go back to".into()),
+        }
     }
 
     // ---- search --------------------------------------------------------
@@ -620,7 +898,12 @@ impl App {
     pub fn handle(&mut self, action: Action) {
         if !matches!(
             action,
-            Action::Tick(_) | Action::Resize(..) | Action::Faster | Action::Slower | Action::Quit
+            Action::Tick(_)
+                | Action::Resize(..)
+                | Action::Faster
+                | Action::Slower
+                | Action::ReplayMode
+                | Action::Quit
         ) {
             self.message = None;
         }
@@ -631,6 +914,7 @@ impl App {
                     | Action::Resize(..)
                     | Action::Faster
                     | Action::Slower
+                    | Action::ReplayMode
                     | Action::Quit
             )
         {
@@ -767,6 +1051,19 @@ impl App {
             Action::Quit => self.quit = true,
             Action::Help => self.overlay = Some(Overlay::Help { scroll: 0 }),
             Action::Close | Action::BackOut => self.back_out(),
+            Action::Diagram => self.toggle_diagram(),
+            Action::NextStep if self.diagram => self.diagram_move(1),
+            Action::PrevStep if self.diagram => self.diagram_move(-1),
+            Action::PageDown | Action::PageUp if self.diagram && self.focus == Pane::Timeline => {
+                let page = self.page(Pane::Timeline).saturating_sub(1).max(1) as isize;
+                self.diagram_move(if action == Action::PageDown {
+                    page
+                } else {
+                    -page
+                });
+            }
+            Action::First if self.diagram => self.diagram_move(isize::MIN / 2),
+            Action::Last if self.diagram => self.diagram_move(isize::MAX / 2),
             Action::NextStep => self.move_by(1),
             Action::PrevStep => self.move_by(-1),
             Action::PageDown | Action::PageUp => {
@@ -787,7 +1084,10 @@ impl App {
                         };
                     }
                     Pane::Bytes => self.bytes_scroll = scroll(self.bytes_scroll, page, down),
-                    Pane::Lesson => self.lesson_scroll = scroll(self.lesson_scroll, page, down),
+                    Pane::Lesson => {
+                        self.lesson_scroll = scroll(self.lesson_scroll, page, down);
+                        self.clamp_lesson_scroll();
+                    }
                 }
             }
             Action::First => self.select_pos(0),
@@ -803,7 +1103,10 @@ impl App {
             Action::ScrollDown | Action::ScrollUp => {
                 let down = action == Action::ScrollDown;
                 match self.focus {
-                    Pane::Lesson => self.lesson_scroll = scroll(self.lesson_scroll, 1, down),
+                    Pane::Lesson => {
+                        self.lesson_scroll = scroll(self.lesson_scroll, 1, down);
+                        self.clamp_lesson_scroll();
+                    }
                     _ => self.bytes_scroll = scroll(self.bytes_scroll, 1, down),
                 }
             }
@@ -816,6 +1119,19 @@ impl App {
                     (i + n - 1) % n
                 };
                 self.focus_pane(Pane::ALL[j]);
+            }
+            Action::Follow => match self.link_at(self.field).map(|l| l.target) {
+                Some(t) if self.focus == Pane::Fields => self.follow(t),
+                _ => self.pane_action(Action::DrillIn),
+            },
+            Action::Back => self.back(),
+            Action::ReplayMode => {
+                self.replay.mode = match self.replay.mode {
+                    ReplayMode::Fixed => ReplayMode::Timing,
+                    ReplayMode::Timing => ReplayMode::Fixed,
+                };
+                self.replay.waited = Duration::ZERO;
+                self.message = Some(format!("replay: {}", self.replay.pace()));
             }
             Action::DrillIn => match self.focus {
                 Pane::Timeline => self.focus_pane(Pane::Fields),
@@ -846,8 +1162,7 @@ impl App {
                 self.replay.playing = !self.visible.is_empty();
                 self.replay.waited = Duration::ZERO;
             }
-            Action::Faster => self.replay.speed = (self.replay.speed * 2.0).min(MAX_SPEED),
-            Action::Slower => self.replay.speed = (self.replay.speed / 2.0).max(MIN_SPEED),
+            Action::Faster | Action::Slower => self.change_pace(action == Action::Faster),
             Action::Stack => {
                 let stacks = self.lessons.stacks();
                 if stacks.is_empty() {
@@ -861,18 +1176,7 @@ impl App {
                     self.overlay = Some(Overlay::Stack { item, stacks });
                 }
             }
-            Action::Hint => {
-                let n = self.lesson().map_or(0, |l| l.revealable());
-                if self.revealed < n {
-                    self.revealed += 1;
-                } else {
-                    self.message = Some(if n == 0 {
-                        "no hints for this step".into()
-                    } else {
-                        "every hint and answer is shown".into()
-                    });
-                }
-            }
+            Action::Hint => self.hint(),
             Action::Reload => match self.lessons.reload() {
                 Ok(()) => {
                     self.reload_error = None;
@@ -913,6 +1217,78 @@ impl App {
         }
     }
 
+    /// The chosen stack, and whether any stack has call chains.
+    pub fn stack_info(&self) -> StackInfo<'_> {
+        StackInfo {
+            id: self.stack.as_deref(),
+            any: !self.lessons.stacks().is_empty(),
+        }
+    }
+
+    /// Reveals the next hint or answer and brings it into view, or says why
+    /// there is nothing to reveal.
+    fn hint(&mut self) {
+        let Some(l) = self.lesson() else {
+            self.message = Some(if self.current().is_some() {
+                "no lesson is bound to this step: no hints to reveal".into()
+            } else {
+                "no step selected".into()
+            });
+            return;
+        };
+        let n = l.revealable();
+        if n == 0 {
+            self.message = Some("this step's lesson has no hints or questions".into());
+            return;
+        }
+        if self.revealed >= n {
+            self.message = Some("every hint and answer is shown".into());
+            return;
+        }
+        self.revealed += 1;
+        // The narrow layout shows one detail pane: make it the lesson.
+        if self.areas().lesson.is_none() {
+            if self.focus == Pane::Timeline {
+                self.detail = Pane::Lesson;
+            } else {
+                self.focus_pane(Pane::Lesson);
+            }
+        }
+        let lines = lesson_view::pane_lines(self);
+        if let Some(at) = lesson_view::revealed_line(&lines, l.hints.len(), self.revealed - 1) {
+            let a = self.areas();
+            let r = a.lesson.unwrap_or(a.detail);
+            let width = r.width.saturating_sub(2);
+            let h = usize::from(r.height.saturating_sub(2)).max(1);
+            let row = lesson_view::rows(&lines[..at], width);
+            let top = usize::from(self.lesson_scroll);
+            if row < top || row + 2 > top + h {
+                self.lesson_scroll = u16::try_from(row.saturating_sub(2)).unwrap_or(u16::MAX);
+            }
+        }
+        let what = if self.revealed <= l.hints.len() {
+            format!("hint {} of {}", self.revealed, l.hints.len())
+        } else {
+            format!(
+                "answer {} of {}",
+                self.revealed - l.hints.len(),
+                l.questions.len()
+            )
+        };
+        self.message = Some(format!("{what} shown in the lesson pane"));
+    }
+
+    /// Clamps the lesson pane's scrolling to its content.
+    fn clamp_lesson_scroll(&mut self) {
+        let a = self.areas();
+        let r = a.lesson.unwrap_or(a.detail);
+        let lines = lesson_view::pane_lines(self);
+        let total = lesson_view::rows(&lines, r.width.saturating_sub(2));
+        let h = usize::from(r.height.saturating_sub(2));
+        let max = u16::try_from(total.saturating_sub(h)).unwrap_or(u16::MAX);
+        self.lesson_scroll = self.lesson_scroll.min(max);
+    }
+
     fn focus_pane(&mut self, p: Pane) {
         self.focus = p;
         if p != Pane::Timeline {
@@ -948,6 +1324,39 @@ impl App {
         }
     }
 
+    fn change_pace(&mut self, faster: bool) {
+        let r = &mut self.replay;
+        match r.mode {
+            ReplayMode::Fixed => {
+                r.interval = if faster {
+                    (r.interval / 2).max(MIN_INTERVAL)
+                } else {
+                    (r.interval * 2).min(MAX_INTERVAL)
+                }
+            }
+            ReplayMode::Timing => {
+                r.speed = if faster {
+                    (r.speed * 2.0).min(MAX_SPEED)
+                } else {
+                    (r.speed / 2.0).max(MIN_SPEED)
+                }
+            }
+        }
+    }
+
+    /// Why replay should stop at the selected step: a finding, or a lesson
+    /// question the student has not answered yet.
+    fn replay_stop(&self) -> Option<&'static str> {
+        if self.current().is_some_and(|s| !s.findings.is_empty()) {
+            return Some("a finding");
+        }
+        let hints = self.lesson().map(|l| (l.hints.len(), l.questions.len()));
+        match hints {
+            Some((h, q)) if q > 0 && self.revealed < h + q => Some("a question to answer"),
+            _ => None,
+        }
+    }
+
     fn tick(&mut self, d: Duration) {
         if !self.replay.playing {
             return;
@@ -955,7 +1364,7 @@ impl App {
         self.replay.waited += d;
         loop {
             let pos = self.position();
-            let Some(next) = self.visible.get(pos + 1) else {
+            let Some(next) = self.display_at(pos + 1) else {
                 if !self.tl.state().loading {
                     self.replay.playing = false;
                     self.message = Some("replay reached the last step".into());
@@ -968,15 +1377,29 @@ impl App {
             ) else {
                 return;
             };
-            let gap_ns = (b.time.as_nanos() - a.time.as_nanos()).max(0);
-            let gap = Duration::from_nanos(u64::try_from(gap_ns).unwrap_or(u64::MAX)).min(MAX_GAP);
-            let due = gap.div_f64(self.replay.speed);
+            let due = match self.replay.mode {
+                ReplayMode::Fixed => self.replay.interval,
+                ReplayMode::Timing => {
+                    let gap_ns = (b.time.as_nanos() - a.time.as_nanos()).max(0);
+                    let gap = Duration::from_nanos(u64::try_from(gap_ns).unwrap_or(u64::MAX))
+                        .min(MAX_GAP);
+                    gap.div_f64(self.replay.speed)
+                }
+            };
             if self.replay.waited < due {
                 return;
             }
             let left = self.replay.waited - due;
             self.select(Some(next));
             self.replay.waited = left;
+            if let Some(why) = self.replay_stop() {
+                self.replay.playing = false;
+                self.message = Some(format!(
+                    "replay paused at step {}: {why} (Space resumes)",
+                    next + 1
+                ));
+                return;
+            }
         }
     }
 
@@ -1026,6 +1449,16 @@ impl App {
             return; // the border
         }
         match pane {
+            Pane::Timeline if self.diagram => {
+                // Row 0 names the lifelines; the arrows follow.
+                let rows = usize::from(r.height.saturating_sub(3));
+                if row > 0 {
+                    let k = self.diagram_offset(rows) + row - 1;
+                    if let Some(&i) = self.diagram_arrows.get(k) {
+                        self.select(Some(i));
+                    }
+                }
+            }
             Pane::Timeline => {
                 let pos = self.tl_offset + row;
                 if pos < self.visible.len() {
@@ -1048,6 +1481,7 @@ impl App {
             return;
         };
         match pane {
+            Pane::Timeline if self.diagram => self.diagram_move(if down { 3 } else { -3 }),
             Pane::Timeline => self.move_by(if down { 3 } else { -3 }),
             Pane::Fields => {
                 self.field = if down {
@@ -1057,7 +1491,10 @@ impl App {
                 };
             }
             Pane::Bytes => self.bytes_scroll = scroll(self.bytes_scroll, 3, down),
-            Pane::Lesson => self.lesson_scroll = scroll(self.lesson_scroll, 3, down),
+            Pane::Lesson => {
+                self.lesson_scroll = scroll(self.lesson_scroll, 3, down);
+                self.clamp_lesson_scroll();
+            }
         }
     }
 }

@@ -42,6 +42,14 @@ pub enum Action {
     Reload,
     Fold,
     FoldFrames,
+    /// Fields: follow the selected row's link, else drill into its bytes.
+    Follow,
+    /// Back to the step a link was followed from.
+    Back,
+    /// Switch replay between the fixed interval and the capture's timing.
+    ReplayMode,
+    /// Show the sequence diagram in the timeline's place, or the timeline.
+    Diagram,
     /// In a list overlay: the next / previous item, change its value, choose.
     ItemDown,
     ItemUp,
@@ -198,6 +206,13 @@ pub static BINDINGS: &[Binding] = &[
         "play slower",
         Some("slower"),
     ),
+    b(
+        &[k('m', "m")],
+        A::ReplayMode,
+        Ctx::Playing,
+        "switch between a fixed interval and the capture's timing",
+        Some("mode"),
+    ),
     // Timeline
     b(
         &[k('j', "j"), DOWN],
@@ -272,11 +287,18 @@ pub static BINDINGS: &[Binding] = &[
     ),
     b(&[PGUP], A::PageUp, Ctx::Fields, "a page of fields up", None),
     b(
-        &[ENTER, RIGHT],
+        &[ENTER],
+        A::Follow,
+        Ctx::Fields,
+        "follow the row's link (↪) to its step, else drill into the bytes",
+        Some("follow/bytes"),
+    ),
+    b(
+        &[RIGHT],
         A::DrillIn,
         Ctx::Fields,
         "drill into the field's bytes",
-        Some("bytes"),
+        None,
     ),
     b(
         &[LEFT, ESC],
@@ -405,17 +427,38 @@ pub static BINDINGS: &[Binding] = &[
         Some("filter"),
     ),
     b(
+        &[k('d', "d")],
+        A::Diagram,
+        Ctx::Global,
+        "the connection or session as a sequence diagram (d again: the timeline)",
+        Some("diagram"),
+    ),
+    b(
+        &[k('b', "b"), code(KeyCode::Backspace, "Backspace")],
+        A::Back,
+        Ctx::Global,
+        "back to the step a link was followed from",
+        Some("link back"),
+    ),
+    b(
         &[k(' ', "Space")],
         A::Play,
         Ctx::Global,
-        "replay with the capture's timing (gaps capped at 2 s)",
+        "replay one step a second; pauses on a finding or a question",
         Some("play"),
+    ),
+    b(
+        &[k('m', "m")],
+        A::ReplayMode,
+        Ctx::Global,
+        "replay mode: a fixed interval or the capture's timing (gaps capped at 2 s)",
+        None,
     ),
     b(
         &[k('+', "+"), k('=', "=")],
         A::Faster,
         Ctx::Global,
-        "replay faster",
+        "replay faster (a shorter interval, or a higher speed)",
         None,
     ),
     b(

@@ -17,10 +17,12 @@
 pub mod app;
 mod column;
 pub mod course;
+pub mod diagram;
 pub mod index;
 pub mod keys;
 pub mod labels;
 pub mod lessons;
+pub mod links;
 pub mod terminal;
 pub mod timeline;
 pub mod view;

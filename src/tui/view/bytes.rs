@@ -14,7 +14,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
-use super::{pane_block, render_lines};
+use super::{pane_block, render_lines, scroll_marks};
 use crate::sanitize::escape;
 use crate::step::{Origin, Step, Value};
 use crate::tui::app::{App, Pane};
@@ -125,7 +125,7 @@ fn field_str(s: &Step, name: &str) -> Option<String> {
 }
 
 /// The first two bytes of a WebSocket frame, bit by bit (RFC 6455 §5.2).
-fn frame_bits(step: &Step, selected: usize) -> Vec<Line<'static>> {
+fn frame_bits(step: &Step, selected: usize, width: u16) -> Vec<Line<'static>> {
     let Some(fin) = step.field("websocket.fin").and_then(|f| f.span) else {
         return Vec::new();
     };
@@ -161,11 +161,24 @@ fn frame_bits(step: &Step, selected: usize) -> Vec<Line<'static>> {
     .into_iter()
     .enumerate()
     {
-        out.push(Line::from(vec![
+        let head = Line::from(vec![
             Span::raw(format!("  byte {k} = 0x{b:02x}   ")),
             Span::styled(names, Style::new().fg(Color::DarkGray)),
-            Span::styled(format!("   {legend}"), Style::new().fg(Color::DarkGray)),
-        ]));
+        ]);
+        let legend = format!("   {legend}");
+        if head.width() + legend.chars().count() < usize::from(width) {
+            let mut head = head;
+            head.spans
+                .push(Span::styled(legend, Style::new().fg(Color::DarkGray)));
+            out.push(head);
+        } else {
+            // Too narrow for the legend beside the bits: it goes above them.
+            out.push(Line::styled(
+                format!("  {}", legend.trim_start()),
+                Style::new().fg(Color::DarkGray),
+            ));
+            out.push(head);
+        }
         let mut spans = vec![Span::raw("                  ")];
         for bit in (0..8).rev() {
             let v = (b >> bit) & 1;
@@ -194,10 +207,10 @@ fn accept_derivation(step: &Step, selected: usize, width: u16) -> Vec<Line<'stat
         let value = value.unwrap_or_else(|| "?".into());
         let label = Span::styled(format!("  {n} {label:<15}"), Style::new().fg(Color::Cyan));
         let width = usize::from(width);
-        if 20 + value.chars().count() + extra <= width {
+        if 20 + value.chars().count() + extra < width {
             return vec![Line::from(vec![label, Span::styled(value, style)])];
         }
-        let piece = width.saturating_sub(4).max(8);
+        let piece = width.saturating_sub(5).max(8);
         let chars: Vec<char> = value.chars().collect();
         let mut out = vec![Line::from(label)];
         for c in chars.chunks(piece) {
@@ -226,12 +239,22 @@ fn accept_derivation(step: &Step, selected: usize, width: u16) -> Vec<Line<'stat
         12,
     );
     if let Some(l) = last.last_mut() {
-        l.spans.push(verdict);
+        if l.width() + verdict.width() < usize::from(width) {
+            l.spans.push(verdict);
+        } else {
+            last.push(Line::from(vec![Span::raw("   "), verdict]));
+        }
     }
-    let mut out = vec![Line::styled(
-        "Sec-WebSocket-Accept, derived (RFC 6455 §4.2.2)",
-        Style::new().add_modifier(Modifier::BOLD),
-    )];
+    let title = "Sec-WebSocket-Accept, derived (RFC 6455 §4.2.2)";
+    let bold = Style::new().add_modifier(Modifier::BOLD);
+    let mut out = if title.chars().count() < usize::from(width) {
+        vec![Line::styled(title, bold)]
+    } else {
+        vec![
+            Line::styled("Sec-WebSocket-Accept, derived", bold),
+            Line::styled("(RFC 6455 §4.2.2)", bold),
+        ]
+    };
     for lines in [
         stage(
             "1",
@@ -264,6 +287,12 @@ fn accept_derivation(step: &Step, selected: usize, width: u16) -> Vec<Line<'stat
     out
 }
 
+/// The unmasking table's title, on one line or two.
+const TITLE: (&str, &str) = (
+    "unmasking (RFC 6455 §5.3):",
+    "payload[i] = masked[i] XOR key[i mod 4]",
+);
+
 /// Which column of the unmasking table the selected field is.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum UnmaskCol {
@@ -278,10 +307,12 @@ struct Unmask<'a> {
     masked: &'a [u8],
     plain: &'a [u8],
     col: UnmaskCol,
+    /// The title on two lines (a narrow pane).
+    narrow: bool,
 }
 
 impl<'a> Unmask<'a> {
-    fn of(step: &'a Step, selected: usize) -> Option<Unmask<'a>> {
+    fn of(step: &'a Step, selected: usize, width: u16) -> Option<Unmask<'a>> {
         let key = field_bytes(step, "websocket.masking_key")?;
         let masked = field_bytes(step, "websocket.masked_payload")?;
         let plain = field_bytes(step, "websocket.payload")?;
@@ -299,27 +330,32 @@ impl<'a> Unmask<'a> {
             masked,
             plain,
             col,
+            narrow: usize::from(width) <= TITLE.0.chars().count() + TITLE.1.chars().count() + 1,
         })
     }
 
-    const HEAD: usize = 2;
+    /// Lines before the table's rows.
+    fn head(&self) -> usize {
+        if self.narrow { 3 } else { 2 }
+    }
 
     fn lines(&self) -> usize {
-        Self::HEAD + self.masked.len().min(self.plain.len())
+        self.head() + self.masked.len().min(self.plain.len())
     }
 
     fn line(&self, i: usize) -> Line<'static> {
+        let bold = Style::new().add_modifier(Modifier::BOLD);
+        let i = if !self.narrow && i > 0 { i + 1 } else { i };
         match i {
-            0 => Line::styled(
-                "unmasking (RFC 6455 §5.3): payload[i] = masked[i] XOR key[i mod 4]",
-                Style::new().add_modifier(Modifier::BOLD),
-            ),
-            1 => Line::styled(
+            0 if self.narrow => Line::styled(TITLE.0, bold),
+            1 if self.narrow => Line::styled(TITLE.1, bold),
+            0 => Line::styled(format!("{} {}", TITLE.0, TITLE.1), bold),
+            2 => Line::styled(
                 "       i  masked   key          payload",
                 Style::new().fg(Color::DarkGray),
             ),
             _ => {
-                let i = i - Self::HEAD;
+                let i = i - 3;
                 let (m, p) = (self.masked[i], self.plain[i]);
                 let k = self.key[i % 4];
                 let st = |c: UnmaskCol| if self.col == c { HL } else { Style::new() };
@@ -347,7 +383,8 @@ impl<'a> Unmask<'a> {
 pub struct BytesContent<'a> {
     pre: Vec<Line<'static>>,
     hex: Option<HexModel<'a>>,
-    header: Line<'static>,
+    /// What the buffer is: one line, or two in a narrow pane.
+    header: Vec<Line<'static>>,
     bits: Vec<Line<'static>>,
     unmask: Option<Unmask<'a>>,
 }
@@ -376,35 +413,58 @@ impl<'a> BytesContent<'a> {
                     ),
                     Origin::Derived => "derived".into(),
                 };
-                let sel = if h.highlight.is_empty() {
-                    String::new()
-                } else {
-                    format!(
-                        " · field at {}..{} ({} bytes)",
+                let mut parts = vec![format!("{} bytes", b.data.len()), origin];
+                if !h.highlight.is_empty() {
+                    parts.push(format!(
+                        "field at {}..{} ({} byte{})",
                         h.highlight.start,
                         h.highlight.end,
-                        h.highlight.len()
-                    )
-                };
-                Line::from(vec![
-                    Span::styled(
-                        format!("buffer {}/{} \"{}\"", h.buf + 1, step.buffers.len(), b.name),
-                        Style::new().add_modifier(Modifier::BOLD),
-                    ),
-                    Span::raw(format!(" · {} bytes · {origin}{sel}", b.data.len())),
-                ])
+                        h.highlight.len(),
+                        if h.highlight.len() == 1 { "" } else { "s" }
+                    ));
+                }
+                let name = Span::styled(
+                    format!("buffer {}/{} \"{}\"", h.buf + 1, step.buffers.len(), b.name),
+                    Style::new().add_modifier(Modifier::BOLD),
+                );
+                // The parts joined by ` · `, a new line where one would not fit.
+                let mut lines = vec![Line::from(name)];
+                for p in parts {
+                    let last = lines.last_mut().expect("one line at least");
+                    if last.width() + 3 + p.chars().count() < usize::from(width) {
+                        last.spans.push(Span::raw(format!(" · {p}")));
+                    } else {
+                        lines.push(Line::raw(p));
+                    }
+                }
+                lines
             }
-            None => Line::styled(
-                "this step has no bytes of its own (it is computed from other steps)",
-                Style::new().fg(Color::DarkGray),
-            ),
+            None => vec![
+                Line::styled(
+                    "this step has no bytes of its own",
+                    Style::new().fg(Color::DarkGray),
+                ),
+                Line::styled(
+                    "(it is computed from other steps)",
+                    Style::new().fg(Color::DarkGray),
+                ),
+            ],
+        };
+        let unmask = Unmask::of(step, field, width);
+        // With a masked payload, its key or its plain bytes selected, the
+        // dump and the unmasking table show together: the header bits,
+        // which the other fields light, give way.
+        let bits = if unmask.as_ref().is_some_and(|u| u.col != UnmaskCol::None) {
+            Vec::new()
+        } else {
+            frame_bits(step, field, width)
         };
         BytesContent {
             pre: accept_derivation(step, field, width),
             hex,
             header,
-            bits: frame_bits(step, field),
-            unmask: Unmask::of(step, field),
+            bits,
+            unmask,
         }
     }
 
@@ -414,7 +474,7 @@ impl<'a> BytesContent<'a> {
 
     /// Index of the first hex row in the content.
     fn hex_start(&self) -> usize {
-        self.pre.len() + 1
+        self.pre.len() + self.header.len()
     }
 
     pub fn len(&self) -> usize {
@@ -456,8 +516,24 @@ impl<'a> BytesContent<'a> {
                 0
             }
         };
+        if !self.pre.is_empty() {
+            // The derivation above the dump lights the selected stage.
+            return 0;
+        }
         if let Some(u) = self.unmask.as_ref().filter(|u| u.col != UnmaskCol::None) {
             let start = self.unmask_start();
+            // From the buffer's header (the highlighted hex below it) when
+            // the table's first rows still fit under it, so the bytes on the
+            // wire and their unmasking show together.
+            let from = match self.highlight_line() {
+                // Near the dump's top: from the buffer's header.
+                Some(l) if l < start && l < self.hex_start() + 4 => self.pre.len(),
+                Some(l) if l < start => l - 1,
+                _ => start,
+            };
+            if start + u.head() + 2 <= from + height {
+                return from;
+            }
             return fit(start..start + u.lines().min(height));
         }
         if field_has_bits && !self.bits.is_empty() {
@@ -484,10 +560,10 @@ impl<'a> BytesContent<'a> {
             return self.pre[i].clone();
         }
         i -= self.pre.len();
-        if i == 0 {
-            return self.header.clone();
+        if i < self.header.len() {
+            return self.header[i].clone();
         }
-        i -= 1;
+        i -= self.header.len();
         if let Some(h) = &self.hex {
             if i < h.rows() {
                 return h.row(i);
@@ -544,5 +620,6 @@ impl Widget for &BytesPane<'_> {
             inner,
             buf,
         );
+        scroll_marks(area, buf, top > 0, top + h < content.len());
     }
 }

@@ -7,7 +7,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
-use super::{pane_block, render_lines};
+use super::{pane_block, render_lines, scroll_marks};
 use crate::output::text::{frames_label, render_value};
 use crate::sanitize::escape;
 use crate::step::Step;
@@ -54,41 +54,64 @@ impl Widget for &FieldsPane<'_> {
             );
             return;
         }
-        let lines = step
-            .fields
-            .iter()
-            .enumerate()
-            .skip(app.fields_offset)
-            .take(usize::from(inner.height))
-            .map(|(i, f)| {
-                let indent = "  ".repeat(usize::from(f.depth));
-                // As Wireshark's tree: the label and the value first, the
-                // display-filter name after them (dimmed), so a narrow
-                // pane cuts the name, not the value.
-                let name = escape(&f.name).into_owned();
-                let label = label(step.kind, &f.name);
-                let mut spans = vec![
-                    Span::raw(format!("{indent}{}", glyph(step, i))),
-                    Span::styled(
-                        label.map_or(name.clone(), str::to_string),
-                        Style::new().fg(Color::Cyan),
-                    ),
-                ];
-                spans.push(Span::raw(if label.is_some() { ": " } else { " = " }));
-                let value_style = if f.span.is_some() {
-                    Style::new()
-                } else {
-                    // Computed, not read from bytes: nothing to highlight.
-                    Style::new().add_modifier(Modifier::ITALIC)
-                };
-                spans.push(Span::styled(render_value(step, f), value_style));
-                if label.is_some() {
+        let width = usize::from(inner.width);
+        let link_style = Style::new()
+            .fg(Color::LightBlue)
+            .add_modifier(Modifier::UNDERLINED);
+        let field_rows = step.fields.iter().enumerate().map(|(i, f)| {
+            let indent = "  ".repeat(usize::from(f.depth));
+            // As Wireshark's tree: the label and the value first, the
+            // display-filter name after them (dimmed, and only when it fits
+            // whole), so a narrow pane drops the name, not the value.
+            let name = escape(&f.name).into_owned();
+            let label = label(step.kind, &f.name);
+            let mut spans = vec![
+                Span::raw(format!("{indent}{}", glyph(step, i))),
+                Span::styled(
+                    label.map_or(name.clone(), str::to_string),
+                    Style::new().fg(Color::Cyan),
+                ),
+            ];
+            spans.push(Span::raw(if label.is_some() { ": " } else { " = " }));
+            let value_style = if f.span.is_some() {
+                Style::new()
+            } else {
+                // Computed, not read from bytes: nothing to highlight.
+                Style::new().add_modifier(Modifier::ITALIC)
+            };
+            if let Some(l) = app.links.iter().find(|l| l.field == Some(i)) {
+                // The link leads the row: a narrow pane cuts the rest.
+                spans.insert(
+                    1,
+                    Span::styled(format!("↪ step {}", l.target + 1), link_style),
+                );
+                spans.insert(2, Span::raw(" "));
+            }
+            spans.push(Span::styled(render_value(step, f), value_style));
+            if label.is_some() {
+                let used: usize = spans.iter().map(|s| s.width()).sum();
+                if used + 2 + name.chars().count() < width {
                     spans.push(Span::styled(
                         format!("  {name}"),
                         Style::new().fg(Color::DarkGray),
                     ));
                 }
-                let mut line = Line::from(spans);
+            }
+            Line::from(spans)
+        });
+        let link_rows = app.extra_links().map(|l| {
+            Line::from(vec![
+                Span::styled("↪ ", link_style),
+                Span::styled(escape(&l.label).into_owned(), link_style),
+            ])
+        });
+        let total = app.field_count();
+        let lines = field_rows
+            .chain(link_rows)
+            .enumerate()
+            .skip(app.fields_offset)
+            .take(usize::from(inner.height))
+            .map(|(i, mut line)| {
                 if i == app.field {
                     line = line.style(if focused {
                         Style::new().add_modifier(Modifier::REVERSED)
@@ -99,5 +122,11 @@ impl Widget for &FieldsPane<'_> {
                 line
             });
         render_lines(lines, inner, buf);
+        scroll_marks(
+            area,
+            buf,
+            app.fields_offset > 0,
+            app.fields_offset + usize::from(inner.height) < total,
+        );
     }
 }

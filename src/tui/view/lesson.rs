@@ -10,7 +10,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget, Wrap};
 
-use super::pane_block;
+use super::{pane_block, scroll_marks};
 use crate::sanitize::escape;
 use crate::step::{Severity, Step};
 use crate::tui::app::{App, Pane};
@@ -34,8 +34,19 @@ fn heading(out: &mut Vec<Line<'static>>, s: &str) {
     out.push(Line::styled(s.to_string(), BOLD.fg(Color::Cyan)));
 }
 
-/// The lesson's lines; `revealed` counts hints then answers shown.
-pub fn lesson_lines(l: &LessonView, revealed: usize, stack: Option<&str>) -> Vec<Line<'static>> {
+/// Where the call chain stands for the chosen stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StackInfo<'a> {
+    /// The chosen stack (`None`: the lessons' default).
+    pub id: Option<&'a str>,
+    /// Whether any stack has call chains at all.
+    pub any: bool,
+}
+
+/// The lesson's lines in teaching order: the explanation, then what `h`
+/// reveals (hints, then the questions and their answers), then the call
+/// chain; `revealed` counts hints then answers shown.
+pub fn lesson_lines(l: &LessonView, revealed: usize, stack: StackInfo<'_>) -> Vec<Line<'static>> {
     let mut out = Vec::new();
     out.push(Line::styled(escape(&l.title).into_owned(), BOLD));
     if let Some(e) = &l.error {
@@ -58,23 +69,6 @@ pub fn lesson_lines(l: &LessonView, revealed: usize, stack: Option<&str>) -> Vec
                     .join(" · "),
             ),
         ]));
-    }
-    if !l.trace.is_empty() {
-        heading(
-            &mut out,
-            &format!("Call chain ({})", escape(stack.unwrap_or("default stack"))),
-        );
-        for t in &l.trace {
-            out.push(Line::from(vec![
-                Span::styled(
-                    format!("  {} {} ", escape(&t.package), escape(&t.version)),
-                    Style::new().fg(Color::Yellow),
-                ),
-                Span::styled(format!("{}:{} ", escape(&t.file), t.line), DIM),
-                Span::styled(escape(&t.function).into_owned(), BOLD),
-            ]));
-            text(&mut out, &format!("      {}", t.does), Style::new());
-        }
     }
     let hints = l.hints.len();
     if hints > 0 {
@@ -106,7 +100,82 @@ pub fn lesson_lines(l: &LessonView, revealed: usize, stack: Option<&str>) -> Vec
             }
         }
     }
+    let stack_name = escape(stack.id.unwrap_or("default stack")).into_owned();
+    if !l.trace.is_empty() {
+        heading(&mut out, &format!("Call chain ({stack_name})"));
+        for t in &l.trace {
+            out.push(Line::from(vec![
+                Span::styled(
+                    format!("  {} {} ", escape(&t.package), escape(&t.version)),
+                    Style::new().fg(Color::Yellow),
+                ),
+                Span::styled(format!("{}:{} ", escape(&t.file), t.line), DIM),
+                Span::styled(escape(&t.function).into_owned(), BOLD),
+            ]));
+            text(&mut out, &format!("      {}", t.does), Style::new());
+        }
+    } else if stack.any {
+        heading(&mut out, &format!("Call chain ({stack_name})"));
+        out.push(Line::styled(
+            format!("  the {stack_name} has no trace for this step (s chooses another stack)"),
+            DIM,
+        ));
+    }
     out
+}
+
+/// The line where revealed item `n` (0-based: the hints, then the answers)
+/// starts in `lines`, the lesson's lines with that item revealed.
+pub fn revealed_line(lines: &[Line<'_>], hints: usize, n: usize) -> Option<usize> {
+    let text: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    if n < hints {
+        let from = text.iter().position(|t| t == "Hints")?;
+        let marker = format!("  {}. ", n + 1);
+        (from..text.len()).find(|&i| text[i].starts_with(&marker))
+    } else {
+        text.iter()
+            .enumerate()
+            .filter(|(_, t)| t.starts_with("      A: "))
+            .nth(n - hints)
+            .map(|(i, _)| i)
+    }
+}
+
+/// The pane's lines for the app's state, the rows they take at `width`
+/// when wrapped, and the row where the last revealed item starts.
+pub fn pane_lines(app: &App) -> Vec<Line<'static>> {
+    let lesson = app.lesson();
+    let mut lines = Vec::new();
+    if let Some(e) = &app.reload_error {
+        lines.push(Line::styled("reloading the lessons failed:", ERR));
+        text(&mut lines, e, Style::new().fg(Color::Red));
+        lines.push(Line::raw(""));
+    }
+    if let Some(step) = app.current() {
+        match &lesson {
+            Some(l) => lines.extend(lesson_lines(l, app.revealed, app.stack_info())),
+            None => {
+                lines.push(Line::styled(
+                    format!("No lesson is bound to {} steps.", step.kind),
+                    DIM,
+                ));
+                let d = app.lessons.describe();
+                if !d.is_empty() {
+                    text(&mut lines, &d, DIM);
+                }
+            }
+        }
+        let finding_lessons = lesson.as_ref().map_or(&[][..], |l| &l.findings[..]);
+        findings_lines(&mut lines, step, finding_lessons);
+    }
+    lines
+}
+
+/// How many rows `lines` take wrapped at `width`.
+pub fn rows(lines: &[Line<'static>], width: u16) -> usize {
+    Paragraph::new(lines.to_vec())
+        .wrap(Wrap { trim: false })
+        .line_count(width)
 }
 
 fn findings_lines(out: &mut Vec<Line<'static>>, step: &Step, lessons: &[LessonView]) {
@@ -129,7 +198,14 @@ fn findings_lines(out: &mut Vec<Line<'static>>, step: &Step, lessons: &[LessonVi
     }
     for l in lessons {
         out.push(Line::raw(""));
-        out.extend(lesson_lines(l, 0, None));
+        out.extend(lesson_lines(
+            l,
+            0,
+            StackInfo {
+                id: None,
+                any: false,
+            },
+        ));
     }
 }
 
@@ -137,39 +213,21 @@ impl Widget for &LessonPane<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let app = self.0;
         let focused = app.focus == Pane::Lesson;
-        let lesson = app.lesson();
-        let title = match &lesson {
+        let title = match app.lesson() {
             Some(_) => " Lesson ",
             None => " Lesson (none bound) ",
         };
         let block = pane_block(Line::raw(title), focused);
-        let mut lines = Vec::new();
-        if let Some(e) = &app.reload_error {
-            lines.push(Line::styled("reloading the lessons failed:", ERR));
-            text(&mut lines, e, Style::new().fg(Color::Red));
-            lines.push(Line::raw(""));
-        }
-        if let Some(step) = app.current() {
-            match &lesson {
-                Some(l) => lines.extend(lesson_lines(l, app.revealed, app.stack.as_deref())),
-                None => {
-                    lines.push(Line::styled(
-                        format!("No lesson is bound to {} steps.", step.kind),
-                        DIM,
-                    ));
-                    let d = app.lessons.describe();
-                    if !d.is_empty() {
-                        text(&mut lines, &d, DIM);
-                    }
-                }
-            }
-            let finding_lessons = lesson.as_ref().map_or(&[][..], |l| &l.findings[..]);
-            findings_lines(&mut lines, step, finding_lessons);
-        }
+        let inner = block.inner(area);
+        let lines = pane_lines(app);
+        let total = rows(&lines, inner.width);
+        let h = usize::from(inner.height);
+        let scroll = usize::from(app.lesson_scroll).min(total.saturating_sub(h));
         Paragraph::new(lines)
             .block(block)
             .wrap(Wrap { trim: false })
-            .scroll((app.lesson_scroll, 0))
+            .scroll((u16::try_from(scroll).unwrap_or(u16::MAX), 0))
             .render(area, buf);
+        scroll_marks(area, buf, scroll > 0, scroll + h < total);
     }
 }

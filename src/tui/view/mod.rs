@@ -3,6 +3,7 @@
 //! goes through `crate::sanitize` before it reaches a cell.
 
 pub mod bytes;
+pub mod diagram;
 pub mod fields;
 pub mod layout;
 pub mod lesson;
@@ -32,7 +33,11 @@ impl Widget for &Screen<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let app = self.0;
         let a = layout::areas(area, app);
-        (&timeline::TimelinePane(app)).render(a.timeline, buf);
+        if app.diagram {
+            (&diagram::DiagramPane(app)).render(a.timeline, buf);
+        } else {
+            (&timeline::TimelinePane(app)).render(a.timeline, buf);
+        }
         let detail = |pane: Pane, r: Rect, buf: &mut Buffer| match pane {
             Pane::Fields => (&fields::FieldsPane(app)).render(r, buf),
             Pane::Bytes => (&bytes::BytesPane(app)).render(r, buf),
@@ -100,7 +105,9 @@ pub fn pane_block(title: Line<'_>, focused: bool) -> Block<'_> {
         .title(title)
 }
 
-/// Renders lines one per row, clipped to the area; rows past the last line are left blank.
+/// Renders lines one per row, clipped to the area; rows past the last line
+/// are left blank. The last column is kept for a `…` that ends a line too
+/// long for the area, so a cut is never mistaken for the end of the text.
 pub fn render_lines(lines: impl IntoIterator<Item = Line<'static>>, area: Rect, buf: &mut Buffer) {
     for (i, line) in lines.into_iter().take(usize::from(area.height)).enumerate() {
         let row = Rect {
@@ -108,7 +115,31 @@ pub fn render_lines(lines: impl IntoIterator<Item = Line<'static>>, area: Rect, 
             height: 1,
             ..area
         };
-        line.render(row, buf);
+        // The last column is never text: blank, or the `…` of a cut line.
+        let room = area.width.saturating_sub(1);
+        let cut = line.width() > usize::from(room) && area.width > 0;
+        line.render(Rect { width: room, ..row }, buf);
+        if cut {
+            buf[(area.x + area.width - 1, row.y)].set_symbol("…");
+        }
+    }
+}
+
+/// Marks a pane's right border with `▲` when there is more above what it
+/// shows and `▼` when there is more below (`area` is the pane with its frame).
+pub fn scroll_marks(area: Rect, buf: &mut Buffer, above: bool, below: bool) {
+    if area.width < 2 || area.height < 3 {
+        return;
+    }
+    let x = area.x + area.width - 1;
+    let style = Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD);
+    if above {
+        buf[(x, area.y + 1)].set_symbol("▲").set_style(style);
+    }
+    if below {
+        buf[(x, area.y + area.height - 2)]
+            .set_symbol("▼")
+            .set_style(style);
     }
 }
 

@@ -83,10 +83,56 @@ pub fn help_lines() -> Vec<Line<'static>> {
     out
 }
 
+/// Words of `text` in lines of at most `width` columns; a word longer than
+/// a line is cut (nothing else is).
+pub fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(8);
+    let mut out = vec![String::new()];
+    for w in text.split(' ') {
+        let last = out.last_mut().expect("one line at least");
+        let n = last.chars().count();
+        if n == 0 || n + 1 + w.chars().count() <= width {
+            if n > 0 {
+                last.push(' ');
+            }
+            last.push_str(w);
+        } else {
+            out.push(w.to_string());
+        }
+    }
+    out
+}
+
+/// A help line wrapped to `width`, continuation lines under the description.
+fn wrap_help(line: Line<'static>, width: usize) -> Vec<Line<'static>> {
+    if line.width() <= width || line.spans.len() != 2 {
+        return vec![line];
+    }
+    let key = line.spans[0].clone();
+    let indent = key.width();
+    let mut out = Vec::new();
+    for (i, part) in wrap_words(&line.spans[1].content, width.saturating_sub(indent))
+        .into_iter()
+        .enumerate()
+    {
+        let head = if i == 0 {
+            key.clone()
+        } else {
+            Span::raw(" ".repeat(indent))
+        };
+        out.push(Line::from(vec![head, Span::raw(part)]));
+    }
+    out
+}
+
 pub fn help(area: Rect, buf: &mut Buffer, scroll: u16) {
-    let r = centered(area, 84, area.height.saturating_sub(2));
+    let r = centered(area, 96, area.height.saturating_sub(2));
     Clear.render(r, buf);
-    let lines = help_lines();
+    let width = usize::from(r.width.saturating_sub(2));
+    let lines: Vec<Line<'static>> = help_lines()
+        .into_iter()
+        .flat_map(|l| wrap_help(l, width))
+        .collect();
     let max = (lines.len() as u16).saturating_sub(r.height.saturating_sub(2));
     Paragraph::new(lines)
         .block(frame(" Keys — ? or Esc closes, q quits "))
@@ -155,29 +201,51 @@ pub fn stack(
     item: usize,
     current: Option<&str>,
 ) {
-    let r = centered(area, 60, stacks.len() as u16 + 4);
-    Clear.render(r, buf);
-    let mut lines: Vec<Line<'static>> = stacks
+    // As wide as the longest entry (the screen allowing); an entry wider
+    // than that puts its description on the next line.
+    let id_w = stacks
         .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let mark = if Some(s.id.as_str()) == current {
-                "●"
-            } else {
-                " "
-            };
-            let line = Line::raw(format!(
-                " {mark} {:<14} {}",
-                escape(&s.id),
-                escape(&s.title)
-            ));
-            if i == item {
+        .map(|s| escape(&s.id).chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(14);
+    let longest = stacks
+        .iter()
+        .map(|s| 4 + id_w + escape(&s.title).chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(40);
+    let w = (longest as u16 + 3).min(area.width);
+    let inner = usize::from(w.saturating_sub(2));
+    let mut lines: Vec<Line<'static>> = Vec::new();
+    for (i, s) in stacks.iter().enumerate() {
+        let mark = if Some(s.id.as_str()) == current {
+            "●"
+        } else {
+            " "
+        };
+        let id = escape(&s.id);
+        let title = escape(&s.title);
+        let mut rows = vec![format!(" {mark} {id:<id_w$} {title}")];
+        if rows[0].chars().count() > inner {
+            rows = vec![format!(" {mark} {id}")];
+            rows.extend(
+                wrap_words(&title, inner.saturating_sub(5))
+                    .into_iter()
+                    .map(|t| format!("     {t}")),
+            );
+        }
+        for row in rows {
+            let line = Line::raw(row);
+            lines.push(if i == item {
                 line.style(Style::new().add_modifier(Modifier::REVERSED))
             } else {
                 line
-            }
-        })
-        .collect();
+            });
+        }
+    }
+    let r = centered(area, w, lines.len() as u16 + 3);
+    Clear.render(r, buf);
     lines.push(Line::styled(
         " j/k move · Enter choose · Esc cancel",
         Style::new().fg(Color::DarkGray),

@@ -16,94 +16,170 @@ const SEP: &str = " │ ";
 
 pub struct StatusLine<'a>(pub &'a App);
 
+/// One part of the status line; `drop` ranks the parts that give way when
+/// the line is too narrow (lowest first), `None` for those that stay.
+struct Part {
+    spans: Vec<Span<'static>>,
+    drop: Option<u8>,
+}
+
+fn part(spans: Vec<Span<'static>>, drop: Option<u8>) -> Part {
+    Part { spans, drop }
+}
+
+fn width(parts: &[Part]) -> usize {
+    parts
+        .iter()
+        .flat_map(|p| p.spans.iter())
+        .map(Span::width)
+        .sum()
+}
+
+/// The capture's name in at most `room` columns: the path, else the file
+/// name, else the file name's end after `…`; `None` when even that is too
+/// narrow to help.
+fn fit_name(name: &str, room: usize) -> Option<String> {
+    let name = escape(name).into_owned();
+    let file = name.rsplit(['/', '\\']).next().unwrap_or(&name).to_string();
+    for n in [&name, &file] {
+        if n.chars().count() + 2 <= room {
+            return Some(format!(" {n} "));
+        }
+    }
+    let keep = room.checked_sub(3).filter(|k| *k >= 8)?;
+    let chars: Vec<char> = file.chars().collect();
+    let tail: String = chars[chars.len().saturating_sub(keep)..].iter().collect();
+    Some(format!(" …{tail} "))
+}
+
 impl Widget for &StatusLine<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let app = self.0;
         let st = app.tl.state();
         let dim = Style::new().fg(Color::DarkGray);
-        let wide = area.width >= 120;
-        // Narrow terminals get the file name without its directory.
-        let name = if wide {
-            st.name.as_str()
-        } else {
-            st.name.rsplit(['/', '\\']).next().unwrap_or(&st.name)
-        };
-        let mut spans = vec![Span::styled(
-            format!(" {} ", escape(name)),
-            Style::new().add_modifier(Modifier::BOLD),
-        )];
+        let mut parts = Vec::new();
         let total = app.tl.len();
         let pos = app.selected.map_or(0, |s| s + 1);
-        spans.push(Span::raw(format!("{SEP}step {pos}/{total}")));
+        parts.push(part(
+            vec![Span::raw(format!("{SEP}step {pos}/{total}"))],
+            None,
+        ));
         if !app.filter.is_empty() || app.visible.len() != total {
-            spans.push(Span::styled(format!(" ({} shown)", app.visible.len()), dim));
+            parts.push(part(
+                vec![Span::styled(format!(" ({} shown)", app.visible.len()), dim)],
+                Some(3),
+            ));
         }
         if let Some(step) = app.current() {
             let conn = st.connections.iter().find(|c| c.id == step.conn);
-            spans.push(Span::raw(format!("{SEP}conn {}", step.conn)));
-            if let Some(c) = conn.filter(|_| wide) {
-                spans.push(Span::styled(format!(" {} ⇄ {}", c.client, c.server), dim));
+            parts.push(part(
+                vec![Span::raw(format!("{SEP}conn {}", step.conn))],
+                Some(4),
+            ));
+            if let Some(c) = conn {
+                parts.push(part(
+                    vec![Span::styled(format!(" {} ⇄ {}", c.client, c.server), dim)],
+                    Some(0),
+                ));
             }
             if let Some(s) = step.session {
-                spans.push(Span::raw(format!("{SEP}session {s}")));
-                if let Some(Some(sid)) = st.sids.get(s as usize).filter(|_| wide) {
-                    spans.push(Span::styled(format!(" {}", escape(sid)), dim));
+                parts.push(part(vec![Span::raw(format!("{SEP}session {s}"))], Some(5)));
+                if let Some(Some(sid)) = st.sids.get(s as usize) {
+                    parts.push(part(
+                        vec![Span::styled(format!(" {}", escape(sid)), dim)],
+                        Some(1),
+                    ));
                 }
             }
         }
-        spans.push(Span::raw(format!(
-            "{SEP}stack {}",
-            escape(app.stack.as_deref().unwrap_or("-"))
-        )));
+        parts.push(part(
+            vec![Span::raw(format!(
+                "{SEP}stack {}",
+                escape(app.stack.as_deref().unwrap_or("-"))
+            ))],
+            None,
+        ));
         let fstyle = if st.findings > 0 {
             Style::new().fg(Color::Red)
         } else {
             Style::new()
         };
-        spans.push(Span::raw(SEP));
-        spans.push(Span::styled(
-            format!(
-                "{} finding{}",
-                st.findings,
-                if st.findings == 1 { "" } else { "s" }
-            ),
-            fstyle,
+        parts.push(part(
+            vec![
+                Span::raw(SEP),
+                Span::styled(
+                    format!(
+                        "{} finding{}",
+                        st.findings,
+                        if st.findings == 1 { "" } else { "s" }
+                    ),
+                    fstyle,
+                ),
+            ],
+            None,
+        ));
+        // The replay's pace, always: a student sees what Space will do.
+        let (mark, style) = if app.replay.playing {
+            (
+                "▶",
+                Style::new().fg(Color::Green).add_modifier(Modifier::BOLD),
+            )
+        } else {
+            ("⏸", dim)
+        };
+        parts.push(part(
+            vec![Span::styled(
+                format!("{SEP}{mark} {}", app.replay.pace()),
+                style,
+            )],
+            None,
         ));
         if st.loading {
             let text = match st.progress {
                 Some(p) => format!("{SEP}indexing… {p}% ({total} steps)"),
                 None => format!("{SEP}loading… {total} steps"),
             };
-            spans.push(Span::styled(text, Style::new().fg(Color::Yellow)));
+            parts.push(part(
+                vec![Span::styled(text, Style::new().fg(Color::Yellow))],
+                Some(2),
+            ));
         }
         if let Some(e) = &st.error {
-            spans.push(Span::styled(
-                format!("{SEP}stopped: {}", escape(e)),
-                Style::new().fg(Color::Red),
+            parts.push(part(
+                vec![Span::styled(
+                    format!("{SEP}stopped: {}", escape(e)),
+                    Style::new().fg(Color::Red),
+                )],
+                None,
             ));
         }
-        if app.replay.playing {
-            spans.push(Span::styled(
-                format!("{SEP}▶ replay {}×", speed(app.replay.speed)),
-                Style::new().fg(Color::Green).add_modifier(Modifier::BOLD),
-            ));
-        } else if app.replay.speed != 1.0 {
-            spans.push(Span::styled(
-                format!("{SEP}speed {}×", speed(app.replay.speed)),
-                dim,
-            ));
+        // Shorten the capture's name first, then drop the details in rank
+        // order; the position, stack and findings count stay.
+        let room = usize::from(area.width);
+        // The file name (without its directory) is kept over the details;
+        // only when they are all gone is its start cut.
+        let file = st.name.rsplit(['/', '\\']).next().unwrap_or(&st.name);
+        let min_name = escape(file).chars().count().min(40) + 2;
+        let mut rank = 0u8;
+        while width(&parts) + min_name > room && rank < 8 {
+            parts.retain(|p| p.drop != Some(rank));
+            rank += 1;
         }
+        let mut spans = Vec::new();
+        if let Some(name) = fit_name(&st.name, room.saturating_sub(width(&parts))) {
+            spans.push(Span::styled(
+                name,
+                Style::new().add_modifier(Modifier::BOLD),
+            ));
+        } else if let Some(s) = parts.first_mut().and_then(|p| p.spans.first_mut()) {
+            // No room for the name: the first part loses its separator.
+            let rest = s.content.trim_start_matches(SEP).to_string();
+            s.content = format!(" {rest}").into();
+        }
+        spans.extend(parts.into_iter().flat_map(|p| p.spans));
         Line::from(spans)
             .style(Style::new().bg(Color::Black))
             .render(area, buf);
-    }
-}
-
-fn speed(s: f64) -> String {
-    if s >= 1.0 {
-        format!("{s}")
-    } else {
-        format!("1/{}", (1.0 / s).round())
     }
 }
 
@@ -136,9 +212,18 @@ impl Widget for &HintLine<'_> {
                 Style::new().fg(Color::Yellow),
             ));
         }
+        // Whole hints only, as many as fit (quit and help come first).
+        let mut used: usize = spans.iter().map(Span::width).sum();
         for (k, what) in keys::hints(&app.contexts()) {
-            spans.push(Span::styled(format!(" {k}"), key));
-            spans.push(Span::raw(format!(" {what}")));
+            let k = Span::styled(format!(" {k}"), key);
+            let what = Span::raw(format!(" {what}"));
+            let w = k.width() + what.width();
+            if used + w > usize::from(area.width) {
+                break;
+            }
+            used += w;
+            spans.push(k);
+            spans.push(what);
         }
         Line::from(spans).render(area, buf);
     }

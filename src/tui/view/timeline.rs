@@ -8,7 +8,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
-use super::{layer_color, layer_short, pane_block, render_lines};
+use super::{layer_color, layer_short, pane_block, render_lines, scroll_marks};
 use crate::sanitize::escape;
 use crate::step::Dir;
 use crate::tui::app::{App, Pane};
@@ -52,12 +52,12 @@ impl Widget for &TimelinePane<'_> {
         }
         let origin = app.tl.state().origin;
         let width = app.tl.len().to_string().len();
-        let lines = app
-            .visible
-            .range(
-                app.tl_offset,
-                app.tl_offset.saturating_add(usize::from(inner.height)),
-            )
+        let end = app
+            .tl_offset
+            .saturating_add(usize::from(inner.height))
+            .min(app.visible.len());
+        let lines = (app.tl_offset..end)
+            .filter_map(|p| app.display_at(p))
             .filter_map(|i| {
                 let r = app.tl.row(i)?;
                 let selected = app.selected == Some(i);
@@ -72,6 +72,8 @@ impl Widget for &TimelinePane<'_> {
                 let fold = match app.tl.children(i) {
                     0 => " ",
                     _ if app.folded.contains(&i) => "▸",
+                    // `Z` hides every frame: a message shows it is folded.
+                    _ if app.fold_frames && r.kind == "websocket.message" => "▸",
                     _ => "▾",
                 };
                 let arrow_style = match r.dir {
@@ -105,5 +107,12 @@ impl Widget for &TimelinePane<'_> {
                 Some(line)
             });
         render_lines(lines, inner, buf);
+        let shown = usize::from(inner.height);
+        scroll_marks(
+            area,
+            buf,
+            app.tl_offset > 0,
+            app.tl_offset.saturating_add(shown) < app.visible.len(),
+        );
     }
 }
