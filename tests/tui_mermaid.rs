@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use assert_cmd::Command;
-use dispel::analyze::{self, Collect, Options, Sink};
+use dispel::analyze::{self, Collect, Options, Rendered, Sink};
 use dispel::output::Filter;
 use dispel::output::mermaid::{MermaidSink, SAFE, is_arrow};
 use dispel::step::{Dir, Step, Timestamp};
@@ -242,7 +242,7 @@ fn hostile_summaries_stay_inside_their_arrow() {
     let mut sink = MermaidSink::new(&mut out, Filter::default());
     let mut s = Step::new(0, Dir::C2s, "http.request", Timestamp::default());
     s.summary = "GET /x;\nS->>C: forged\u{1b}[2J %%{init} <script>`#".into();
-    sink.step(&s).unwrap();
+    sink.step(1, &s, Rendered::No).unwrap();
     sink.finish(&analyze::Report::default(), None).unwrap();
     let text = String::from_utf8(out).unwrap();
     let ds = parse(&text);

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use crate::analyze::{CaptureInfo, Report, Sink};
+use crate::analyze::{CaptureInfo, Rendered, Report, Sink};
 use crate::error::CaptureError;
 use crate::sanitize::escape;
 use crate::step::{Dir, Step, Timestamp, Value};
@@ -186,7 +186,6 @@ pub struct MermaidSink<W: Write> {
     out: W,
     filter: Filter,
     origin: Timestamp,
-    number: u64,
     diagrams: Diagrams,
 }
 
@@ -196,7 +195,6 @@ impl<W: Write> MermaidSink<W> {
             out,
             filter,
             origin: Timestamp::default(),
-            number: 0,
             diagrams: Diagrams::default(),
         }
     }
@@ -213,21 +211,16 @@ impl<W: Write> Sink for MermaidSink<W> {
         Ok(())
     }
 
-    fn step(&mut self, s: &Step) -> io::Result<()> {
-        self.number += 1;
+    fn step(&mut self, n: u64, s: &Step, _: Rendered<'_>) -> io::Result<()> {
         if self.filter.step_shown(s) {
-            self.diagrams.step(self.number, s, self.origin);
+            self.diagrams.step(n, s, self.origin);
         } else if s.field("engineio.open.sid").is_some() {
             // The session's name, even when its open packet is not drawn.
             let mut d = Diagrams::default();
-            d.step(self.number, s, self.origin);
+            d.step(n, s, self.origin);
             self.diagrams.sids.extend(d.sids);
         }
         Ok(())
-    }
-
-    fn skipped(&mut self, n: u64) {
-        self.number += n;
     }
 
     fn finish(&mut self, _r: &Report, _error: Option<&CaptureError>) -> io::Result<()> {
