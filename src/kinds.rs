@@ -9,7 +9,7 @@
 
 use serde::Serialize;
 
-use crate::step::{Dir, Value};
+use crate::step::{Dir, Step, Value};
 
 /// The type of a field's value, as lesson `where` conditions compare it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -381,6 +381,99 @@ pub fn kind(id: &str) -> Option<&'static KindSpec> {
     KINDS.iter().find(|k| k.id == id)
 }
 
+/// A layer of the stack, as every view names it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct LayerSpec {
+    /// The part of a kind before the first dot, e.g. `websocket`.
+    pub id: &'static str,
+    /// A name for narrow columns, e.g. `ws`.
+    pub short: &'static str,
+    /// Its place in the stack, bottom first: what views colour layers by.
+    pub rank: u8,
+}
+
+/// The layers, bottom first.
+pub static LAYERS: &[LayerSpec] = &[
+    LayerSpec {
+        id: "tcp",
+        short: "tcp",
+        rank: 0,
+    },
+    LayerSpec {
+        id: "http",
+        short: "http",
+        rank: 1,
+    },
+    LayerSpec {
+        id: "websocket",
+        short: "ws",
+        rank: 2,
+    },
+    LayerSpec {
+        id: "engineio",
+        short: "eio",
+        rank: 3,
+    },
+    LayerSpec {
+        id: "socketio",
+        short: "sio",
+        rank: 4,
+    },
+];
+
+/// The layer of that id.
+pub fn layer(id: &str) -> Option<&'static LayerSpec> {
+    LAYERS.iter().find(|l| l.id == id)
+}
+
+/// What a step's kind means to folding in a timeline: the one statement of
+/// which steps fold under which, that every view reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fold {
+    /// `websocket.frame`, `websocket.inflate`: fold under the message they
+    /// complete (the next `websocket.message` of the same connection and
+    /// direction).
+    Frame,
+    /// `websocket.message`: what frames fold under.
+    Message,
+    /// `engineio.session`: the summary a session's steps fold under.
+    Session,
+    /// `engineio.packet`: the WebSocket message that carried it folds with
+    /// it into its session.
+    EioPacket,
+    /// Any other `websocket.*` kind.
+    OtherWebsocket,
+    /// Everything else.
+    Other,
+}
+
+/// How steps of `kind` fold.
+pub fn fold(kind: &str) -> Fold {
+    match kind {
+        "websocket.frame" | "websocket.inflate" => Fold::Frame,
+        "websocket.message" => Fold::Message,
+        "engineio.session" => Fold::Session,
+        "engineio.packet" => Fold::EioPacket,
+        k if k.starts_with("websocket.") => Fold::OtherWebsocket,
+        _ => Fold::Other,
+    }
+}
+
+/// The fields that name an Engine.IO session's id, in the order to look:
+/// how every view identifies a session.
+pub const SESSION_ID_FIELDS: [&str; 2] = ["engineio.sid", "engineio.open.sid"];
+
+/// The Engine.IO session id a step names, if it names one.
+pub fn session_id(step: &Step) -> Option<&str> {
+    SESSION_ID_FIELDS
+        .iter()
+        .find_map(|n| step.field(n))
+        .and_then(|f| match &f.value {
+            Value::Str(s) => Some(s.as_str()),
+            _ => None,
+        })
+}
+
 /// Every layer, in registry order.
 pub fn layers() -> Vec<&'static str> {
     let mut v: Vec<&'static str> = Vec::new();
@@ -427,5 +520,42 @@ mod tests {
             Some("masked (MASK bit)")
         );
         assert_eq!(kind("websocket.frame").unwrap().field("tcp.seq"), None);
+    }
+}
+
+#[cfg(test)]
+mod registry_tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_a_declared_layer_in_stack_order() {
+        for k in KINDS {
+            assert!(
+                layer(k.layer).is_some(),
+                "{}: layer {} undeclared",
+                k.id,
+                k.layer
+            );
+        }
+        let ranks: Vec<u8> = LAYERS.iter().map(|l| l.rank).collect();
+        assert_eq!(ranks, (0..LAYERS.len() as u8).collect::<Vec<_>>());
+        assert_eq!(layers(), LAYERS.iter().map(|l| l.id).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn folding_is_declared_for_the_kinds_that_fold() {
+        assert_eq!(fold("websocket.frame"), Fold::Frame);
+        assert_eq!(fold("websocket.inflate"), Fold::Frame);
+        assert_eq!(fold("websocket.message"), Fold::Message);
+        assert_eq!(fold("websocket.handshake"), Fold::OtherWebsocket);
+        assert_eq!(fold("engineio.session"), Fold::Session);
+        assert_eq!(fold("engineio.packet"), Fold::EioPacket);
+        assert_eq!(fold("socketio.packet"), Fold::Other);
+        for k in KINDS {
+            // Every kind a fold names is registered.
+            if fold(k.id) != Fold::Other {
+                assert!(matches!(k.layer, "websocket" | "engineio"), "{}", k.id);
+            }
+        }
     }
 }

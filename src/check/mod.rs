@@ -28,7 +28,7 @@ use serde_json::{Map, Value as J};
 
 use crate::analyze::{self, CaptureInfo, Interest, Options, Rendered, Report, RunError, Sink};
 use crate::error::CaptureError;
-use crate::output::kind_matches;
+use crate::query::kind_matches;
 use crate::rules::{self, Rule};
 use crate::step::{ConnId, Dir, Frames, Severity, Step};
 use crate::tcp::ConnMeta;

@@ -47,7 +47,8 @@ use super::timeline::{LoadState, MemTimeline, Row, Source, Timeline};
 use crate::analyze::{CaptureInfo, Checkpoint, Interest, Options, Rendered, Report, Run, Sink};
 use crate::capture::CaptureReader;
 use crate::error::CaptureError;
-use crate::step::{ConnId, Dir, Step, Timestamp, Value};
+use crate::kinds::{self, Fold};
+use crate::step::{ConnId, Dir, Step, Timestamp};
 use crate::tcp::ConnMeta;
 
 /// Captures at least this large open with the indexed timeline.
@@ -184,13 +185,7 @@ impl Sink for IndexSink {
             && s < 1 << 20
             && !self.sids_seen.get(s as usize).copied().unwrap_or(false)
         {
-            let sid = ["engineio.sid", "engineio.open.sid"]
-                .iter()
-                .find_map(|n| step.field(n))
-                .and_then(|f| match &f.value {
-                    Value::Str(s) => Some(s.clone()),
-                    _ => None,
-                });
+            let sid = crate::kinds::session_id(step).map(str::to_owned);
             if let Some(sid) = sid {
                 if self.sids_seen.len() <= s as usize {
                     self.sids_seen.resize(s as usize + 1, false);
@@ -445,7 +440,7 @@ struct Index {
     /// same few static strings, found here without hashing them.
     kind_at: Vec<(usize, usize, u32)>,
     /// What each kind id means to folding.
-    kind_class: Vec<Class>,
+    kind_class: Vec<Fold>,
     /// A frame list lent out while a message folds its frames.
     spare_frames: Vec<u32>,
     /// Children counts above one (and of session steps).
@@ -527,7 +522,7 @@ impl Index {
     }
 
     /// The id of a kind (0xff: past the 255th kind), and its class.
-    fn kind_id(&mut self, kind: &'static str) -> (u32, Class) {
+    fn kind_id(&mut self, kind: &'static str) -> (u32, Fold) {
         let at = (kind.as_ptr() as usize, kind.len());
         let k = match self.kind_at.iter().find(|(p, n, _)| (*p, *n) == at) {
             Some(&(_, _, k)) => k,
@@ -541,7 +536,7 @@ impl Index {
                         if k < 0xff {
                             self.kinds.push(kind);
                             self.kind_ids.insert(kind, k);
-                            self.kind_class.push(Class::of(kind));
+                            self.kind_class.push(kinds::fold(kind));
                         }
                         k
                     }
@@ -556,7 +551,7 @@ impl Index {
             .kind_class
             .get(k as usize)
             .copied()
-            .unwrap_or_else(|| Class::of(kind));
+            .unwrap_or_else(|| kinds::fold(kind));
         (k, class)
     }
 
@@ -580,10 +575,10 @@ impl Index {
             self.set_tag(i as usize, TAG_SESSION, s);
         }
         match class {
-            Class::Frame => {
+            Fold::Frame => {
                 self.pending_frames.entry(key).or_default().push(i);
             }
-            Class::Message => {
+            Fold::Message => {
                 // The key's list is swapped with a spare one, not removed:
                 // no allocation per message.
                 let mut frames = std::mem::take(&mut self.spare_frames);
@@ -601,7 +596,7 @@ impl Index {
                 self.spare_frames = frames;
                 self.last_message.insert(key, i);
             }
-            Class::Session => {
+            Fold::Session => {
                 if let Some(s) = e.session {
                     let n = self.pending_members.remove(&s).unwrap_or(0);
                     if n > 0 {
@@ -610,13 +605,13 @@ impl Index {
                     self.session_steps.entry(s).or_default().push(i);
                 }
             }
-            Class::EioPacket | Class::OtherWebsocket | Class::Other => {}
+            Fold::EioPacket | Fold::OtherWebsocket | Fold::Other => {}
         }
         if let Some(s) = e.session
-            && class != Class::Session
+            && class != Fold::Session
         {
             let mut n = 1;
-            if class == Class::EioPacket
+            if class == Fold::EioPacket
                 && let Some(m) = self.last_message.remove(&key)
                 && self.tag(m as usize) == TAG_NONE
             {
@@ -624,37 +619,8 @@ impl Index {
                 n += 1;
             }
             *self.pending_members.entry(s).or_default() += n;
-        } else if class == Class::Other || class == Class::Session || class == Class::EioPacket {
+        } else if class == Fold::Other || class == Fold::Session || class == Fold::EioPacket {
             self.last_message.remove(&key);
-        }
-    }
-}
-
-/// What a step's kind means to folding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Class {
-    /// `websocket.frame`, `websocket.inflate`: fold under their message.
-    Frame,
-    /// `websocket.message`.
-    Message,
-    /// `engineio.session`: the summary a session's steps fold under.
-    Session,
-    /// `engineio.packet`: its message folds with it.
-    EioPacket,
-    /// Any other `websocket.*` kind.
-    OtherWebsocket,
-    Other,
-}
-
-impl Class {
-    fn of(kind: &str) -> Class {
-        match kind {
-            "websocket.frame" | "websocket.inflate" => Class::Frame,
-            "websocket.message" => Class::Message,
-            "engineio.session" => Class::Session,
-            "engineio.packet" => Class::EioPacket,
-            k if k.starts_with("websocket.") => Class::OtherWebsocket,
-            _ => Class::Other,
         }
     }
 }

@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 
 use crate::analyze::{self, CaptureInfo, Options, Rendered, Report, Sink};
 use crate::error::CaptureError;
-use crate::step::{ConnId, Dir, Step, Timestamp, Value};
+use crate::kinds::{self, Fold};
+use crate::step::{ConnId, Dir, Step, Timestamp};
 use crate::tcp::ConnMeta;
 
 /// One line of the timeline.
@@ -294,30 +295,24 @@ impl MemTimeline {
                     self.state.sids.resize(s + 1, None);
                 }
                 if self.state.sids[s].is_none() {
-                    let sid = ["engineio.sid", "engineio.open.sid"]
-                        .iter()
-                        .find_map(|n| step.field(n))
-                        .and_then(|f| match &f.value {
-                            Value::Str(s) => Some(s.clone()),
-                            _ => None,
-                        });
+                    let sid = crate::kinds::session_id(&step).map(str::to_owned);
                     self.state.sids[s] = sid;
                 }
             }
         }
         self.parent.push(None);
         self.children.push(0);
-        match step.kind {
-            "websocket.frame" | "websocket.inflate" => {
+        match kinds::fold(step.kind) {
+            Fold::Frame => {
                 self.pending_frames.entry(key).or_default().push(i);
             }
-            "websocket.message" => {
+            Fold::Message => {
                 for f in self.pending_frames.remove(&key).unwrap_or_default() {
                     self.set_parent(f, i);
                 }
                 self.last_message.insert(key, i);
             }
-            "engineio.session" => {
+            Fold::Session => {
                 if let Some(s) = step.session {
                     for m in self.members.remove(&s).unwrap_or_default() {
                         self.set_parent(m, i);
@@ -326,17 +321,18 @@ impl MemTimeline {
             }
             _ => {}
         }
+        let fold = kinds::fold(step.kind);
         if let Some(s) = step.session
-            && step.kind != "engineio.session"
+            && fold != Fold::Session
         {
             let members = self.members.entry(s).or_default();
-            if step.kind == "engineio.packet"
+            if fold == Fold::EioPacket
                 && let Some(m) = self.last_message.remove(&key)
             {
                 members.push(m);
             }
             members.push(i);
-        } else if step.kind != "websocket.message" && step.layer() != "websocket" {
+        } else if !matches!(fold, Fold::Message | Fold::Frame | Fold::OtherWebsocket) {
             self.last_message.remove(&key);
         }
         self.steps.push(Arc::new(step));

@@ -143,24 +143,22 @@ pub fn scroll_marks(area: Rect, buf: &mut Buffer, above: bool, below: bool) {
     }
 }
 
-/// The colour of a layer in the timeline and status line.
+/// The colour of a layer in the timeline and status line, by its place in
+/// the stack ([`crate::kinds::LAYERS`]).
 pub fn layer_color(layer: &str) -> Color {
-    match layer {
-        "tcp" => Color::Blue,
-        "http" => Color::Green,
-        "websocket" => Color::Yellow,
-        "engineio" => Color::Magenta,
-        "socketio" => Color::Cyan,
-        _ => Color::Gray,
-    }
+    const BY_RANK: [Color; 5] = [
+        Color::Blue,
+        Color::Green,
+        Color::Yellow,
+        Color::Magenta,
+        Color::Cyan,
+    ];
+    crate::kinds::layer(layer)
+        .and_then(|l| BY_RANK.get(usize::from(l.rank)).copied())
+        .unwrap_or(Color::Gray)
 }
 
-/// A short layer name for narrow columns.
+/// A short layer name for narrow columns ([`crate::kinds::LAYERS`]).
 pub fn layer_short(layer: &str) -> &str {
-    match layer {
-        "websocket" => "ws",
-        "engineio" => "eio",
-        "socketio" => "sio",
-        other => other,
-    }
+    crate::kinds::layer(layer).map_or(layer, |l| l.short)
 }
