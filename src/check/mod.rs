@@ -19,6 +19,7 @@
 
 pub mod batch;
 pub mod expect;
+pub mod render;
 pub mod report;
 
 use std::io;
