@@ -8,6 +8,7 @@
 //! tests/hostile/generate.py: the small ones are committed, the large ones
 //! (megabytes) are generated into a temporary directory when the test runs.
 
+mod support;
 mod tools;
 
 use std::path::{Path, PathBuf};
@@ -495,4 +496,106 @@ fn ndjson_keeps_capture_text_exact() {
         exact,
         "the ESC sequences are not in the ndjson as JSON escapes"
     );
+}
+
+/// Every character `dispel::sanitize::is_unsafe` names, which no output may
+/// print raw (C0 but line breaks and tabs, DEL, C1, the bidirectional
+/// controls, the line and paragraph separators).
+const UNSAFE_SAMPLE: &str = "\u{1b}[2J\u{7}\u{7f}\u{85}\u{9b}31m\u{9d}0;t\u{9c}\u{200e}\u{200f}\u{202a}\u{202b}\u{202c}\u{202d}\u{202e}\u{2066}\u{2067}\u{2068}\u{2069}\u{61c}\u{2028}\u{2029}";
+
+/// Every output format: `explain` in each, `streams` in each, `check` in
+/// each, with `--expect` so expectation names and details are rendered too.
+const EVERY_FORMAT: &[&[&str]] = &[
+    &["explain", "--format", "text"],
+    &["explain", "--format", "ndjson"],
+    &["explain", "--format", "json"],
+    &["explain", "--format", "markdown"],
+    &["streams", "--format", "text"],
+    &["streams", "--format", "json"],
+    &["check", "--format", "text"],
+    &["check", "--format", "json"],
+    &["check", "--format", "junit"],
+    &["check", "--format", "csv"],
+];
+
+/// One escaping rule for every output (issue #23). A SYNTHETIC capture,
+/// built with tests/support, carries the characters in a User-Agent, a
+/// text message, a close reason and the file's own name; every format must
+/// show each of them escaped, never raw, on stdout and stderr.
+#[test]
+fn every_format_escapes_the_same_control_characters() {
+    use support::*;
+    let ua = format!("User-Agent: x{UNSAFE_SAMPLE}y");
+    let mut conv = ws_handshake(&[ua.as_str()], &[]);
+    conv.push((true, ctext(&format!("hi{UNSAFE_SAMPLE}"))));
+    conv.push((false, stext(&format!("[\"ev\",\"{UNSAFE_SAMPLE}\"]"))));
+    let mut reason = close_body(1000, UNSAFE_SAMPLE.as_bytes());
+    reason.truncate(125);
+    conv.push((true, cframe(0x8, &reason)));
+    // A second close with a reason that is not UTF-8 (a finding quoting it).
+    conv.push((false, sframe(0x8, &close_body(4000, b"\xff\x9b\x1b[1m"))));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(format!("evil{UNSAFE_SAMPLE}.pcap"));
+    std::fs::write(&file, conv_pcap(&conv)).unwrap();
+    let expect = dir.path().join("expect.yaml");
+    std::fs::write(
+        &expect,
+        // YAML's own escapes: its files may not hold raw controls.
+        "title: \"t\\e[2J\\x9b\\u202e\"\nexpect:\n  - name: \"n\\e[2J\\x9b\\u202e\\u2066\"\n    kind: websocket.message\n    exactly: 5\n",
+    )
+    .unwrap();
+    for cmd in EVERY_FORMAT {
+        let mut args: Vec<&std::ffi::OsStr> = cmd.iter().map(|a| a.as_ref()).collect();
+        args.push(file.as_os_str());
+        if cmd[0] == "check" {
+            args.push("--expect".as_ref());
+            args.push(expect.as_os_str());
+        }
+        let r = run(&args);
+        assert!(
+            r.code == 0 || r.code == 1,
+            "{cmd:?}: exit {}: {}",
+            r.code,
+            r.stderr
+        );
+        let out = std::fs::read(&r.stdout).unwrap();
+        let out = String::from_utf8(out).unwrap_or_else(|e| panic!("{cmd:?}: not UTF-8: {e}"));
+        for (name, text) in [("stdout", out.as_str()), ("stderr", r.stderr.as_str())] {
+            let raw: Vec<char> = text
+                .chars()
+                .filter(|&c| c != '\n' && c != '\t' && dispel::sanitize::is_unsafe(c))
+                .collect();
+            assert!(raw.is_empty(), "{cmd:?}: raw {raw:?} on {name}");
+        }
+        // The characters were there to escape: the file name is in every
+        // format but `streams` text, escaped one way or another
+        // (as `\u{202e}`, `\u202e`, `&#x202e;`, or Markdown's `\\u\{202e\}`).
+        if cmd != &["streams", "--format", "text"] {
+            assert!(
+                out.contains("202e"),
+                "{cmd:?}: no escaped U+202E in the output"
+            );
+        }
+        if cmd.contains(&"json") || cmd.contains(&"ndjson") {
+            // JSON escapes keep the exact value.
+            let decoded: Vec<serde_json::Value> = serde_json::Deserializer::from_str(&out)
+                .into_iter()
+                .map(|v| v.unwrap_or_else(|e| panic!("{cmd:?}: not JSON: {e}")))
+                .collect();
+            fn strings(v: &serde_json::Value, out: &mut String) {
+                match v {
+                    serde_json::Value::String(s) => out.push_str(s),
+                    serde_json::Value::Array(a) => a.iter().for_each(|v| strings(v, out)),
+                    serde_json::Value::Object(m) => m.values().for_each(|v| strings(v, out)),
+                    _ => {}
+                }
+            }
+            let mut all = String::new();
+            decoded.iter().for_each(|v| strings(v, &mut all));
+            assert!(
+                all.contains(UNSAFE_SAMPLE),
+                "{cmd:?}: the exact text is lost"
+            );
+        }
+    }
 }

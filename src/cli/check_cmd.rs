@@ -155,7 +155,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 expect_file.as_deref().map(|f| (f, expect_title.as_deref())),
             );
             // Into io::Error, so a closed pipe is recognised as one.
-            serde_json::to_writer_pretty(&mut out, &doc).map_err(io::Error::from)?;
+            crate::output::jsonw::to_writer_pretty(&mut out, &doc).map_err(io::Error::from)?;
             out.write_all(b"\n")?;
         }
         CheckFormat::Junit => check::render::junit::write(&mut out, &checks, args.strict)?,

@@ -280,7 +280,7 @@ impl<W: std::io::Write> crate::analyze::Sink for JsonSink<W> {
             "steps": std::mem::take(&mut self.steps),
             "summary": summary(report, error),
         });
-        serde_json::to_writer_pretty(&mut self.out, &doc)?;
+        super::jsonw::to_writer_pretty(&mut self.out, &doc)?;
         self.out.write_all(b"\n")?;
         self.out.flush()
     }
