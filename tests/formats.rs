@@ -1025,7 +1025,13 @@ fn ndjson_step_writer_matches_serde_on_every_capture() {
         );
         for (i, s) in sink.steps.iter().enumerate() {
             let number = i as u64 + 1;
-            let want = serde_json::to_vec(&dispel::output::json::step(s, number, origin)).unwrap();
+            // serde_json with dispel's escaping rule (C1, DEL, BiDi too).
+            let mut want = Vec::new();
+            dispel::output::jsonw::to_writer(
+                &mut want,
+                &dispel::output::json::step(s, number, origin),
+            )
+            .unwrap();
             let mut got = Vec::new();
             dispel::output::jsonw::step(&mut got, s, number, origin);
             assert!(

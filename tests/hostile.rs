@@ -183,13 +183,13 @@ struct Scan {
     esc: bool,
     /// For each needle, whether it occurs.
     found: Vec<bool>,
-    /// Unsafe characters (text outputs only).
+    /// Unsafe characters (when scanned for).
     unsafe_chars: Vec<char>,
 }
 
 /// Streams over `path` in 64 KiB chunks, looking for ESC bytes and the
-/// `needles`; for text output (`text`), also for characters a terminal
-/// would act on (valid UTF-8 required).
+/// `needles`; with `text`, also for characters a terminal would act on
+/// (valid UTF-8 required).
 fn scan(path: &Path, needles: &[&str], text: bool) -> Scan {
     use std::io::Read;
     let mut f = std::fs::File::open(path).unwrap();
@@ -324,7 +324,8 @@ fn check(dir: &Path, case: &Case) {
                 _ => {}
             }
         }
-        let seen = scan(&r.stdout, &needles, !ndjson);
+        // Every output, JSON included, escapes the same characters.
+        let seen = scan(&r.stdout, &needles, true);
         if ndjson {
             must = Some(seen.found[0]);
             // Every line is JSON (parsed streaming, nothing kept).
@@ -334,13 +335,12 @@ fn check(dir: &Path, case: &Case) {
             {
                 v.unwrap_or_else(|e| panic!("{what}: not JSON: {e}"));
             }
-        } else {
-            assert!(
-                seen.unsafe_chars.is_empty(),
-                "{what}: raw {:?} in text output",
-                seen.unsafe_chars
-            );
         }
+        assert!(
+            seen.unsafe_chars.is_empty(),
+            "{what}: raw {:?} in the output",
+            seen.unsafe_chars
+        );
         let findings_code = match exit {
             Exit::Zero => 0,
             Exit::OneOnMust => i32::from(must.expect("the ndjson run comes first")),
