@@ -80,6 +80,9 @@ pub fn evidence_line(e: &Evidence) -> String {
         },
         frames_label(&e.frames)
     );
+    if e.frames_omitted > 0 {
+        s.push_str(&format!(" and {} more", e.frames_omitted));
+    }
     if !e.message.is_empty() {
         s.push_str(": ");
         s.push_str(&escape(&e.message));

@@ -148,16 +148,12 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 paint,
             )?;
         }
-        CheckFormat::Json => {
-            let doc = check::render::json::check_report(
-                &checks,
-                args.strict,
-                expect_file.as_deref().map(|f| (f, expect_title.as_deref())),
-            );
-            // Into io::Error, so a closed pipe is recognised as one.
-            crate::output::jsonw::to_writer_pretty(&mut out, &doc).map_err(io::Error::from)?;
-            out.write_all(b"\n")?;
-        }
+        CheckFormat::Json => check::render::json::write(
+            &mut out,
+            &checks,
+            args.strict,
+            expect_file.as_deref().map(|f| (f, expect_title.as_deref())),
+        )?,
         CheckFormat::Junit => check::render::junit::write(&mut out, &checks, args.strict)?,
         CheckFormat::Csv => check::render::csv::write(&mut out, &checks, args.strict)?,
     }

@@ -8,6 +8,7 @@ pub mod json;
 pub mod jsonw;
 pub mod markdown;
 pub mod ndjson;
+pub mod pretty;
 pub mod streams;
 pub mod text;
 
