@@ -607,3 +607,225 @@ fn every_format_escapes_the_same_control_characters() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------
+// Memory in every format (issue #23)
+// ---------------------------------------------------------------------------
+
+/// SYNTHETIC: an Engine.IO 4 polling session whose POST body is `n`
+/// packets of the unknown type 7 (`7\x1e7\x1e…7`), the body sent one byte
+/// per TCP segment: `n` findings, each on a step whose body came in 2n
+/// packets (the amplified-evidence case).
+fn amplified_evidence(n: usize) -> Vec<u8> {
+    use support::*;
+    let open = eio_open(4, "s1", 25_000, 20_000);
+    let body = vec!["7"; n].join("\x1e").into_bytes();
+    let post = eio_post(4, "s1", &body);
+    let head = post.len() - body.len();
+    let mut ex = vec![(true, eio_get(4, None)), (false, eio_ok(open.as_bytes()))];
+    ex.push((true, post[..head].to_vec()));
+    ex.extend(post[head..].iter().map(|&b| (true, vec![b])));
+    ex.push((false, eio_ok(b"ok")));
+    conv_pcap(&ex)
+}
+
+/// `data` in TCP segments of at most `mss` bytes, one direction.
+fn segments(c2s: bool, data: &[u8], mss: usize) -> Vec<(bool, Vec<u8>)> {
+    data.chunks(mss).map(|c| (c2s, c.to_vec())).collect()
+}
+
+/// SYNTHETIC: `conns` Engine.IO polling connections, each answered with a
+/// gzip-encoded payload of one message that inflates to 20 MiB (past the
+/// 16 MiB body cap).
+fn gzip_bodies(conns: usize) -> Vec<u8> {
+    use std::io::Write;
+    use support::*;
+    let mut payload = b"4".to_vec();
+    payload.resize(20 << 20, b'a');
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(&payload).unwrap();
+    let gz = gz.finish().unwrap();
+    let mut resp = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+        gz.len()
+    )
+    .into_bytes();
+    resp.extend_from_slice(&gz);
+    let mut ex = vec![(true, eio_get(4, None))];
+    ex.extend(segments(false, &resp, 1400));
+    conns_pcap(&vec![ex; conns])
+}
+
+/// SYNTHETIC: `conns` WebSocket connections with permessage-deflate, each
+/// carrying one client message that inflates to 17 MiB (past the 16 MiB
+/// inflate cap).
+fn deflate_messages(conns: usize) -> Vec<u8> {
+    use support::*;
+    let mut text = vec![b'x'; 17 << 20];
+    text[0] = b'{';
+    let frame = ws_frame(true, 0b100, 0x1, Some(WS_MASK), &deflate_message(&text));
+    let mut ex = ws_deflate_conv(&[]);
+    ex.extend(segments(true, &frame, 1400));
+    conns_pcap(&vec![ex; conns])
+}
+
+/// SYNTHETIC: one WebSocket text message of `len` bytes sent one byte per
+/// TCP segment (its frame and message steps each list `len` packets).
+fn one_byte_segments(len: usize) -> Vec<u8> {
+    use support::*;
+    let frame = ctext(&"y".repeat(len));
+    let mut ex = ws_conv(&[]);
+    ex.extend(segments(true, &frame, 1));
+    conv_pcap(&ex)
+}
+
+/// Peak memory of `dispel ARGS FILE` in MB, with the run's exit code.
+fn peak_mb(cmd: &[&str], file: &Path) -> (i64, i32) {
+    let mut args: Vec<&std::ffi::OsStr> = cmd.iter().map(|a| a.as_ref()).collect();
+    args.push(file.as_os_str());
+    let r = run(&args);
+    assert!(!r.stderr.contains("panicked"), "{cmd:?}: {}", r.stderr);
+    (r.max_rss_kb / 1024, r.code)
+}
+
+/// A generated memory case: its name, its generator, the sizes it is run at.
+type MemCase = (&'static str, fn(usize) -> Vec<u8>, &'static [usize]);
+
+/// Runs every format on every size of every case; asserts each peak under
+/// [`MAX_RSS_MB`] and returns the peaks by (case, size, format).
+fn peaks_in_every_format(cases: &[MemCase]) -> Vec<(&'static str, usize, String, i64)> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut peaks = Vec::new();
+    let mut over = Vec::new();
+    for &(name, make, sizes) in cases {
+        for &size in sizes {
+            let file = dir.path().join(format!("{name}-{size}.pcap"));
+            std::fs::write(&file, make(size)).unwrap();
+            for cmd in EVERY_FORMAT {
+                let (mb, code) = peak_mb(cmd, &file);
+                let what = cmd.join(" ");
+                assert!(code == 0 || code == 1, "{name} {size} {what}: exit {code}");
+                eprintln!("{name} {size} {what}: {mb} MB");
+                if mb >= MAX_RSS_MB {
+                    over.push(format!("{name} {size} `{what}`: {mb} MB"));
+                }
+                peaks.push((name, size, what, mb));
+            }
+            std::fs::remove_file(&file).unwrap();
+        }
+    }
+    assert!(
+        over.is_empty(),
+        "peak memory over {MAX_RSS_MB} MB:\n{}",
+        over.join("\n")
+    );
+    peaks
+}
+
+/// How much a run's peak may grow from the small to the large size of a
+/// case whose findings × packets grow 81-fold.
+const GROWTH_MB: i64 = 16;
+
+/// Issue #23: peak memory stays under [`MAX_RSS_MB`] in every format
+/// (`explain` in each, `streams` in each, `check` in each) on generated
+/// cases of each class at two sizes, and does not grow with findings ×
+/// packets. SYNTHETIC captures (built here with tests/support).
+///
+/// The amplified-evidence case at 900 packets took 295 MB in
+/// `check --format json` and 255 MB in `explain --format json` before
+/// both were streamed and evidence capped per item (23 and 26 MB after).
+/// Decoded bodies and messages run at one connection here; across several
+/// connections they wait for the run-wide budget (the ignored test below).
+#[test]
+fn memory_is_bounded_in_every_format() {
+    let peaks = peaks_in_every_format(&[
+        ("amplified-evidence", amplified_evidence, &[100, 900]),
+        ("one-byte-segments", one_byte_segments, &[10_000, 40_000]),
+        ("gzip-bodies", gzip_bodies, &[1]),
+        ("deflate-messages", deflate_messages, &[1]),
+    ]);
+    let at = |size: usize, what: &str| {
+        peaks
+            .iter()
+            .find(|p| p.0 == "amplified-evidence" && p.1 == size && p.2 == what)
+            .map(|p| p.3)
+            .unwrap()
+    };
+    for cmd in EVERY_FORMAT {
+        let what = cmd.join(" ");
+        let (small, large) = (at(100, &what), at(900, &what));
+        assert!(
+            large <= small + GROWTH_MB,
+            "`{what}`: {small} MB at 100 findings, {large} MB at 900 (each on 9x the packets)"
+        );
+    }
+}
+
+/// Issue #23: decoded content across connections (a gzip-encoded polling
+/// body inflating to 20 MiB per connection; a permessage-deflate message
+/// inflating to 17 MiB per connection) is capped per item, not per run, so
+/// memory grows with connections until the run-wide decoded-content budget
+/// exists. Measured (debug build, peak MB):
+///
+/// | case | text | ndjson | json | markdown | streams text/json | check (any) |
+/// |---|---|---|---|---|---|---|
+/// | gzip, 3 connections | 244 | 234 | 269 | 268 | 190 | 174 |
+/// | deflate, 3 connections | 198 | 188 | 194 | 225 | 131 / 95 | 96 |
+///
+/// (6 connections: see the commit that added this test.)
+#[test]
+#[ignore = "waits for #25/#23 provenance"]
+fn memory_is_bounded_with_decoded_content_across_connections() {
+    peaks_in_every_format(&[
+        ("gzip-bodies", gzip_bodies, &[3, 6]),
+        ("deflate-messages", deflate_messages, &[3, 6]),
+    ]);
+}
+
+/// Evidence lists at most 100 packets per item, and says how many more
+/// the step has: `frames` + `frames_omitted` is the step's packet count in
+/// the ndjson trace. SYNTHETIC (the amplified-evidence case).
+#[test]
+fn check_evidence_lists_are_capped_per_item() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("amplified.pcap");
+    std::fs::write(&file, amplified_evidence(300)).unwrap();
+    let trace = run(&[
+        "explain".as_ref(),
+        "--format".as_ref(),
+        "ndjson".as_ref(),
+        file.as_os_str(),
+    ]);
+    let packets: std::collections::HashMap<u64, usize> = trace
+        .stdout_string()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["type"] == "step")
+        .map(|v| {
+            (
+                v["step"].as_u64().unwrap(),
+                v["frames"].as_array().unwrap().len(),
+            )
+        })
+        .collect();
+    let r = run(&[
+        "check".as_ref(),
+        "--format".as_ref(),
+        "json".as_ref(),
+        file.as_os_str(),
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout_string()).unwrap();
+    let mut capped = 0;
+    for rule in doc["captures"][0]["rules"].as_array().unwrap() {
+        for e in rule["evidence"].as_array().unwrap() {
+            let listed = e["frames"].as_array().unwrap().len();
+            let omitted = e.get("frames_omitted").map_or(0, |n| n.as_u64().unwrap());
+            assert!(listed <= 100, "{e}");
+            let step = e["step"].as_u64().unwrap();
+            assert_eq!(listed + omitted as usize, packets[&step], "step {step}");
+            capped += usize::from(omitted > 0);
+        }
+    }
+    assert!(capped >= 299, "{capped} capped pieces of evidence");
+}

@@ -4,10 +4,10 @@
 //! document's memory is that of its largest member, not of the document.
 //!
 //! A member's value is either streamed further (an array or object opened
-//! with [`Pretty::open`]) or a small `serde_json::Value`, written with
-//! serde_json's pretty printer and re-indented to its depth: JSON strings
-//! hold no raw line break, so every line break in its output is one the
-//! printer put between members.
+//! with [`Pretty::open`]) or a `serde_json::Value`, written with
+//! serde_json's pretty printer and re-indented to its depth on the way
+//! out: JSON strings hold no raw line break, so every line break in its
+//! output is one the printer put between members.
 
 use std::io::{self, Write};
 
@@ -18,7 +18,7 @@ use serde_json::Value as J;
 pub struct Pretty<W: Write> {
     out: W,
     open: Vec<bool>,
-    /// Reused for each value before it is re-indented.
+    /// Reused for keys.
     buf: Vec<u8>,
 }
 
@@ -70,14 +70,7 @@ impl<W: Write> Pretty<W> {
     }
 
     fn indent(&mut self, depth: usize) -> io::Result<()> {
-        const SPACES: &[u8; 64] = &[b' '; 64];
-        let mut n = depth * 2;
-        while n > 0 {
-            let k = n.min(SPACES.len());
-            self.out.write_all(&SPACES[..k])?;
-            n -= k;
-        }
-        Ok(())
+        indent(&mut self.out, depth)
     }
 
     /// Starts the next member of the innermost array or object.
@@ -122,30 +115,57 @@ impl<W: Write> Pretty<W> {
         self.out.write_all(&[bracket])
     }
 
-    /// Writes `v` as the current value, pretty, at the current depth.
+    /// Writes `v` as the current value, pretty, at the current depth,
+    /// straight to the writer (a 16 MiB string is not copied again).
     pub fn value(&mut self, v: &J) -> io::Result<()> {
-        self.buf.clear();
-        super::jsonw::to_writer_pretty(&mut self.buf, v).map_err(io::Error::from)?;
-        let buf = std::mem::take(&mut self.buf);
         let depth = self.open.len();
-        let mut result = Ok(());
-        for (i, line) in buf.split(|&b| b == b'\n').enumerate() {
-            if i > 0 {
-                result = self.out.write_all(b"\n").and_then(|()| self.indent(depth));
-            }
-            result = result.and_then(|()| self.out.write_all(line));
-            if result.is_err() {
-                break;
-            }
-        }
-        self.buf = buf;
-        result
+        let mut w = Reindent {
+            out: &mut self.out,
+            depth,
+        };
+        super::jsonw::to_writer_pretty(&mut w, v).map_err(io::Error::from)
     }
 
     /// `key: v`.
     pub fn entry(&mut self, key: &str, v: &J) -> io::Result<()> {
         self.key(key)?;
         self.value(v)
+    }
+}
+
+/// Two spaces per level.
+fn indent<W: Write + ?Sized>(out: &mut W, depth: usize) -> io::Result<()> {
+    const SPACES: &[u8; 64] = &[b' '; 64];
+    let mut n = depth * 2;
+    while n > 0 {
+        let k = n.min(SPACES.len());
+        out.write_all(&SPACES[..k])?;
+        n -= k;
+    }
+    Ok(())
+}
+
+/// Passes serde_json's pretty output through, indenting every line after
+/// the first by `depth` more levels.
+struct Reindent<'a, W: Write> {
+    out: &'a mut W,
+    depth: usize,
+}
+
+impl<W: Write> Write for Reindent<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut rest = buf;
+        while let Some(i) = rest.iter().position(|&b| b == b'\n') {
+            self.out.write_all(&rest[..=i])?;
+            indent(self.out, self.depth)?;
+            rest = &rest[i + 1..];
+        }
+        self.out.write_all(rest)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
