@@ -140,7 +140,7 @@ pub fn write_fenced(out: &mut dyn io::Write, info: &str, content: &str) -> io::R
         }
     }
     let fence = "`".repeat((longest + 1).max(3));
-    write!(out, "{fence}{info}\n")?;
+    writeln!(out, "{fence}{info}")?;
     out.write_all(content.as_bytes())?;
     if !content.ends_with('\n') {
         out.write_all(b"\n")?;
