@@ -211,6 +211,8 @@ pub struct JsonSink<W: std::io::Write> {
     connections: Pretty<Vec<u8>>,
     sessions: Pretty<Vec<u8>>,
     steps: Pretty<Spill>,
+    /// The step being written, compact.
+    line: Vec<u8>,
 }
 
 impl<W: std::io::Write> JsonSink<W> {
@@ -224,6 +226,7 @@ impl<W: std::io::Write> JsonSink<W> {
             connections: Pretty::nested(Vec::new(), 2, false),
             sessions: Pretty::nested(Vec::new(), 2, false),
             steps: Pretty::nested(Spill::default(), 2, false),
+            line: Vec::new(),
         }
     }
 }
@@ -256,8 +259,7 @@ impl Spill {
 
 impl std::io::Write for Spill {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.mem.extend_from_slice(buf);
-        if self.mem.len() >= Spill::AT && !self.no_file {
+        if self.mem.len() + buf.len() >= Spill::AT && !self.no_file {
             if self.file.is_none() {
                 match tempfile::tempfile() {
                     Ok(f) => self.file = Some(f),
@@ -265,10 +267,14 @@ impl std::io::Write for Spill {
                 }
             }
             if let Some(f) = &mut self.file {
+                // A long run (a 16 MiB payload's hex) goes straight on.
                 f.write_all(&self.mem)?;
                 self.mem.clear();
+                f.write_all(buf)?;
+                return Ok(buf.len());
             }
         }
+        self.mem.extend_from_slice(buf);
         Ok(buf.len())
     }
 
@@ -323,8 +329,12 @@ impl<W: std::io::Write> crate::analyze::Sink for JsonSink<W> {
             self.sessions.value(&session(s, self.number))?;
         }
         if self.filter.step_shown(s) {
+            // The ndjson writer's bytes (serde_json's for `step`), re-laid
+            // pretty: no value tree of a 16 MiB payload is built.
+            self.line.clear();
+            super::jsonw::step(&mut self.line, s, self.number, self.origin);
             self.steps.element()?;
-            self.steps.value(&step(s, self.number, self.origin))?;
+            self.steps.compact(&self.line)?;
         }
         Ok(())
     }
@@ -376,6 +386,15 @@ mod tests {
         }
         assert!(want.len() > 2 * Spill::AT);
         assert!(spill.file.is_some() && spill.mem.len() < Spill::AT);
+        let long = vec![b'h'; 3 * Spill::AT];
+        spill.write_all(&long).unwrap();
+        want.extend_from_slice(&long);
+        assert!(
+            spill.mem.capacity() < 2 * Spill::AT,
+            "a long write stays out of memory"
+        );
+        spill.write_all(b"tail").unwrap();
+        want.extend_from_slice(b"tail");
         let mut got = Vec::new();
         spill.copy_to(&mut got).unwrap();
         assert!(got == want);

@@ -126,6 +126,14 @@ impl<W: Write> Pretty<W> {
         super::jsonw::to_writer_pretty(&mut w, v).map_err(io::Error::from)
     }
 
+    /// Writes compact JSON (as serde_json or [`super::jsonw`] writes it: no
+    /// whitespace) as the current value, pretty, at the current depth:
+    /// what [`Pretty::value`] writes for the same value, without building it.
+    pub fn compact(&mut self, compact: &[u8]) -> io::Result<()> {
+        let depth = self.open.len();
+        compact_to_pretty(&mut self.out, compact, depth)
+    }
+
     /// `key: v`.
     pub fn entry(&mut self, key: &str, v: &J) -> io::Result<()> {
         self.key(key)?;
@@ -143,6 +151,63 @@ fn indent<W: Write + ?Sized>(out: &mut W, depth: usize) -> io::Result<()> {
         n -= k;
     }
     Ok(())
+}
+
+/// Re-lays compact JSON as serde_json's pretty printer lays it out: a line
+/// per member, two spaces per level (`depth` levels to start with), `": "`
+/// after keys, `[]` / `{}` when empty. Bytes inside strings are copied as
+/// they are.
+fn compact_to_pretty<W: Write + ?Sized>(out: &mut W, json: &[u8], depth: usize) -> io::Result<()> {
+    let mut level = depth;
+    let mut run = 0; // start of the bytes not yet written
+    let mut i = 0;
+    while i < json.len() {
+        match json[i] {
+            b'"' => {
+                // Skip the string: to its closing quote, past escapes.
+                i += 1;
+                while i < json.len() && json[i] != b'"' {
+                    i += if json[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+                continue;
+            }
+            open @ (b'{' | b'[') => {
+                let close = if open == b'{' { b'}' } else { b']' };
+                if json.get(i + 1) == Some(&close) {
+                    i += 2;
+                    continue;
+                }
+                out.write_all(&json[run..=i])?;
+                level += 1;
+                out.write_all(b"\n")?;
+                indent(out, level)?;
+            }
+            b'}' | b']' => {
+                out.write_all(&json[run..i])?;
+                level = level.saturating_sub(1);
+                out.write_all(b"\n")?;
+                indent(out, level)?;
+                out.write_all(&json[i..=i])?;
+            }
+            b',' => {
+                out.write_all(&json[run..=i])?;
+                out.write_all(b"\n")?;
+                indent(out, level)?;
+            }
+            b':' => {
+                out.write_all(&json[run..=i])?;
+                out.write_all(b" ")?;
+            }
+            _ => {
+                i += 1;
+                continue;
+            }
+        }
+        i += 1;
+        run = i;
+    }
+    out.write_all(&json[run.min(json.len())..])
 }
 
 /// Passes serde_json's pretty output through, indenting every line after
@@ -175,13 +240,13 @@ mod tests {
     use serde_json::json;
 
     /// Streams `v` member by member down to `depth`, then values.
-    fn stream(p: &mut Pretty<&mut Vec<u8>>, v: &J, depth: usize) {
+    fn stream(p: &mut Pretty<&mut Vec<u8>>, v: &J, depth: usize, relay: bool) {
         match v {
             J::Array(a) if depth > 0 => {
                 p.open(b'[').unwrap();
                 for e in a {
                     p.element().unwrap();
-                    stream(p, e, depth - 1);
+                    stream(p, e, depth - 1, relay);
                 }
                 p.close(b']').unwrap();
             }
@@ -189,9 +254,14 @@ mod tests {
                 p.open(b'{').unwrap();
                 for (k, e) in m {
                     p.key(k).unwrap();
-                    stream(p, e, depth - 1);
+                    stream(p, e, depth - 1, relay);
                 }
                 p.close(b'}').unwrap();
+            }
+            v if relay => {
+                let mut compact = Vec::new();
+                super::super::jsonw::to_writer(&mut compact, v).unwrap();
+                p.compact(&compact).unwrap();
             }
             v => p.value(v).unwrap(),
         }
@@ -203,6 +273,8 @@ mod tests {
     fn streamed_is_whole_document_pretty() {
         let docs = [
             json!({"a": [], "b": {}, "c": [1, [2, []], {"d": "x\ny\u{202e}"}], "e": null}),
+            // Structural bytes and escapes inside strings and keys.
+            json!({"k{[,:\"\\": "v]},:\"\\\"{", "[]": ["{}", "\\", "\\\"", -1.5e-7]}),
             json!([]),
             json!({}),
             json!([[], [[]], {"k": [{"l": {}}]}, "s", 1.5, -2, true]),
@@ -211,14 +283,25 @@ mod tests {
         for doc in &docs {
             let mut want = Vec::new();
             super::super::jsonw::to_writer_pretty(&mut want, doc).unwrap();
+            let mut compact = Vec::new();
+            super::super::jsonw::to_writer(&mut compact, doc).unwrap();
+            let mut relaid = Vec::new();
+            Pretty::new(&mut relaid).compact(&compact).unwrap();
+            assert_eq!(
+                String::from_utf8(relaid).unwrap(),
+                String::from_utf8(want.clone()).unwrap(),
+                "compact, re-laid"
+            );
             for depth in 0..6 {
-                let mut got = Vec::new();
-                stream(&mut Pretty::new(&mut got), doc, depth);
-                assert_eq!(
-                    String::from_utf8(got).unwrap(),
-                    String::from_utf8(want.clone()).unwrap(),
-                    "depth {depth}"
-                );
+                for relay in [false, true] {
+                    let mut got = Vec::new();
+                    stream(&mut Pretty::new(&mut got), doc, depth, relay);
+                    assert_eq!(
+                        String::from_utf8(got).unwrap(),
+                        String::from_utf8(want.clone()).unwrap(),
+                        "depth {depth}, relay {relay}"
+                    );
+                }
             }
         }
     }
