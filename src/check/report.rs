@@ -283,4 +283,28 @@ mod tests {
         assert_eq!(p.verdict(Verdict::Failed), "\x1b[1;31mFAILED\x1b[0m");
         assert_eq!(Paint::default().verdict(Verdict::NonStrict), "NON-STRICT");
     }
+
+    /// Synthetic evidence: a capped packet list says how many were left
+    /// out; the message is escaped.
+    #[test]
+    fn evidence_lines_say_what_the_packet_list_left_out() {
+        let mut e = Evidence {
+            step: 7,
+            conn: 2,
+            dir: crate::step::Dir::C2s,
+            frames: (10..110).collect(),
+            frames_omitted: 0,
+            kind: "engineio.packet",
+            message: "bad\u{202e}".into(),
+        };
+        assert_eq!(
+            evidence_line(&e),
+            "step 7, conn 2 c2s, packets 10–109: bad\\u{202e}"
+        );
+        e.frames_omitted = 1900;
+        assert_eq!(
+            evidence_line(&e),
+            "step 7, conn 2 c2s, packets 10–109 and 1900 more: bad\\u{202e}"
+        );
+    }
 }
