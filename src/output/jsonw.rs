@@ -70,7 +70,12 @@ pub fn str(out: &mut Vec<u8>, s: &str) {
 /// (C1 controls), `D8` (U+061C), `E2` (U+200E/F, U+2028-202E, U+2066-2069).
 /// A string without them is escaped on the fast path alone.
 fn may_hold_unsafe(s: &str) -> bool {
-    s.bytes().any(|b| matches!(b, 0x7f | 0xc2 | 0xd8 | 0xe2))
+    // Whole 32-byte blocks without an early exit, so the test vectorises.
+    s.as_bytes().chunks(32).any(|block| {
+        block.iter().fold(false, |seen, &b| {
+            seen | matches!(b, 0x7f | 0xc2 | 0xd8 | 0xe2)
+        })
+    })
 }
 
 /// Splits `s` at the characters at or above DEL that
@@ -729,6 +734,15 @@ mod tests {
             }
             let back: String = serde_json::from_str(&text).unwrap();
             assert_eq!(back, s);
+        }
+        // Past the first 32-byte block, and across a block boundary.
+        for at in [31, 32, 45, 63, 64, 100] {
+            for c in ['\u{9b}', '\u{202e}', '\u{7f}', '\u{61c}'] {
+                let s = format!("{}{c}{}", "x".repeat(at), "y".repeat(40));
+                let text = String::from_utf8(direct(&s)).unwrap();
+                assert!(!text.contains(c), "{at}: {text:?}");
+                assert_eq!(direct(&s), via_serde(&s));
+            }
         }
     }
 }
