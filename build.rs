@@ -1,11 +1,46 @@
 //! Embeds the bundled course: every `lessons/*.yaml` file, sorted by name,
 //! becomes an `include_str!` entry of `$OUT_DIR/bundled_lessons.rs`. Works
 //! with no lesson files (an empty list); reruns when `lessons/` changes.
+//!
+//! Also tells the tests which optional tools are missing, so the tests that
+//! need one are compiled `#[ignore = "why"]` and `cargo test`'s summary
+//! shows them as ignored, with the reason, instead of a silent "ok": a cfg
+//! `dispel_missing_<tool>` per missing tool. Under `CI=true` none is set,
+//! so those tests run and fail on a missing tool. Reruns when `PATH`, `CI`
+//! or `DISPEL_SOURCES` change (install a tool in place: `touch build.rs`).
 
 use std::fmt::Write as _;
 use std::path::Path;
 
+/// Optional tools: (cfg suffix, whether it is present).
+fn tools() -> [(&'static str, bool); 5] {
+    let runs = |cmd: &str, args: &[&str]| {
+        std::process::Command::new(cmd)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    [
+        ("tshark", runs("tshark", &["--version"])),
+        ("tmux", runs("tmux", &["-V"])),
+        ("python3", runs("python3", &["--version"])),
+        ("jsonschema", runs("python3", &["-c", "import jsonschema"])),
+        ("sources", std::env::var_os("DISPEL_SOURCES").is_some()),
+    ]
+}
+
 fn main() {
+    println!("cargo:rerun-if-env-changed=PATH");
+    println!("cargo:rerun-if-env-changed=CI");
+    println!("cargo:rerun-if-env-changed=DISPEL_SOURCES");
+    let ci = std::env::var("CI").as_deref() == Ok("true");
+    for (tool, present) in tools() {
+        println!("cargo::rustc-check-cfg=cfg(dispel_missing_{tool})");
+        if !present && !ci {
+            println!("cargo::rustc-cfg=dispel_missing_{tool}");
+        }
+    }
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("lessons");
     println!("cargo:rerun-if-changed={}", dir.display());
     let mut files: Vec<_> = std::fs::read_dir(&dir)

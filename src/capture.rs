@@ -452,6 +452,29 @@ impl CaptureReader {
                     self.keep_header(len, false);
                     Next::Skip(len)
                 }
+                // A packet naming an interface no IDB of its section
+                // describes has no link type or clock: the file is
+                // malformed (Wireshark refuses it too).
+                PcapBlockOwned::NG(Block::EnhancedPacket(epb))
+                    if epb.if_id as usize >= self.interfaces.len() =>
+                {
+                    Next::Error(CaptureError::Malformed {
+                        what: "pcapng enhanced packet block",
+                        offset,
+                        why: format!(
+                            "interface {} is not described: the section has {} interface description block(s)",
+                            epb.if_id,
+                            self.interfaces.len()
+                        ),
+                    })
+                }
+                PcapBlockOwned::NG(Block::SimplePacket(_)) if self.interfaces.is_empty() => {
+                    Next::Error(CaptureError::Malformed {
+                        what: "pcapng simple packet block",
+                        offset,
+                        why: "interface 0 is not described: the section has no interface description block".into(),
+                    })
+                }
                 PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => Next::Packet(Found {
                     len,
                     data: offset_in(base, epb.data),

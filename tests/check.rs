@@ -796,14 +796,18 @@ fn csv_has_a_row_per_capture_matching_the_json() {
     let mut lines = text.lines();
     assert_eq!(
         lines.next(),
-        Some(dispel::output::csv::HEADER.join(",").as_str())
+        Some(dispel::check::render::csv::HEADER.join(",").as_str())
     );
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     let json = json_of(&dispel(&["check", "captures", "--format", "json"]));
     let caps = json["captures"].as_array().unwrap();
     assert_eq!(rows.len(), caps.len());
     for (row, c) in rows.iter().zip(caps) {
-        assert_eq!(row.len(), dispel::output::csv::HEADER.len(), "{row:?}");
+        assert_eq!(
+            row.len(),
+            dispel::check::render::csv::HEADER.len(),
+            "{row:?}"
+        );
         assert_eq!(row[0], c["file"]);
         assert_eq!(row[1], c["status"]);
         assert_eq!(row[6], c["verdicts"]["OK"].to_string());

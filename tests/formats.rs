@@ -637,6 +637,114 @@ fn pcapng_interface_numbers_run_across_sections() {
     assert_eq!(streams(&t, 0), expected_streams());
 }
 
+/// A packet block naming an interface no IDB of its section describes
+/// (SYNTHETIC: section 2 has one interface, a packet names interface 7, as
+/// in the file Wireshark refuses with "interface index 7 is not less than
+/// section interface count 1"): the file is malformed at that block's
+/// offset; every packet before it is still decoded, nothing after.
+#[test]
+fn pcapng_packet_on_an_undescribed_interface_is_an_error_at_its_offset() {
+    let segs = segs();
+    let mut ng = PcapNg::default();
+    ng.section();
+    ng.interface(1, 6);
+    ng.interface(1, 6);
+    ng.section();
+    ng.interface(1, 6);
+    for (i, seg) in segs.iter().enumerate().take(4) {
+        ng.packet(
+            0,
+            BASE_SECS as u64 + i as u64,
+            0,
+            &ethernet(&ip_packet(seg, CLIENT, SERVER)),
+        );
+    }
+    let offset = ng.bytes.len();
+    // Interface 1 existed in the first section, not in this one.
+    for bad in [7, 1] {
+        let mut ng = ng.clone();
+        ng.packet_ticks(bad, 0, &ethernet(&ip_packet(&segs[4], CLIENT, SERVER)));
+        ng.section();
+        ng.interface(1, 6);
+        ng.packet(
+            0,
+            BASE_SECS as u64,
+            0,
+            &ethernet(&ip_packet(&segs[5], CLIENT, SERVER)),
+        );
+        let t = analyse(ng.bytes);
+        let error = t.error.as_deref().unwrap_or_default();
+        assert!(
+            error.contains(&format!("at byte {offset}"))
+                && error.contains(&format!("interface {bad} is not described")),
+            "{error:?}"
+        );
+        let report = t.report.as_ref().unwrap();
+        assert_eq!(report.packets, 4, "the packets before it, and no more");
+        assert!(
+            report
+                .notices
+                .iter()
+                .all(|n| !n.message.contains("link type"))
+        );
+        assert_eq!(shape(&t), expected_shape()[..3].to_vec());
+    }
+
+    // A simple packet block belongs to interface 0: without an IDB it is
+    // malformed too.
+    let mut ng = PcapNg::default();
+    ng.section();
+    let offset = ng.bytes.len();
+    ng.simple_packet(&ethernet(&ip_packet(&segs[0], CLIENT, SERVER)));
+    let t = analyse(ng.bytes);
+    let error = t.error.as_deref().unwrap_or_default();
+    assert!(
+        error.contains(&format!("at byte {offset}")) && error.contains("interface 0"),
+        "{error:?}"
+    );
+}
+
+/// The same file through the binary: exit 2, one `dispel: FILE: …` line
+/// naming the offset on stderr, the steps before it on stdout.
+#[test]
+fn pcapng_undescribed_interface_exits_2_after_printing_what_came_before() {
+    let segs = segs();
+    let mut ng = PcapNg::default();
+    ng.section();
+    ng.interface(1, 6);
+    for (i, seg) in segs.iter().enumerate().take(2) {
+        ng.packet(
+            0,
+            BASE_SECS as u64 + i as u64,
+            0,
+            &ethernet(&ip_packet(seg, CLIENT, SERVER)),
+        );
+    }
+    let offset = ng.bytes.len();
+    ng.packet_ticks(3, 0, &ethernet(&ip_packet(&segs[2], CLIENT, SERVER)));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad-interface.pcapng");
+    std::fs::write(&file, &ng.bytes).unwrap();
+    for format in ["text", "ndjson"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_dispel"))
+            .args(["explain", "--format", format])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{format}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.starts_with("dispel: ")
+                && stderr.contains("bad-interface.pcapng")
+                && stderr.contains(&format!("at byte {offset}")),
+            "{stderr}"
+        );
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert!(stdout.contains("tcp.syn-ack"), "{format}: {stdout}");
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Non-TCP, fragments, snap length
 // ---------------------------------------------------------------------------
@@ -834,12 +942,24 @@ fn tshark_count(path: &Path) -> Option<u64> {
     Some(String::from_utf8_lossy(&out.stdout).lines().count() as u64)
 }
 
+/// The independent walker agrees with Wireshark on every real capture's
+/// record count (the `real_*` tests then hold dispel to the walker).
+#[test]
+#[cfg_attr(
+    dispel_missing_tshark,
+    ignore = "tshark is not installed: record counts are not compared with Wireshark"
+)]
+fn real_capture_record_counts_match_tshark() {
+    for path in tools::captures() {
+        let walked = walk(&std::fs::read(&path).unwrap());
+        let n = tshark_count(&path).expect("tshark");
+        assert_eq!(walked.records, n, "{}: walker vs tshark", path.display());
+    }
+}
+
 fn run_real(name: &str) -> (Collect, Walk) {
     let path = tools::root().join("captures").join(name);
     let walked = walk(&std::fs::read(&path).unwrap());
-    if let Some(n) = tshark_count(&path) {
-        assert_eq!(walked.records, n, "{name}: walker vs tshark");
-    }
     let mut sink = Collect::default();
     let result = analyze::run_file(&path, &Options::default(), &mut sink);
     assert!(result.is_ok(), "{name}: {:?}", result.err());
@@ -917,7 +1037,13 @@ fn ndjson_step_writer_matches_serde_on_every_capture() {
         );
         for (i, s) in sink.steps.iter().enumerate() {
             let number = i as u64 + 1;
-            let want = serde_json::to_vec(&dispel::output::json::step(s, number, origin)).unwrap();
+            // serde_json with dispel's escaping rule (C1, DEL, BiDi too).
+            let mut want = Vec::new();
+            dispel::output::jsonw::to_writer(
+                &mut want,
+                &dispel::output::json::step(s, number, origin),
+            )
+            .unwrap();
             let mut got = Vec::new();
             dispel::output::jsonw::step(&mut got, s, number, origin);
             assert!(

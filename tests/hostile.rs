@@ -8,6 +8,7 @@
 //! tests/hostile/generate.py: the small ones are committed, the large ones
 //! (megabytes) are generated into a temporary directory when the test runs.
 
+mod support;
 mod tools;
 
 use std::path::{Path, PathBuf};
@@ -182,13 +183,13 @@ struct Scan {
     esc: bool,
     /// For each needle, whether it occurs.
     found: Vec<bool>,
-    /// Unsafe characters (text outputs only).
+    /// Unsafe characters (when scanned for).
     unsafe_chars: Vec<char>,
 }
 
 /// Streams over `path` in 64 KiB chunks, looking for ESC bytes and the
-/// `needles`; for text output (`text`), also for characters a terminal
-/// would act on (valid UTF-8 required).
+/// `needles`; with `text`, also for characters a terminal would act on
+/// (valid UTF-8 required).
 fn scan(path: &Path, needles: &[&str], text: bool) -> Scan {
     use std::io::Read;
     let mut f = std::fs::File::open(path).unwrap();
@@ -323,7 +324,8 @@ fn check(dir: &Path, case: &Case) {
                 _ => {}
             }
         }
-        let seen = scan(&r.stdout, &needles, !ndjson);
+        // Every output, JSON included, escapes the same characters.
+        let seen = scan(&r.stdout, &needles, true);
         if ndjson {
             must = Some(seen.found[0]);
             // Every line is JSON (parsed streaming, nothing kept).
@@ -333,13 +335,12 @@ fn check(dir: &Path, case: &Case) {
             {
                 v.unwrap_or_else(|e| panic!("{what}: not JSON: {e}"));
             }
-        } else {
-            assert!(
-                seen.unsafe_chars.is_empty(),
-                "{what}: raw {:?} in text output",
-                seen.unsafe_chars
-            );
         }
+        assert!(
+            seen.unsafe_chars.is_empty(),
+            "{what}: raw {:?} in the output",
+            seen.unsafe_chars
+        );
         let findings_code = match exit {
             Exit::Zero => 0,
             Exit::OneOnMust => i32::from(must.expect("the ndjson run comes first")),
@@ -398,6 +399,10 @@ fn small_hostile_cases() {
 }
 
 #[test]
+#[cfg_attr(
+    dispel_missing_python3,
+    ignore = "python3 is not installed: the large hostile captures are not generated"
+)]
 fn large_hostile_cases() {
     if !tools::have("python3") {
         return;
@@ -418,6 +423,10 @@ fn large_hostile_cases() {
 
 /// The committed files are what the script writes: regenerate and compare.
 #[test]
+#[cfg_attr(
+    dispel_missing_python3,
+    ignore = "python3 is not installed: the committed hostile captures are not regenerated"
+)]
 fn committed_cases_match_the_generator() {
     if !tools::have("python3") {
         return;
@@ -495,4 +504,328 @@ fn ndjson_keeps_capture_text_exact() {
         exact,
         "the ESC sequences are not in the ndjson as JSON escapes"
     );
+}
+
+/// Every character `dispel::sanitize::is_unsafe` names, which no output may
+/// print raw (C0 but line breaks and tabs, DEL, C1, the bidirectional
+/// controls, the line and paragraph separators).
+const UNSAFE_SAMPLE: &str = "\u{1b}[2J\u{7}\u{7f}\u{85}\u{9b}31m\u{9d}0;t\u{9c}\u{200e}\u{200f}\u{202a}\u{202b}\u{202c}\u{202d}\u{202e}\u{2066}\u{2067}\u{2068}\u{2069}\u{61c}\u{2028}\u{2029}";
+
+/// Every output format: `explain` in each, `streams` in each, `check` in
+/// each, with `--expect` so expectation names and details are rendered too.
+const EVERY_FORMAT: &[&[&str]] = &[
+    &["explain", "--format", "text"],
+    &["explain", "--format", "ndjson"],
+    &["explain", "--format", "json"],
+    &["explain", "--format", "markdown"],
+    &["streams", "--format", "text"],
+    &["streams", "--format", "json"],
+    &["check", "--format", "text"],
+    &["check", "--format", "json"],
+    &["check", "--format", "junit"],
+    &["check", "--format", "csv"],
+];
+
+/// One escaping rule for every output (issue #23). A SYNTHETIC capture,
+/// built with tests/support, carries the characters in a User-Agent, a
+/// text message, a close reason and the file's own name; every format must
+/// show each of them escaped, never raw, on stdout and stderr.
+#[test]
+fn every_format_escapes_the_same_control_characters() {
+    use support::*;
+    let ua = format!("User-Agent: x{UNSAFE_SAMPLE}y");
+    let mut conv = ws_handshake(&[ua.as_str()], &[]);
+    conv.push((true, ctext(&format!("hi{UNSAFE_SAMPLE}"))));
+    conv.push((false, stext(&format!("[\"ev\",\"{UNSAFE_SAMPLE}\"]"))));
+    let mut reason = close_body(1000, UNSAFE_SAMPLE.as_bytes());
+    reason.truncate(125);
+    conv.push((true, cframe(0x8, &reason)));
+    // A second close with a reason that is not UTF-8 (a finding quoting it).
+    conv.push((false, sframe(0x8, &close_body(4000, b"\xff\x9b\x1b[1m"))));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(format!("evil{UNSAFE_SAMPLE}.pcap"));
+    std::fs::write(&file, conv_pcap(&conv)).unwrap();
+    let expect = dir.path().join("expect.yaml");
+    std::fs::write(
+        &expect,
+        // YAML's own escapes: its files may not hold raw controls.
+        "title: \"t\\e[2J\\x9b\\u202e\"\nexpect:\n  - name: \"n\\e[2J\\x9b\\u202e\\u2066\"\n    kind: websocket.message\n    exactly: 5\n",
+    )
+    .unwrap();
+    for cmd in EVERY_FORMAT {
+        let mut args: Vec<&std::ffi::OsStr> = cmd.iter().map(|a| a.as_ref()).collect();
+        args.push(file.as_os_str());
+        if cmd[0] == "check" {
+            args.push("--expect".as_ref());
+            args.push(expect.as_os_str());
+        }
+        let r = run(&args);
+        assert!(
+            r.code == 0 || r.code == 1,
+            "{cmd:?}: exit {}: {}",
+            r.code,
+            r.stderr
+        );
+        let out = std::fs::read(&r.stdout).unwrap();
+        let out = String::from_utf8(out).unwrap_or_else(|e| panic!("{cmd:?}: not UTF-8: {e}"));
+        for (name, text) in [("stdout", out.as_str()), ("stderr", r.stderr.as_str())] {
+            let raw: Vec<char> = text
+                .chars()
+                .filter(|&c| c != '\n' && c != '\t' && dispel::sanitize::is_unsafe(c))
+                .collect();
+            assert!(raw.is_empty(), "{cmd:?}: raw {raw:?} on {name}");
+        }
+        // The characters were there to escape: the file name is in every
+        // format but `streams` text, escaped one way or another
+        // (as `\u{202e}`, `\u202e`, `&#x202e;`, or Markdown's `\\u\{202e\}`).
+        if cmd != &["streams", "--format", "text"] {
+            assert!(
+                out.contains("202e"),
+                "{cmd:?}: no escaped U+202E in the output"
+            );
+        }
+        if cmd.contains(&"json") || cmd.contains(&"ndjson") {
+            // JSON escapes keep the exact value.
+            let decoded: Vec<serde_json::Value> = serde_json::Deserializer::from_str(&out)
+                .into_iter()
+                .map(|v| v.unwrap_or_else(|e| panic!("{cmd:?}: not JSON: {e}")))
+                .collect();
+            fn strings(v: &serde_json::Value, out: &mut String) {
+                match v {
+                    serde_json::Value::String(s) => out.push_str(s),
+                    serde_json::Value::Array(a) => a.iter().for_each(|v| strings(v, out)),
+                    serde_json::Value::Object(m) => m.values().for_each(|v| strings(v, out)),
+                    _ => {}
+                }
+            }
+            let mut all = String::new();
+            decoded.iter().for_each(|v| strings(v, &mut all));
+            assert!(
+                all.contains(UNSAFE_SAMPLE),
+                "{cmd:?}: the exact text is lost"
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Memory in every format (issue #23)
+// ---------------------------------------------------------------------------
+
+/// SYNTHETIC: an Engine.IO 4 polling session whose POST body is `n`
+/// packets of the unknown type 7 (`7\x1e7\x1e…7`), the body sent one byte
+/// per TCP segment: `n` findings, each on a step whose body came in 2n
+/// packets (the amplified-evidence case).
+fn amplified_evidence(n: usize) -> Vec<u8> {
+    use support::*;
+    let open = eio_open(4, "s1", 25_000, 20_000);
+    let body = vec!["7"; n].join("\x1e").into_bytes();
+    let post = eio_post(4, "s1", &body);
+    let head = post.len() - body.len();
+    let mut ex = vec![(true, eio_get(4, None)), (false, eio_ok(open.as_bytes()))];
+    ex.push((true, post[..head].to_vec()));
+    ex.extend(post[head..].iter().map(|&b| (true, vec![b])));
+    ex.push((false, eio_ok(b"ok")));
+    conv_pcap(&ex)
+}
+
+/// `data` in TCP segments of at most `mss` bytes, one direction.
+fn segments(c2s: bool, data: &[u8], mss: usize) -> Vec<(bool, Vec<u8>)> {
+    data.chunks(mss).map(|c| (c2s, c.to_vec())).collect()
+}
+
+/// SYNTHETIC: `conns` Engine.IO polling connections, each answered with a
+/// gzip-encoded payload of one message that inflates to 20 MiB (past the
+/// 16 MiB body cap).
+fn gzip_bodies(conns: usize) -> Vec<u8> {
+    use std::io::Write;
+    use support::*;
+    let mut payload = b"4".to_vec();
+    payload.resize(20 << 20, b'a');
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(&payload).unwrap();
+    let gz = gz.finish().unwrap();
+    let mut resp = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
+        gz.len()
+    )
+    .into_bytes();
+    resp.extend_from_slice(&gz);
+    let mut ex = vec![(true, eio_get(4, None))];
+    ex.extend(segments(false, &resp, 1400));
+    conns_pcap(&vec![ex; conns])
+}
+
+/// SYNTHETIC: `conns` WebSocket connections with permessage-deflate, each
+/// carrying one client message that inflates to 17 MiB (past the 16 MiB
+/// inflate cap).
+fn deflate_messages(conns: usize) -> Vec<u8> {
+    use support::*;
+    let mut text = vec![b'x'; 17 << 20];
+    text[0] = b'{';
+    let frame = ws_frame(true, 0b100, 0x1, Some(WS_MASK), &deflate_message(&text));
+    let mut ex = ws_deflate_conv(&[]);
+    ex.extend(segments(true, &frame, 1400));
+    conns_pcap(&vec![ex; conns])
+}
+
+/// SYNTHETIC: one WebSocket text message of `len` bytes sent one byte per
+/// TCP segment (its frame and message steps each list `len` packets).
+fn one_byte_segments(len: usize) -> Vec<u8> {
+    use support::*;
+    let frame = ctext(&"y".repeat(len));
+    let mut ex = ws_conv(&[]);
+    ex.extend(segments(true, &frame, 1));
+    conv_pcap(&ex)
+}
+
+/// Peak memory of `dispel ARGS FILE` in MB, with the run's exit code.
+fn peak_mb(cmd: &[&str], file: &Path) -> (i64, i32) {
+    let mut args: Vec<&std::ffi::OsStr> = cmd.iter().map(|a| a.as_ref()).collect();
+    args.push(file.as_os_str());
+    let r = run(&args);
+    assert!(!r.stderr.contains("panicked"), "{cmd:?}: {}", r.stderr);
+    (r.max_rss_kb / 1024, r.code)
+}
+
+/// A generated memory case: its name, its generator, the sizes it is run at.
+type MemCase = (&'static str, fn(usize) -> Vec<u8>, &'static [usize]);
+
+/// Runs every format on every size of every case; asserts each peak under
+/// [`MAX_RSS_MB`] and returns the peaks by (case, size, format).
+fn peaks_in_every_format(cases: &[MemCase]) -> Vec<(&'static str, usize, String, i64)> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut peaks = Vec::new();
+    let mut over = Vec::new();
+    for &(name, make, sizes) in cases {
+        for &size in sizes {
+            let file = dir.path().join(format!("{name}-{size}.pcap"));
+            std::fs::write(&file, make(size)).unwrap();
+            for cmd in EVERY_FORMAT {
+                let (mb, code) = peak_mb(cmd, &file);
+                let what = cmd.join(" ");
+                assert!(code == 0 || code == 1, "{name} {size} {what}: exit {code}");
+                eprintln!("{name} {size} {what}: {mb} MB");
+                if mb >= MAX_RSS_MB {
+                    over.push(format!("{name} {size} `{what}`: {mb} MB"));
+                }
+                peaks.push((name, size, what, mb));
+            }
+            std::fs::remove_file(&file).unwrap();
+        }
+    }
+    assert!(
+        over.is_empty(),
+        "peak memory over {MAX_RSS_MB} MB:\n{}",
+        over.join("\n")
+    );
+    peaks
+}
+
+/// How much a run's peak may grow from the small to the large size of a
+/// case whose findings × packets grow 81-fold.
+const GROWTH_MB: i64 = 16;
+
+/// Issue #23: peak memory stays under [`MAX_RSS_MB`] in every format
+/// (`explain` in each, `streams` in each, `check` in each) on generated
+/// cases of each class at two sizes, and does not grow with findings ×
+/// packets. SYNTHETIC captures (built here with tests/support).
+///
+/// The amplified-evidence case at 900 packets took 295 MB in
+/// `check --format json` and 255 MB in `explain --format json` before
+/// both were streamed and evidence capped per item (23 and 26 MB after).
+/// Decoded bodies and messages run at one connection here; across several
+/// connections they wait for the run-wide budget (the ignored test below).
+#[test]
+fn memory_is_bounded_in_every_format() {
+    let peaks = peaks_in_every_format(&[
+        ("amplified-evidence", amplified_evidence, &[100, 900]),
+        ("one-byte-segments", one_byte_segments, &[10_000, 40_000]),
+        ("gzip-bodies", gzip_bodies, &[1]),
+        ("deflate-messages", deflate_messages, &[1]),
+    ]);
+    let at = |size: usize, what: &str| {
+        peaks
+            .iter()
+            .find(|p| p.0 == "amplified-evidence" && p.1 == size && p.2 == what)
+            .map(|p| p.3)
+            .unwrap()
+    };
+    for cmd in EVERY_FORMAT {
+        let what = cmd.join(" ");
+        let (small, large) = (at(100, &what), at(900, &what));
+        assert!(
+            large <= small + GROWTH_MB,
+            "`{what}`: {small} MB at 100 findings, {large} MB at 900 (each on 9x the packets)"
+        );
+    }
+}
+
+/// Issue #23: decoded content across connections (a gzip-encoded polling
+/// body inflating to 20 MiB per connection; a permessage-deflate message
+/// inflating to 17 MiB per connection) is capped per item, not per run, so
+/// memory grows with connections until the run-wide decoded-content budget
+/// exists. Measured (debug build, peak MB; the runs over 200 fail):
+///
+/// | case | text | ndjson | json | markdown | streams text / json | check text / json / junit / csv |
+/// |---|---|---|---|---|---|---|
+/// | gzip, 3 connections | 232 | 266 | 270 | 271 | 190 / 190 | 174 / 174 / 174 / 174 |
+/// | gzip, 6 connections | 314 | 294 | 306 | 338 | 252 / 246 | 256 / 256 / 270 / 246 |
+/// | deflate, 3 connections | 198 | 179 | 196 | 210 | 94 / 94 | 96 / 96 / 96 / 96 |
+/// | deflate, 6 connections | 250 | 187 | 241 | 253 | 100 / 100 | 98 / 99 / 99 / 99 |
+#[test]
+#[ignore = "waits for #25/#23 provenance"]
+fn memory_is_bounded_with_decoded_content_across_connections() {
+    peaks_in_every_format(&[
+        ("gzip-bodies", gzip_bodies, &[3, 6]),
+        ("deflate-messages", deflate_messages, &[3, 6]),
+    ]);
+}
+
+/// Evidence lists at most 100 packets per item, and says how many more
+/// the step has: `frames` + `frames_omitted` is the step's packet count in
+/// the ndjson trace. SYNTHETIC (the amplified-evidence case).
+#[test]
+fn check_evidence_lists_are_capped_per_item() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("amplified.pcap");
+    std::fs::write(&file, amplified_evidence(300)).unwrap();
+    let trace = run(&[
+        "explain".as_ref(),
+        "--format".as_ref(),
+        "ndjson".as_ref(),
+        file.as_os_str(),
+    ]);
+    let packets: std::collections::HashMap<u64, usize> = trace
+        .stdout_string()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["type"] == "step")
+        .map(|v| {
+            (
+                v["step"].as_u64().unwrap(),
+                v["frames"].as_array().unwrap().len(),
+            )
+        })
+        .collect();
+    let r = run(&[
+        "check".as_ref(),
+        "--format".as_ref(),
+        "json".as_ref(),
+        file.as_os_str(),
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout_string()).unwrap();
+    let mut capped = 0;
+    for rule in doc["captures"][0]["rules"].as_array().unwrap() {
+        for e in rule["evidence"].as_array().unwrap() {
+            let listed = e["frames"].as_array().unwrap().len();
+            let omitted = e.get("frames_omitted").map_or(0, |n| n.as_u64().unwrap());
+            assert!(listed <= 100, "{e}");
+            let step = e["step"].as_u64().unwrap();
+            assert_eq!(listed + omitted as usize, packets[&step], "step {step}");
+            capped += usize::from(omitted > 0);
+        }
+    }
+    assert!(capped >= 299, "{capped} capped pieces of evidence");
 }

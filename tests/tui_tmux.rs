@@ -88,6 +88,10 @@ impl Drop for Tmux {
 }
 
 #[test]
+#[cfg_attr(
+    dispel_missing_tmux,
+    ignore = "tmux is not installed: the TUI is not run in a real terminal"
+)]
 fn steps_opens_help_and_quits_in_a_real_terminal() {
     if !tools::have("tmux") {
         return;
@@ -131,6 +135,10 @@ fn steps_opens_help_and_quits_in_a_real_terminal() {
 }
 
 #[test]
+#[cfg_attr(
+    dispel_missing_tmux,
+    ignore = "tmux is not installed: the TUI is not run in a real terminal"
+)]
 fn an_unreadable_capture_is_shown_then_exits_2() {
     if !tools::have("tmux") {
         return;

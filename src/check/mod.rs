@@ -19,6 +19,7 @@
 
 pub mod batch;
 pub mod expect;
+pub mod render;
 pub mod report;
 
 use std::io;
@@ -88,11 +89,26 @@ pub struct Evidence {
     pub step: u64,
     pub conn: ConnId,
     pub dir: Dir,
-    /// Capture packet numbers (Wireshark's `frame.number`).
+    /// Capture packet numbers (Wireshark's `frame.number`): the first
+    /// [`MAX_EVIDENCE_FRAMES`] of the step's.
     pub frames: Frames,
+    /// How many more packets the step has beyond `frames`.
+    pub frames_omitted: u64,
     pub kind: &'static str,
     /// The finding's sentence (empty for a matched expectation step).
     pub message: String,
+}
+
+/// Packets listed per piece of evidence. A step may list thousands (a body
+/// sent one byte per segment), and a thousand pieces of evidence each
+/// listing them made `check --format json` grow with findings × packets.
+pub const MAX_EVIDENCE_FRAMES: usize = 100;
+
+/// A step's packets as evidence lists them: the first
+/// [`MAX_EVIDENCE_FRAMES`], and how many more there are.
+fn evidence_frames(all: &[u64]) -> (Frames, u64) {
+    let kept = all.len().min(MAX_EVIDENCE_FRAMES);
+    (Frames::from_slice(&all[..kept]), (all.len() - kept) as u64)
 }
 
 /// One rule's verdict with the findings that earned it.
@@ -152,11 +168,13 @@ impl StepView {
     }
 
     pub fn evidence(&self, message: String) -> Evidence {
+        let (frames, frames_omitted) = evidence_frames(&self.frames);
         Evidence {
             step: self.number,
             conn: self.conn,
             dir: self.dir,
-            frames: Frames::from_slice(&self.frames),
+            frames,
+            frames_omitted,
             kind: self.kind,
             message,
         }
@@ -409,11 +427,13 @@ impl Sink for CheckSink<'_> {
             let acc = self.found.entry(f.rule.id).or_default();
             acc.count += 1;
             if acc.evidence.len() < MAX_EVIDENCE {
+                let (frames, frames_omitted) = evidence_frames(&step.frames);
                 acc.evidence.push(Evidence {
                     step: n,
                     conn: step.conn,
                     dir: step.dir,
-                    frames: Frames::from_slice(&step.frames),
+                    frames,
+                    frames_omitted,
                     kind: step.kind,
                     message: f.message.clone(),
                 });

@@ -80,6 +80,9 @@ pub fn evidence_line(e: &Evidence) -> String {
         },
         frames_label(&e.frames)
     );
+    if e.frames_omitted > 0 {
+        s.push_str(&format!(" and {} more", e.frames_omitted));
+    }
     if !e.message.is_empty() {
         s.push_str(": ");
         s.push_str(&escape(&e.message));
@@ -279,5 +282,29 @@ mod tests {
         let p = Paint { enabled: true };
         assert_eq!(p.verdict(Verdict::Failed), "\x1b[1;31mFAILED\x1b[0m");
         assert_eq!(Paint::default().verdict(Verdict::NonStrict), "NON-STRICT");
+    }
+
+    /// Synthetic evidence: a capped packet list says how many were left
+    /// out; the message is escaped.
+    #[test]
+    fn evidence_lines_say_what_the_packet_list_left_out() {
+        let mut e = Evidence {
+            step: 7,
+            conn: 2,
+            dir: crate::step::Dir::C2s,
+            frames: (10..110).collect(),
+            frames_omitted: 0,
+            kind: "engineio.packet",
+            message: "bad\u{202e}".into(),
+        };
+        assert_eq!(
+            evidence_line(&e),
+            "step 7, conn 2 c2s, packets 10–109: bad\\u{202e}"
+        );
+        e.frames_omitted = 1900;
+        assert_eq!(
+            evidence_line(&e),
+            "step 7, conn 2 c2s, packets 10–109 and 1900 more: bad\\u{202e}"
+        );
     }
 }

@@ -11,7 +11,6 @@ use crate::check::batch::{self, Input};
 use crate::check::expect::ExpectFile;
 use crate::check::report::{self, Paint};
 use crate::check::{self, CheckOptions};
-use crate::output;
 use crate::sanitize::escape;
 
 #[derive(Debug, Clone, Args)]
@@ -157,18 +156,14 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 paint,
             )?;
         }
-        CheckFormat::Json => {
-            let doc = output::json::check_report(
-                &checks,
-                args.strict,
-                expect_file.as_deref().map(|f| (f, expect_title.as_deref())),
-            );
-            // Into io::Error, so a closed pipe is recognised as one.
-            serde_json::to_writer_pretty(&mut out, &doc).map_err(io::Error::from)?;
-            out.write_all(b"\n")?;
-        }
-        CheckFormat::Junit => output::junit::write(&mut out, &checks, args.strict)?,
-        CheckFormat::Csv => output::csv::write(&mut out, &checks, args.strict)?,
+        CheckFormat::Json => check::render::json::write(
+            &mut out,
+            &checks,
+            args.strict,
+            expect_file.as_deref().map(|f| (f, expect_title.as_deref())),
+        )?,
+        CheckFormat::Junit => check::render::junit::write(&mut out, &checks, args.strict)?,
+        CheckFormat::Csv => check::render::csv::write(&mut out, &checks, args.strict)?,
     }
     out.flush()?;
     Ok(ExitCode::from(check::exit_code(&checks, args.strict)))

@@ -3,6 +3,7 @@
 
 use serde_json::{Map, Value as J, json};
 
+use super::pretty::Pretty;
 use crate::analyze::{CaptureInfo, Rendered, Report};
 use crate::error::CaptureError;
 use crate::step::{Field, Finding, Step, Timestamp, Value};
@@ -195,16 +196,22 @@ pub fn summary(r: &Report, error: Option<&CaptureError>) -> J {
 
 /// `dispel explain --format json`: the whole trace as one document, built
 /// from the same objects as the ndjson lines (documented in
-/// `docs/output-formats.md`), written when the capture has been read.
+/// `docs/output-formats.md`). The document lists connections and sessions
+/// before steps, and both are known only at the end, so each step is
+/// rendered as it comes (pretty, at its final indentation) into a [`Spill`],
+/// which is copied out at the end: memory holds one step at a time, never
+/// the document.
 pub struct JsonSink<W: std::io::Write> {
     out: W,
     filter: super::Filter,
     origin: Timestamp,
-    number: u64,
     capture: Option<J>,
-    connections: Vec<J>,
-    sessions: Vec<J>,
-    steps: Vec<J>,
+    /// The rendered members of `connections`, `sessions` and `steps`.
+    connections: Pretty<Vec<u8>>,
+    sessions: Pretty<Vec<u8>>,
+    steps: Pretty<Spill>,
+    /// The step being written, compact.
+    line: Vec<u8>,
 }
 
 impl<W: std::io::Write> JsonSink<W> {
@@ -213,12 +220,64 @@ impl<W: std::io::Write> JsonSink<W> {
             out,
             filter,
             origin: Timestamp::default(),
-            number: 0,
             capture: None,
-            connections: Vec::new(),
-            sessions: Vec::new(),
-            steps: Vec::new(),
+            connections: Pretty::nested(Vec::new(), 2, false),
+            sessions: Pretty::nested(Vec::new(), 2, false),
+            steps: Pretty::nested(Spill::default(), 2, false),
+            line: Vec::new(),
         }
+    }
+}
+
+/// Rendered steps: in memory up to [`Spill::AT`] bytes, then in an unnamed
+/// temporary file (removed when dropped), so a long trace costs disk, not
+/// memory. If no temporary file can be made, everything stays in memory.
+#[derive(Default)]
+pub struct Spill {
+    mem: Vec<u8>,
+    file: Option<std::fs::File>,
+    /// A temporary file could not be made: stop trying.
+    no_file: bool,
+}
+
+impl Spill {
+    const AT: usize = 1 << 20;
+
+    /// Writes everything spilled, in order, to `out`.
+    fn copy_to(&mut self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        use std::io::{Seek, SeekFrom, Write as _};
+        if let Some(f) = &mut self.file {
+            f.flush()?;
+            f.seek(SeekFrom::Start(0))?;
+            std::io::copy(f, out)?;
+        }
+        out.write_all(&self.mem)
+    }
+}
+
+impl std::io::Write for Spill {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.mem.len() + buf.len() >= Spill::AT && !self.no_file {
+            if self.file.is_none() {
+                match tempfile::tempfile() {
+                    Ok(f) => self.file = Some(f),
+                    Err(_) => self.no_file = true,
+                }
+            }
+            if let Some(f) = &mut self.file {
+                // A long run (a 16 MiB payload's hex) goes straight on.
+                f.write_all(&self.mem)?;
+                self.mem.clear();
+                f.write_all(buf)?;
+                return Ok(buf.len());
+            }
+        }
+        self.mem.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -255,102 +314,86 @@ impl<W: std::io::Write> crate::analyze::Sink for JsonSink<W> {
 
     fn connection(&mut self, meta: &ConnMeta) -> std::io::Result<()> {
         if self.filter.conn_shown(meta.id) {
-            self.connections.push(connection(meta, self.origin));
+            self.connections.element()?;
+            self.connections.value(&connection(meta, self.origin))?;
         }
         Ok(())
     }
 
     fn step(&mut self, n: u64, s: &Step, _: Rendered<'_>) -> std::io::Result<()> {
-        self.number = n;
         if s.kind == "engineio.session" {
-            self.sessions.push(session(s, self.number));
+            self.sessions.element()?;
+            self.sessions.value(&session(s, n))?;
         }
         if self.filter.step_shown(s) {
-            self.steps.push(step(s, self.number, self.origin));
+            // The ndjson writer's bytes (serde_json's for `step`), re-laid
+            // pretty: no value tree of a 16 MiB payload is built.
+            self.line.clear();
+            super::jsonw::step(&mut self.line, s, n, self.origin);
+            self.steps.element()?;
+            self.steps.compact(&self.line)?;
         }
         Ok(())
     }
 
     fn finish(&mut self, report: &Report, error: Option<&CaptureError>) -> std::io::Result<()> {
-        let doc = json!({
-            "schema": super::SCHEMA_VERSION,
-            "capture": self.capture.take().unwrap_or(J::Null),
-            "connections": std::mem::take(&mut self.connections),
-            "sessions": std::mem::take(&mut self.sessions),
-            "steps": std::mem::take(&mut self.steps),
-            "summary": summary(report, error),
-        });
-        serde_json::to_writer_pretty(&mut self.out, &doc)?;
+        let mut doc = Pretty::new(&mut self.out);
+        doc.open(b'{')?;
+        doc.entry("schema", &J::from(super::SCHEMA_VERSION))?;
+        doc.entry("capture", &self.capture.take().unwrap_or(J::Null))?;
+        for (key, part) in [
+            ("connections", &mut self.connections),
+            ("sessions", &mut self.sessions),
+        ] {
+            doc.key(key)?;
+            doc.open(b'[')?;
+            doc.raw().write_all(part.raw())?;
+            doc.set_nonempty(part.nonempty());
+            doc.close(b']')?;
+            *part = Pretty::nested(Vec::new(), 2, false);
+        }
+        doc.key("steps")?;
+        doc.open(b'[')?;
+        self.steps.raw().copy_to(doc.raw())?;
+        doc.set_nonempty(self.steps.nonempty());
+        doc.close(b']')?;
+        self.steps = Pretty::nested(Spill::default(), 2, false);
+        doc.entry("summary", &summary(report, error))?;
+        doc.close(b'}')?;
         self.out.write_all(b"\n")?;
         self.out.flush()
     }
 }
 
-/// `dispel check --format json`: one document over every capture.
-pub fn check_report(
-    checks: &[crate::check::CaptureCheck],
-    strict: bool,
-    expect: Option<(&str, Option<&str>)>,
-) -> J {
-    use crate::check::{Evidence, Status, Verdict};
-    let ev = |e: &Evidence| {
-        json!({
-            "step": e.step,
-            "conn": e.conn,
-            "dir": e.dir.as_str(),
-            "frames": e.frames,
-            "kind": e.kind,
-            "message": e.message,
-        })
-    };
-    let captures: Vec<J> = checks
-        .iter()
-        .map(|c| {
-            let counts = c.counts();
-            let mut verdicts = Map::new();
-            for v in Verdict::ALL {
-                verdicts.insert(v.as_str().into(), json!(counts[v as usize]));
-            }
-            json!({
-                "file": c.file,
-                "status": c.status(strict).as_str(),
-                "error": c.error,
-                "format": c.format,
-                "packets": c.packets,
-                "connections": c.connections,
-                "steps": c.steps,
-                "verdicts": verdicts,
-                "rules": c.rules.iter().map(|r| json!({
-                    "rule": r.rule.id,
-                    "severity": r.rule.severity.as_str(),
-                    "section": r.rule.section,
-                    "title": r.rule.title,
-                    "verdict": r.verdict.as_str(),
-                    "findings": r.count,
-                    "evidence": r.evidence.iter().map(ev).collect::<Vec<_>>(),
-                })).collect::<Vec<_>>(),
-                "expectations": c.expectations.iter().map(|e| json!({
-                    "name": e.name,
-                    "passed": e.passed,
-                    "requirement": e.requirement,
-                    "detail": e.detail,
-                    "evidence": e.evidence.iter().map(ev).collect::<Vec<_>>(),
-                })).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
-    let count = |s: Status| checks.iter().filter(|c| c.status(strict) == s).count();
-    json!({
-        "schema": super::SCHEMA_VERSION,
-        "strict": strict,
-        "expectations": expect.map(|(file, title)| json!({"file": file, "title": title})),
-        "captures": captures,
-        "summary": {
-            "captures": checks.len(),
-            "passed": count(Status::Passed),
-            "failed": count(Status::Failed),
-            "errors": count(Status::Error),
-            "exit_code": crate::check::exit_code(checks, strict),
-        },
-    })
+#[cfg(test)]
+mod tests {
+    use super::Spill;
+    use std::io::Write;
+
+    /// What goes into a spill comes out in order, across the move from
+    /// memory to the temporary file and after it.
+    #[test]
+    fn spill_keeps_every_byte_in_order() {
+        let mut spill = Spill::default();
+        let mut want = Vec::new();
+        for i in 0..40_000u32 {
+            let chunk = format!("{i:08} {}\n", "x".repeat((i % 97) as usize));
+            spill.write_all(chunk.as_bytes()).unwrap();
+            want.extend_from_slice(chunk.as_bytes());
+        }
+        assert!(want.len() > 2 * Spill::AT);
+        assert!(spill.file.is_some() && spill.mem.len() < Spill::AT);
+        let long = vec![b'h'; 3 * Spill::AT];
+        spill.write_all(&long).unwrap();
+        want.extend_from_slice(&long);
+        assert!(
+            spill.mem.capacity() < 2 * Spill::AT,
+            "a long write stays out of memory"
+        );
+        spill.write_all(b"tail").unwrap();
+        want.extend_from_slice(b"tail");
+        let mut got = Vec::new();
+        spill.copy_to(&mut got).unwrap();
+        assert!(got == want);
+    }
 }

@@ -48,12 +48,71 @@ fn escape_mask(w: u64) -> u64 {
     (control | quote | backslash) & HIGHS
 }
 
-/// `s` as a JSON string, escaped exactly as serde_json escapes it, eight
-/// bytes at a time.
+/// `s` as a JSON string: escaped as serde_json escapes it, eight bytes at
+/// a time, and every other character [`crate::sanitize::is_unsafe`] names
+/// (DEL, C1, the bidirectional controls, U+2028/2029) as `\u00XX` /
+/// `\u202e`, so no output carries them raw ([`Escaping`] gives serde_json
+/// the same rule).
 pub fn str(out: &mut Vec<u8>, s: &str) {
-    let s = s.as_bytes();
     out.reserve(s.len() + 10);
     out.push(b'"');
+    unsafe_aware(s, |run, special| {
+        serde_escaped(out, run.as_bytes());
+        if let Some(c) = special {
+            unicode(out, c);
+        }
+    });
+    out.push(b'"');
+}
+
+/// Lead bytes of the UTF-8 encodings of every character
+/// [`crate::sanitize::is_unsafe`] names above ASCII's controls: DEL, `C2`
+/// (C1 controls), `D8` (U+061C), `E2` (U+200E/F, U+2028-202E, U+2066-2069).
+/// A string without them is escaped on the fast path alone.
+fn may_hold_unsafe(s: &str) -> bool {
+    // Whole 32-byte blocks without an early exit, so the test vectorises.
+    s.as_bytes().chunks(32).any(|block| {
+        block.iter().fold(false, |seen, &b| {
+            seen | matches!(b, 0x7f | 0xc2 | 0xd8 | 0xe2)
+        })
+    })
+}
+
+/// Splits `s` at the characters at or above DEL that
+/// [`crate::sanitize::is_unsafe`] names: `each` gets the text before one
+/// (which may still hold what JSON itself escapes) and that character, and
+/// finally the rest with `None`.
+fn unsafe_aware(s: &str, mut each: impl FnMut(&str, Option<char>)) {
+    if !may_hold_unsafe(s) {
+        return each(s, None);
+    }
+    let mut start = 0;
+    for (i, c) in s.char_indices() {
+        if u32::from(c) >= 0x7f && crate::sanitize::is_unsafe(c) {
+            each(&s[start..i], Some(c));
+            start = i + c.len_utf8();
+        }
+    }
+    each(&s[start..], None);
+}
+
+/// `\uXXXX` for a character of the Basic Multilingual Plane (every unsafe
+/// character is), lowercase hex as serde_json writes C0 controls.
+fn unicode(out: &mut Vec<u8>, c: char) {
+    out.extend_from_slice(&unicode_escape(c));
+}
+
+fn unicode_escape(c: char) -> [u8; 6] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let v = u32::from(c);
+    debug_assert!(v <= 0xffff);
+    let hex = |shift: u32| HEX[((v >> shift) & 0xf) as usize];
+    [b'\\', b'u', hex(12), hex(8), hex(4), hex(0)]
+}
+
+/// The body of a JSON string, without quotes, escaped exactly as serde_json
+/// escapes it.
+fn serde_escaped(out: &mut Vec<u8>, s: &[u8]) {
     let words = s.chunks_exact(8);
     let tail = words.remainder();
     for word in words {
@@ -79,7 +138,96 @@ pub fn str(out: &mut Vec<u8>, s: &str) {
         let real = HIGHS >> (8 * (8 - tail.len()));
         self::word(out, w, escape_mask(w) & real, tail.len());
     }
-    out.push(b'"');
+}
+
+/// serde_json's formatter `F` (compact or pretty) with [`str`]'s escaping:
+/// every document dispel writes through serde_json goes through it, so
+/// JSON, ndjson, `streams --format json` and `check --format json` escape
+/// the same characters as the step lines (and, as `\u…`, the same set the
+/// text formats show as `\x1b` / `\u{202e}`).
+pub struct Escaping<F>(pub F);
+
+impl<F: serde_json::ser::Formatter> serde_json::ser::Formatter for Escaping<F> {
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        // serde_json has escaped its own set already; the fragment holds
+        // none of it.
+        let mut result = Ok(());
+        unsafe_aware(fragment, |run, special| {
+            if result.is_ok() {
+                result = w.write_all(run.as_bytes());
+            }
+            if let (Ok(()), Some(c)) = (&result, special) {
+                result = w.write_all(&unicode_escape(c));
+            }
+        });
+        result
+    }
+
+    fn begin_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_array(w)
+    }
+    fn end_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_array(w)
+    }
+    fn begin_array_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.0.begin_array_value(w, first)
+    }
+    fn end_array_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_array_value(w)
+    }
+    fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_object(w)
+    }
+    fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_object(w)
+    }
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.0.begin_object_key(w, first)
+    }
+    fn end_object_key<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_object_key(w)
+    }
+    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_object_value(w)
+    }
+    fn end_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_object_value(w)
+    }
+}
+
+/// `v` as compact JSON, escaped as [`str`] escapes.
+pub fn to_writer<W: std::io::Write, T: serde::Serialize + ?Sized>(
+    w: W,
+    v: &T,
+) -> serde_json::Result<()> {
+    let mut ser =
+        serde_json::Serializer::with_formatter(w, Escaping(serde_json::ser::CompactFormatter));
+    v.serialize(&mut ser)
+}
+
+/// `v` as serde_json's pretty JSON (two-space indent), escaped as [`str`]
+/// escapes.
+pub fn to_writer_pretty<W: std::io::Write, T: serde::Serialize + ?Sized>(
+    w: W,
+    v: &T,
+) -> serde_json::Result<()> {
+    let mut ser = serde_json::Serializer::with_formatter(
+        w,
+        Escaping(serde_json::ser::PrettyFormatter::new()),
+    );
+    v.serialize(&mut ser)
 }
 
 /// Appends the first `n` bytes of the little-endian word `w`, escaping
@@ -165,7 +313,7 @@ fn hex(out: &mut Vec<u8>, bytes: &[u8]) {
 /// findings): rare, and then exactly serde_json's bytes.
 fn serde<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
     // Writing to a Vec cannot fail, and these types always serialise.
-    let _ = serde_json::to_writer(out, v);
+    let _ = to_writer(out, v);
 }
 
 /// A JSON value, compact, as serde_json writes it.
@@ -407,8 +555,11 @@ pub fn step_tail(out: &mut Vec<u8>, s: &Step, origin: Timestamp) {
 mod tests {
     use super::*;
 
-    fn via_serde(s: &str) -> Vec<u8> {
-        serde_json::to_vec(s).unwrap()
+    /// serde_json's writer with the [`Escaping`] formatter.
+    fn via_serde<T: serde::Serialize + ?Sized>(v: &T) -> Vec<u8> {
+        let mut out = Vec::new();
+        to_writer(&mut out, v).unwrap();
+        out
     }
 
     fn direct(s: &str) -> Vec<u8> {
@@ -424,6 +575,13 @@ mod tests {
         let specials: Vec<char> = (0u8..0x20)
             .map(char::from)
             .chain(['"', '\\', '\u{7f}', 'é', '€', '😀', ' ', '!', '#', '[', ']'])
+            // Every unsafe character above ASCII, and safe ones sharing
+            // their UTF-8 lead byte.
+            .chain(['\u{80}', '\u{9b}', '\u{9f}', '\u{a0}', '\u{61c}', '\u{61b}'])
+            .chain([
+                '\u{200e}', '\u{200f}', '\u{2028}', '\u{202e}', '\u{2066}', '\u{2069}',
+            ])
+            .chain(['\u{2026}', '\u{206a}'])
             .collect();
         for len in 0..20 {
             for at in 0..len.max(1) {
@@ -459,7 +617,9 @@ mod tests {
     /// Synthetic: random strings over an alphabet dense in bytes to escape.
     #[test]
     fn random_strings_escape_as_serde_json_does() {
-        let alphabet: Vec<char> = "a\"\\\n\u{1}\u{1f} ~\u{7f}é😀".chars().collect();
+        let alphabet: Vec<char> = "a\"\\\n\u{1}\u{1f} ~\u{7f}é😀\u{9b}\u{202e}\u{a9}€"
+            .chars()
+            .collect();
         let mut x: u64 = 0x2545_f491_4f6c_dd1d;
         for _ in 0..20_000 {
             x ^= x << 13;
@@ -522,10 +682,10 @@ mod tests {
         s.fields.push(Field::new("c", "x"));
         s.fields.push(Field::new("a", 4u64));
         s.fields.push(Field::new("c", "y"));
-        let want = serde_json::to_vec(&super::super::json::step(&s, 7, Timestamp::default()));
+        let want = via_serde(&super::super::json::step(&s, 7, Timestamp::default()));
         let mut got = Vec::new();
         step(&mut got, &s, 7, Timestamp::default());
-        assert_eq!(got, want.unwrap());
+        assert_eq!(got, want);
         let text = String::from_utf8(got).unwrap();
         assert!(
             text.contains(r#""fields":{"a":[[1,2],3,4],"b":1,"c":["x","y"]}"#),
@@ -542,6 +702,47 @@ mod tests {
         .unwrap();
         let mut out = Vec::new();
         value(&mut out, &v);
-        assert_eq!(out, serde_json::to_vec(&v).unwrap());
+        assert_eq!(out, via_serde(&v));
+    }
+
+    /// Every character the text formats escape is escaped here too, as a
+    /// JSON `\u` escape that decodes back to it, by both writers, compact
+    /// and pretty; everything else passes through raw.
+    #[test]
+    fn unsafe_characters_are_escaped_and_round_trip() {
+        for v in 0..=0x10ffffu32 {
+            let Some(c) = char::from_u32(v) else { continue };
+            if !(crate::sanitize::is_unsafe(c) || v < 0x3000) {
+                continue;
+            }
+            let s = format!("a{c}b");
+            let direct = direct(&s);
+            let serde = via_serde(&s);
+            let mut pretty = Vec::new();
+            to_writer_pretty(&mut pretty, &s).unwrap();
+            assert_eq!(direct, serde, "{v:#x}");
+            assert_eq!(direct, pretty, "{v:#x}");
+            let text = String::from_utf8(direct).unwrap();
+            let raw = text.contains(c);
+            if crate::sanitize::is_unsafe(c) {
+                assert!(!raw, "{v:#x} raw in {text:?}");
+                if v >= 0x7f {
+                    assert_eq!(text, format!("\"a\\u{v:04x}b\""));
+                }
+            } else if c != '"' && c != '\\' {
+                assert!(raw, "{v:#x} escaped in {text:?}");
+            }
+            let back: String = serde_json::from_str(&text).unwrap();
+            assert_eq!(back, s);
+        }
+        // Past the first 32-byte block, and across a block boundary.
+        for at in [31, 32, 45, 63, 64, 100] {
+            for c in ['\u{9b}', '\u{202e}', '\u{7f}', '\u{61c}'] {
+                let s = format!("{}{c}{}", "x".repeat(at), "y".repeat(40));
+                let text = String::from_utf8(direct(&s)).unwrap();
+                assert!(!text.contains(c), "{at}: {text:?}");
+                assert_eq!(direct(&s), via_serde(&s));
+            }
+        }
     }
 }

@@ -123,11 +123,20 @@ pub fn md_inline(s: &str) -> String {
 /// backtick longer than the longest backtick run of the content (and at
 /// least three). Control characters are escaped; line breaks and tabs kept.
 pub fn fenced(info: &str, content: &str) -> String {
+    let mut s = Vec::new();
+    // Writing to a Vec cannot fail; the parts are UTF-8.
+    let _ = write_fenced(&mut s, info, content);
+    String::from_utf8(s).unwrap_or_default()
+}
+
+/// [`fenced`], written straight to `out`: a 16 MiB value is escaped once
+/// and not copied again.
+pub fn write_fenced(out: &mut dyn io::Write, info: &str, content: &str) -> io::Result<()> {
     let content = escape_with(content, true);
     let mut longest = 0;
     let mut run = 0;
-    for c in content.chars() {
-        if c == '`' {
+    for c in content.bytes() {
+        if c == b'`' {
             run += 1;
             longest = longest.max(run);
         } else {
@@ -135,13 +144,12 @@ pub fn fenced(info: &str, content: &str) -> String {
         }
     }
     let fence = "`".repeat((longest + 1).max(3));
-    let mut s = format!("{fence}{info}\n{content}");
+    writeln!(out, "{fence}{info}")?;
+    out.write_all(content.as_bytes())?;
     if !content.ends_with('\n') {
-        s.push('\n');
+        out.write_all(b"\n")?;
     }
-    s.push_str(&fence);
-    s.push('\n');
-    s
+    writeln!(out, "{fence}")
 }
 
 /// A classic hex dump: offset, 16 bytes in two groups of 8, ASCII.
@@ -271,7 +279,10 @@ impl<W: Write> MarkdownSink<'_, W> {
         }
         for (name, text) in blocks {
             let _ = writeln!(md, "`{}`:\n", md_code_safe(&name));
-            md.push_str(&fenced("", &text));
+            // Long values go out as they are escaped, not through `md`.
+            self.out.write_all(md.as_bytes())?;
+            md.clear();
+            write_fenced(&mut self.out, "", &text)?;
             md.push('\n');
         }
 

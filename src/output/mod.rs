@@ -4,13 +4,12 @@
 //! The ndjson and JSON shapes are contracts with graders, documented in
 //! `docs/output-formats.md`; change them only with a schema version bump.
 
-pub mod csv;
 pub mod json;
 pub mod jsonw;
-pub mod junit;
 pub mod markdown;
 pub mod mermaid;
 pub mod ndjson;
+pub mod pretty;
 pub mod streams;
 pub mod text;
 

@@ -50,7 +50,7 @@ impl<W: Write> NdjsonSink<W> {
     }
 
     fn line(&mut self, v: &J) -> io::Result<()> {
-        serde_json::to_writer(&mut self.buf, v)?;
+        jsonw::to_writer(&mut self.buf, v)?;
         self.end_line()
     }
 

@@ -92,6 +92,6 @@ pub fn json(out: &mut dyn Write, r: &Report, origin: Timestamp, file: &str) -> i
         "connections": r.connections.iter().map(|c| j::conn_stats(c, origin)).collect::<Vec<_>>(),
         "notices": r.notices.iter().map(|n| n.message.clone()).collect::<Vec<_>>(),
     });
-    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    super::jsonw::to_writer_pretty(&mut *out, &doc)?;
     writeln!(out)
 }

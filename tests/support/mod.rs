@@ -181,7 +181,7 @@ pub fn pcap_with(linktype: u32, records: &[Vec<u8>], nanos: bool, big_endian: bo
 
 /// A pcapng writer: sections, interfaces with link type and timestamp
 /// resolution (`if_tsresol`), enhanced packet blocks.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct PcapNg {
     pub bytes: Vec<u8>,
     resolutions: Vec<u8>,
@@ -229,6 +229,12 @@ impl PcapNg {
     pub fn packet(&mut self, iface: u32, secs: u64, nanos: u64, data: &[u8]) {
         let res = 10u64.pow(u32::from(self.resolutions[iface as usize]));
         let ts = secs * res + nanos * res / 1_000_000_000;
+        self.packet_ticks(iface, ts, data);
+    }
+
+    /// Adds a packet whose timestamp is `ts` ticks of its interface's
+    /// clock, on any interface number, described or not (a malformed file).
+    pub fn packet_ticks(&mut self, iface: u32, ts: u64, data: &[u8]) {
         let mut b = Vec::new();
         b.extend_from_slice(&iface.to_le_bytes());
         b.extend_from_slice(&((ts >> 32) as u32).to_le_bytes());
@@ -237,6 +243,14 @@ impl PcapNg {
         b.extend_from_slice(&(data.len() as u32).to_le_bytes());
         b.extend_from_slice(data);
         self.block(6, &b);
+    }
+
+    /// Adds a simple packet block (it belongs to interface 0).
+    pub fn simple_packet(&mut self, data: &[u8]) {
+        let mut b = Vec::new();
+        b.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        b.extend_from_slice(data);
+        self.block(3, &b);
     }
 }
 

@@ -7,6 +7,7 @@
 //! quote, CR or LF is quoted and its quotes doubled. Values that a
 //! spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`) are
 //! prefixed with `'`, since file names and messages come from users.
+//! Control and bidirectional characters are escaped as in text output.
 
 use std::io::{self, Write};
 
@@ -30,12 +31,14 @@ pub const HEADER: &[&str] = &[
     "error",
 ];
 
-/// One CSV field.
+/// One CSV field. Control and bidirectional characters other than line
+/// breaks and tabs are shown escaped (`\x1b`, `\u{202e}`), as in text.
 pub fn field(s: &str) -> String {
+    let s = crate::sanitize::escape_with(s, true);
     let s: String = if s.starts_with(['=', '+', '-', '@']) {
         format!("'{s}")
     } else {
-        s.to_string()
+        s.into_owned()
     };
     if s.contains([',', '"', '\r', '\n']) {
         format!("\"{}\"", s.replace('"', "\"\""))
@@ -94,5 +97,6 @@ mod tests {
         assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(field("two\nlines"), "\"two\nlines\"");
         assert_eq!(field("=cmd()"), "'=cmd()");
+        assert_eq!(field("a\u{9b}b\u{202e}"), "a\\u{9b}b\\u{202e}");
     }
 }

@@ -6,7 +6,9 @@
 //! otherwise goes to the test case's `<system-out>`; a capture that could not
 //! be read has an `<error>`. Text from captures is escaped, and characters
 //! XML 1.0 forbids (most C0 controls, lone surrogates cannot occur in Rust
-//! strings, U+FFFE/U+FFFF) are dropped, so the document always parses.
+//! strings, U+FFFE/U+FFFF) are dropped, so the document always parses;
+//! DEL, C1 and bidirectional controls are written as character references
+//! (`&#x202e;`), so none reaches a terminal raw.
 
 use std::fmt::Write as _;
 use std::io::{self, Write};
@@ -32,6 +34,11 @@ pub fn escape(s: &str) -> String {
             '\n' => out.push_str("&#10;"),
             '\r' => out.push_str("&#13;"),
             '\t' => out.push_str("&#9;"),
+            // DEL, C1 and the bidirectional controls are legal XML, but
+            // never raw on stdout: a character reference keeps their value.
+            c if crate::sanitize::is_unsafe(c) => {
+                let _ = write!(out, "&#x{:x};", u32::from(c));
+            }
             c => out.push(c),
         }
     }
@@ -192,5 +199,6 @@ mod tests {
         assert_eq!(escape("a\u{0}b\u{1b}c\u{fffe}d"), "abcd");
         assert_eq!(escape("tab\there"), "tab&#9;here");
         assert_eq!(escape("\u{1f600}"), "\u{1f600}");
+        assert_eq!(escape("a\u{9b}b\u{202e}c\u{7f}"), "a&#x9b;b&#x202e;c&#x7f;");
     }
 }
