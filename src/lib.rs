@@ -24,6 +24,7 @@ pub mod capture;
 pub mod check;
 pub mod cli;
 pub mod error;
+pub mod jsonw;
 pub mod kinds;
 pub mod lessons;
 pub mod limits;

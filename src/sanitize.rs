@@ -7,7 +7,7 @@
 //! reads ("Trojan Source", CVE-2021-42574). All are shown escaped, as
 //! `\x1b` or `\u{202e}`, so a student sees that they are there.
 //! JSON outputs escape the same set, as JSON `\u001b` / `\u202e` escapes
-//! that keep the exact value (`crate::output::jsonw`).
+//! that keep the exact value (`crate::jsonw`).
 
 use std::borrow::Cow;
 use std::fmt::Write;

@@ -408,11 +408,11 @@ fn sio_summary(
                     if i > 0 {
                         shown.push(b',');
                     }
-                    crate::output::jsonw::value(&mut shown, v);
+                    crate::jsonw::value(&mut shown, v);
                 }
                 shown.push(b']');
             }
-            _ => crate::output::jsonw::value(&mut shown, data),
+            _ => crate::jsonw::value(&mut shown, data),
         }
         s.push(' ');
         s.push_str(&crate::sanitize::preview(&shown, 60));
