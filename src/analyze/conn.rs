@@ -17,7 +17,7 @@ use super::http as httpstep;
 use super::layer::{Cx, Layer, Next};
 use super::stream::StreamBuf;
 use super::tcpsteps;
-use super::up::{Cmd, CtxSlot, Exchange, Request, Response, Up};
+use super::up::{CtxSlot, Exchange, Request, Response, Up};
 use super::ws::{self, Pings, WsDir};
 
 /// Caps of the protocol layers, so a hostile capture cannot make a run
@@ -248,14 +248,14 @@ impl ConnState {
         };
         let upgrade = handshake::request(&mut s, &m.head);
         let ctx = CtxSlot::default();
-        up.send(Cmd::Request(Box::new(Request {
+        up.request(Request {
             step: s,
             head: m.head,
             body: m.body,
             frames: m.frames,
             time: m.time,
             ctx: ctx.clone(),
-        })));
+        });
         let is_upgrade = upgrade.is_some();
         if self.requests.len() >= self.limits.max_pending_requests {
             self.requests.pop_front();
@@ -290,12 +290,12 @@ impl ConnState {
             ..
         }) = req
         else {
-            up.send(Cmd::Response(Box::new(Response {
+            up.response(Response {
                 step: s,
                 findings: Vec::new(),
                 ex: exchange(id, m, ctx),
                 body_now: true,
-            })));
+            });
             return;
         };
         let handshake::Answer {
@@ -314,18 +314,18 @@ impl ConnState {
             ctx: ex.ctx.clone(),
             ..ex
         });
-        up.send(Cmd::Response(Box::new(Response {
+        up.response(Response {
             step: s,
             findings,
             ex,
             body_now: false,
-        })));
+        });
         if let Some(a) = accept {
             up.step(a);
         }
         up.step(handshake);
         if let Some(body) = body {
-            up.send(Cmd::ResponseBody(Box::new(body)));
+            up.response_body(body);
         }
         if upgraded {
             // The test `Tracker::websocket_opened` makes: a plain WebSocket's
@@ -333,10 +333,7 @@ impl ConnState {
             self.engineio = crate::proto::engineio::parse_request_target(&target)
                 .and_then(|q| q.version())
                 .is_some();
-            up.send(Cmd::WsOpened {
-                channel: Channel::of(id),
-                target,
-            });
+            up.ws_opened(Channel::of(id), target);
             let c2s = deflate.map(|(c, _)| (true, c));
             let s2c = deflate.map(|(_, srv)| (true, srv));
             self.dirs[1].layer = Layer::WebSocket(Box::new(WsDir::new(

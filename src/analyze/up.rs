@@ -220,7 +220,30 @@ pub enum Up<'a> {
 }
 
 impl Up<'_> {
-    pub fn send(&mut self, cmd: Cmd) {
+    /// An HTTP request, for Engine.IO to read (it fills the request's
+    /// slot), then its step.
+    pub fn request(&mut self, r: Request) {
+        self.send(Cmd::Request(Box::new(r)));
+    }
+
+    /// An HTTP response, for Engine.IO to read, then its step.
+    pub fn response(&mut self, r: Response) {
+        self.send(Cmd::Response(Box::new(r)));
+    }
+
+    /// A response's body, for Engine.IO, after the connection's steps.
+    pub fn response_body(&mut self, ex: Exchange) {
+        self.send(Cmd::ResponseBody(Box::new(ex)));
+    }
+
+    /// An Engine.IO request's WebSocket upgrade succeeded on `channel`.
+    pub fn ws_opened(&mut self, channel: Channel, target: String) {
+        self.send(Cmd::WsOpened { channel, target });
+    }
+
+    /// The run's own commands (the capture, connections, the end); the
+    /// layers use the methods above.
+    pub(super) fn send(&mut self, cmd: Cmd) {
         match self {
             Up::Now(back, sink) => back.apply(&mut { cmd }, &[], &mut **sink),
             Up::Queue(batch, _) => batch.push(cmd),

@@ -274,6 +274,9 @@ impl WsDir {
         }
     }
 
+    /// One frame as a step: built in full, or lean (kind, packets,
+    /// findings) when the sink reads no frame fields — one path, the
+    /// fields and buffers skipped when not wanted.
     #[allow(clippy::too_many_arguments)]
     fn frame(
         &mut self,
@@ -292,64 +295,80 @@ impl WsDir {
         let payload_range = h.header_len..total;
         // Control frames are rare and carry the ping/pong and Close logic:
         // always built in full.
-        if !(self.detail.frame || h.opcode.is_control()) {
-            return self.lean_frame(s, raw, h, payload_range, &frames, time, up, out);
-        }
-        let b = s.add_buffer(
-            "stream",
-            Origin::Stream {
-                offset: buf.offset(),
-            },
-            Arc::from(raw),
-        );
-        // A masked frame's payload is unmasked straight into the buffer the
-        // step shows; an unmasked one is read where it lies. (Copies were
-        // the largest cost on bulk traffic.)
-        let unmasked: Option<Arc<[u8]>> = h.mask.map(|key| {
-            let mut u: Arc<[u8]> = Arc::from(&raw[payload_range.clone()]);
-            match Arc::get_mut(&mut u) {
-                Some(m) => crate::proto::ws::apply_mask(m, key, 0),
-                // A fresh Arc is never shared; unmask a copy if it were.
-                None => {
-                    let mut v = u.to_vec();
-                    crate::proto::ws::apply_mask(&mut v, key, 0);
-                    u = Arc::from(v);
+        let full = self.detail.frame || h.opcode.is_control();
+        // A lean frame is unmasked into a reused buffer; a full one straight
+        // into the buffer its step shows. (Copies were the largest cost on
+        // bulk traffic.)
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let mut stream = 0;
+        let mut unmasked: Option<Arc<[u8]>> = None;
+        let payload: &[u8] = if full {
+            stream = s.add_buffer(
+                "stream",
+                Origin::Stream {
+                    offset: buf.offset(),
+                },
+                Arc::from(raw),
+            );
+            unmasked = h.mask.map(|key| {
+                let mut u: Arc<[u8]> = Arc::from(&raw[payload_range.clone()]);
+                match Arc::get_mut(&mut u) {
+                    Some(m) => crate::proto::ws::apply_mask(m, key, 0),
+                    // A fresh Arc is never shared; unmask a copy if it were.
+                    None => {
+                        let mut v = u.to_vec();
+                        crate::proto::ws::apply_mask(&mut v, key, 0);
+                        u = Arc::from(v);
+                    }
                 }
+                u
+            });
+            match &unmasked {
+                Some(u) => u,
+                None => &raw[payload_range.clone()],
             }
-            u
-        });
-        let payload: &[u8] = match &unmasked {
-            Some(u) => u,
-            None => &raw[payload_range.clone()],
+        } else {
+            match h.mask {
+                Some(key) => {
+                    scratch.clear();
+                    scratch.extend_from_slice(&raw[payload_range.clone()]);
+                    crate::proto::ws::apply_mask(&mut scratch, key, 0);
+                    &scratch
+                }
+                None => &raw[payload_range.clone()],
+            }
         };
-        header_fields(&mut s, b, h);
-        payload_fields(&mut s, b, h, payload_range.clone(), unmasked.clone());
-        let pb = if h.masked { 1 } else { b };
-        let poff = if h.masked { 0 } else { payload_range.start };
-
         let events = self.assembler.push(h, payload);
         for e in &events {
             if let AssemblyEvent::Violation(v) = e {
                 s.findings.push(Finding::new(v.rule(), v.message()));
             }
         }
-        let mut summary = frame_summary(h, payload);
         let mut answers = None;
-        match h.opcode {
-            OpCode::Close => self.close_fields(&mut s, pb, poff, payload, &mut summary),
-            OpCode::Ping => {
-                s.fields.push(
-                    Field::new("websocket.payload.ping", Value::SpanBytes).span(Span::bytes(
-                        pb,
-                        poff,
-                        payload.len(),
-                    )),
-                );
+        if full {
+            header_fields(&mut s, stream, h);
+            payload_fields(&mut s, stream, h, payload_range.clone(), unmasked.clone());
+            let pb = if h.masked { 1 } else { stream };
+            let poff = if h.masked { 0 } else { payload_range.start };
+            let mut summary = frame_summary(h, payload);
+            match h.opcode {
+                OpCode::Close => self.close_fields(&mut s, pb, poff, payload, &mut summary),
+                OpCode::Ping => {
+                    s.fields.push(
+                        Field::new("websocket.payload.ping", Value::SpanBytes).span(Span::bytes(
+                            pb,
+                            poff,
+                            payload.len(),
+                        )),
+                    );
+                }
+                OpCode::Pong => answers = self.pong_fields(&mut s, pb, poff, payload, pings),
+                _ => {}
             }
-            OpCode::Pong => answers = self.pong_fields(&mut s, pb, poff, payload, pings),
-            _ => {}
+            s.summary = summary;
         }
-        s.summary = summary;
+        // (`extend`, not `extend_from_slice`: SmallVec's slice insert
+        // costs several times a push for the usual one frame.)
         self.msg_frames.extend(frames.iter().copied());
         if h.opcode == OpCode::Ping {
             let slot = StepSlot::default();
@@ -361,44 +380,12 @@ impl WsDir {
             up.ping(s, slot);
         } else if let Some(slot) = answers {
             up.pong(s, slot);
-        } else {
+        } else if full {
             up.step(s);
+        } else {
+            up.lean_step(s, self.detail.frame_unremarkable);
         }
-        self.after_frame(h, events, time, up, out);
-    }
-
-    /// A lean frame step: what the layers above need, and findings.
-    #[allow(clippy::too_many_arguments)]
-    fn lean_frame(
-        &mut self,
-        mut s: Step,
-        raw: &[u8],
-        h: &FrameHeader,
-        payload_range: std::ops::Range<usize>,
-        frames: &Frames,
-        time: Timestamp,
-        up: &mut Up<'_>,
-        out: &mut Deliveries,
-    ) {
-        let payload: &[u8] = match h.mask {
-            Some(key) => {
-                self.scratch.clear();
-                self.scratch.extend_from_slice(&raw[payload_range]);
-                crate::proto::ws::apply_mask(&mut self.scratch, key, 0);
-                &self.scratch
-            }
-            None => &raw[payload_range],
-        };
-        let events = self.assembler.push(h, payload);
-        for e in &events {
-            if let AssemblyEvent::Violation(v) = e {
-                s.findings.push(Finding::new(v.rule(), v.message()));
-            }
-        }
-        // (`extend`, not `extend_from_slice`: SmallVec's slice insert
-        // costs several times a push for the usual one frame.)
-        self.msg_frames.extend(frames.iter().copied());
-        up.lean_step(s, self.detail.frame_unremarkable);
+        self.scratch = scratch;
         self.after_frame(h, events, time, up, out);
     }
 
