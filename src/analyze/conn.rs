@@ -252,6 +252,7 @@ impl ConnState {
             step: s,
             head: m.head,
             body: m.body,
+            body_map: m.body_map,
             frames: m.frames,
             time: m.time,
             ctx: ctx.clone(),
@@ -310,6 +311,7 @@ impl ConnState {
         let body = (!upgraded).then(|| Exchange {
             head: ex.head.clone(),
             body: ex.body.clone(),
+            body_map: ex.body_map.clone(),
             frames: ex.frames.clone(),
             ctx: ex.ctx.clone(),
             ..ex
@@ -393,6 +395,7 @@ fn exchange(conn: u32, m: httpstep::Message, ctx: Option<CtxSlot>) -> Exchange {
         conn,
         head: m.head,
         body: m.body,
+        body_map: m.body_map,
         frames: m.frames,
         time: m.time,
         ctx,

@@ -9,7 +9,7 @@ use crate::proto::http::{self, Head, HttpError, MessageReader, ReadMessage, Read
 use crate::sanitize::escape;
 use crate::step::{ConnId, Dir, Field, Finding, Origin, Span, Step, Value};
 
-use super::stream::StreamBuf;
+use super::stream::{ByteMap, StreamBuf};
 
 /// Wireshark's field for a header, where it has one.
 fn header_field(name: &str) -> Option<&'static str> {
@@ -54,6 +54,9 @@ pub struct Message {
     /// The body's span in `raw` when it is stored verbatim (not chunked, not
     /// encoded), so its field points at the wire bytes.
     pub body_span_in_raw: Option<std::ops::Range<usize>>,
+    /// Which packets carried which bytes of a verbatim body (empty for a
+    /// decoded one): Engine.IO packets in it name only their own packets.
+    pub body_map: ByteMap,
     pub frames: crate::step::Frames,
     pub time: crate::step::Timestamp,
     pub problems: Vec<Finding>,
@@ -98,6 +101,10 @@ pub fn read(
             } = *m;
             let raw = buf.bytes()[..len].to_vec();
             let offset = buf.offset();
+            let body_map = match &body_span_in_raw {
+                Some(r) if !r.is_empty() => buf.byte_map(r.start, r.len()),
+                _ => ByteMap::default(),
+            };
             let (frames, time) = buf.provenance(len);
             buf.consume(len);
             Progress::Message(Box::new(Message {
@@ -106,6 +113,7 @@ pub fn read(
                 offset,
                 body,
                 body_span_in_raw,
+                body_map,
                 frames,
                 time,
                 problems: problems

@@ -8,8 +8,39 @@
 
 use std::collections::VecDeque;
 
-use crate::step::{Frames, Timestamp};
+use std::ops::Range;
+
+use crate::step::{FrameNo, Frames, Timestamp};
 use crate::tcp::Provenance;
+
+/// Which packets carried which bytes of a unit taken off a stream (an HTTP
+/// body): for each packet, the offset of the first byte it carried,
+/// relative to the unit's start, ascending. Empty when unknown — the
+/// unit's bytes are not the wire bytes (a de-chunked or decoded body).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ByteMap(Vec<(u32, FrameNo)>);
+
+impl ByteMap {
+    /// The packets that carried `range` of the unit, ascending; `None`
+    /// when the map is unknown.
+    pub fn frames(&self, range: Range<usize>) -> Option<Frames> {
+        if self.0.is_empty() {
+            return None;
+        }
+        let start = u32::try_from(range.start).unwrap_or(u32::MAX);
+        let end = u32::try_from(range.end.max(range.start + 1)).unwrap_or(u32::MAX);
+        // The packet holding the first byte: the last mark at or before it.
+        let first = self.0.partition_point(|m| m.0 <= start).saturating_sub(1);
+        let mut frames: Frames = self.0[first..]
+            .iter()
+            .take_while(|m| m.0 < end)
+            .map(|m| m.1)
+            .collect();
+        frames.sort_unstable();
+        frames.dedup();
+        Some(frames)
+    }
+}
 
 /// Capacity an empty buffer keeps for the next bytes.
 const RETAINED_CAPACITY: usize = 64 * 1024;
@@ -100,6 +131,25 @@ impl StreamBuf {
         (frames, time)
     }
 
+    /// Which packets carried the `len` bytes from `from` on (relative to the
+    /// first unconsumed byte), as a map relative to `from`.
+    pub fn byte_map(&self, from: usize, len: usize) -> ByteMap {
+        let lo = self.base + from as u64;
+        let hi = lo + len as u64;
+        let mut map = Vec::new();
+        for (i, (start, at)) in self.marks.iter().enumerate() {
+            let end = self.marks.get(i + 1).map_or(u64::MAX, |m| m.0);
+            if *start >= hi {
+                break;
+            }
+            if end > lo {
+                let rel = start.saturating_sub(lo);
+                map.push((u32::try_from(rel).unwrap_or(u32::MAX), at.frame));
+            }
+        }
+        ByteMap(map)
+    }
+
     /// Drops the first `n` bytes (they became a step).
     pub fn consume(&mut self, n: usize) {
         let n = n.min(self.len());
@@ -143,6 +193,29 @@ mod tests {
                 nanos: 0,
             },
         }
+    }
+
+    #[test]
+    fn a_byte_map_names_the_packets_of_each_span() {
+        let mut s = StreamBuf::default();
+        // A head (packet 1), then a body one byte a packet (2, 3, 4), then
+        // the next message's bytes (5).
+        s.push(0, b"HEAD:", at(1));
+        s.push(5, b"a", at(2));
+        s.push(6, b"b", at(3));
+        s.push(7, b"cNEXT", at(4));
+        s.push(12, b"x", at(5));
+        let map = s.byte_map(5, 3);
+        assert_eq!(map, ByteMap(vec![(0, 2), (1, 3), (2, 4)]));
+        assert_eq!(map.frames(0..1).unwrap().as_slice(), [2]);
+        assert_eq!(map.frames(1..3).unwrap().as_slice(), [3, 4]);
+        // An empty span is carried by the packet holding its position.
+        assert_eq!(map.frames(2..2).unwrap().as_slice(), [4]);
+        // A span starting inside a packet's bytes.
+        let map = s.byte_map(3, 4);
+        assert_eq!(map.frames(0..2).unwrap().as_slice(), [1]);
+        assert_eq!(map.frames(1..4).unwrap().as_slice(), [1, 2, 3]);
+        assert_eq!(ByteMap::default().frames(0..1), None);
     }
 
     #[test]

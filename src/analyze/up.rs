@@ -27,6 +27,7 @@ use crate::step::{Channel, ConnId, Dir, Field, Finding, Frames, Step, Timestamp}
 use crate::tcp::ConnMeta;
 
 use super::eio::{RequestCtx, Tracker, WsMessage};
+use super::stream::ByteMap;
 use super::ws::Delivered;
 use super::{CaptureInfo, Detail, Rendered, Renderer, Sink};
 
@@ -54,6 +55,8 @@ pub struct Request {
     pub step: Step,
     pub head: Head,
     pub body: Vec<u8>,
+    /// Which packets carried which bytes of the body.
+    pub body_map: ByteMap,
     pub frames: Frames,
     pub time: Timestamp,
     pub ctx: CtxSlot,
@@ -65,6 +68,8 @@ pub struct Exchange {
     pub conn: ConnId,
     pub head: Head,
     pub body: Vec<u8>,
+    /// Which packets carried which bytes of the body.
+    pub body_map: ByteMap,
     pub frames: Frames,
     pub time: Timestamp,
     /// The request's slot, when the response answers a known request.
@@ -482,6 +487,7 @@ impl Back {
                     step,
                     head,
                     body,
+                    body_map,
                     frames,
                     time,
                     ctx: slot,
@@ -494,6 +500,7 @@ impl Back {
                     eio.request_body(
                         &ctx,
                         body,
+                        body_map,
                         content_type,
                         (conn, std::mem::take(frames), *time),
                         &mut |s| out.emit(s),
@@ -532,6 +539,7 @@ fn response_body(eio: &mut Tracker, out: &mut Out<'_>, ex: &Exchange) {
             ctx,
             &ex.head,
             &ex.body,
+            &ex.body_map,
             (ex.conn, ex.frames.clone(), ex.time),
             &mut |s| out.emit(s),
         );

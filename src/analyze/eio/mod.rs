@@ -26,6 +26,7 @@ use crate::sanitize::escape;
 use crate::step::{Channel, ConnId, Dir, Field, Finding, Frames, Step, Timestamp, Value};
 
 use super::Detail;
+use super::stream::ByteMap;
 
 mod fields;
 mod heartbeat;
@@ -181,10 +182,12 @@ impl Tracker {
     }
 
     /// A request body: a POST carries client packets.
+    #[allow(clippy::too_many_arguments)]
     pub fn request_body(
         &mut self,
         ctx: &RequestCtx,
         body: &[u8],
+        map: &ByteMap,
         content_type: Option<&str>,
         at: (ConnId, Frames, Timestamp),
         emit: &mut Emit<'_>,
@@ -204,7 +207,7 @@ impl Tracker {
             &w,
             version,
             ctx,
-            body,
+            (body, map),
             content_type,
             eio::unwrap_jsonp_post,
             emit,
@@ -228,11 +231,13 @@ impl Tracker {
     }
 
     /// A response body: a GET's carries server packets; a POST's is `ok`.
+    #[allow(clippy::too_many_arguments)]
     pub fn response_body(
         &mut self,
         ctx: &RequestCtx,
         head: &Head,
         body: &[u8],
+        map: &ByteMap,
         at: (ConnId, Frames, Timestamp),
         emit: &mut Emit<'_>,
     ) {
@@ -257,7 +262,7 @@ impl Tracker {
             &w,
             version,
             ctx,
-            body,
+            (body, map),
             content_type.as_deref(),
             eio::unwrap_jsonp_response,
             emit,
@@ -265,20 +270,30 @@ impl Tracker {
     }
 
     /// A polling body: JSONP-wrapped when the request asked for JSONP
-    /// (`j=`), then decoded as a payload.
+    /// (`j=`), then decoded as a payload. `map` says which packets carried
+    /// which bytes of the body (a JSONP body's packets are not mapped: its
+    /// text is unescaped first).
     #[allow(clippy::too_many_arguments)]
     fn polling_payload(
         &mut self,
         w: &Where,
         version: Version,
         ctx: &RequestCtx,
-        body: &[u8],
+        (body, map): (&[u8], &ByteMap),
         content_type: Option<&str>,
         unwrap_jsonp: fn(&[u8]) -> Result<String, EioProblem>,
         emit: &mut Emit<'_>,
     ) {
         if ctx.query.jsonp_index.is_none() {
-            self.payload(w, version, ctx.session, body, content_type, false, emit);
+            self.payload(
+                w,
+                version,
+                ctx.session,
+                (body, map),
+                content_type,
+                false,
+                emit,
+            );
             return;
         }
         match unwrap_jsonp(body) {
@@ -286,7 +301,7 @@ impl Tracker {
                 w,
                 version,
                 ctx.session,
-                text.as_bytes(),
+                (text.as_bytes(), &ByteMap::default()),
                 content_type,
                 true,
                 emit,
@@ -367,21 +382,32 @@ impl Tracker {
         }
     }
 
+    /// The packets of a polling body, each step naming the packets that
+    /// carried its own record when `map` knows them (else the body's).
     #[allow(clippy::too_many_arguments)]
     fn payload(
         &mut self,
         w: &Where,
         version: Version,
         session: Option<u32>,
-        body: &[u8],
+        (body, map): (&[u8], &ByteMap),
         content_type: Option<&str>,
         jsonp: bool,
         emit: &mut Emit<'_>,
     ) {
         let data: Arc<[u8]> = Arc::from(body);
         let payload: Payload = eio::decode_payload(version, body, content_type, &self.limits);
+        let at = |span: Option<std::ops::Range<usize>>| -> Where {
+            match span.and_then(|r| map.frames(r)) {
+                Some(frames) => Where {
+                    frames,
+                    ..w.clone()
+                },
+                None => w.clone(),
+            }
+        };
         for p in &payload.problems {
-            emit(&self.problem_step(w, session, p));
+            emit(&self.problem_step(&at(p.span()), session, p));
         }
         let count = payload.packets.len();
         let mut session = session;
@@ -398,7 +424,7 @@ impl Tracker {
                 jsonp,
             };
             let s = self.packet(
-                w,
+                &at(Some(pp.record.clone())),
                 version,
                 session,
                 &pp.packet,
