@@ -315,6 +315,13 @@ fn run(
 /// [`Batch::BYTES`] each, the pipeline holds a few MiB at most.
 const BATCHES_IN_FLIGHT: usize = 2;
 
+/// Bytes held by batches on their way (steps' buffers, bodies, payloads)
+/// past which the front waits for the back: batches are sent when they
+/// hold 1 MiB, but one step may hold a 16 MiB inflated body, and several
+/// such in flight multiplied a run's memory by the connections carrying
+/// them.
+const IN_FLIGHT_BYTES: usize = 8 << 20;
+
 /// How the front's thread ended.
 enum FrontEnd {
     /// At the end of the input (or at an input error).
@@ -348,6 +355,12 @@ fn pipelined(
                 let render = renderer.as_deref();
                 let mut batch = Batch::default();
                 let mut input_error = None;
+                // Bytes of the batches sent and not yet back, oldest first:
+                // the back returns them in order. A run with large steps
+                // (inflated bodies and messages of several MiB) waits for
+                // the back rather than queue more of them.
+                let mut in_flight = std::collections::VecDeque::<usize>::new();
+                let mut spare: Option<Batch> = None;
                 loop {
                     match reader.next_packet() {
                         Ok(Some(p)) => front.packet(
@@ -365,11 +378,26 @@ fn pipelined(
                         }
                     }
                     if batch.full() {
-                        let mut next = empty_rx.try_recv().unwrap_or_default();
+                        let size = batch.bytes + batch.data.len();
+                        while let Ok(back) = empty_rx.try_recv() {
+                            in_flight.pop_front();
+                            spare = Some(back);
+                        }
+                        while !in_flight.is_empty()
+                            && in_flight.iter().sum::<usize>() + size > IN_FLIGHT_BYTES
+                        {
+                            let Ok(back) = empty_rx.recv() else {
+                                return FrontEnd::Hung;
+                            };
+                            in_flight.pop_front();
+                            spare = Some(back);
+                        }
+                        let mut next = spare.take().unwrap_or_default();
                         next.origin = batch.origin;
                         if full_tx.send(std::mem::replace(&mut batch, next)).is_err() {
                             return FrontEnd::Hung;
                         }
+                        in_flight.push_back(size);
                     }
                 }
                 front.finish(&mut Up::Queue(&mut batch, render));
@@ -396,8 +424,9 @@ fn pipelined(
             let _ = empty_tx.send(batch);
         }
         // A front still sending (after an output error) stops at its next
-        // batch.
+        // batch, or while it waits for one back.
         drop(full_rx);
+        drop(empty_tx);
         match front_thread.join() {
             Ok(ended) => Ok(ended),
             Err(panic) => std::panic::resume_unwind(panic),
