@@ -23,6 +23,7 @@ pub mod model;
 pub mod render;
 pub mod schema;
 pub mod template;
+pub mod trace;
 pub mod verify;
 pub mod yaml;
 
