@@ -295,7 +295,7 @@ def profile(frame, event, arg):
             emit({'ev': 'put', 'g': g, 'obj': id(item)})
         if SPAWNED and code in SPAWNED:
             keys = SPAWNED[code]
-            key = keys.pop(0)
+            key = keys.pop(0)[0]
             if not keys:
                 del SPAWNED[code]
             emit({'ev': 'start', 'g': g, 'key': key})
@@ -306,9 +306,12 @@ def profile(frame, event, arg):
             return
         if code.co_name == 'start_background_task':
             tc = target_code(frame.f_locals.get('target'))
-            if tc is not None:
+            pending = SPAWNED.get(tc)
+            # python-socketio's start_background_task calls python-engineio's
+            # with the same target: one spawn, logged once.
+            if tc is not None and not (pending and pending[-1][1] == g):
                 SPAWN_KEYS[0] += 1
-                SPAWNED.setdefault(tc, []).append(SPAWN_KEYS[0])
+                SPAWNED.setdefault(tc, []).append((SPAWN_KEYS[0], g))
                 emit({'ev': 'spawn', 'g': g, 'key': SPAWN_KEYS[0]})
         stack.append(True)
         c = CUR.get(g)

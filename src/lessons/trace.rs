@@ -564,6 +564,8 @@ pub enum StepAt {
 /// before it on the same connection and direction.
 pub fn step_places(steps: &[Step]) -> Vec<StepAt> {
     let mut last: HashMap<(ConnId, usize), StepAt> = HashMap::new();
+    // Per (conn, dir, packet): the stream range of the steps read from it.
+    let mut by_frame: HashMap<(ConnId, usize, u64), (u64, u64)> = HashMap::new();
     steps
         .iter()
         .map(|s| {
@@ -586,6 +588,12 @@ pub fn step_places(steps: &[Step]) -> Vec<StepAt> {
                 },
                 (k, _) if k.starts_with("tcp.") && range.is_none() => StepAt::Unknown,
                 (_, Some((start, end))) if end > start => {
+                    for &f in &s.frames {
+                        let e = by_frame
+                            .entry((s.conn, s.dir.index(), f))
+                            .or_insert((start, end));
+                        *e = (e.0.min(start), e.1.max(end));
+                    }
                     let at = StepAt::Bytes {
                         conn: s.conn,
                         dir: s.dir,
@@ -595,7 +603,25 @@ pub fn step_places(steps: &[Step]) -> Vec<StepAt> {
                     last.insert(key, at);
                     at
                 }
-                _ => last.get(&key).copied().unwrap_or(StepAt::Unknown),
+                _ => {
+                    // Derived bytes (a message, a packet): the range of the
+                    // stream steps read from the same packets.
+                    let mut r: Option<(u64, u64)> = None;
+                    for &f in &s.frames {
+                        if let Some(&(a, z)) = by_frame.get(&(s.conn, s.dir.index(), f)) {
+                            r = Some(r.map_or((a, z), |(x, y)| (x.min(a), y.max(z))));
+                        }
+                    }
+                    match r {
+                        Some((start, end)) => StepAt::Bytes {
+                            conn: s.conn,
+                            dir: s.dir,
+                            start,
+                            end,
+                        },
+                        None => last.get(&key).copied().unwrap_or(StepAt::Unknown),
+                    }
+                }
             }
         })
         .collect()
@@ -654,8 +680,8 @@ pub struct Attribution {
 /// (`places`, through `ports`: live client port → capture connection). A
 /// function call (from its call to its return on the same greenlet) ran for:
 /// - the steps of every mark made while it was on the stack;
-/// - with no read inside it, the steps of the greenlet's last read before
-///   it (it processes what was read);
+/// - the steps of the greenlet's last read before it (it processes what
+///   was read);
 /// - with no mark inside it, the steps of the greenlet's next write (it
 ///   prepares what is written);
 /// - on a greenlet started by `start_background_task`, the steps its
@@ -790,30 +816,21 @@ pub fn attribute(log: &Log, places: &[StepAt], ports: &HashMap<u16, ConnId>) -> 
         let lo = ms.partition_point(|&x| x < a.start);
         let hi = ms.partition_point(|&x| x < a.end);
         let inside = &ms[lo..hi];
-        let mut read_inside = false;
         for &j in inside {
-            if let Some((is_read, s)) = &marks[j] {
-                read_inside |= *is_read;
+            if let Some((_, s)) = &marks[j] {
                 out.extend(s.iter().copied());
             }
         }
-        if !read_inside
-            && let Some(&j) = ms[..lo]
-                .iter()
-                .rev()
-                .find(|&&j| matches!(&marks[j], Some((true, _))))
+        // The greenlet's last read before the call: the call processes
+        // what was read (a call that goes on to read more, such as a
+        // connection's loop, was started by it).
+        if let Some(&j) = ms[..lo]
+            .iter()
+            .rev()
+            .find(|&&j| matches!(&marks[j], Some((true, _))))
             && let Some((_, s)) = &marks[j]
         {
-            // Only if no write came between that read and the call.
-            let last = ms[..lo].last().copied();
-            if last == Some(j)
-                || ms[..lo]
-                    .iter()
-                    .filter(|&&k| k > j)
-                    .all(|&k| marks[k].as_ref().is_some_and(|m| m.0))
-            {
-                out.extend(s.iter().copied());
-            }
+            out.extend(s.iter().copied());
         }
         if inside.is_empty()
             && let Some(&j) = ms.get(hi)
@@ -984,14 +1001,17 @@ pub fn report(
                 } else if ids.iter().any(|f| mine.contains(f)) {
                     (Verdict::Confirmed, Vec::new(), None)
                 } else if ids.iter().any(|f| att.ran.contains(f)) {
-                    let other: Vec<u64> = att
+                    // The steps it ran for, nearest to this one first.
+                    let mut other: Vec<u64> = att
                         .per_step
                         .iter()
                         .enumerate()
                         .filter(|(_, v)| v.iter().any(|f| ids.contains(f)))
                         .map(|(j, _)| j as u64 + 1)
-                        .take(8)
                         .collect();
+                    other.sort_by_key(|&j| j.abs_diff(i as u64 + 1));
+                    other.truncate(6);
+                    other.sort_unstable();
                     (Verdict::RanElsewhere, other, None)
                 } else {
                     let note = if !att.files.contains(&(e.package.clone(), e.file.clone())) {
@@ -1410,7 +1430,7 @@ pub fn run(
     std::fs::write(work.join(app.script), app.source)?;
     let runs = cache_dir().join("trace").join("runs");
     std::fs::create_dir_all(&runs)?;
-    let stamp = format!("{}-{}", stack.id, std::process::id());
+    let stamp = stack.id.clone();
     let log_path = runs.join(format!("{stamp}.jsonl"));
     let out_path = runs.join(format!("{stamp}.out"));
     let port = free_port()?;
@@ -1588,7 +1608,6 @@ pub fn run(
         .map_err(|e| TraceError::Log(format!("{}: {e}", log_path.display())))?;
     let log = parse_log(&text);
     let att = attribute(&log, &places, &ports);
-    let _ = std::fs::remove_file(&log_path);
     Ok(Run {
         steps,
         places,
