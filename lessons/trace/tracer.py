@@ -18,6 +18,7 @@ Each line of FILE is one event, in the order they happened:
     {"ev":"eof","t":T,"g":G,"conn":C}        a read on C returned no bytes
     {"ev":"accept","t":T,"g":G,"conn":C}     the server accepted C
     {"ev":"put","t":T,"g":G,"obj":ID}   {"ev":"get","t":T,"g":G,"obj":ID}
+    {"ev":"set","t":T,"g":G,"obj":ID}   {"ev":"wake","t":T,"g":G,"obj":ID}
     {"ev":"spawn","t":T,"g":G,"key":K}  {"ev":"start","t":T,"g":G,"key":K}
 
 G numbers a greenlet (or a thread: each thread has its own main greenlet),
@@ -33,7 +34,10 @@ How work handed between greenlets/threads is linked (best effort):
 - put/get: the item's id() when a queue's put() is called and when get()
   returns it (queue.Queue, eventlet's queues, and gevent's queues, which
   are compiled, through a traced Python subclass installed before the app
-  imports them).
+  imports them). The getter goes on with what the putter was doing, and
+  the putter's call ran for what the getter writes next.
+- set/wake: an event's id() when set() is called and when wait() returns
+  true: the woken greenlet/thread goes on with what the setter was doing.
 """
 import argparse
 import json
@@ -62,6 +66,7 @@ elif opts.mode == 'eventlet':
     eventlet.monkey_patch()
 
 import socket  # noqa: E402
+import threading as threading_mod  # noqa: E402
 import queue as std_queue  # noqa: E402
 from importlib import metadata  # noqa: E402
 
@@ -270,6 +275,22 @@ else:
             if getattr(fn, '__code__', None) is not None:
                 codes.add(fn.__code__)
 
+# Events (threading.Event, eventlet's): set() is logged as "set" and a
+# wait() that returns true as "wake", so a thread woken by another
+# (simple-websocket's reader thread waking the WSGI thread) is linked to
+# what the setter was doing.
+SET_CODES = set()
+WAIT_CODES = set()
+_event_classes = [threading_mod.Event]
+if opts.mode == 'eventlet':
+    import eventlet.event as ee
+    _event_classes.append(ee.Event)
+for _cls in _event_classes:
+    for _name, _codes in (('set', SET_CODES), ('send', SET_CODES), ('wait', WAIT_CODES)):
+        _fn = getattr(_cls, _name, None)
+        if getattr(_fn, '__code__', None) is not None:
+            _codes.add(_fn.__code__)
+
 SPAWNED = {}  # target code -> [keys] waiting for their first call
 SPAWN_KEYS = [0]
 
@@ -293,6 +314,8 @@ def profile(frame, event, arg):
         if code in PUT_CODES:
             item = frame.f_locals.get('item')
             emit({'ev': 'put', 'g': g, 'obj': id(item)})
+        elif code in SET_CODES:
+            emit({'ev': 'set', 'g': g, 'obj': id(frame.f_locals.get('self'))})
         if SPAWNED and code in SPAWNED:
             keys = SPAWNED[code]
             key = keys.pop(0)[0]
@@ -322,6 +345,8 @@ def profile(frame, event, arg):
         g = gid()
         if frame.f_code in GET_CODES and arg is not None:
             emit({'ev': 'get', 'g': g, 'obj': id(arg)})
+        elif frame.f_code in WAIT_CODES and arg:
+            emit({'ev': 'wake', 'g': g, 'obj': id(frame.f_locals.get('self'))})
         stack = STACKS.get(g)
         if stack and stack.pop():
             emit({'ev': 'ret', 'g': g})

@@ -462,6 +462,14 @@ pub enum LogEv {
         g: u64,
         obj: u64,
     },
+    Set {
+        g: u64,
+        obj: u64,
+    },
+    Wake {
+        g: u64,
+        obj: u64,
+    },
     Spawn {
         g: u64,
         key: u64,
@@ -529,6 +537,8 @@ pub fn parse_log(text: &str) -> Log {
             Some("close") => LogEv::Close { g, port },
             Some("put") => LogEv::Put { g, obj: u("obj") },
             Some("get") => LogEv::Get { g, obj: u("obj") },
+            Some("set") => LogEv::Set { g, obj: u("obj") },
+            Some("wake") => LogEv::Wake { g, obj: u("obj") },
             Some("spawn") => LogEv::Spawn { g, key: u("key") },
             Some("start") => LogEv::Start { g, key: u("key") },
             _ => continue,
@@ -688,7 +698,9 @@ pub struct Attribution {
 ///   spawner's call ran for at the spawn (the work was handed over).
 ///
 /// A queue `put` is a mark too: it stands for the steps of the next write of
-/// the greenlet whose `get` returned the same object.
+/// the greenlet whose `get` returned the same object. And a `get` (or the
+/// `wake` of an event another greenlet `set`) is a read: of the steps the
+/// putter's (setter's) innermost call ran for at the put (set).
 pub fn attribute(log: &Log, places: &[StepAt], ports: &HashMap<u16, ConnId>) -> Attribution {
     #[derive(Clone)]
     struct Act {
@@ -704,6 +716,8 @@ pub fn attribute(log: &Log, places: &[StepAt], ports: &HashMap<u16, ConnId>) -> 
     let mut open: HashMap<u64, Vec<usize>> = HashMap::new();
     let mut puts: Vec<(usize, u64, u64)> = Vec::new(); // (index, g, obj)
     let mut gets: HashMap<u64, Vec<(usize, u64)>> = HashMap::new(); // obj -> (index, g)
+    let mut sets: Vec<(usize, u64, u64)> = Vec::new(); // (index, g, obj)
+    let mut wakes: Vec<(usize, u64, u64, bool)> = Vec::new(); // (index, g, obj, is_event)
     let mut spawn_at: HashMap<u64, (usize, u64)> = HashMap::new(); // key -> (index, g)
     let mut started_by: HashMap<u64, (usize, u64)> = HashMap::new(); // g -> spawner (index, g)
     let mut seen = vec![false; places.len()];
@@ -754,7 +768,12 @@ pub fn attribute(log: &Log, places: &[StepAt], ports: &HashMap<u16, ConnId>) -> 
                 }
             }
             LogEv::Put { g, obj } => puts.push((i, *g, *obj)),
-            LogEv::Get { g, obj } => gets.entry(*obj).or_default().push((i, *g)),
+            LogEv::Get { g, obj } => {
+                gets.entry(*obj).or_default().push((i, *g));
+                wakes.push((i, *g, *obj, false));
+            }
+            LogEv::Set { g, obj } => sets.push((i, *g, *obj)),
+            LogEv::Wake { g, obj } => wakes.push((i, *g, *obj, true)),
             LogEv::Spawn { g, key } => {
                 spawn_at.insert(*key, (i, *g));
             }
@@ -776,6 +795,8 @@ pub fn attribute(log: &Log, places: &[StepAt], ports: &HashMap<u16, ConnId>) -> 
             | LogEv::Close { g, .. }
             | LogEv::Put { g, .. }
             | LogEv::Get { g, .. }
+            | LogEv::Set { g, .. }
+            | LogEv::Wake { g, .. }
             | LogEv::Spawn { g, .. }
             | LogEv::Start { g, .. } => Some(*g),
             LogEv::Pkg { .. } => None,
@@ -810,7 +831,11 @@ pub fn attribute(log: &Log, places: &[StepAt], ports: &HashMap<u16, ConnId>) -> 
         }
     }
     // The steps one activation ran for, without the spawn link.
-    let own = |a: &Act| -> BTreeSet<usize> {
+    fn own_of(
+        by_g: &HashMap<u64, Vec<usize>>,
+        marks: &[Option<(bool, Vec<usize>)>],
+        a: &Act,
+    ) -> BTreeSet<usize> {
         let mut out = BTreeSet::new();
         let ms = by_g.get(&a.g).map_or(&[][..], Vec::as_slice);
         let lo = ms.partition_point(|&x| x < a.start);
@@ -839,7 +864,39 @@ pub fn attribute(log: &Log, places: &[StepAt], ports: &HashMap<u16, ConnId>) -> 
             out.extend(s.iter().copied());
         }
         out
-    };
+    }
+    // A get or a wake: the greenlet goes on with what the putter or setter
+    // was doing (its innermost call at the put/set), as if it had read it.
+    let mut woken = Vec::new();
+    for &(j, bg, obj, is_event) in &wakes {
+        let from = if is_event { &sets } else { &puts };
+        let Some(&(i, ag, _)) = from
+            .iter()
+            .rev()
+            .find(|(i, ag, o)| *o == obj && *i < j && *ag != bg)
+        else {
+            continue;
+        };
+        if let Some(a) = acts
+            .iter()
+            .filter(|a| a.g == ag && a.start <= i && a.end >= i)
+            .max_by_key(|a| a.start)
+        {
+            let cause = own_of(&by_g, &marks, a);
+            if !cause.is_empty() {
+                woken.push((j, bg, cause));
+            }
+        }
+    }
+    for (j, bg, cause) in woken {
+        if marks[j].is_none() {
+            marks[j] = Some((true, cause.into_iter().collect()));
+            let v = by_g.entry(bg).or_default();
+            let at = v.partition_point(|&x| x < j);
+            v.insert(at, j);
+        }
+    }
+    let own = |a: &Act| own_of(&by_g, &marks, a);
     // The context a spawn hands over: what the spawner's innermost open
     // call at the spawn ran for.
     let mut cause_of_g: HashMap<u64, BTreeSet<usize>> = HashMap::new();
