@@ -175,7 +175,6 @@ def conn_of(sock):
     return c
 
 
-CLOSED = set()
 
 
 def wrap_io(cls):
@@ -236,8 +235,7 @@ def wrap_io(cls):
 
         def closer(self, *a, _orig=orig, **kw):
             c = conn_of(self)
-            if c is not None and id(self) not in CLOSED:
-                CLOSED.add(id(self))
+            if c is not None:
                 emit({'ev': 'close', 'g': gid(), 'conn': c})
             return _orig(self, *a, **kw)
         setattr(cls, name, closer)
@@ -349,6 +347,13 @@ def profile(frame, event, arg):
             emit({'ev': 'wake', 'g': g, 'obj': id(frame.f_locals.get('self'))})
         stack = STACKS.get(g)
         if stack and stack.pop():
+            # gevent's StreamServer accepts on the raw _socket (not wrapped):
+            # its do_read() returns (socket, address).
+            if (type(arg) is tuple and len(arg) == 2 and hasattr(arg[0], 'recv')
+                    and type(arg[1]) is tuple and len(arg[1]) >= 2
+                    and type(arg[1][1]) is int and arg[1][1] not in ACCEPTED):
+                ACCEPTED.add(arg[1][1])
+                emit({'ev': 'accept', 'g': g, 'conn': arg[1][1]})
             emit({'ev': 'ret', 'g': g})
 
 

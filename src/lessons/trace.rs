@@ -576,6 +576,8 @@ pub fn step_places(steps: &[Step]) -> Vec<StepAt> {
     let mut last: HashMap<(ConnId, usize), StepAt> = HashMap::new();
     // Per (conn, dir, packet): the stream range of the steps read from it.
     let mut by_frame: HashMap<(ConnId, usize, u64), (u64, u64)> = HashMap::new();
+    // Per (conn, dir): the distinct stream ranges of steps so far.
+    let mut ranges: HashMap<(ConnId, usize), Vec<(u64, u64)>> = HashMap::new();
     steps
         .iter()
         .map(|s| {
@@ -598,6 +600,10 @@ pub fn step_places(steps: &[Step]) -> Vec<StepAt> {
                 },
                 (k, _) if k.starts_with("tcp.") && range.is_none() => StepAt::Unknown,
                 (_, Some((start, end))) if end > start => {
+                    let v = ranges.entry(key).or_default();
+                    if v.last() != Some(&(start, end)) {
+                        v.push((start, end));
+                    }
                     for &f in &s.frames {
                         let e = by_frame
                             .entry((s.conn, s.dir.index(), f))
@@ -620,6 +626,25 @@ pub fn step_places(steps: &[Step]) -> Vec<StepAt> {
                     for &f in &s.frames {
                         if let Some(&(a, z)) = by_frame.get(&(s.conn, s.dir.index(), f)) {
                             r = Some(r.map_or((a, z), |(x, y)| (x.min(a), y.max(z))));
+                        }
+                    }
+                    // A Socket.IO packet with N binary attachments is
+                    // complete at its last one, but began with the header:
+                    // N + 1 messages.
+                    let attachments = s
+                        .field("socketio.attachments")
+                        .and_then(|f| match f.value {
+                            crate::step::Value::Int(n) => usize::try_from(n).ok(),
+                            crate::step::Value::UInt(n) => usize::try_from(n).ok(),
+                            _ => None,
+                        })
+                        .unwrap_or(0);
+                    if let (Some((_, z)), true) = (r, attachments > 0)
+                        && let Some(v) = ranges.get(&key)
+                    {
+                        let from = v.len().saturating_sub(attachments + 1);
+                        if let Some(&(a, _)) = v.get(from) {
+                            r = Some((a, z));
                         }
                     }
                     match r {
@@ -810,6 +835,27 @@ pub fn attribute(log: &Log, places: &[StepAt], ports: &HashMap<u16, ConnId>) -> 
             by_g.entry(g_of(i).unwrap_or(0)).or_default().push(i);
         }
     }
+    // Each get's place in its batch: the gets of its greenlet since that
+    // greenlet's last socket write.
+    let mut get_order: HashMap<usize, usize> = HashMap::new();
+    {
+        let mut count: HashMap<u64, usize> = HashMap::new();
+        for (i, ev) in log.events.iter().enumerate() {
+            match ev {
+                LogEv::Get { g, .. } => {
+                    let c = count.entry(*g).or_default();
+                    get_order.insert(i, *c);
+                    *c += 1;
+                }
+                LogEv::Io {
+                    g, dir: Dir::S2c, ..
+                } => {
+                    count.insert(*g, 0);
+                }
+                _ => {}
+            }
+        }
+    }
     for &(i, g, obj) in &puts {
         let Some(getter) = gets
             .get(&obj)
@@ -817,10 +863,20 @@ pub fn attribute(log: &Log, places: &[StepAt], ports: &HashMap<u16, ConnId>) -> 
         else {
             continue;
         };
+        // A writer that gets a batch (get, get, …, write, write) writes
+        // the k-th item got with the k-th write.
+        let k = get_order
+            .get(&getter.0)
+            .copied()
+            .unwrap_or(0);
         let next_write = by_g.get(&getter.1).and_then(|ms| {
-            ms.iter()
+            let writes: Vec<usize> = ms
+                .iter()
                 .copied()
-                .find(|&j| j > getter.0 && matches!(&marks[j], Some((false, _))))
+                .filter(|&j| j > getter.0 && matches!(&marks[j], Some((false, _))))
+                .take(k + 1)
+                .collect();
+            writes.get(k).or(writes.first()).copied()
         });
         if let Some(j) = next_write {
             let s = marks[j].as_ref().map(|m| m.1.clone()).unwrap_or_default();
@@ -917,6 +973,25 @@ pub fn attribute(log: &Log, places: &[StepAt], ports: &HashMap<u16, ConnId>) -> 
         }
         cause_of_g.insert(g, cause);
     }
+    // A greenlet whose first mark reads a connection handles it: the calls
+    // it began before that read (the connection's handler) ran for the
+    // connection's SYN too.
+    let mut opened_by: HashMap<u64, (usize, usize)> = HashMap::new(); // g -> (first mark, open step)
+    for (g, ms) in &by_g {
+        if let Some(&m0) = ms.first()
+            && let LogEv::Io {
+                port,
+                dir: Dir::C2s,
+                ..
+            } = &log.events[m0]
+            && let Some(&c) = ports.get(port)
+            && let Some(open_step) = places
+                .iter()
+                .position(|p| *p == StepAt::Open { conn: c })
+        {
+            opened_by.insert(*g, (m0, open_step));
+        }
+    }
     let mut per_step: Vec<Vec<usize>> = vec![Vec::new(); places.len()];
     let mut in_step: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); places.len()];
     let mut ran = BTreeSet::new();
@@ -928,6 +1003,12 @@ pub fn attribute(log: &Log, places: &[StepAt], ports: &HashMap<u16, ConnId>) -> 
         let mut s = own(a);
         if let Some(c) = cause_of_g.get(&a.g) {
             s.extend(c.iter().copied());
+        }
+        if let Some(&(m0, open_step)) = opened_by.get(&a.g)
+            && a.start < m0
+            && a.end > m0
+        {
+            s.insert(open_step);
         }
         for x in s {
             if in_step[x].insert(a.func) {
@@ -1053,10 +1134,12 @@ pub fn report(
                 let ids: Vec<usize> = (0..log.funcs.len())
                     .filter(|&f| matches(e, &log.funcs[f]))
                     .collect();
-                let (verdict, elsewhere, note) = if let Some(reason) = lesson.unobserved(e) {
-                    (Verdict::Unobserved, Vec::new(), Some(reason.to_string()))
-                } else if ids.iter().any(|f| mine.contains(f)) {
+                // A marked entry is still checked: confirmed when it is
+                // seen after all (on another kind of connection, say).
+                let (verdict, elsewhere, note) = if ids.iter().any(|f| mine.contains(f)) {
                     (Verdict::Confirmed, Vec::new(), None)
+                } else if let Some(reason) = lesson.unobserved(e) {
+                    (Verdict::Unobserved, Vec::new(), Some(reason.to_string()))
                 } else if ids.iter().any(|f| att.ran.contains(f)) {
                     // The steps it ran for, nearest to this one first.
                     let mut other: Vec<u64> = att
