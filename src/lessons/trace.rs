@@ -865,10 +865,7 @@ pub fn attribute(log: &Log, places: &[StepAt], ports: &HashMap<u16, ConnId>) -> 
         };
         // A writer that gets a batch (get, get, …, write, write) writes
         // the k-th item got with the k-th write.
-        let k = get_order
-            .get(&getter.0)
-            .copied()
-            .unwrap_or(0);
+        let k = get_order.get(&getter.0).copied().unwrap_or(0);
         let next_write = by_g.get(&getter.1).and_then(|ms| {
             let writes: Vec<usize> = ms
                 .iter()
@@ -985,9 +982,7 @@ pub fn attribute(log: &Log, places: &[StepAt], ports: &HashMap<u16, ConnId>) -> 
                 ..
             } = &log.events[m0]
             && let Some(&c) = ports.get(port)
-            && let Some(open_step) = places
-                .iter()
-                .position(|p| *p == StepAt::Open { conn: c })
+            && let Some(open_step) = places.iter().position(|p| *p == StepAt::Open { conn: c })
         {
             opened_by.insert(*g, (m0, open_step));
         }
@@ -1096,6 +1091,9 @@ pub struct Report {
     /// Where the live exchange differs from the captured one.
     pub differences: Vec<String>,
     pub steps: Vec<StepReport>,
+    /// Steps (numbers) with stream bytes the live server never read
+    /// (c2s) or wrote (s2c).
+    pub unseen: Vec<u64>,
     pub confirmed: usize,
     pub refuted: usize,
     pub unobserved: usize,
@@ -1115,6 +1113,14 @@ pub fn report(
         stack: stack.to_string(),
         ..Report::default()
     };
+    rep.unseen = places
+        .iter()
+        .enumerate()
+        .filter(|(i, p)| {
+            matches!(p, StepAt::Bytes { .. }) && !att.seen.get(*i).copied().unwrap_or(false)
+        })
+        .map(|(i, _)| i as u64 + 1)
+        .collect();
     let mut binder = Binder::new(course);
     for (i, step) in steps.iter().enumerate() {
         let b = binder.bind(step);
@@ -1221,6 +1227,14 @@ pub fn write_text(rep: &Report, out: &mut dyn Write) -> std::io::Result<()> {
         for d in &rep.differences {
             writeln!(out, "  {}", escape(d))?;
         }
+    }
+    if !rep.unseen.is_empty() {
+        let v: Vec<String> = rep.unseen.iter().map(|n| format!("#{n}")).collect();
+        writeln!(
+            out,
+            "steps whose bytes the live server never read or wrote: {}",
+            v.join(", ")
+        )?;
     }
     for s in &rep.steps {
         writeln!(
