@@ -1573,6 +1573,14 @@ pub fn run(
         v.dedup();
     }
     let actions = pace(&wire, &cuts);
+    if std::env::var_os("DISPEL_TRACE_DEBUG").is_some() {
+        for (i, p) in places.iter().enumerate() {
+            let _ = writeln!(err, "step #{} {} {:?}", i + 1, steps[i].kind, p);
+        }
+        for a in &actions {
+            let _ = writeln!(err, "{a:?}");
+        }
+    }
 
     // The environment, the files, the server.
     let py = python_env(err)?;
