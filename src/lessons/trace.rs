@@ -37,6 +37,52 @@ const TRACER_PY: &str = include_str!("../../lessons/trace/tracer.py");
 const SIO_SERVER_PY: &str = include_str!("../../captures/record/py/sio_server.py");
 const SOCK_SERVER_PY: &str = include_str!("../../captures/record/py/sock_server.py");
 const REQUIREMENTS: &str = include_str!("../../captures/record/requirements.txt");
+const PACKAGE_LOCK: &str = include_str!("../../captures/record/package-lock.json");
+
+/// The socket.io client the browser capture's page loads, as recorded
+/// (`npm pack socket.io-client@<locked version>`, cached): `sio_server.py`
+/// serves it from `$SIO_CLIENT_JS`.
+fn client_js(err: &mut dyn Write) -> Result<PathBuf, TraceError> {
+    let lock: Value =
+        serde_json::from_str(PACKAGE_LOCK).map_err(|e| TraceError::Env(e.to_string()))?;
+    let version = lock["packages"]["node_modules/socket.io-client"]["version"]
+        .as_str()
+        .ok_or_else(|| TraceError::Env("package-lock.json pins no socket.io-client".into()))?;
+    let dir = cache_dir().join(format!("npm-socket.io-client-{version}"));
+    let js = dir.join("package").join("dist").join("socket.io.min.js");
+    if js.is_file() {
+        return Ok(js);
+    }
+    let _ = writeln!(
+        err,
+        "dispel: fetching socket.io-client {version} (once, npm pack) for the page's script"
+    );
+    std::fs::create_dir_all(&dir)?;
+    let out = Command::new("npm")
+        .args(["pack", "--silent", &format!("socket.io-client@{version}")])
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| TraceError::Env(format!("npm: {e}")))?;
+    let tgz = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if !out.status.success() || tgz.is_empty() {
+        return Err(TraceError::Env(format!(
+            "npm pack socket.io-client@{version} failed"
+        )));
+    }
+    let st = Command::new("tar")
+        .arg("-xzf")
+        .arg(&tgz)
+        .current_dir(&dir)
+        .status()
+        .map_err(|e| TraceError::Env(format!("tar: {e}")))?;
+    if !st.success() || !js.is_file() {
+        return Err(TraceError::Env(format!(
+            "no dist/socket.io.min.js in {tgz}"
+        )));
+    }
+    Ok(js)
+}
 
 /// What can stop a trace run.
 #[derive(Debug, thiserror::Error)]
@@ -260,26 +306,30 @@ pub struct Subst {
 }
 
 impl Subst {
-    /// Learns the sids: every `"sid":"…"` of the captured server stream
-    /// that the live stream also has at the same offset, with a value of
-    /// the same length.
+    /// Learns the sids: the k-th `"sid":"…"` of the captured server stream
+    /// and the k-th of the live one (in order, so a response that differs
+    /// in length before it does not matter), when both values have the same
+    /// length.
     pub fn learn(&mut self, captured: &[u8], live: &[u8]) {
         const KEY: &[u8] = b"\"sid\":\"";
-        let mut i = 0;
-        while let Some(p) = find(&captured[i..], KEY) {
-            let v = i + p + KEY.len();
-            i = v;
-            let Some(len) = captured[v..].iter().position(|&b| b == b'"') else {
-                break;
-            };
-            let cap = &captured[v..v + len];
-            let Some(l) = live.get(v..v + len + 1) else {
-                break;
-            };
-            if live.get(v - KEY.len()..v) != Some(KEY) || l[len] != b'"' || l[..len] == *cap {
+        fn values(s: &[u8]) -> Vec<&[u8]> {
+            let mut out = Vec::new();
+            let mut i = 0;
+            while let Some(p) = find(&s[i..], KEY) {
+                let v = i + p + KEY.len();
+                let Some(len) = s[v..].iter().position(|&b| b == b'"') else {
+                    break;
+                };
+                out.push(&s[v..v + len]);
+                i = v + len;
+            }
+            out
+        }
+        for (cap, l) in values(captured).into_iter().zip(values(live)) {
+            if cap.len() != l.len() || cap == l {
                 continue;
             }
-            let pair = (cap.to_vec(), l[..len].to_vec());
+            let pair = (cap.to_vec(), l.to_vec());
             if !self.pairs.contains(&pair) {
                 self.pairs.push(pair);
             }
@@ -1473,12 +1523,20 @@ struct Live {
 
 type Shared = Arc<(Mutex<Live>, Condvar)>;
 
-fn holds(live: &Live, after: &Expect) -> bool {
+/// The captured byte count `n` of a connection, corrected by what the live
+/// server was found to send more (or less) earlier.
+fn target(n: u64, adjust: &HashMap<ConnId, i64>, c: ConnId) -> u64 {
+    let d = adjust.get(&c).copied().unwrap_or(0);
+    u64::try_from(i64::try_from(n).unwrap_or(i64::MAX).saturating_add(d)).unwrap_or(0)
+}
+
+fn holds(live: &Live, after: &Expect, adjust: &HashMap<ConnId, i64>) -> bool {
     after.iter().all(|(c, (n, fin))| {
+        let n = target(*n, adjust, *c);
         live.bufs
             .get(c)
-            .is_some_and(|(b, eof)| b.len() as u64 >= *n && (!fin || *eof))
-            || (*n == 0 && !fin)
+            .is_some_and(|(b, eof)| b.len() as u64 >= n && (!fin || *eof))
+            || (n == 0 && !fin)
     })
 }
 
@@ -1609,6 +1667,22 @@ pub fn run(
     if app.script == "sio_server.py" {
         cmd.arg(app.mode);
     }
+    // The browser capture's page loads the socket.io client from the app.
+    if app.script == "sio_server.py"
+        && wire
+            .conns
+            .values()
+            .any(|c| find(&c.streams[0], b"GET /socket.io.min.js").is_some())
+    {
+        match client_js(err) {
+            Ok(js) => {
+                cmd.env("SIO_CLIENT_JS", js);
+            }
+            Err(e) => {
+                differences.push(format!("the page's script cannot be served: {e}"));
+            }
+        }
+    }
     cmd.args(app.args)
         .arg("127.0.0.1")
         .arg(port.to_string())
@@ -1645,6 +1719,7 @@ pub fn run(
     let mut ports: HashMap<u16, ConnId> = HashMap::new();
     let mut subst = Subst::default();
     let mut dead: BTreeSet<ConnId> = BTreeSet::new();
+    let mut adjust: HashMap<ConnId, i64> = HashMap::new();
     let empty = WireConn::default();
     for action in &actions {
         let after = match action {
@@ -1657,7 +1732,7 @@ pub fn run(
             let (lock, cv) = &*shared;
             let mut g = lock.lock().unwrap_or_else(|e| e.into_inner());
             let until = Instant::now() + opts.timeout;
-            while !holds(&g, after) {
+            while !holds(&g, after, &adjust) {
                 let now = Instant::now();
                 if now >= until {
                     for (c, (n, fin)) in after {
@@ -1665,7 +1740,14 @@ pub fn run(
                             .bufs
                             .get(c)
                             .map_or((0, false), |(b, e)| (b.len() as u64, *e));
+                        let n = &target(*n, &adjust, *c);
                         if have < *n || (*fin && !eof) {
+                            // Wait for this much less from now on: the live
+                            // server sent fewer bytes than the captured one.
+                            if have < *n {
+                                *adjust.entry(*c).or_default() -=
+                                    i64::try_from(*n - have).unwrap_or(0);
+                            }
                             differences.push(format!(
                                 "conn {c}: waited {:.1} s for the server's byte {n}{} and it has sent {have}{}",
                                 opts.timeout.as_secs_f64(),
@@ -1758,6 +1840,14 @@ pub fn run(
         for (c, w) in &wire.conns {
             let live = g.bufs.get(c).map(|b| b.0.as_slice()).unwrap_or_default();
             let live = subst.server_stream(live);
+            if std::env::var_os("DISPEL_TRACE_DEBUG").is_some() {
+                let _ = writeln!(
+                    err,
+                    "conn {c} live s2c ({} bytes): {:?}",
+                    live.len(),
+                    String::from_utf8_lossy(&live[..live.len().min(400)])
+                );
+            }
             for (off, cap, got) in differences_of(&w.streams[1], &live) {
                 differences.push(format!(
                     "conn {c} s2c offset {off}: captured {cap} live {got}"
