@@ -1909,9 +1909,15 @@ pub fn command(
         }
     };
     if !drafts.is_empty() {
-        for &n in drafts {
+        for (i, &n) in drafts.iter().enumerate() {
             match draft(stack, &r.steps, &r.att, &r.log, n) {
-                Some(y) => write!(out, "{y}")?,
+                Some(y) => {
+                    // One YAML document per step.
+                    if i > 0 {
+                        writeln!(out, "---")?;
+                    }
+                    write!(out, "{y}")?;
+                }
                 None => {
                     writeln!(err, "dispel: the capture has no step #{n}")?;
                     return Ok(2);
