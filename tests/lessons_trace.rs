@@ -396,3 +396,69 @@ fn the_gevent_stack_proves_the_known_facts() {
     }
     assert!(handlers > 0, "no message handler ran inside Socket.receive");
 }
+
+#[test]
+fn the_eventlet_stack_closes_invalid_utf8_with_1011() {
+    if !python_ok() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "python3 with venv is required under CI=true"
+        );
+        eprintln!("skipping: python3 (with venv) is not available");
+        return;
+    }
+    // Recorded with captures/record/record.sh eventlet-invalid-utf8: a raw
+    // client sends the text "4\xff\xfe" to the eventlet stack.
+    let capture = "tests/trace/eventlet-invalid-utf8.pcap";
+    let mut c = Collect::default();
+    analyze::run_file(Path::new(capture), &Options::default(), &mut c).unwrap();
+    let close = c
+        .steps
+        .iter()
+        .find(|s| s.kind == "websocket.frame" && s.dir == Dir::S2c && s.summary.contains("Close"))
+        .expect("the server's Close");
+    let code = close
+        .field("websocket.payload.close.status_code")
+        .map(|f| format!("{:?}", f.value));
+    assert_eq!(code.as_deref(), Some("UInt(1011)"), "{}", close.summary);
+    let out = Command::new(env!("CARGO_BIN_EXE_dispel"))
+        .args([
+            "lessons",
+            "trace",
+            "flask-socketio-eventlet",
+            capture,
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{err}");
+    let rep: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // The live server sent the same bytes: its Close is 1011 too.
+    assert_eq!(rep["differences"].as_array().unwrap().len(), 0, "{rep}");
+    // And the decode error comes from Message.getvalue, through
+    // _iter_frames's generic handler (not _recv_frame's 1007).
+    let finding = rep["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["lesson"] == "finding-frame-text-invalid-utf8")
+        .expect("the finding's lesson is bound");
+    let verdict = |f: &str| {
+        finding["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["function"] == f)
+            .map(|e| e["verdict"].as_str().unwrap().to_string())
+    };
+    assert_eq!(
+        verdict("RFC6455WebSocket.Message.getvalue").as_deref(),
+        Some("confirmed")
+    );
+    assert_eq!(
+        verdict("RFC6455WebSocket._iter_frames").as_deref(),
+        Some("confirmed")
+    );
+}
