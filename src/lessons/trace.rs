@@ -770,7 +770,10 @@ pub struct Attribution {
 /// - with no mark inside it, the steps of the greenlet's next write (it
 ///   prepares what is written);
 /// - on a greenlet started by `start_background_task`, the steps its
-///   spawner's call ran for at the spawn (the work was handed over).
+///   spawner's call ran for at the spawn (the work was handed over);
+/// - begun before the server's first socket event (start-up), the first
+///   SYN; begun by a connection's greenlet before its first read of that
+///   connection, that connection's SYN.
 ///
 /// A queue `put` is a mark too: it stands for the steps of the next write of
 /// the greenlet whose `get` returned the same object. And a `get` (or the
@@ -1037,6 +1040,11 @@ pub fn attribute(log: &Log, places: &[StepAt], ports: &HashMap<u16, ConnId>) -> 
             opened_by.insert(*g, (m0, open_step));
         }
     }
+    // Start-up: what ran before the server's first socket event (creating
+    // the app, choosing the async mode and the server) ran for the first
+    // SYN, the step a start-up lesson can bind to.
+    let first_mark = marks.iter().position(Option::is_some).unwrap_or(n);
+    let first_open = places.iter().position(|p| matches!(p, StepAt::Open { .. }));
     let mut per_step: Vec<Vec<usize>> = vec![Vec::new(); places.len()];
     let mut in_step: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); places.len()];
     let mut ran = BTreeSet::new();
@@ -1048,6 +1056,11 @@ pub fn attribute(log: &Log, places: &[StepAt], ports: &HashMap<u16, ConnId>) -> 
         let mut s = own(a);
         if let Some(c) = cause_of_g.get(&a.g) {
             s.extend(c.iter().copied());
+        }
+        if a.start < first_mark
+            && let Some(o) = first_open
+        {
+            s.insert(o);
         }
         if let Some(&(m0, open_step)) = opened_by.get(&a.g)
             && a.start < m0
