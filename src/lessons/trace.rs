@@ -1233,9 +1233,6 @@ pub fn report(
                     };
                     (Verdict::NotRun, Vec::new(), note)
                 };
-                if places[i] == StepAt::Unknown && verdict != Verdict::Confirmed {
-                    // Still reported; the step cannot be pinned at all.
-                }
                 match verdict {
                     Verdict::Confirmed => rep.confirmed += 1,
                     Verdict::Unobserved => rep.unobserved += 1,
@@ -1490,6 +1487,10 @@ fn python_env(err: &mut dyn Write) -> Result<PathBuf, TraceError> {
         "dispel: preparing {} (once): {python} -m venv + pip install -r requirements.txt",
         dir.display()
     );
+    // Built aside and renamed into place, so that two runs at once (tests)
+    // never use a half-made environment.
+    let final_dir = dir;
+    let dir = final_dir.with_extension(format!("tmp-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
     let run = |cmd: &mut Command| -> Result<(), TraceError> {
@@ -1514,6 +1515,7 @@ fn python_env(err: &mut dyn Write) -> Result<PathBuf, TraceError> {
     run(Command::new(&python).arg("-m").arg("venv").arg(&dir))?;
     let req = dir.join("requirements.txt");
     std::fs::write(&req, REQUIREMENTS)?;
+    let py = dir.join("bin").join("python");
     run(Command::new(&py)
         .args([
             "-m",
@@ -1525,7 +1527,28 @@ fn python_env(err: &mut dyn Write) -> Result<PathBuf, TraceError> {
         ])
         .arg(&req))?;
     std::fs::write(dir.join(".complete"), b"")?;
-    Ok(py)
+    let _ = std::fs::remove_dir_all(&final_dir);
+    if std::fs::rename(&dir, &final_dir).is_err() {
+        let _ = std::fs::remove_dir_all(&dir);
+        if !final_dir.join(".complete").is_file() {
+            return Err(TraceError::Env(format!(
+                "cannot move the environment to {}",
+                final_dir.display()
+            )));
+        }
+    }
+    Ok(final_dir.join("bin").join("python"))
+}
+
+/// Writes `text` to `path` unless it already holds it, through a rename so
+/// that a concurrent reader never sees half a file.
+fn write_once(path: &Path, text: &str) -> std::io::Result<()> {
+    if std::fs::read_to_string(path).is_ok_and(|t| t == text) {
+        return Ok(());
+    }
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
 }
 
 /// Shared state of the live connections: what each server sent.
@@ -1659,8 +1682,8 @@ pub fn run(
         "{TRACER_PY}{SIO_SERVER_PY}{SOCK_SERVER_PY}"
     )));
     std::fs::create_dir_all(&work)?;
-    std::fs::write(work.join("tracer.py"), TRACER_PY)?;
-    std::fs::write(work.join(app.script), app.source)?;
+    write_once(&work.join("tracer.py"), TRACER_PY)?;
+    write_once(&work.join(app.script), app.source)?;
     let runs = cache_dir().join("trace").join("runs");
     std::fs::create_dir_all(&runs)?;
     let stamp = stack.id.clone();
