@@ -767,8 +767,8 @@ pub struct Attribution {
 /// - the steps of every mark made while it was on the stack;
 /// - the steps of the greenlet's last read before it (it processes what
 ///   was read);
-/// - with no mark inside it, the steps of the greenlet's next write (it
-///   prepares what is written);
+/// - with no socket I/O inside it, the steps of the greenlet's next write
+///   or put, unless a read comes first (it prepares what is written);
 /// - on a greenlet started by `start_background_task`, the steps its
 ///   spawner's call ran for at the spawn (the work was handed over);
 /// - begun before the server's first socket event (start-up), the first
@@ -938,10 +938,17 @@ pub fn attribute(log: &Log, places: &[StepAt], ports: &HashMap<u16, ConnId>) -> 
     }
     // The steps one activation ran for, without the spawn link.
     fn own_of(
+        events: &[LogEv],
         by_g: &HashMap<u64, Vec<usize>>,
         marks: &[Option<(bool, Vec<usize>)>],
         a: &Act,
     ) -> BTreeSet<usize> {
+        let socket = |j: usize| {
+            matches!(
+                events[j],
+                LogEv::Io { .. } | LogEv::Accept { .. } | LogEv::Eof { .. } | LogEv::Close { .. }
+            )
+        };
         let mut out = BTreeSet::new();
         let ms = by_g.get(&a.g).map_or(&[][..], Vec::as_slice);
         let lo = ms.partition_point(|&x| x < a.start);
@@ -963,8 +970,13 @@ pub fn attribute(log: &Log, places: &[StepAt], ports: &HashMap<u16, ConnId>) -> 
         {
             out.extend(s.iter().copied());
         }
-        if inside.is_empty()
-            && let Some(&j) = ms.get(hi)
+        // With no socket I/O inside (a hand-over at most), the greenlet's
+        // next write or put (skipping gets), if no read comes first: the
+        // call prepared it.
+        if !inside.iter().any(|&j| socket(j))
+            && let Some(&j) = ms[hi..]
+                .iter()
+                .find(|&&j| socket(j) || matches!(&marks[j], Some((false, _))))
             && let Some((false, s)) = &marks[j]
         {
             out.extend(s.iter().copied());
@@ -988,7 +1000,7 @@ pub fn attribute(log: &Log, places: &[StepAt], ports: &HashMap<u16, ConnId>) -> 
             .filter(|a| a.g == ag && a.start <= i && a.end >= i)
             .max_by_key(|a| a.start)
         {
-            let cause = own_of(&by_g, &marks, a);
+            let cause = own_of(&log.events, &by_g, &marks, a);
             if !cause.is_empty() {
                 woken.push((j, bg, cause));
             }
@@ -1002,7 +1014,7 @@ pub fn attribute(log: &Log, places: &[StepAt], ports: &HashMap<u16, ConnId>) -> 
             v.insert(at, j);
         }
     }
-    let own = |a: &Act| own_of(&by_g, &marks, a);
+    let own = |a: &Act| own_of(&log.events, &by_g, &marks, a);
     // The context a spawn hands over: what the spawner's innermost open
     // call at the spawn ran for.
     let mut cause_of_g: HashMap<u64, BTreeSet<usize>> = HashMap::new();
@@ -1756,6 +1768,8 @@ pub fn run(
     let mut subst = Subst::default();
     let mut dead: BTreeSet<ConnId> = BTreeSet::new();
     let mut adjust: HashMap<ConnId, i64> = HashMap::new();
+    let mut last_conn: Option<ConnId> = None;
+    let mut shifts: HashMap<ConnId, Vec<(u64, i64)>> = HashMap::new();
     let empty = WireConn::default();
     for action in &actions {
         let after = match action {
@@ -1781,8 +1795,12 @@ pub fn run(
                             // Wait for this much less from now on: the live
                             // server sent fewer bytes than the captured one.
                             if have < *n {
-                                *adjust.entry(*c).or_default() -=
-                                    i64::try_from(*n - have).unwrap_or(0);
+                                let d = i64::try_from(*n - have).unwrap_or(0);
+                                *adjust.entry(*c).or_default() -= d;
+                                // Live bytes from `have` on stand for
+                                // captured ones `d` further on.
+                                let total = -adjust[c];
+                                shifts.entry(*c).or_default().push((have, total));
                             }
                             differences.push(format!(
                                 "conn {c}: waited {:.1} s for the server's byte {n}{} and it has sent {have}{}",
@@ -1805,7 +1823,18 @@ pub fn run(
                 subst.learn(&w.streams[1], buf);
             }
         }
-        std::thread::sleep(opts.settle);
+        // The pause keeps a connection's steps apart for attribution; a
+        // switch to another connection goes at once, so that races between
+        // connections (a long-poll GET against the WebSocket probe) play
+        // out as they did in the capture.
+        let conn_of_action = match action {
+            Action::Send { conn, .. } | Action::Close { conn, .. } => Some(*conn),
+            Action::End { .. } => None,
+        };
+        if conn_of_action.is_none() || conn_of_action == last_conn {
+            std::thread::sleep(opts.settle);
+        }
+        last_conn = conn_of_action;
         match action {
             Action::Send {
                 conn, start, end, ..
@@ -1894,7 +1923,8 @@ pub fn run(
     drop(server);
     let text = std::fs::read_to_string(&log_path)
         .map_err(|e| TraceError::Log(format!("{}: {e}", log_path.display())))?;
-    let log = parse_log(&text);
+    let mut log = parse_log(&text);
+    realign(&mut log, &ports, &shifts);
     let att = attribute(&log, &places, &ports);
     Ok(Run {
         steps,
@@ -1903,6 +1933,32 @@ pub fn run(
         att,
         differences,
     })
+}
+
+/// Moves the live server's write offsets to the captured stream's where a
+/// live response proved shorter (`shifts`: per connection, from a live
+/// offset on, how many bytes the capture has more), so writes after it
+/// still land on their steps.
+pub fn realign(
+    log: &mut Log,
+    ports: &HashMap<u16, ConnId>,
+    shifts: &HashMap<ConnId, Vec<(u64, i64)>>,
+) {
+    for ev in &mut log.events {
+        if let LogEv::Io {
+            port,
+            dir: Dir::S2c,
+            off,
+            ..
+        } = ev
+            && let Some(c) = ports.get(port)
+            && let Some(v) = shifts.get(c)
+            && let Some(&(_, d)) = v.iter().rev().find(|(at, _)| *at <= *off)
+        {
+            *off = u64::try_from(i64::try_from(*off).unwrap_or(i64::MAX).saturating_add(d))
+                .unwrap_or(0);
+        }
+    }
 }
 
 fn differences_of(captured: &[u8], live: &[u8]) -> Vec<(usize, String, String)> {
