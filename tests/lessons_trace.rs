@@ -461,4 +461,5 @@ fn the_eventlet_stack_closes_invalid_utf8_with_1011() {
         verdict("RFC6455WebSocket._iter_frames").as_deref(),
         Some("confirmed")
     );
+    assert_eq!(rep["refuted"], 0, "{rep}");
 }
