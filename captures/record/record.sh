@@ -52,7 +52,11 @@ CAPTURES=(
   broken-close-code         5015
   broken-fragmented-ping    5016
   broken-invalid-utf8       5017
+  eventlet-invalid-utf8     5018
 )
+# Captures that only tests read (tests/trace/, not the course's captures/):
+# they pin a fact `dispel lessons trace` proves about a stack.
+TEST_CAPTURES=" eventlet-invalid-utf8 "
 # These run inside a private network namespace (unshare -n) that has only
 # its own lo: the browser can reach nothing but our server, and the
 # impairment rules touch nothing outside.
@@ -271,6 +275,18 @@ cap_broken-close-code()         { broken_pair close-code; }
 cap_broken-fragmented-ping()    { broken_pair fragmented-ping; }
 cap_broken-invalid-utf8()       { broken_pair invalid-utf8; }
 
+# The real eventlet stack (sio_server.py eventlet) fed invalid UTF-8 by a raw
+# client (py/bad_utf8_client.py): eventlet answers Close 1011, not 1007.
+cap_eventlet-invalid-utf8() {
+  spawn "$NAME.server" "$PY" "$HERE/py/sio_server.py" eventlet 127.0.0.1 "$PORT"
+  local server=$LAST_PID
+  wait_listen "$PORT"
+  start_capture "$FILE" tcpdump "tcp port $PORT"
+  run_client "$PY" "$HERE/py/bad_utf8_client.py" 127.0.0.1 "$PORT"
+  stop_capture
+  stop_pid "$server" TERM
+}
+
 # ------------------------------------------------------------------ setup --
 need_cmds() {  # CMD:DEBIAN_PACKAGE...: apt-get install whatever is missing
   local pair missing=()
@@ -394,7 +410,9 @@ record_one() {  # NAME: record into $WORK, verify, move into captures/
   "cap_$NAME"
   verify "$FILE"
   chmod 644 "$FILE"       # dumpcap creates its files 0600
-  mv -f "$FILE" "$OUT/$NAME.$ext"
+  local dest=$OUT
+  [[ $TEST_CAPTURES == *" $NAME "* ]] && dest=$OUT/../tests/trace && mkdir -p "$dest"
+  mv -f "$FILE" "$dest/$NAME.$ext"
   printf '%s\n' "${SUMMARY[@]}" >"$WORK/$NAME.summary"
 }
 

@@ -50,12 +50,43 @@ pub enum LessonsCommand {
         #[arg(long, value_name = "DIR")]
         lessons: Option<PathBuf>,
     },
+    /// Run a stack's reference server under a call tracer, replay the
+    /// capture's client side to it, and check each step's trace entries:
+    /// confirmed, not run, or ran elsewhere.
+    #[command(after_help = "Examples:\n  \
+        dispel lessons trace flask-socketio-gevent captures/flask-socketio-gevent.pcap\n  \
+        dispel lessons trace flask-sock captures/flask-sock-echo.pcap --draft 4\n\n\
+        Exit status: 0 every entry confirmed or marked `observed: false`, 1 an entry \
+        refuted, 2 an error. The Python environment is cached under ~/.cache/dispel \
+        ($DISPEL_CACHE); $DISPEL_PYTHON picks the interpreter.")]
+    Trace {
+        /// The stack id (stacks.yaml).
+        stack: String,
+        /// The capture recorded from that stack.
+        capture: PathBuf,
+        /// The course directory (default: the bundled course).
+        #[arg(long, value_name = "DIR")]
+        lessons: Option<PathBuf>,
+        /// Report format.
+        #[arg(long, value_enum, default_value_t = TraceFormat::Text)]
+        format: TraceFormat,
+        /// Print what ran for step N as a lesson trace (YAML) instead of the report.
+        #[arg(long, value_name = "STEP", num_args = 1..)]
+        draft: Vec<u64>,
+    },
     /// Print the packages pinned by stacks.yaml: `pypi NAME VERSION` / `npm NAME VERSION`.
     Packages {
         /// The course directory (default: the bundled course).
         #[arg(long, value_name = "DIR")]
         lessons: Option<PathBuf>,
     },
+}
+
+/// `dispel lessons trace --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TraceFormat {
+    Text,
+    Json,
 }
 
 /// Runs a `lessons` command.
@@ -77,6 +108,26 @@ pub fn run(cmd: LessonsCommand, out: &mut dyn Write, err: &mut dyn Write) -> std
                 return Ok(2);
             };
             verify_refs(&course, &sources, out, err)
+        }
+        LessonsCommand::Trace {
+            stack,
+            capture,
+            lessons,
+            format,
+            draft,
+        } => {
+            let Some(course) = course(lessons.as_deref(), err)? else {
+                return Ok(2);
+            };
+            super::trace::command(
+                &course,
+                &stack,
+                &capture,
+                format == TraceFormat::Json,
+                &draft,
+                out,
+                err,
+            )
         }
         LessonsCommand::Packages { lessons } => {
             let Some(course) = course(lessons.as_deref(), err)? else {

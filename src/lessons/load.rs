@@ -130,7 +130,10 @@ const LESSON_KEYS: &[&str] = &[
 ];
 const SELECT_KEYS: &[&str] = &["kind", "dir", "where", "finding", "nth", "after"];
 const QUESTION_KEYS: &[&str] = &["ask", "answer"];
-const TRACE_KEYS: &[&str] = &["package", "version", "file", "line", "function", "does"];
+const TRACE_KEYS: &[&str] = &[
+    "package", "version", "file", "line", "function", "does", "observed", "reason",
+];
+const TRACE_REQUIRED: &[&str] = &["package", "version", "file", "line", "function", "does"];
 const STACK_KEYS: &[&str] = &["id", "title", "packages"];
 const PACKAGE_KEYS: &[&str] = &["registry", "name", "version"];
 
@@ -723,6 +726,7 @@ fn lesson(cx: &mut Cx<'_>, n: &Node, stacks: &[Stack]) -> Option<(Lesson, Option
         }
     }
     let mut trace = Vec::new();
+    let mut unobserved = Vec::new();
     if let Some(t) = k.get("trace")
         && let Some(e) = cx.map(t, "`trace`")
     {
@@ -756,7 +760,10 @@ fn lesson(cx: &mut Cx<'_>, n: &Node, stacks: &[Stack]) -> Option<(Lesson, Option
                 .seq(sv, &format!("the trace of `{stack_id}`"))
                 .unwrap_or(&[])
             {
-                if let Some(te) = trace_entry(cx, item, st) {
+                if let Some((te, why)) = trace_entry(cx, item, st) {
+                    if let Some(r) = why {
+                        unobserved.push((te.at.clone(), r));
+                    }
                     entries.push(te);
                 }
             }
@@ -772,20 +779,58 @@ fn lesson(cx: &mut Cx<'_>, n: &Node, stacks: &[Stack]) -> Option<(Lesson, Option
         hints,
         questions,
         trace,
+        unobserved,
         at: cx.loc(id_node?.mark),
     };
     Some((lesson, after_at))
 }
 
-fn trace_entry(cx: &mut Cx<'_>, n: &Node, stack: Option<&Stack>) -> Option<TraceEntry> {
+/// A trace entry, and the `reason` if it is written with `observed: false`.
+fn trace_entry(
+    cx: &mut Cx<'_>,
+    n: &Node,
+    stack: Option<&Stack>,
+) -> Option<(TraceEntry, Option<String>)> {
     let e = cx.map(n, "a trace entry")?;
-    let k = cx.keys(e, "a trace entry", TRACE_KEYS, TRACE_KEYS, n.mark);
+    let k = cx.keys(e, "a trace entry", TRACE_KEYS, TRACE_REQUIRED, n.mark);
     let package = k.get("package").and_then(|v| cx.string(v, "package"));
     let version = k.get("version").and_then(|v| cx.string(v, "version"));
     let file = k.get("file").and_then(|v| cx.string(v, "file"));
     let line = k.get("line").and_then(|v| cx.uint(v, "line", 1));
     let function = k.get("function").and_then(|v| cx.string(v, "function"));
     let does = k.get("does").and_then(|v| cx.string(v, "does"));
+    // `observed: false` + `reason`: the entry is true but `dispel lessons
+    // trace` cannot see it run for the step (see lessons/README.md).
+    let observed = match k.get("observed").map(|v| (v, v.scalar())) {
+        None => true,
+        Some((_, Some(Scalar::Bool(b)))) => b,
+        Some((v, _)) => {
+            cx.bad(
+                v.mark,
+                format!("`observed` must be true or false, found {}", v.describe()),
+            );
+            true
+        }
+    };
+    let reason = k.get("reason").and_then(|v| cx.string(v, "reason"));
+    let unobserved = match (observed, reason) {
+        (true, None) => None,
+        (false, Some(r)) if !r.trim().is_empty() => Some(r),
+        (false, _) => {
+            cx.bad(
+                n.mark,
+                "a trace entry with `observed: false` needs a `reason`: why running the server cannot show it".to_string(),
+            );
+            None
+        }
+        (true, Some(_)) => {
+            cx.bad(
+                k["reason"].mark,
+                "`reason` goes with `observed: false`".to_string(),
+            );
+            None
+        }
+    };
     if let (Some(st), Some(p)) = (stack, &package) {
         match st.package(p) {
             None => {
@@ -822,7 +867,7 @@ fn trace_entry(cx: &mut Cx<'_>, n: &Node, stack: Option<&Stack>) -> Option<Trace
             format!("`file` must be a relative path inside the package, not `{f}`"),
         );
     }
-    Some(TraceEntry {
+    let entry = TraceEntry {
         package: package?,
         version: version?,
         file: file?,
@@ -830,7 +875,8 @@ fn trace_entry(cx: &mut Cx<'_>, n: &Node, stack: Option<&Stack>) -> Option<Trace
         function: function?,
         does: does?,
         at: cx.loc(n.mark),
-    })
+    };
+    Some((entry, unobserved))
 }
 
 fn select<'k>(cx: &mut Cx<'_>, n: &Node) -> Option<(Select, Names<'k>, Option<Loc>)> {

@@ -23,6 +23,7 @@ pub mod model;
 pub mod render;
 pub mod schema;
 pub mod template;
+pub mod trace;
 pub mod verify;
 /// The located YAML tree lessons are read through (now shared with
 /// expectations: [`crate::yaml`]).

@@ -117,6 +117,11 @@ pub struct Lesson {
     pub questions: Vec<Question>,
     /// Per stack id (in file order), the ordered call chain handling the step.
     pub trace: Vec<(String, Vec<TraceEntry>)>,
+    /// Trace entries written with `observed: false`: where each is written
+    /// and its `reason` (what `dispel lessons trace` cannot see run for the
+    /// step: work done earlier, in another process, or in compiled code).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unobserved: Vec<(Loc, String)>,
     /// Where the lesson's `id` is written.
     pub at: Loc,
 }
@@ -128,6 +133,14 @@ impl Lesson {
             .iter()
             .find(|(s, _)| s == stack)
             .map_or(&[], |(_, t)| t.as_slice())
+    }
+
+    /// The `reason` of an entry written with `observed: false`.
+    pub fn unobserved(&self, e: &TraceEntry) -> Option<&str> {
+        self.unobserved
+            .iter()
+            .find(|(at, _)| *at == e.at)
+            .map(|(_, r)| r.as_str())
     }
 }
 

@@ -117,7 +117,9 @@ pub fn schema() -> Value {
                     "file": {"type": "string"},
                     "line": {"type": "integer", "minimum": 1},
                     "function": {"type": "string"},
-                    "does": {"type": "string"}
+                    "does": {"type": "string"},
+                    "observed": {"type": "boolean"},
+                    "reason": {"type": "string"}
                 },
                 "required": ["package", "version", "file", "line", "function", "does"],
                 "additionalProperties": false
