@@ -774,7 +774,7 @@ fn memory_is_bounded_in_every_format() {
 /// | deflate, 3 connections | 198 | 179 | 196 | 210 | 94 / 94 | 96 / 96 / 96 / 96 |
 /// | deflate, 6 connections | 250 | 187 | 241 | 253 | 100 / 100 | 98 / 99 / 99 / 99 |
 #[test]
-#[ignore = "waits for #25/#23 provenance"]
+#[ignore = "waits for #23's run-wide budget for decoded content"]
 fn memory_is_bounded_with_decoded_content_across_connections() {
     peaks_in_every_format(&[
         ("gzip-bodies", gzip_bodies, &[3, 6]),
