@@ -1052,105 +1052,40 @@ impl App {
             Action::Help => self.overlay = Some(Overlay::Help { scroll: 0 }),
             Action::Close | Action::BackOut => self.back_out(),
             Action::Diagram => self.toggle_diagram(),
-            Action::NextStep if self.diagram => self.diagram_move(1),
-            Action::PrevStep if self.diagram => self.diagram_move(-1),
-            Action::PageDown | Action::PageUp if self.diagram && self.focus == Pane::Timeline => {
-                let page = self.page(Pane::Timeline).saturating_sub(1).max(1) as isize;
-                self.diagram_move(if action == Action::PageDown {
-                    page
-                } else {
-                    -page
-                });
+            Action::NextStep
+            | Action::PrevStep
+            | Action::PageDown
+            | Action::PageUp
+            | Action::First
+            | Action::Last
+                if self.diagram =>
+            {
+                self.diagram_action(action)
             }
-            Action::First if self.diagram => self.diagram_move(isize::MIN / 2),
-            Action::Last if self.diagram => self.diagram_move(isize::MAX / 2),
             Action::NextStep => self.move_by(1),
             Action::PrevStep => self.move_by(-1),
-            Action::PageDown | Action::PageUp => {
-                let down = action == Action::PageDown;
-                let page = self.page(self.focus);
-                match self.focus {
-                    Pane::Timeline => self.move_by(if down {
-                        page as isize
-                    } else {
-                        -(page as isize)
-                    }),
-                    Pane::Fields => {
-                        let n = self.field_count();
-                        self.field = if down {
-                            (self.field + page).min(n.saturating_sub(1))
-                        } else {
-                            self.field.saturating_sub(page)
-                        };
-                    }
-                    Pane::Bytes => self.bytes_scroll = scroll(self.bytes_scroll, page, down),
-                    Pane::Lesson => {
-                        self.lesson_scroll = scroll(self.lesson_scroll, page, down);
-                        self.clamp_lesson_scroll();
-                    }
-                }
-            }
+            Action::PageDown | Action::PageUp => self.page_by(action == Action::PageDown),
             Action::First => self.select_pos(0),
             Action::Last => self.select_pos(usize::MAX),
-            Action::NextField => {
-                self.field = (self.field + 1).min(self.field_count().saturating_sub(1));
-                self.bytes_scroll = 0;
-            }
-            Action::PrevField => {
-                self.field = self.field.saturating_sub(1);
-                self.bytes_scroll = 0;
-            }
-            Action::ScrollDown | Action::ScrollUp => {
-                let down = action == Action::ScrollDown;
-                match self.focus {
-                    Pane::Lesson => {
-                        self.lesson_scroll = scroll(self.lesson_scroll, 1, down);
-                        self.clamp_lesson_scroll();
-                    }
-                    _ => self.bytes_scroll = scroll(self.bytes_scroll, 1, down),
-                }
-            }
-            Action::NextPane | Action::PrevPane => {
-                let i = Pane::ALL.iter().position(|p| *p == self.focus).unwrap_or(0);
-                let n = Pane::ALL.len();
-                let j = if action == Action::NextPane {
-                    (i + 1) % n
-                } else {
-                    (i + n - 1) % n
-                };
-                self.focus_pane(Pane::ALL[j]);
-            }
+            Action::NextField | Action::PrevField => self.step_field(action == Action::NextField),
+            Action::ScrollDown | Action::ScrollUp => self.scroll_by(action == Action::ScrollDown),
+            Action::NextPane | Action::PrevPane => self.cycle_pane(action == Action::NextPane),
             Action::Follow => match self.link_at(self.field).map(|l| l.target) {
                 Some(t) if self.focus == Pane::Fields => self.follow(t),
                 _ => self.pane_action(Action::DrillIn),
             },
             Action::Back => self.back(),
-            Action::ReplayMode => {
-                self.replay.mode = match self.replay.mode {
-                    ReplayMode::Fixed => ReplayMode::Timing,
-                    ReplayMode::Timing => ReplayMode::Fixed,
-                };
-                self.replay.waited = Duration::ZERO;
-                self.message = Some(format!("replay: {}", self.replay.pace()));
-            }
+            Action::ReplayMode => self.toggle_replay_mode(),
             Action::DrillIn => match self.focus {
                 Pane::Timeline => self.focus_pane(Pane::Fields),
                 Pane::Fields => self.focus_pane(Pane::Bytes),
                 _ => {}
             },
             Action::NextSameKind | Action::PrevSameKind => {
-                if let Some(kind) = self.current().map(|s| s.kind) {
-                    let fwd = action == Action::NextSameKind;
-                    if !self.seek(fwd, |r| r.kind == kind) {
-                        self.message = Some(format!("no {} {kind} step", direction(fwd)));
-                    }
-                }
+                self.seek_same_kind(action == Action::NextSameKind)
             }
             Action::NextFinding | Action::PrevFinding => {
-                let fwd = action == Action::NextFinding;
-                if !self.seek(fwd, |r| r.findings > 0) {
-                    self.message = Some(format!("no {} step with a finding", direction(fwd)));
-                }
+                self.seek_finding(action == Action::NextFinding)
             }
             Action::Search => {
                 self.overlay = Some(Overlay::Search {
@@ -1163,45 +1098,11 @@ impl App {
                 self.replay.waited = Duration::ZERO;
             }
             Action::Faster | Action::Slower => self.change_pace(action == Action::Faster),
-            Action::Stack => {
-                let stacks = self.lessons.stacks();
-                if stacks.is_empty() {
-                    self.message = Some("no stacks: no lessons with call chains are loaded".into());
-                } else {
-                    let item = self
-                        .stack
-                        .as_ref()
-                        .and_then(|s| stacks.iter().position(|c| &c.id == s))
-                        .unwrap_or(0);
-                    self.overlay = Some(Overlay::Stack { item, stacks });
-                }
-            }
+            Action::Stack => self.open_stack_chooser(),
             Action::Hint => self.hint(),
-            Action::Reload => match self.lessons.reload() {
-                Ok(()) => {
-                    self.reload_error = None;
-                    self.message = Some("lessons reloaded".into());
-                }
-                Err(e) => {
-                    self.reload_error = Some(e);
-                    self.message = Some("reload failed: see the lesson pane".into());
-                }
-            },
+            Action::Reload => self.reload_lessons(),
             Action::Fold => self.fold(),
-            Action::FoldFrames => {
-                self.fold_frames = !self.fold_frames;
-                if self.fold_frames
-                    && let Some(p) = self.selected.and_then(|s| {
-                        self.tl
-                            .row(s)
-                            .filter(|r| r.kind == "websocket.frame")
-                            .and_then(|r| r.parent)
-                    })
-                {
-                    self.select(Some(p));
-                }
-                self.rebuild();
-            }
+            Action::FoldFrames => self.toggle_fold_frames(),
             Action::Tick(d) => self.tick(d),
             Action::Resize(w, h) => self.size = (w, h),
             Action::Click(x, y) => self.click(x, y),
@@ -1215,6 +1116,152 @@ impl App {
             | Action::Input(_)
             | Action::Backspace => {}
         }
+    }
+
+    /// Moving in the sequence diagram: by an arrow, a page, or to an end.
+    fn diagram_action(&mut self, action: Action) {
+        match action {
+            Action::NextStep => self.diagram_move(1),
+            Action::PrevStep => self.diagram_move(-1),
+            Action::PageDown | Action::PageUp if self.focus == Pane::Timeline => {
+                let page = self.page(Pane::Timeline).saturating_sub(1).max(1) as isize;
+                self.diagram_move(if action == Action::PageDown {
+                    page
+                } else {
+                    -page
+                });
+            }
+            Action::PageDown | Action::PageUp => self.page_by(action == Action::PageDown),
+            Action::First => self.diagram_move(isize::MIN / 2),
+            Action::Last => self.diagram_move(isize::MAX / 2),
+            _ => {}
+        }
+    }
+
+    /// A page down or up in the focused pane.
+    fn page_by(&mut self, down: bool) {
+        let page = self.page(self.focus);
+        match self.focus {
+            Pane::Timeline => self.move_by(if down {
+                page as isize
+            } else {
+                -(page as isize)
+            }),
+            Pane::Fields => {
+                let n = self.field_count();
+                self.field = if down {
+                    (self.field + page).min(n.saturating_sub(1))
+                } else {
+                    self.field.saturating_sub(page)
+                };
+            }
+            Pane::Bytes => self.bytes_scroll = scroll(self.bytes_scroll, page, down),
+            Pane::Lesson => {
+                self.lesson_scroll = scroll(self.lesson_scroll, page, down);
+                self.clamp_lesson_scroll();
+            }
+        }
+    }
+
+    /// The next or previous field, its bytes from the top.
+    fn step_field(&mut self, next: bool) {
+        self.field = if next {
+            (self.field + 1).min(self.field_count().saturating_sub(1))
+        } else {
+            self.field.saturating_sub(1)
+        };
+        self.bytes_scroll = 0;
+    }
+
+    /// A line down or up in the lesson pane, else in the bytes pane.
+    fn scroll_by(&mut self, down: bool) {
+        match self.focus {
+            Pane::Lesson => {
+                self.lesson_scroll = scroll(self.lesson_scroll, 1, down);
+                self.clamp_lesson_scroll();
+            }
+            _ => self.bytes_scroll = scroll(self.bytes_scroll, 1, down),
+        }
+    }
+
+    /// Focus the next or previous pane.
+    fn cycle_pane(&mut self, next: bool) {
+        let i = Pane::ALL.iter().position(|p| *p == self.focus).unwrap_or(0);
+        let n = Pane::ALL.len();
+        let j = if next { (i + 1) % n } else { (i + n - 1) % n };
+        self.focus_pane(Pane::ALL[j]);
+    }
+
+    /// Fixed-interval replay or the capture's own timing.
+    fn toggle_replay_mode(&mut self) {
+        self.replay.mode = match self.replay.mode {
+            ReplayMode::Fixed => ReplayMode::Timing,
+            ReplayMode::Timing => ReplayMode::Fixed,
+        };
+        self.replay.waited = Duration::ZERO;
+        self.message = Some(format!("replay: {}", self.replay.pace()));
+    }
+
+    /// The next or previous step of the selected step's kind.
+    fn seek_same_kind(&mut self, fwd: bool) {
+        if let Some(kind) = self.current().map(|s| s.kind)
+            && !self.seek(fwd, |r| r.kind == kind)
+        {
+            self.message = Some(format!("no {} {kind} step", direction(fwd)));
+        }
+    }
+
+    /// The next or previous step with a finding.
+    fn seek_finding(&mut self, fwd: bool) {
+        if !self.seek(fwd, |r| r.findings > 0) {
+            self.message = Some(format!("no {} step with a finding", direction(fwd)));
+        }
+    }
+
+    /// The chooser of whose call chains the lessons show.
+    fn open_stack_chooser(&mut self) {
+        let stacks = self.lessons.stacks();
+        if stacks.is_empty() {
+            self.message = Some("no stacks: no lessons with call chains are loaded".into());
+            return;
+        }
+        let item = self
+            .stack
+            .as_ref()
+            .and_then(|s| stacks.iter().position(|c| &c.id == s))
+            .unwrap_or(0);
+        self.overlay = Some(Overlay::Stack { item, stacks });
+    }
+
+    /// Reads the lesson files again (an instructor editing them).
+    fn reload_lessons(&mut self) {
+        match self.lessons.reload() {
+            Ok(()) => {
+                self.reload_error = None;
+                self.message = Some("lessons reloaded".into());
+            }
+            Err(e) => {
+                self.reload_error = Some(e);
+                self.message = Some("reload failed: see the lesson pane".into());
+            }
+        }
+    }
+
+    /// Hides or shows the frames under their messages; a selected frame
+    /// gives its selection to its message.
+    fn toggle_fold_frames(&mut self) {
+        self.fold_frames = !self.fold_frames;
+        if self.fold_frames
+            && let Some(p) = self.selected.and_then(|s| {
+                self.tl
+                    .row(s)
+                    .filter(|r| r.kind == "websocket.frame")
+                    .and_then(|r| r.parent)
+            })
+        {
+            self.select(Some(p));
+        }
+        self.rebuild();
     }
 
     /// The chosen stack, and whether any stack has call chains.
