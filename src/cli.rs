@@ -53,7 +53,7 @@ pub enum Command {
     /// Step through a capture (prints the text trace when stdout is not a terminal).
     #[command(after_help = "Example:\n  dispel replay captures/flask-sock-echo.pcap")]
     Replay {
-        /// The capture file (default: the bundled capture).
+        /// The capture file, `-` for standard input (default: the bundled capture).
         capture: Option<PathBuf>,
         #[command(flatten)]
         lessons: LessonOpts,
@@ -66,7 +66,7 @@ pub enum Command {
                             dispel explain app.pcap --format markdown > walkthrough.md\n  \
                             dispel explain app.pcap --conn 3 --kind 'tcp.*'")]
     Explain {
-        /// The capture file.
+        /// The capture file, `-` for standard input (`tcpdump -U -w - | dispel explain -`).
         capture: PathBuf,
         #[arg(long, value_enum, default_value_t = ExplainFormat::Text)]
         format: ExplainFormat,
@@ -124,7 +124,7 @@ pub enum Command {
     /// List the TCP connections of a capture.
     #[command(after_help = "Example:\n  dispel streams app.pcap --format json")]
     Streams {
-        /// The capture file.
+        /// The capture file, `-` for standard input.
         capture: PathBuf,
         #[arg(long, value_enum, default_value_t = StreamsFormat::Text)]
         format: StreamsFormat,
@@ -246,7 +246,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
             let filter = Filter { conn, kinds: kind };
-            let out = io::BufWriter::new(io::stdout().lock());
+            let out = crate::live::stdout_for(&capture);
             match format {
                 ExplainFormat::Text => analyse(&capture, &opts, &mut TextSink::new(out, filter)),
                 ExplainFormat::Ndjson => {
@@ -282,7 +282,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             capture, format, ..
         }) => {
             let mut sink = ReportSink::default();
-            let result = analyze::run_file(&capture, &opts, &mut sink);
+            let result = crate::live::run_path(&capture, &opts, &mut sink);
             let (report, error) = split(result, &capture)?;
             let report = report.or(sink.report).unwrap_or_default();
             let mut out = io::BufWriter::new(io::stdout().lock());
@@ -337,7 +337,7 @@ fn replay(capture: Option<&Path>, opts: &Options, lopts: &LessonOpts) -> anyhow:
             }
         });
     }
-    let out = io::BufWriter::new(io::stdout().lock());
+    let out = crate::live::stdout_for(capture.unwrap_or(Path::new(DEFAULT_CAPTURE_NAME)));
     let mut sink = TextSink::new(out, Filter::default());
     match capture {
         Some(path) => analyse(path, opts, &mut sink),
@@ -419,6 +419,8 @@ fn markdown(
     let course = selection.course;
     let stack = match selection.stack {
         Some(s) => Some(s.id),
+        // Standard input can be read only once: no guess.
+        None if crate::live::is_stdin(capture) => None,
         None => {
             let mut sample = GuessSample::default();
             let _ = analyze::run_file(capture, opts, &mut sample);
@@ -482,7 +484,7 @@ impl Sink for GuessSample {
 }
 
 fn analyse(path: &Path, opts: &Options, sink: &mut dyn Sink) -> anyhow::Result<ExitCode> {
-    let result = analyze::run_file(path, opts, sink);
+    let result = crate::live::run_path(path, opts, sink);
     let (_, error) = split(result, path)?;
     finish(error, path)
 }
