@@ -15,6 +15,7 @@ mod check_cmd;
 use crate::error::CaptureError;
 use crate::lessons::cli::{self as lessons_cli, LessonsCommand};
 use crate::limits::LimitArgs;
+use crate::live::capture::LiveOpts;
 use crate::output::{
     Filter, json::JsonSink, markdown::MarkdownSink, mermaid::MermaidSink, ndjson::NdjsonSink,
     streams, text::TextSink,
@@ -56,6 +57,8 @@ pub enum Command {
         /// The capture file, `-` for standard input (default: the bundled capture).
         capture: Option<PathBuf>,
         #[command(flatten)]
+        live: LiveOpts,
+        #[command(flatten)]
         lessons: LessonOpts,
         #[command(flatten)]
         limits: LimitArgs,
@@ -67,7 +70,10 @@ pub enum Command {
                             dispel explain app.pcap --conn 3 --kind 'tcp.*'")]
     Explain {
         /// The capture file, `-` for standard input (`tcpdump -U -w - | dispel explain -`).
-        capture: PathBuf,
+        #[arg(required_unless_present = "live")]
+        capture: Option<PathBuf>,
+        #[command(flatten)]
+        live: LiveOpts,
         #[arg(long, value_enum, default_value_t = ExplainFormat::Text)]
         format: ExplainFormat,
         /// Only this connection (its `tcp.stream` number).
@@ -217,8 +223,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         None => replay(None, &opts, &LessonOpts::default()),
         Some(Command::Replay {
-            capture, lessons, ..
-        }) => replay(capture.as_deref(), &opts, &lessons),
+            capture,
+            live,
+            lessons,
+            ..
+        }) => {
+            let (capture, _session) = crate::live::resolve(capture, &live)?;
+            replay(capture.as_deref(), &opts, &lessons)
+        }
         Some(Command::Lessons(cmd)) => {
             let mut out = io::BufWriter::new(io::stdout().lock());
             let code = lessons_cli::run(cmd, &mut out, &mut io::stderr())?;
@@ -227,12 +239,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Explain {
             capture,
+            live,
             format,
             conn,
             kind,
             lessons,
             ..
         }) => {
+            let (capture, _session) = crate::live::resolve(capture, &live)?;
+            // clap requires a capture unless --live gave one.
+            let capture = capture.unwrap_or_else(|| PathBuf::from(crate::live::STDIN_NAME));
             // Only markdown shows lessons; the other formats load the
             // course only to check `--lessons` / `--stack` when given.
             let wanted = format == ExplainFormat::Markdown
@@ -249,6 +265,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let out = crate::live::stdout_for(&capture);
             match format {
                 ExplainFormat::Text => analyse(&capture, &opts, &mut TextSink::new(out, filter)),
+                ExplainFormat::Ndjson if crate::live::is_stream(&capture) => analyse(
+                    &capture,
+                    &opts,
+                    &mut NdjsonSink::new(out, filter).streaming(),
+                ),
                 ExplainFormat::Ndjson => {
                     analyse(&capture, &opts, &mut NdjsonSink::new(out, filter))
                 }
@@ -420,7 +441,7 @@ fn markdown(
     let stack = match selection.stack {
         Some(s) => Some(s.id),
         // Standard input can be read only once: no guess.
-        None if crate::live::is_stdin(capture) => None,
+        None if crate::live::is_stream(capture) => None,
         None => {
             let mut sample = GuessSample::default();
             let _ = analyze::run_file(capture, opts, &mut sample);

@@ -12,14 +12,18 @@
 //! limits; only the file header is read ahead (see
 //! `CaptureReader::new` with no length).
 
+pub mod capture;
+
 use std::io::{self, BufWriter, Read, Stdout, StdoutLock, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, TryRecvError};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use crate::analyze::{self, Options, Report, RunError, Sink};
+use crate::error::CaptureError;
+use capture::{LiveChild, LiveError, LiveOpts};
 
 /// The name standard input goes by, as a capture argument and in reports.
 pub const STDIN_NAME: &str = "-";
@@ -34,6 +38,84 @@ const POLL: Duration = Duration::from_millis(50);
 /// Whether `path` names standard input (`-`).
 pub fn is_stdin(path: &Path) -> bool {
     path.as_os_str() == STDIN_NAME
+}
+
+/// A live capture started for this run, under its name (`live:lo`).
+struct Registered {
+    name: PathBuf,
+    input: Option<Input>,
+    child: LiveChild,
+}
+
+fn registry() -> std::sync::MutexGuard<'static, Vec<Registered>> {
+    static STREAMS: Mutex<Vec<Registered>> = Mutex::new(Vec::new());
+    locked(&STREAMS)
+}
+
+/// Whether `path` names a stream: standard input, or a live capture
+/// started by [`resolve`].
+pub fn is_stream(path: &Path) -> bool {
+    is_stdin(path) || registry().iter().any(|r| r.name == path)
+}
+
+/// Keeps a live capture running; stops its tool when dropped.
+pub struct LiveSession {
+    name: PathBuf,
+}
+
+impl Drop for LiveSession {
+    fn drop(&mut self) {
+        // The child stops as it is dropped (outside the lock).
+        let gone: Vec<Registered> = {
+            let mut r = registry();
+            let (gone, kept) = std::mem::take(&mut *r)
+                .into_iter()
+                .partition(|x| x.name == self.name);
+            *r = kept;
+            gone
+        };
+        drop(gone);
+    }
+}
+
+/// The capture a command reads: `capture` as given, or with `--live` a
+/// capture tool started now, under the name `live:INTERFACE` (which the
+/// runs here read as a stream) and the session that keeps it running.
+pub fn resolve(
+    capture: Option<PathBuf>,
+    live: &LiveOpts,
+) -> Result<(Option<PathBuf>, Option<LiveSession>), LiveError> {
+    let Some(interface) = &live.live else {
+        return Ok((capture, None));
+    };
+    let filter = live.filter.as_deref().unwrap_or(capture::DEFAULT_FILTER);
+    let (input, child) = capture::start(interface, filter)?;
+    let name = PathBuf::from(format!("live:{interface}"));
+    registry().push(Registered {
+        name: name.clone(),
+        input: Some(input),
+        child,
+    });
+    Ok((Some(name.clone()), Some(LiveSession { name })))
+}
+
+/// The input of a stream: its live capture's, or standard input.
+pub fn take_input(path: &Path) -> io::Result<Input> {
+    if let Some(r) = registry().iter_mut().find(|r| r.name == path) {
+        return r
+            .input
+            .take()
+            .ok_or_else(|| io::Error::other("the live capture was already read"));
+    }
+    Input::stdin()
+}
+
+/// Why the live capture behind `path` stopped, if its tool failed.
+fn tool_failure(path: &Path) -> Option<String> {
+    registry()
+        .iter_mut()
+        .find(|r| r.name == path)
+        .and_then(|r| r.child.failure())
 }
 
 /// Something to do before the input waits for more bytes.
@@ -222,7 +304,7 @@ pub enum Out {
 
 /// Standard output for a run over `capture` (see [`Out`]).
 pub fn stdout_for(capture: &Path) -> Out {
-    if is_stdin(capture) {
+    if is_stream(capture) {
         Out::Stream(shared_stdout().clone())
     } else {
         Out::File(BufWriter::new(io::stdout().lock()))
@@ -260,23 +342,32 @@ fn flush_stdout() {
     let _ = locked(shared_stdout()).flush();
 }
 
-/// Analyses the capture at `path`, or standard input for `-`.
+/// Analyses the capture at `path`, or the stream it names (see
+/// [`is_stream`]).
 pub fn run_path(path: &Path, opts: &Options, sink: &mut dyn Sink) -> Result<Report, RunError> {
-    if is_stdin(path) {
-        run_stdin(opts, sink)
+    if is_stream(path) {
+        run_stream(path, opts, sink)
     } else {
         analyze::run_file(path, opts, sink)
     }
 }
 
-/// Analyses a capture streamed on standard input, step by step as its
-/// packets arrive; Ctrl-C ends the input.
-pub fn run_stdin(opts: &Options, sink: &mut dyn Sink) -> Result<Report, RunError> {
-    let input = Input::stdin()
-        .map_err(crate::error::CaptureError::Io)?
+/// Analyses a stream, step by step as its packets arrive, with standard
+/// output flushed whenever it waits; Ctrl-C ends the input.
+pub fn run_stream(path: &Path, opts: &Options, sink: &mut dyn Sink) -> Result<Report, RunError> {
+    let input = take_input(path)
+        .map_err(CaptureError::Io)?
         .stop_on(interrupt_flag())
         .on_idle(Arc::new(flush_stdout));
-    run_input(input, STDIN_NAME, opts, sink)
+    let result = run_input(input, &path.display().to_string(), opts, sink);
+    match result {
+        // A tool that failed says why better than its empty output.
+        Err(RunError::Capture(e)) => Err(RunError::Capture(match tool_failure(path) {
+            Some(why) => CaptureError::Io(io::Error::other(why)),
+            None => e,
+        })),
+        other => other,
+    }
 }
 
 /// Analyses a stream on the calling thread alone: the two-thread run hands

@@ -100,12 +100,12 @@ fn wait(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
 /// Feeds `capture` to `dispel explain -` a record at a time: the first
 /// step must be printed while the stream is still open, and the whole
 /// output must be the file's (but the capture's name on the first line).
-fn streams_like_the_file(capture: &str) {
+fn streams_like_the_file(capture: &str, format: &str) {
     let path = tools::root().join(capture);
     let bytes = std::fs::read(&path).unwrap();
     let (header, records) = split(&bytes);
     assert!(records.len() > 10, "{capture}");
-    let (mut child, mut stdin, rx) = spawn(&["explain", "-"]);
+    let (mut child, mut stdin, rx) = spawn(&["explain", "-", "--format", format]);
     // Up to the first packet (pcapng: interface descriptions come first).
     let is_packet = |r: &Vec<u8>| header.len() == 24 || matches!(r[0], 3 | 6);
     let first = records.iter().position(is_packet).unwrap() + 1;
@@ -115,7 +115,8 @@ fn streams_like_the_file(capture: &str) {
     }
     stdin.flush().unwrap();
     // The stream is open, with one packet in it: its step must show.
-    let mut out = lines_until(&rx, Duration::from_secs(20), |l| l.starts_with("#1 "));
+    let first_step = |l: &str| l.starts_with("#1 ") || l.starts_with(r#"{"type":"step","step":1,"#);
+    let mut out = lines_until(&rx, Duration::from_secs(20), first_step);
     for r in &records[first..] {
         stdin.write_all(r).unwrap();
         stdin.flush().unwrap();
@@ -129,6 +130,7 @@ fn streams_like_the_file(capture: &str) {
     let file = Command::new(BIN)
         .arg("explain")
         .arg(&path)
+        .args(["--format", format])
         .output()
         .unwrap();
     let file = String::from_utf8(file.stdout).unwrap();
@@ -137,19 +139,20 @@ fn streams_like_the_file(capture: &str) {
     assert_eq!(
         out[0],
         first.replacen(&path.display().to_string(), "-", 1),
-        "{capture}"
+        "{capture} {format}"
     );
-    assert_eq!(out[1..], expected[..], "{capture}");
+    assert_eq!(out[1..], expected[..], "{capture} {format}");
 }
 
 #[test]
 fn a_pcap_on_stdin_is_explained_as_it_arrives_and_as_the_file_is() {
-    streams_like_the_file("captures/flask-sock-echo.pcap");
+    streams_like_the_file("captures/flask-sock-echo.pcap", "text");
+    streams_like_the_file("captures/flask-sock-echo.pcap", "ndjson");
 }
 
 #[test]
 fn a_pcapng_on_stdin_is_explained_as_it_arrives_and_as_the_file_is() {
-    streams_like_the_file("captures/flask-socketio-ipv6.pcapng");
+    streams_like_the_file("captures/flask-socketio-ipv6.pcapng", "text");
 }
 
 #[test]
@@ -225,4 +228,127 @@ fn check_and_streams_read_stdin() {
         assert_eq!(status.code(), Some(code), "{args:?}: {out}");
         assert!(out.contains(needle), "{args:?}: {out}");
     }
+}
+
+#[test]
+fn live_without_a_capture_tool_says_what_to_install() {
+    let empty = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["explain", "--live"])
+        .env("PATH", empty.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("dispel: --live needs tcpdump or dumpcap") && err.contains("install"),
+        "{err}"
+    );
+}
+
+/// Whether this test can capture in a private network namespace: root,
+/// tcpdump, unshare, ip and python3 (skipped visibly otherwise; under
+/// CI=true, CI runs as root with them installed, so their absence fails).
+fn can_capture_in_a_namespace() -> bool {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    let ci = std::env::var("CI").as_deref() == Ok("true");
+    if !root {
+        assert!(!ci, "the --live test runs as root under CI=true");
+        eprintln!("skipping: the --live test needs root (a private network namespace)");
+        return false;
+    }
+    ["tcpdump", "python3"].iter().all(|t| tools::have(t))
+        && ["unshare", "ip"].iter().all(|t| {
+            let found = Command::new("sh")
+                .arg("-c")
+                .arg(format!("command -v {t}"))
+                .output()
+                .is_ok_and(|o| o.status.success());
+            if !found {
+                assert!(!ci, "{t} is required under CI=true");
+                eprintln!("skipping: {t} is not installed");
+            }
+            found
+        })
+}
+
+/// `dispel explain --live` on the loopback of a private network namespace,
+/// a real server and client from `captures/record/` talking on port 5000
+/// (in the default filter): the steps are printed while the capture runs,
+/// and Ctrl-C ends it cleanly.
+#[test]
+fn live_capture_on_loopback_in_a_private_namespace() {
+    if !can_capture_in_a_namespace() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let rec = tools::root().join("captures/record/py");
+    let script = r#"
+set -u
+ip link set lo up || exit 90
+"$DISPEL" explain --live --format ndjson > "$DIR/out" 2> "$DIR/err" &
+D=$!
+for i in $(seq 100); do grep -q 'capturing on lo' "$DIR/err" && break; sleep 0.1; done
+python3 "$REC/broken_server.py" server-masked 127.0.0.1 5000 > "$DIR/server" 2>&1 &
+S=$!
+for i in $(seq 50); do grep -q listening "$DIR/server" && break; sleep 0.1; done
+timeout 20 python3 "$REC/raw_client.py" 127.0.0.1 5000 > "$DIR/client" 2>&1
+echo "client $?" > "$DIR/status"
+# The steps show while the capture still runs.
+for i in $(seq 100); do grep -q '"tcp.fin"' "$DIR/out" && break; sleep 0.1; done
+grep -q '"tcp.fin"' "$DIR/out" && echo "seen-live" >> "$DIR/status"
+kill -INT $D
+wait $D
+echo "dispel $?" >> "$DIR/status"
+kill $S
+"#;
+    let out = Command::new("timeout")
+        .args(["60", "unshare", "-n", "sh", "-c", script])
+        .env("DISPEL", BIN)
+        .env("DIR", dir.path())
+        .env("REC", &rec)
+        .output()
+        .unwrap();
+    let read = |f: &str| std::fs::read_to_string(dir.path().join(f)).unwrap_or_default();
+    if out.status.code() == Some(90) || String::from_utf8_lossy(&out.stderr).contains("unshare") {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "no private network namespace under CI=true: {out:?}"
+        );
+        eprintln!("skipping: cannot make a private network namespace: {out:?}");
+        return;
+    }
+    let status = read("status");
+    let err = read("err");
+    assert!(status.contains("client 0"), "{status} {}", read("client"));
+    assert!(
+        status.contains("seen-live"),
+        "{status}\n{err}\n{}",
+        read("out")
+    );
+    assert!(status.contains("dispel 0"), "{status}\n{err}");
+    let lines: Vec<J> = read("out")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("ndjson"))
+        .collect();
+    let kinds: Vec<&str> = lines.iter().filter_map(|l| l["kind"].as_str()).collect();
+    for k in [
+        "tcp.syn",
+        "http.request",
+        "websocket.handshake",
+        "websocket.frame",
+    ] {
+        assert!(kinds.contains(&k), "{k} in {kinds:?}");
+    }
+    // The server masks its echo: the finding the capture is recorded for.
+    assert!(
+        read("out").contains("frame.server-masked"),
+        "{}",
+        read("out")
+    );
+    assert_eq!(err.lines().count(), 1, "only the capturing line: {err}");
 }
