@@ -338,6 +338,13 @@ fn replay(capture: Option<&Path>, opts: &Options, lopts: &LessonOpts) -> anyhow:
     };
     if io::stdout().is_terminal() {
         let source = match capture {
+            // Steps appear as the stream arrives; it is spooled for `w`.
+            Some(p) if crate::live::is_stream(p) => {
+                crate::tui::Source::Live(crate::tui::live::LiveFeed::new(
+                    p.display().to_string(),
+                    crate::live::take_input(p)?,
+                )?)
+            }
             Some(p) => crate::tui::Source::File(p.to_path_buf()),
             None => crate::tui::Source::Static {
                 name: DEFAULT_CAPTURE_NAME.into(),
