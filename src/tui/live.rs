@@ -64,11 +64,7 @@ impl LiveFeed {
     /// Runs the analysis over the stream into `sink`, counting packets.
     /// The input is read once: a second call finds it taken.
     pub fn run(&self, opts: &Options, sink: &mut dyn Sink) {
-        let input = self
-            .input
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
+        let input = self.input.lock().unwrap_or_else(|p| p.into_inner()).take();
         let reader = match input {
             Some(i) => CaptureReader::new(i, None, opts.max_record()),
             None => Err(io::Error::other("the stream was already read").into()),
