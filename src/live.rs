@@ -107,6 +107,12 @@ pub fn take_input(path: &Path) -> io::Result<Input> {
             .take()
             .ok_or_else(|| io::Error::other("the live capture was already read"));
     }
+    if io::IsTerminal::is_terminal(&io::stdin()) {
+        // Typing a capture is not a thing: the user meant to pipe one.
+        return Err(io::Error::other(
+            "standard input is a terminal; pipe a capture into it (tcpdump -U -w - | dispel explain -)",
+        ));
+    }
     Input::stdin()
 }
 
