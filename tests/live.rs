@@ -352,3 +352,40 @@ kill $S
     );
     assert_eq!(err.lines().count(), 1, "only the capturing line: {err}");
 }
+
+/// A capture tool that may not capture (a stand-in script printing what
+/// tcpdump prints without the capability): one line naming the capability
+/// to grant, at once.
+#[test]
+fn live_without_permission_says_which_capability_to_grant() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let tool = dir.path().join("tcpdump");
+    std::fs::write(
+        &tool,
+        "#!/bin/sh\necho \"tcpdump: lo: You don't have permission to perform this capture on that device\" >&2\n\
+         echo '(socket: Operation not permitted)' >&2\nexit 1\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let start = Instant::now();
+    let out = Command::new(BIN)
+        .args(["replay", "--live"])
+        .env("PATH", dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(start.elapsed() < Duration::from_secs(5), "no hang");
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("dispel: tcpdump may not capture on lo")
+            && err.contains(&format!(
+                "setcap cap_net_raw,cap_net_admin+eip {}",
+                tool.display()
+            ))
+            && err.contains("You don't have permission"),
+        "{err}"
+    );
+}

@@ -169,8 +169,19 @@ pub fn start(interface: &str, filter: &str) -> Result<(Input, LiveChild), LiveEr
     let (tool, path) = find_tool(&["tcpdump", "dumpcap"]).ok_or(LiveError::NoTool)?;
     let mut cmd = Command::new(&path);
     match tool {
-        // -U: each packet is written out as it is captured.
-        "tcpdump" => cmd.args(["-U", "-n", "-w", "-", "-i", interface, "--", filter]),
+        // -U and --immediate-mode: each packet is written out as it is
+        // captured (not when the kernel buffer fills).
+        "tcpdump" => cmd.args([
+            "-U",
+            "--immediate-mode",
+            "-n",
+            "-w",
+            "-",
+            "-i",
+            interface,
+            "--",
+            filter,
+        ]),
         // -P: pcap (dispel reads both; pcap keeps the spool simple).
         _ => cmd.args(["-q", "-P", "-w", "-", "-i", interface, "-f", filter]),
     };
