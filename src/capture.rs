@@ -962,6 +962,56 @@ mod tests {
         );
     }
 
+    /// A stream that fails any read past its first `n` bytes: a pipe on
+    /// which nothing more has arrived yet.
+    struct Waiting {
+        data: Vec<u8>,
+        pos: usize,
+    }
+
+    impl Read for Waiting {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.pos >= self.data.len() {
+                return Err(std::io::Error::other("read past what has arrived"));
+            }
+            let n = buf.len().min(self.data.len() - self.pos);
+            buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+            self.pos += n;
+            Ok(n)
+        }
+    }
+
+    /// A stream is opened and its first packet read with only the header
+    /// and that packet arrived (a reader that waited for a full buffer
+    /// would read on, past what has arrived).
+    #[test]
+    fn a_stream_is_read_as_far_as_it_has_arrived() {
+        let mut pcap = pcap_header(1);
+        pcap.extend(record(10, 0, &[1; 60]));
+        let mut r = CaptureReader::new(Waiting { data: pcap, pos: 0 }, None, 1 << 20).unwrap();
+        assert_eq!(r.next_packet().unwrap().unwrap().data.len(), 60);
+        // pcapng: the section header (with options), an interface
+        // description, a first packet block.
+        let ng = std::fs::read("captures/flask-socketio-ipv6.pcapng").unwrap();
+        let block = |at: usize| u32::from_le_bytes(ng[at + 4..at + 8].try_into().unwrap()) as usize;
+        let shb = block(0);
+        assert!(shb > 28, "a section header with options");
+        let idb = block(shb);
+        let epb = block(shb + idb);
+        let data = ng[..shb + idb + epb].to_vec();
+        let mut r = CaptureReader::new(Waiting { data, pos: 0 }, None, 1 << 20).unwrap();
+        assert_eq!(r.next_packet().unwrap().unwrap().number, 1);
+        // A stream that ends inside the header says so.
+        let short = pcap_header(1)[..10].to_vec();
+        let err = CaptureReader::new(std::io::Cursor::new(short), None, 1 << 20)
+            .err()
+            .unwrap();
+        assert_eq!(
+            err.to_string(),
+            "truncated pcap file header at byte 0: 24 bytes needed, 10 present"
+        );
+    }
+
     #[test]
     fn nanosecond_pcap() {
         let mut f = pcap_header(1);

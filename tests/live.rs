@@ -389,3 +389,62 @@ fn live_without_permission_says_which_capability_to_grant() {
         "{err}"
     );
 }
+
+/// The TUI's live feed: a stream cut mid-record is analysed up to the cut,
+/// counted, and `save` writes the bytes up to the last whole record.
+#[test]
+fn a_live_feed_counts_packets_and_saves_whole_records() {
+    use dispel::analyze::{Collect, Options};
+    use dispel::tui::live::LiveFeed;
+    let bytes = std::fs::read(tools::root().join("captures/flask-sock-echo.pcap")).unwrap();
+    let (header, records) = split(&bytes);
+    let whole = header.len() + records[..7].iter().map(Vec::len).sum::<usize>();
+    let cut = bytes[..whole + records[7].len() / 2].to_vec();
+    let input = dispel::live::Input::spawn(std::io::Cursor::new(cut)).unwrap();
+    let feed = LiveFeed::new("-".into(), input).unwrap();
+    let mut sink = Collect::default();
+    feed.run(&Options::default(), &mut sink);
+    assert_eq!(feed.packets(), 7);
+    assert!(
+        sink.error.as_deref().unwrap_or("").contains("truncated"),
+        "{:?}",
+        sink.error
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("saved.pcap");
+    assert_eq!(feed.save(&dest).unwrap(), 7);
+    assert_eq!(std::fs::read(&dest).unwrap(), bytes[..whole]);
+}
+
+/// `F` selects the newest step and keeps following; moving up stops it.
+/// `w` on a file says it is for live sessions.
+#[test]
+fn follow_jumps_to_the_newest_step_and_moving_up_stops_it() {
+    use dispel::analyze::Options;
+    use dispel::tui::keys::Action;
+    use dispel::tui::{App, MemTimeline, NoLessons, Source};
+    let tl = MemTimeline::load_blocking(
+        Source::File(tools::root().join("captures/flask-sock-echo.pcap")),
+        Options::default(),
+    );
+    let mut app = App::new(Box::new(tl), Box::new(NoLessons::default()), None);
+    app.handle(Action::Resize(120, 35));
+    let first = app.selected;
+    app.handle(Action::Tail);
+    assert!(app.follow);
+    let newest = app.selected;
+    assert_ne!(newest, first);
+    app.handle(Action::Last);
+    assert_eq!(app.selected, newest, "F selected the last row");
+    app.handle(Action::PrevStep);
+    assert!(!app.follow, "moving up stops following");
+    app.handle(Action::WriteCapture);
+    assert!(
+        app.message
+            .as_deref()
+            .unwrap_or("")
+            .contains("live session"),
+        "{:?}",
+        app.message
+    );
+}
