@@ -143,9 +143,17 @@ impl CaptureReader {
         // non-capture does not say what the file is.
         // pcap-parser probes the format on its first read, so hand it a
         // full buffer's worth at once.
-        let mut head = vec![0u8; BUFFER_SIZE];
-        let n = read_up_to(&mut source, &mut head)?;
-        head.truncate(n);
+        // A stream of unknown length (a pipe) gets only the file header
+        // read up front: a full buffer would wait for 256 KiB of traffic.
+        let head = if len.is_none() {
+            read_stream_header(&mut source, max_record)?
+        } else {
+            let mut head = vec![0u8; BUFFER_SIZE];
+            let n = read_up_to(&mut source, &mut head)?;
+            head.truncate(n);
+            head
+        };
+        let n = head.len();
         if n == 0 {
             return Err(CaptureError::Empty);
         }
@@ -178,7 +186,9 @@ impl CaptureReader {
             Format::PcapNg => 28,
             Format::Pcap { .. } => 24,
         };
-        if let Some(len) = len
+        // A stream's header has been read whole if it is there at all.
+        let known = len.or(Some(n as u64).filter(|&n| n < header_len));
+        if let Some(len) = known
             && len < header_len
         {
             let what = match format {
@@ -199,7 +209,7 @@ impl CaptureReader {
                     what: "capture file header",
                     offset: 0,
                     needed: header_len,
-                    present: len.unwrap_or(0),
+                    present: len.unwrap_or(n as u64),
                 }
             }
             PcapError::ReadError => CaptureError::Io(std::io::Error::other("read failed")),
@@ -701,6 +711,35 @@ fn read_u32(b: &[u8], big_endian: bool) -> u32 {
     }
 }
 
+/// The first bytes of a stream, as many as its file header holds: pcap's 24,
+/// or pcapng's whole section header block (its length read from its own
+/// header, capped at `max_record`; the bytes are read as they come, never
+/// allocated ahead). Fewer at the end of the stream, or for a non-capture.
+fn read_stream_header<R: Read>(r: &mut R, max_record: usize) -> std::io::Result<Vec<u8>> {
+    let mut head = Vec::new();
+    r.by_ref().take(4).read_to_end(&mut head)?;
+    let want: u64 = match head.as_slice() {
+        [0x0a, 0x0d, 0x0d, 0x0a] => {
+            r.by_ref().take(8).read_to_end(&mut head)?;
+            match head.get(4..12) {
+                Some(b) => {
+                    let big = b[4..8] == [0x1a, 0x2b, 0x3c, 0x4d];
+                    u64::from(read_u32(&b[..4], big)).clamp(12, max_record.max(12) as u64)
+                }
+                None => return Ok(head),
+            }
+        }
+        [0xd4, 0xc3, 0xb2, 0xa1]
+        | [0xa1, 0xb2, 0xc3, 0xd4]
+        | [0x4d, 0x3c, 0xb2, 0xa1]
+        | [0xa1, 0xb2, 0x3c, 0x4d] => 24,
+        _ => return Ok(head),
+    };
+    let more = want.saturating_sub(head.len() as u64);
+    r.by_ref().take(more).read_to_end(&mut head)?;
+    Ok(head)
+}
+
 fn read_up_to<R: Read>(r: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
@@ -920,6 +959,56 @@ mod tests {
         assert_eq!(
             r.next_packet().unwrap_err().to_string(),
             "truncated packet record at byte 100 (packet 2): 1514 bytes announced, 210 present"
+        );
+    }
+
+    /// A stream that fails any read past its first `n` bytes: a pipe on
+    /// which nothing more has arrived yet.
+    struct Waiting {
+        data: Vec<u8>,
+        pos: usize,
+    }
+
+    impl Read for Waiting {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.pos >= self.data.len() {
+                return Err(std::io::Error::other("read past what has arrived"));
+            }
+            let n = buf.len().min(self.data.len() - self.pos);
+            buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+            self.pos += n;
+            Ok(n)
+        }
+    }
+
+    /// A stream is opened and its first packet read with only the header
+    /// and that packet arrived (a reader that waited for a full buffer
+    /// would read on, past what has arrived).
+    #[test]
+    fn a_stream_is_read_as_far_as_it_has_arrived() {
+        let mut pcap = pcap_header(1);
+        pcap.extend(record(10, 0, &[1; 60]));
+        let mut r = CaptureReader::new(Waiting { data: pcap, pos: 0 }, None, 1 << 20).unwrap();
+        assert_eq!(r.next_packet().unwrap().unwrap().data.len(), 60);
+        // pcapng: the section header (with options), an interface
+        // description, a first packet block.
+        let ng = std::fs::read("captures/flask-socketio-ipv6.pcapng").unwrap();
+        let block = |at: usize| u32::from_le_bytes(ng[at + 4..at + 8].try_into().unwrap()) as usize;
+        let shb = block(0);
+        assert!(shb > 28, "a section header with options");
+        let idb = block(shb);
+        let epb = block(shb + idb);
+        let data = ng[..shb + idb + epb].to_vec();
+        let mut r = CaptureReader::new(Waiting { data, pos: 0 }, None, 1 << 20).unwrap();
+        assert_eq!(r.next_packet().unwrap().unwrap().number, 1);
+        // A stream that ends inside the header says so.
+        let short = pcap_header(1)[..10].to_vec();
+        let err = CaptureReader::new(std::io::Cursor::new(short), None, 1 << 20)
+            .err()
+            .unwrap();
+        assert_eq!(
+            err.to_string(),
+            "truncated pcap file header at byte 0: 24 bytes needed, 10 present"
         );
     }
 

@@ -15,6 +15,7 @@ mod check_cmd;
 use crate::error::CaptureError;
 use crate::lessons::cli::{self as lessons_cli, LessonsCommand};
 use crate::limits::LimitArgs;
+use crate::live::capture::LiveOpts;
 use crate::output::{
     Filter, json::JsonSink, markdown::MarkdownSink, mermaid::MermaidSink, ndjson::NdjsonSink,
     streams, text::TextSink,
@@ -53,8 +54,10 @@ pub enum Command {
     /// Step through a capture (prints the text trace when stdout is not a terminal).
     #[command(after_help = "Example:\n  dispel replay captures/flask-sock-echo.pcap")]
     Replay {
-        /// The capture file (default: the bundled capture).
+        /// The capture file, `-` for standard input (default: the bundled capture).
         capture: Option<PathBuf>,
+        #[command(flatten)]
+        live: LiveOpts,
         #[command(flatten)]
         lessons: LessonOpts,
         #[command(flatten)]
@@ -66,8 +69,11 @@ pub enum Command {
                             dispel explain app.pcap --format markdown > walkthrough.md\n  \
                             dispel explain app.pcap --conn 3 --kind 'tcp.*'")]
     Explain {
-        /// The capture file.
-        capture: PathBuf,
+        /// The capture file, `-` for standard input (`tcpdump -U -w - | dispel explain -`).
+        #[arg(required_unless_present = "live")]
+        capture: Option<PathBuf>,
+        #[command(flatten)]
+        live: LiveOpts,
         #[arg(long, value_enum, default_value_t = ExplainFormat::Text)]
         format: ExplainFormat,
         /// Only this connection (its `tcp.stream` number).
@@ -124,7 +130,7 @@ pub enum Command {
     /// List the TCP connections of a capture.
     #[command(after_help = "Example:\n  dispel streams app.pcap --format json")]
     Streams {
-        /// The capture file.
+        /// The capture file, `-` for standard input.
         capture: PathBuf,
         #[arg(long, value_enum, default_value_t = StreamsFormat::Text)]
         format: StreamsFormat,
@@ -217,8 +223,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         None => replay(None, &opts, &LessonOpts::default()),
         Some(Command::Replay {
-            capture, lessons, ..
-        }) => replay(capture.as_deref(), &opts, &lessons),
+            capture,
+            live,
+            lessons,
+            ..
+        }) => {
+            let (capture, _session) = crate::live::resolve(capture, &live)?;
+            replay(capture.as_deref(), &opts, &lessons)
+        }
         Some(Command::Lessons(cmd)) => {
             let mut out = io::BufWriter::new(io::stdout().lock());
             let code = lessons_cli::run(cmd, &mut out, &mut io::stderr())?;
@@ -227,12 +239,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Explain {
             capture,
+            live,
             format,
             conn,
             kind,
             lessons,
             ..
         }) => {
+            let (capture, _session) = crate::live::resolve(capture, &live)?;
+            // clap requires a capture unless --live gave one.
+            let capture = capture.unwrap_or_else(|| PathBuf::from(crate::live::STDIN_NAME));
             // Only markdown shows lessons; the other formats load the
             // course only to check `--lessons` / `--stack` when given.
             let wanted = format == ExplainFormat::Markdown
@@ -246,9 +262,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
             let filter = Filter { conn, kinds: kind };
-            let out = io::BufWriter::new(io::stdout().lock());
+            let out = crate::live::stdout_for(&capture);
             match format {
                 ExplainFormat::Text => analyse(&capture, &opts, &mut TextSink::new(out, filter)),
+                ExplainFormat::Ndjson if crate::live::is_stream(&capture) => analyse(
+                    &capture,
+                    &opts,
+                    &mut NdjsonSink::new(out, filter).streaming(),
+                ),
                 ExplainFormat::Ndjson => {
                     analyse(&capture, &opts, &mut NdjsonSink::new(out, filter))
                 }
@@ -282,7 +303,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             capture, format, ..
         }) => {
             let mut sink = ReportSink::default();
-            let result = analyze::run_file(&capture, &opts, &mut sink);
+            let result = crate::live::run_path(&capture, &opts, &mut sink);
             let (report, error) = split(result, &capture)?;
             let report = report.or(sink.report).unwrap_or_default();
             let mut out = io::BufWriter::new(io::stdout().lock());
@@ -317,6 +338,13 @@ fn replay(capture: Option<&Path>, opts: &Options, lopts: &LessonOpts) -> anyhow:
     };
     if io::stdout().is_terminal() {
         let source = match capture {
+            // Steps appear as the stream arrives; it is spooled for `w`.
+            Some(p) if crate::live::is_stream(p) => {
+                crate::tui::Source::Live(crate::tui::live::LiveFeed::new(
+                    p.display().to_string(),
+                    crate::live::take_input(p)?,
+                )?)
+            }
             Some(p) => crate::tui::Source::File(p.to_path_buf()),
             None => crate::tui::Source::Static {
                 name: DEFAULT_CAPTURE_NAME.into(),
@@ -337,7 +365,7 @@ fn replay(capture: Option<&Path>, opts: &Options, lopts: &LessonOpts) -> anyhow:
             }
         });
     }
-    let out = io::BufWriter::new(io::stdout().lock());
+    let out = crate::live::stdout_for(capture.unwrap_or(Path::new(DEFAULT_CAPTURE_NAME)));
     let mut sink = TextSink::new(out, Filter::default());
     match capture {
         Some(path) => analyse(path, opts, &mut sink),
@@ -419,6 +447,8 @@ fn markdown(
     let course = selection.course;
     let stack = match selection.stack {
         Some(s) => Some(s.id),
+        // Standard input can be read only once: no guess.
+        None if crate::live::is_stream(capture) => None,
         None => {
             let mut sample = GuessSample::default();
             let _ = analyze::run_file(capture, opts, &mut sample);
@@ -482,7 +512,7 @@ impl Sink for GuessSample {
 }
 
 fn analyse(path: &Path, opts: &Options, sink: &mut dyn Sink) -> anyhow::Result<ExitCode> {
-    let result = analyze::run_file(path, opts, sink);
+    let result = crate::live::run_path(path, opts, sink);
     let (_, error) = split(result, path)?;
     finish(error, path)
 }

@@ -29,6 +29,7 @@ pub mod kinds;
 pub mod lessons;
 pub mod limits;
 pub mod link;
+pub mod live;
 pub mod output;
 pub mod proto;
 pub mod query;

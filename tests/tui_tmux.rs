@@ -199,3 +199,103 @@ fn follows_an_ack_link_back_and_opens_the_diagram_in_a_real_terminal() {
     tmux.keys(&["q"]);
     tmux.wait_for("dispel exited: 0");
 }
+
+/// The status line's `step A/B`.
+fn step_of(screen: &str) -> (usize, usize) {
+    let mark = "│ step ";
+    let at = screen.rfind(mark).expect("a step in the status line") + mark.len();
+    let end = screen[at..].find(' ').map_or(screen.len(), |e| at + e);
+    let (a, b) = screen[at..end].split_once('/').expect("step A/B");
+    (a.parse().unwrap(), b.parse().unwrap())
+}
+
+/// Issue 27: a capture fed slowly through a pipe (a FIFO this test writes
+/// record by record) into `dispel replay -`. The timeline grows while the
+/// selection stays; `F` follows the newest step; `w` writes what was
+/// received, and that file is the capture, byte for byte, so it opens
+/// again with the same steps.
+#[test]
+#[cfg_attr(
+    dispel_missing_tmux,
+    ignore = "tmux is not installed: the TUI is not run in a real terminal"
+)]
+fn a_slow_pipe_grows_the_timeline_live_and_is_written_back() {
+    use std::io::Write;
+    if !tools::have("tmux") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("feed");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo(3) with a NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let capture = tools::root().join("captures/flask-sock-echo.pcap");
+    let bytes = std::fs::read(&capture).unwrap();
+    // pcap: a 24-byte header, then records of 16 + caplen bytes.
+    let mut records = Vec::new();
+    let mut at = 24;
+    while at < bytes.len() {
+        let len = 16 + u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
+        records.push(&bytes[at..at + len]);
+        at += len;
+    }
+    let tmux = Tmux {
+        socket: format!("dispel-e2e-live-{}", std::process::id()),
+    };
+    let bin = env!("CARGO_BIN_EXE_dispel");
+    let script = format!(
+        "cd '{}' && '{bin}' replay - < feed; echo \"dispel exited: $?\"; sleep 30",
+        dir.path().display()
+    );
+    tmux.start(&script);
+    let mut feed = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    feed.write_all(&bytes[..24]).unwrap();
+    for r in &records[..10] {
+        feed.write_all(r).unwrap();
+    }
+    let s = tmux.wait_for("● live: 10 packets");
+    let (sel, first_total) = step_of(&s);
+    assert_eq!(sel, 1, "{s}");
+    tmux.keys(&["j", "j"]);
+    tmux.wait_for("step 3/");
+
+    for r in &records[10..20] {
+        feed.write_all(r).unwrap();
+        sleep(Duration::from_millis(20));
+    }
+    let s = tmux.wait_for("● live: 20 packets");
+    let (sel, total) = step_of(&s);
+    assert_eq!(sel, 3, "the selection stays where the student put it:\n{s}");
+    assert!(total > first_total, "the timeline grew:\n{s}");
+
+    tmux.keys(&["F"]);
+    let s = tmux.wait_for("live: 20 packets, following");
+    let (sel, total) = step_of(&s);
+    assert!(sel + 1 >= total, "F jumps to the newest:\n{s}");
+    for r in &records[20..] {
+        feed.write_all(r).unwrap();
+    }
+    drop(feed);
+    let n = records.len();
+    let s = tmux.wait_for(&format!("live ended: {n} packets"));
+    let (sel, end_total) = step_of(&s);
+    assert!(end_total > total, "{s}");
+    assert!(sel + 1 >= end_total, "following to the end:\n{s}");
+
+    tmux.keys(&["w"]);
+    tmux.wait_for(&format!("wrote {n} packets to dispel-live-1.pcap"));
+    let written = std::fs::read(dir.path().join("dispel-live-1.pcap")).unwrap();
+    assert!(written == bytes, "the written file is what was received");
+    let explain = |p: &std::path::Path| {
+        let out = Command::new(bin).arg("explain").arg(p).output().unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        text.lines().skip(1).map(str::to_owned).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        explain(&dir.path().join("dispel-live-1.pcap")),
+        explain(&capture),
+        "the written file opens again with the same steps"
+    );
+    tmux.keys(&["q"]);
+    tmux.wait_for("dispel exited: 0");
+}

@@ -27,7 +27,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value as J};
 
-use crate::analyze::{self, CaptureInfo, Interest, Options, Rendered, Report, RunError, Sink};
+use crate::analyze::{CaptureInfo, Interest, Options, Rendered, Report, RunError, Sink};
 use crate::error::CaptureError;
 use crate::query::kind_matches;
 use crate::rules::{self, Rule};
@@ -328,7 +328,7 @@ pub fn check_file(path: &Path, opts: &CheckOptions) -> CaptureCheck {
         expect: opts.expect.as_ref(),
         ..CheckSink::default()
     };
-    let result = analyze::run_file(path, &opts.analysis, &mut sink);
+    let result = crate::live::run_path(path, &opts.analysis, &mut sink);
     let error = match result {
         Ok(_) => None,
         Err(RunError::Capture(e)) => Some(e.to_string()),

@@ -37,6 +37,8 @@ pub struct NdjsonSink<W: Write> {
     buf: Vec<u8>,
     filter: Filter,
     origin: Timestamp,
+    /// Lines gathered before writing (0: each line as it is built).
+    flush_at: usize,
 }
 
 impl<W: Write> NdjsonSink<W> {
@@ -46,7 +48,15 @@ impl<W: Write> NdjsonSink<W> {
             buf: Vec::with_capacity(FLUSH_AT + 4096),
             filter,
             origin: Timestamp::default(),
+            flush_at: FLUSH_AT,
         }
+    }
+
+    /// Hands each line to `out` as it is built: for a stream read live,
+    /// whose output is flushed whenever the input waits.
+    pub fn streaming(mut self) -> NdjsonSink<W> {
+        self.flush_at = 0;
+        self
     }
 
     fn line(&mut self, v: &J) -> io::Result<()> {
@@ -56,7 +66,7 @@ impl<W: Write> NdjsonSink<W> {
 
     fn end_line(&mut self) -> io::Result<()> {
         self.buf.push(b'\n');
-        if self.buf.len() >= FLUSH_AT {
+        if self.buf.len() >= self.flush_at {
             self.out.write_all(&self.buf)?;
             self.buf.clear();
         }

@@ -254,6 +254,10 @@ pub struct App {
     diagram_len: usize,
     /// The selected step, cached so views do not ask the store on every cell.
     current: Option<Arc<Step>>,
+    /// The stream being read, for a live session (`replay -`, `--live`).
+    pub live: Option<super::live::LiveFeed>,
+    /// Follow the newest step as steps arrive (`F`, like `tail -f`).
+    pub follow: bool,
 }
 
 impl App {
@@ -302,6 +306,8 @@ impl App {
             diagram_arrows: Vec::new(),
             diagram_len: 0,
             current: None,
+            live: None,
+            follow: false,
         };
         app.catch_up();
         app
@@ -477,7 +483,37 @@ impl App {
         if self.diagram && self.tl.len() != self.diagram_len {
             self.refresh_diagram();
         }
+        if self.follow {
+            self.select_pos(usize::MAX);
+        }
         self.fix_scroll();
+    }
+
+    /// `F`: follow the newest step as steps arrive, or stop following.
+    fn toggle_follow(&mut self) {
+        self.follow = !self.follow;
+        if self.follow {
+            self.select_pos(usize::MAX);
+        }
+        self.message = Some(if self.follow {
+            "following the newest step (F to stop)".into()
+        } else {
+            "no longer following".into()
+        });
+    }
+
+    /// `w`: writes everything a live session received so far to a capture
+    /// file in the current directory.
+    fn write_capture(&mut self) {
+        let Some(feed) = &self.live else {
+            self.message = Some("w writes a live session's capture; this one is a file".into());
+            return;
+        };
+        let dest = super::live::save_name(super::live::is_pcapng(feed.spool_path()));
+        self.message = Some(match feed.save(&dest) {
+            Ok(n) => format!("wrote {n} packets to {}", dest.display()),
+            Err(e) => format!("could not write {}: {e}", dest.display()),
+        });
     }
 
     /// Feeds the lesson source the steps it has not seen, a chunk at most,
@@ -1047,6 +1083,19 @@ impl App {
     }
 
     fn pane_action(&mut self, action: Action) {
+        if self.follow
+            && matches!(
+                action,
+                Action::PrevStep
+                    | Action::PageUp
+                    | Action::First
+                    | Action::PrevSameKind
+                    | Action::PrevFinding
+                    | Action::Click(..)
+            )
+        {
+            self.follow = false;
+        }
         match action {
             Action::Quit => self.quit = true,
             Action::Help => self.overlay = Some(Overlay::Help { scroll: 0 }),
@@ -1067,6 +1116,8 @@ impl App {
             Action::PageDown | Action::PageUp => self.page_by(action == Action::PageDown),
             Action::First => self.select_pos(0),
             Action::Last => self.select_pos(usize::MAX),
+            Action::Tail => self.toggle_follow(),
+            Action::WriteCapture => self.write_capture(),
             Action::NextField | Action::PrevField => self.step_field(action == Action::NextField),
             Action::ScrollDown | Action::ScrollUp => self.scroll_by(action == Action::ScrollDown),
             Action::NextPane | Action::PrevPane => self.cycle_pane(action == Action::NextPane),

@@ -68,6 +68,10 @@ pub fn open(source: Source, opts: Options) -> Box<dyn Timeline> {
     let big = match &source {
         Source::File(p) => std::fs::metadata(p).is_ok_and(|m| m.len() >= INDEX_THRESHOLD),
         Source::Static { .. } => false,
+        // Read back from the spool, a stream's chunks could be; its steps
+        // must reach the screen as they arrive, which the index pass's
+        // batches would hold back.
+        Source::Live(_) => return Box::new(MemTimeline::spawn(source, opts)),
     };
     let indexed = match forced.as_deref() {
         Some("1") => true,
@@ -227,6 +231,7 @@ fn open_reader(source: &Source, opts: &Options) -> Result<CaptureReader, Capture
         Source::Static { data, .. } => {
             CaptureReader::new(*data, Some(data.len() as u64), opts.max_record())
         }
+        Source::Live(feed) => CaptureReader::open(feed.spool_path(), opts.max_record()),
     }
 }
 
@@ -242,6 +247,7 @@ fn resume_reader(
             let rest: &'static [u8] = data.get(point.offset as usize..).unwrap_or_default();
             CaptureReader::resume_from(rest, Some(data.len() as u64), point, opts.max_record())
         }
+        Source::Live(feed) => CaptureReader::resume(feed.spool_path(), point, opts.max_record()),
     }
 }
 
@@ -671,6 +677,7 @@ impl IndexTimeline {
                 std::fs::metadata(p).ok().map(|m| m.len()),
             ),
             Source::Static { name, data } => (name.clone(), Some(data.len() as u64)),
+            Source::Live(feed) => (feed.name.clone(), None),
         };
         let (tx, rx) = mpsc::sync_channel(64);
         let (spent_tx, spent_rx) = mpsc::channel();

@@ -50,6 +50,10 @@ pub enum Action {
     ReplayMode,
     /// Show the sequence diagram in the timeline's place, or the timeline.
     Diagram,
+    /// Follow the newest step as steps arrive (a live session), or stop.
+    Tail,
+    /// Write everything a live session received so far to a capture file.
+    WriteCapture,
     /// In a list overlay: the next / previous item, change its value, choose.
     ItemDown,
     ItemUp,
@@ -396,6 +400,20 @@ pub static BINDINGS: &[Binding] = &[
         A::PrevFinding,
         Ctx::Global,
         "previous step with a finding",
+        None,
+    ),
+    b(
+        &[k('F', "F")],
+        A::Tail,
+        Ctx::Global,
+        "follow the newest step as steps arrive, like tail -f (F again: stop)",
+        None,
+    ),
+    b(
+        &[k('w', "w")],
+        A::WriteCapture,
+        Ctx::Global,
+        "live: write everything received so far to dispel-live-N.pcap",
         None,
     ),
     b(

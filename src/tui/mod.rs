@@ -23,6 +23,7 @@ pub mod keys;
 pub mod labels;
 pub mod lessons;
 pub mod links;
+pub mod live;
 pub mod terminal;
 pub mod timeline;
 pub mod view;
@@ -44,8 +45,13 @@ pub fn run(
     lessons: Box<dyn LessonSource>,
     stack: Option<String>,
 ) -> std::io::Result<Option<String>> {
+    let live = match &source {
+        Source::Live(feed) => Some(feed.clone()),
+        _ => None,
+    };
     let tl = index::open(source, opts.clone());
     let mut app = App::new(tl, lessons, stack);
+    app.live = live;
     terminal::run(&mut app)?;
     let st = app.tl.state();
     Ok(if st.loading { None } else { st.error.clone() })

@@ -134,6 +134,8 @@ pub enum Source {
         name: String,
         data: &'static [u8],
     },
+    /// A stream still arriving (`-`, `--live`): see [`super::live`].
+    Live(super::live::LiveFeed),
 }
 
 enum Msg {
@@ -217,6 +219,7 @@ impl MemTimeline {
         let name = match &source {
             Source::File(p) => p.display().to_string(),
             Source::Static { name, .. } => name.clone(),
+            Source::Live(feed) => feed.name.clone(),
         };
         let (tx, rx) = mpsc::sync_channel(4096);
         let loader_name = name.clone();
@@ -235,6 +238,10 @@ impl MemTimeline {
                         &opts,
                         &mut sink,
                     ),
+                    Source::Live(feed) => {
+                        feed.run(&opts, &mut sink);
+                        return;
+                    }
                 };
             });
         let mut tl = MemTimeline::empty(name);

@@ -134,7 +134,17 @@ impl Widget for &StatusLine<'_> {
             )],
             None,
         ));
-        if st.loading {
+        if let Some(feed) = &app.live {
+            // A live session: always said, with the packets read so far.
+            let n = feed.packets();
+            let follow = if app.follow { ", following" } else { "" };
+            let (text, color) = if st.loading {
+                (format!("{SEP}● live: {n} packets{follow}"), Color::Green)
+            } else {
+                (format!("{SEP}live ended: {n} packets"), Color::Yellow)
+            };
+            parts.push(part(vec![Span::styled(text, Style::new().fg(color))], None));
+        } else if st.loading {
             let text = match st.progress {
                 Some(p) => format!("{SEP}indexing… {p}% ({total} steps)"),
                 None => format!("{SEP}loading… {total} steps"),
