@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 /// Optional tools: (cfg suffix, whether it is present).
-fn tools() -> [(&'static str, bool); 5] {
+fn tools() -> [(&'static str, bool); 7] {
     let runs = |cmd: &str, args: &[&str]| {
         std::process::Command::new(cmd)
             .args(args)
@@ -27,6 +27,18 @@ fn tools() -> [(&'static str, bool); 5] {
         ("python3", runs("python3", &["--version"])),
         ("jsonschema", runs("python3", &["-c", "import jsonschema"])),
         ("sources", std::env::var_os("DISPEL_SOURCES").is_some()),
+        // `dispel lessons trace` builds the reference servers' virtualenv.
+        ("venv", runs("python3", &["-c", "import venv, ensurepip"])),
+        // `--live` in a private network namespace: root, tcpdump, ip.
+        (
+            "netns",
+            runs("tcpdump", &["--version"])
+                && runs("ip", &["-V"])
+                && std::process::Command::new("id")
+                    .arg("-u")
+                    .output()
+                    .is_ok_and(|o| o.stdout.starts_with(b"0\n")),
+        ),
     ]
 }
 

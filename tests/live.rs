@@ -281,6 +281,10 @@ fn can_capture_in_a_namespace() -> bool {
 /// (in the default filter): the steps are printed while the capture runs,
 /// and Ctrl-C ends it cleanly.
 #[test]
+#[cfg_attr(
+    dispel_missing_netns,
+    ignore = "needs root, tcpdump and iproute2 (a private network namespace)"
+)]
 fn live_capture_on_loopback_in_a_private_namespace() {
     if !can_capture_in_a_namespace() {
         return;
