@@ -52,7 +52,15 @@ CAPTURES=(
   broken-close-code         5015
   broken-fragmented-ping    5016
   broken-invalid-utf8       5017
+  tls13-websockets          5018
+  tls13-chacha20            5019
+  tls12-ecdhe-aes128-gcm    5020
+  tls12-ecdhe-chacha20      5021
+  tls13-websockets-dsb      5022
 )
+# TLS captures: the client's key log is saved beside the capture as
+# captures/NAME.keys; the -dsb capture carries it inside (pcapng DSB).
+TLS_CAPTURES=" tls13-websockets tls13-chacha20 tls12-ecdhe-aes128-gcm tls12-ecdhe-chacha20 tls13-websockets-dsb "
 # These run inside a private network namespace (unshare -n) that has only
 # its own lo: the browser can reach nothing but our server, and the
 # impairment rules touch nothing outside.
@@ -185,6 +193,47 @@ cap_flask-sock-echo() {
   stop_pid "$server" TERM
 }
 
+# TLS: a throwaway self-signed certificate made now (never committed), a
+# websockets echo server over TLS, and a client that logs its secrets
+# (SSLContext.keylog_filename) to $KEYS.
+tls_python() {  # [--tls12 CIPHERS]: extra client arguments
+  local dir
+  dir=$(mktemp -d); TMPDIRS+=("$dir")
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
+    -addext subjectAltName=DNS:localhost -keyout "$dir/key.pem" -out "$dir/cert.pem" \
+    >"$LOGS/$NAME.openssl.log" 2>&1 || die "$NAME: openssl could not make a certificate"
+  rm -f "$KEYS"
+  spawn "$NAME.server" "$PY" "$HERE/py/tls_ws_server.py" 127.0.0.1 "$PORT" "$dir/cert.pem" "$dir/key.pem"
+  local server=$LAST_PID
+  wait_listen "$PORT"
+  start_capture "$FILE" tcpdump "tcp port $PORT"
+  run_client "$PY" "$HERE/py/tls_ws_client.py" "wss://127.0.0.1:$PORT/echo" "$dir/cert.pem" "$KEYS" "$@"
+  stop_capture
+  stop_pid "$server" TERM
+}
+
+cap_tls13-websockets() { tls_python; }
+# OpenSSL's default TLS 1.3 order puts AES-256-GCM first; this client's
+# OpenSSL configuration offers ChaCha20-Poly1305 only.
+cap_tls13-chacha20() {
+  local conf
+  conf=$(mktemp); TMPDIRS+=("$conf")
+  printf '%s\n' 'openssl_conf = c' '[c]' 'ssl_conf = s' '[s]' 'system_default = d' \
+    '[d]' 'Ciphersuites = TLS_CHACHA20_POLY1305_SHA256' >"$conf"
+  OPENSSL_CONF=$conf tls_python
+}
+cap_tls12-ecdhe-aes128-gcm() { tls_python --tls12 ECDHE-RSA-AES128-GCM-SHA256; }
+cap_tls12-ecdhe-chacha20()   { tls_python --tls12 ECDHE-RSA-CHACHA20-POLY1305; }
+# The key log inside the capture: editcap (Wireshark's) injects it as a
+# Decryption Secrets Block, so no --keylog is needed.
+cap_tls13-websockets-dsb() {
+  local plain=$WORK/$NAME.plain.pcap
+  FILE=$plain tls_python
+  editcap --inject-secrets "tls,$KEYS" "$plain" "$FILE" || die "$NAME: editcap failed"
+  rm -f "$plain" "$KEYS"
+  KEYS=
+}
+
 node_pair() {  # SERVER_ARGS... -- CLIENT_SCRIPT URL
   local sargs=() client url
   while [[ $1 != -- ]]; do sargs+=("$1"); shift; done
@@ -299,6 +348,9 @@ setup() {  # SELECTED_NAMES...
   if [[ $names == *" browser-flask-socketio "* ]]; then
     need_cmds chromium:chromium
   fi
+  if [[ $names == *" tls"* ]]; then
+    need_cmds openssl:openssl editcap:wireshark-common
+  fi
   if [[ $names == *" impaired-flask-sock "* ]]; then
     need_cmds iptables:iptables ethtool:ethtool gcc:gcc
     [[ -e /usr/include/libnetfilter_queue/libnetfilter_queue.h ]] ||
@@ -357,7 +409,10 @@ verify() {  # FILE: fail unless the capture is small, complete and dissects
   ((incomplete == 0)) || die "$NAME: $incomplete incomplete TCP connection end(s) in $file"
   # reassemble_out_of_order: without it Wireshark 4.0 mis-parses the
   # WebSocket stream of the impaired capture after the first reordering.
-  frames=$(tshark -o tcp.reassemble_out_of_order:TRUE -r "$file" -d "tcp.port==$PORT,http" \
+  local tls=()
+  [[ $TLS_CAPTURES == *" $NAME "* ]] && tls=(-d "tcp.port==$PORT,tls")
+  [[ -n ${KEYS:-} ]] && tls+=(-o "tls.keylog_file:$KEYS")
+  frames=$(tshark -o tcp.reassemble_out_of_order:TRUE -r "$file" -d "tcp.port==$PORT,http" "${tls[@]}" \
              -Y websocket -T fields -e frame.number 2>/dev/null | wc -l)
   # A client facing a wrong Accept fails the connection: no frames follow.
   [[ $NAME == broken-accept ]] || ((frames > 0)) || die "$NAME: no WebSocket frame dissects in $file"
@@ -387,14 +442,17 @@ record_one() {  # NAME: record into $WORK, verify, move into captures/
   NAME=$1
   PORT=$(port_of "$NAME")
   local ext=pcap
-  [[ $NAME == flask-socketio-ipv6 ]] && ext=pcapng
+  [[ $NAME == flask-socketio-ipv6 || $NAME == *-dsb ]] && ext=pcapng
   FILE=$WORK/$NAME.$ext
+  KEYS=
+  [[ $TLS_CAPTURES == *" $NAME "* ]] && KEYS=$WORK/$NAME.keys
   rm -f "$FILE"
   log "recording $NAME (port $PORT)"
   "cap_$NAME"
   verify "$FILE"
   chmod 644 "$FILE"       # dumpcap creates its files 0600
   mv -f "$FILE" "$OUT/$NAME.$ext"
+  if [[ -n $KEYS ]]; then chmod 644 "$KEYS"; mv -f "$KEYS" "$OUT/$NAME.keys"; fi
   printf '%s\n' "${SUMMARY[@]}" >"$WORK/$NAME.summary"
 }
 
