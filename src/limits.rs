@@ -377,6 +377,7 @@ mod tests {
         for l in ALL {
             let args = LimitArgs {
                 limits: vec![format!("{}=12345", l.name)],
+                ..LimitArgs::default()
             };
             let opts = args.options().unwrap();
             assert_eq!(l.get(&opts), 12345, "{}", l.name);
@@ -396,6 +397,7 @@ mod tests {
         let opts = |s: &str| {
             LimitArgs {
                 limits: vec![s.to_string()],
+                ..LimitArgs::default()
             }
             .options()
         };

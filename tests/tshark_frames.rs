@@ -12,6 +12,10 @@
 //! `websocket.after-close`) and stops; tshark's "frames" in that direction
 //! after that point are not compared, and the test counts them.
 //!
+//! TLS captures are compared decrypted: dispel and tshark both read the
+//! key log beside the capture (`NAME.keys`, `-o tls.keylog_file:`), or the
+//! one a pcapng carries as a Decryption Secrets Block.
+//!
 //! Needs tshark: skipped when missing, except under `CI=true`.
 
 mod support;
@@ -111,7 +115,23 @@ fn websocket_frames_agree_with_tshark() {
     let mut compared = 0;
     let mut excepted = 0;
     for path in tools::captures() {
-        let trace = support::analyse(std::fs::read(&path).unwrap());
+        // A TLS capture's key log beside it (`NAME.keys`) decrypts it for
+        // both: the frames compared are the decrypted ones.
+        let keys = path.with_extension("keys");
+        let keys = keys.exists().then_some(keys);
+        let mut opts = dispel::analyze::Options::default();
+        if let Some(k) = &keys {
+            let mut log = dispel::proto::tls::keylog::KeyLog::default();
+            log.add_text(&std::fs::read(k).unwrap());
+            opts.layers.keylog = std::sync::Arc::new(std::sync::RwLock::new(log));
+        }
+        let trace = support::analyse_with(std::fs::read(&path).unwrap(), &opts);
+        let tls_conns: BTreeSet<u32> = trace
+            .steps
+            .iter()
+            .filter(|s| s.kind == "tls.client-hello")
+            .map(|s| s.conn)
+            .collect();
         let mut mine: Frames = BTreeMap::new();
         // Where dispel stopped reading frames, per (conn, dir): the packet
         // of its desync / after-close step.
@@ -135,6 +155,16 @@ fn websocket_frames_agree_with_tshark() {
             .args(["-o", "tcp.reassemble_out_of_order:TRUE"]);
         for p in &servers {
             cmd.args(["-d", &format!("tcp.port=={p},http")]);
+        }
+        // TLS (or a pcapng's Decryption Secrets Block): records first,
+        // then HTTP inside them.
+        for c in trace.connections.iter().filter(|c| tls_conns.contains(&c.id)) {
+            let p = c.server.port();
+            cmd.args(["-d", &format!("tcp.port=={p},tls")]);
+            cmd.args(["-d", &format!("tls.port=={p},http")]);
+        }
+        if let Some(k) = &keys {
+            cmd.args(["-o", &format!("tls.keylog_file:{}", k.display())]);
         }
         let out = cmd
             // Several frames in one packet are several `websocket` layers: without

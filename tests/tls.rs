@@ -1,0 +1,188 @@
+//! TLS from a key log, on the real TLS captures (`captures/tls*`, each
+//! recorded by captures/record/record.sh with its client's key log saved
+//! beside it as `NAME.keys`, or embedded in the pcapng as a Decryption
+//! Secrets Block): with the keys the WebSocket conversation is decoded as
+//! on a cleartext capture; without them the connection is reported once
+//! and nothing is decoded as HTTP; with a wrong key the tag fails and
+//! nothing is decoded as HTTP either. Plus a SYNTHETIC fuzz of the record
+//! layer.
+
+mod support;
+mod tools;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use dispel::analyze::{Collect, Options};
+use dispel::proto::tls::keylog::KeyLog;
+use proptest::prelude::*;
+
+fn tls_captures() -> Vec<PathBuf> {
+    let v: Vec<PathBuf> = tools::captures()
+        .into_iter()
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("tls"))
+        })
+        .collect();
+    assert!(v.len() >= 5, "the TLS captures are missing: {v:?}");
+    v
+}
+
+fn with_keys(text: &[u8]) -> Options {
+    let mut log = KeyLog::default();
+    log.add_text(text);
+    let mut o = Options::default();
+    o.layers.keylog = Arc::new(RwLock::new(log));
+    o
+}
+
+fn keys_of(path: &Path) -> Option<Vec<u8>> {
+    std::fs::read(path.with_extension("keys")).ok()
+}
+
+fn kinds(c: &Collect, prefix: &str) -> usize {
+    c.steps.iter().filter(|s| s.kind.starts_with(prefix)).count()
+}
+
+#[test]
+fn with_the_key_log_the_websocket_conversation_is_decoded() {
+    for path in tls_captures() {
+        let bytes = std::fs::read(&path).unwrap();
+        let opts = match keys_of(&path) {
+            Some(k) => with_keys(&k),
+            // The -dsb capture carries its keys inside.
+            None => Options::default(),
+        };
+        let c = support::analyse_with(bytes, &opts);
+        let name = path.display();
+        assert_eq!(support::count(&c, "tls.no-keys"), 0, "{name}");
+        assert_eq!(support::count(&c, "tls.bad-tag"), 0, "{name}");
+        assert_eq!(kinds(&c, "tls.client-hello"), 1, "{name}");
+        assert_eq!(kinds(&c, "tls.server-hello"), 1, "{name}");
+        // The recorder's scenario: text, binary, 200 and 70000 bytes each
+        // way, a ping, a pong, a close each way.
+        let frames = kinds(&c, "websocket.frame");
+        assert_eq!(frames, 12, "{name}: {frames} frames");
+        assert_eq!(kinds(&c, "websocket.message"), 8, "{name}");
+        assert_eq!(kinds(&c, "http.request"), 1, "{name}");
+        // Every record step with plaintext points at it, in its own buffer.
+        for s in c.steps.iter().filter(|s| s.kind == "tls.record") {
+            if let Some(f) = s.field("tls.record.decrypted") {
+                let span = f.span.expect("a span");
+                assert_eq!(s.buffers[usize::from(span.buf)].name, "decrypted");
+                assert!(s.span_bytes(&span).is_some(), "{name}: a bad span");
+            }
+        }
+        // The key derivation is shown for both directions.
+        let keys = c.steps.iter().filter(|s| s.kind == "tls.keys").count();
+        assert!(keys >= 2, "{name}: {keys} key steps");
+        assert!(
+            c.steps.iter().all(|s| s.findings.is_empty()),
+            "{name}: unexpected findings"
+        );
+    }
+}
+
+#[test]
+fn without_keys_the_connection_is_reported_once_and_nothing_is_decoded() {
+    for path in tls_captures() {
+        if keys_of(&path).is_none() {
+            continue;
+        }
+        let c = support::analyse(std::fs::read(&path).unwrap());
+        let name = path.display();
+        assert_eq!(support::count(&c, "tls.no-keys"), 1, "{name}");
+        assert_eq!(kinds(&c, "http."), 0, "{name}");
+        assert_eq!(kinds(&c, "websocket."), 0, "{name}");
+        assert_eq!(kinds(&c, "tcp.data"), 0, "{name}");
+        // What an observer still learns: the server name, record sizes.
+        let hello = c
+            .steps
+            .iter()
+            .find(|s| s.kind == "tls.client-hello")
+            .expect("the ClientHello is in clear");
+        assert_eq!(
+            hello
+                .field("tls.handshake.extensions_server_name")
+                .map(|f| f.value.to_string()),
+            Some("localhost".to_string())
+        );
+        assert!(kinds(&c, "tls.record") > 10, "{name}");
+    }
+}
+
+#[test]
+fn a_wrong_key_fails_the_tag_and_nothing_is_decoded_as_http() {
+    for path in tls_captures() {
+        let Some(keys) = keys_of(&path) else {
+            continue;
+        };
+        // The right client randoms, every secret with its last hex digit
+        // changed.
+        let text = String::from_utf8(keys).unwrap();
+        let wrong: String = text
+            .lines()
+            .map(|l| {
+                if l.starts_with('#') || l.is_empty() {
+                    return format!("{l}\n");
+                }
+                let mut l = l.to_string();
+                let last = l.pop().unwrap();
+                l.push(if last == '0' { '1' } else { '0' });
+                l + "\n"
+            })
+            .collect();
+        let c = support::analyse_with(std::fs::read(&path).unwrap(), &with_keys(wrong.as_bytes()));
+        let name = path.display();
+        assert!(support::count(&c, "tls.bad-tag") >= 1, "{name}");
+        assert!(support::count(&c, "tls.bad-tag") <= 2, "{name}: once per direction");
+        assert_eq!(kinds(&c, "http."), 0, "{name}");
+        assert_eq!(kinds(&c, "websocket."), 0, "{name}");
+    }
+}
+
+#[test]
+fn keys_for_another_connection_count_as_no_keys() {
+    let all = tls_captures();
+    let (a, b) = (&all[0], &all[1]);
+    let keys = keys_of(b).or_else(|| keys_of(&all[2])).unwrap();
+    let c = support::analyse_with(std::fs::read(a).unwrap(), &with_keys(&keys));
+    assert_eq!(support::count(&c, "tls.no-keys"), 1);
+    assert_eq!(kinds(&c, "websocket."), 0);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// SYNTHETIC: a conversation that starts like TLS, then arbitrary
+    /// bytes each way, with an arbitrary key log: never a panic, never
+    /// HTTP decoded from what is not plaintext.
+    #[test]
+    fn arbitrary_records_never_panic(
+        c2s in proptest::collection::vec(any::<u8>(), 0..600),
+        s2c in proptest::collection::vec(any::<u8>(), 0..600),
+        split in 0usize..600,
+        secret in proptest::collection::vec(any::<u8>(), 0..64),
+    ) {
+        let mut first = vec![0x16, 0x03, 0x01, 0x00, 0x40];
+        first.extend_from_slice(&c2s);
+        let cut = split.min(first.len());
+        let mut reply = vec![0x16, 0x03, 0x03];
+        reply.extend_from_slice(&s2c);
+        let segs = support::conversation(
+            1000,
+            5000,
+            &[(true, &first[..cut]), (true, &first[cut..]), (false, &reply)],
+        );
+        let records: Vec<Vec<u8>> = segs
+            .iter()
+            .map(|s| support::ethernet(&support::ip_packet(s, support::CLIENT, support::SERVER)))
+            .collect();
+        let pcap = support::pcap(1, &records);
+        let log = format!("CLIENT_RANDOM {} {}\n", "00".repeat(32), hex::encode(&secret));
+        let c = support::analyse_with(pcap, &with_keys(log.as_bytes()));
+        prop_assert_eq!(kinds(&c, "http."), 0);
+    }
+}
