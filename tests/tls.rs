@@ -43,7 +43,10 @@ fn keys_of(path: &Path) -> Option<Vec<u8>> {
 }
 
 fn kinds(c: &Collect, prefix: &str) -> usize {
-    c.steps.iter().filter(|s| s.kind.starts_with(prefix)).count()
+    c.steps
+        .iter()
+        .filter(|s| s.kind.starts_with(prefix))
+        .count()
 }
 
 #[test]
@@ -137,7 +140,10 @@ fn a_wrong_key_fails_the_tag_and_nothing_is_decoded_as_http() {
         let c = support::analyse_with(std::fs::read(&path).unwrap(), &with_keys(wrong.as_bytes()));
         let name = path.display();
         assert!(support::count(&c, "tls.bad-tag") >= 1, "{name}");
-        assert!(support::count(&c, "tls.bad-tag") <= 2, "{name}: once per direction");
+        assert!(
+            support::count(&c, "tls.bad-tag") <= 2,
+            "{name}: once per direction"
+        );
         assert_eq!(kinds(&c, "http."), 0, "{name}");
         assert_eq!(kinds(&c, "websocket."), 0, "{name}");
     }

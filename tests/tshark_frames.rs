@@ -158,7 +158,11 @@ fn websocket_frames_agree_with_tshark() {
         }
         // TLS (or a pcapng's Decryption Secrets Block): records first,
         // then HTTP inside them.
-        for c in trace.connections.iter().filter(|c| tls_conns.contains(&c.id)) {
+        for c in trace
+            .connections
+            .iter()
+            .filter(|c| tls_conns.contains(&c.id))
+        {
             let p = c.server.port();
             cmd.args(["-d", &format!("tcp.port=={p},tls")]);
             cmd.args(["-d", &format!("tls.port=={p},http")]);
