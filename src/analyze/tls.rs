@@ -394,15 +394,13 @@ impl TlsConn {
                         .push(Field::new("tls.handshake.types", names.join(", ")));
                 }
             }
-            wire::CHANGE_CIPHER_SPEC => {
-                if !tls13 && self.version != 0 {
-                    let d = &mut self.dirs[dir.index()];
-                    d.ccs = true;
-                    d.seq = 0;
-                    d.keys = d.pending.take();
-                    if d.keys.is_some() {
-                        later.push(self.tls12_keys_step(dir, at));
-                    }
+            wire::CHANGE_CIPHER_SPEC if !tls13 && self.version != 0 => {
+                let d = &mut self.dirs[dir.index()];
+                d.ccs = true;
+                d.seq = 0;
+                d.keys = d.pending.take();
+                if d.keys.is_some() {
+                    later.push(self.tls12_keys_step(dir, at));
                 }
             }
             wire::ALERT => {
@@ -411,17 +409,15 @@ impl TlsConn {
                     s.fields.push(Field::new("tls.alert_message.desc", desc));
                 }
             }
-            wire::APPLICATION_DATA => {
-                if !content.is_empty() {
-                    let d = &mut self.dirs[dir.index()];
-                    let offset = d.plain;
-                    d.plain += content.len() as u64;
-                    out.plain.push(Plain {
-                        offset,
-                        data: content,
-                        at,
-                    });
-                }
+            wire::APPLICATION_DATA if !content.is_empty() => {
+                let d = &mut self.dirs[dir.index()];
+                let offset = d.plain;
+                d.plain += content.len() as u64;
+                out.plain.push(Plain {
+                    offset,
+                    data: content,
+                    at,
+                });
             }
             _ => {}
         }
@@ -686,12 +682,12 @@ impl TlsConn {
                     later.push(step);
                 }
             }
-        } else if let (Some(master), Some(cr)) = (secrets.master, self.client_random) {
-            if let Some((_, client, server)) = crypto::tls12_keys(suite, &master, &cr, &h.random) {
-                self.dirs[0].pending = Some(client);
-                self.dirs[1].pending = Some(server);
-                self.tls12 = Some((master, cr, h.random));
-            }
+        } else if let (Some(master), Some(cr)) = (secrets.master, self.client_random)
+            && let Some((_, client, server)) = crypto::tls12_keys(suite, &master, &cr, &h.random)
+        {
+            self.dirs[0].pending = Some(client);
+            self.dirs[1].pending = Some(server);
+            self.tls12 = Some((master, cr, h.random));
         }
     }
 }

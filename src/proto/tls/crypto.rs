@@ -45,6 +45,8 @@ pub enum HashKind {
 }
 
 impl HashKind {
+    /// The digest length in bytes.
+    #[allow(clippy::len_without_is_empty)]
     pub fn len(self) -> usize {
         match self {
             HashKind::Sha256 => 32,
@@ -80,7 +82,7 @@ pub fn suite(id: u16) -> Option<Suite> {
         0x1303 => (ChaCha20Poly1305, Sha256, true),
         0xC02B | 0xC02F | 0x009C | 0x009E => (Aes128Gcm, Sha256, false),
         0xC02C | 0xC030 | 0x009D | 0x009F => (Aes256Gcm, Sha384, false),
-        0xCCA8 | 0xCCA9 | 0xCCAA => (ChaCha20Poly1305, Sha256, false),
+        0xCCA8..=0xCCAA => (ChaCha20Poly1305, Sha256, false),
         _ => return None,
     };
     Some(Suite {

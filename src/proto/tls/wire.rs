@@ -82,10 +82,7 @@ pub fn looks_like_tls(b: &[u8]) -> Option<bool> {
     if b[1] != 3 {
         return Some(false);
     }
-    match header(b) {
-        Some(h) => Some(h.version <= 0x0304 && h.length > 0 && h.length <= MAX_RECORD),
-        None => None,
-    }
+    header(b).map(|h| h.version <= 0x0304 && h.length > 0 && h.length <= MAX_RECORD)
 }
 
 /// Parses a record header.
