@@ -442,6 +442,8 @@ fn the_stack_is_guessed_from_each_real_capture() {
             Some("flask-socketio-threading"),
         ),
         ("impaired-flask-sock.pcap", Some("flask-sock")),
+        // Over TLS: without --keylog nothing above TLS is decoded.
+        ("node-socketio-https.pcap", None),
         ("node-socketio-eio3.pcap", Some("node-socketio")),
         ("node-socketio-v4.pcap", Some("node-socketio")),
         // Python websockets over TLS: no pinned stack (the -dsb capture is

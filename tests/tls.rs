@@ -150,6 +150,28 @@ fn a_wrong_key_fails_the_tag_and_nothing_is_decoded_as_http() {
 }
 
 #[test]
+fn node_socketio_over_https_polls_then_upgrades_to_wss() {
+    let path = tools::root().join("captures/node-socketio-https.pcap");
+    let keys = keys_of(&path).unwrap();
+    let c = support::analyse_with(std::fs::read(&path).unwrap(), &with_keys(&keys));
+    // Every connection (polling requests and the WebSocket) is TLS, and
+    // every one is opened by the one key log.
+    let hellos = kinds(&c, "tls.client-hello");
+    assert_eq!(hellos, c.connections.len());
+    assert_eq!(support::count(&c, "tls.no-keys"), 0);
+    assert_eq!(support::count(&c, "tls.bad-tag"), 0);
+    assert!(kinds(&c, "http.request") >= 3);
+    assert_eq!(kinds(&c, "websocket.handshake"), 1);
+    assert_eq!(kinds(&c, "engineio.session"), 1);
+    assert!(kinds(&c, "socketio.packet") >= 10);
+    // Without the keys: reported once per connection, nothing decoded.
+    let c = support::analyse(std::fs::read(&path).unwrap());
+    assert_eq!(support::count(&c, "tls.no-keys"), hellos);
+    assert_eq!(kinds(&c, "http."), 0);
+    assert_eq!(kinds(&c, "socketio."), 0);
+}
+
+#[test]
 fn keys_for_another_connection_count_as_no_keys() {
     let all = tls_captures();
     let (a, b) = (&all[0], &all[1]);

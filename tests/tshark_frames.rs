@@ -114,6 +114,7 @@ fn websocket_frames_agree_with_tshark() {
     }
     let mut compared = 0;
     let mut excepted = 0;
+    let mut tls_compared = 0;
     for path in tools::captures() {
         // A TLS capture's key log beside it (`NAME.keys`) decrypts it for
         // both: the frames compared are the decrypted ones.
@@ -220,6 +221,9 @@ fn websocket_frames_agree_with_tshark() {
                 key.2.as_str()
             );
             compared += frames.len();
+            if tls_conns.contains(&key.1) {
+                tls_compared += frames.len();
+            }
         }
         // And dispel shows no frame tshark does not.
         for key in mine.keys() {
@@ -235,4 +239,10 @@ fn websocket_frames_agree_with_tshark() {
         "{compared} frames compared, {excepted} tshark frames after non-frame bytes excepted"
     );
     assert!(compared > 200, "only {compared} frames compared");
+    // The TLS captures' frames were compared decrypted, not skipped.
+    eprintln!("{tls_compared} of them decrypted from TLS");
+    assert!(
+        tls_compared >= 60,
+        "only {tls_compared} TLS frames compared"
+    );
 }
