@@ -214,3 +214,155 @@ proptest! {
         prop_assert_eq!(kinds(&c, "http."), 0);
     }
 }
+
+// ---------------------------------------------------------------------------
+// SYNTHETIC TLS 1.3 records, encrypted here with RustCrypto's AES-GCM under
+// keys derived from made-up secrets: what the recorded captures do not
+// reach (a KeyUpdate, padding).
+// ---------------------------------------------------------------------------
+
+fn record(ty: u8, body: &[u8]) -> Vec<u8> {
+    let mut r = vec![ty, 3, 3];
+    r.extend_from_slice(&(body.len() as u16).to_be_bytes());
+    r.extend_from_slice(body);
+    r
+}
+
+fn handshake_msg(ty: u8, body: &[u8]) -> Vec<u8> {
+    let n = body.len() as u32;
+    let mut m = vec![ty, (n >> 16) as u8, (n >> 8) as u8, n as u8];
+    m.extend_from_slice(body);
+    m
+}
+
+const RANDOM: [u8; 32] = [0x33; 32];
+
+fn hellos() -> (Vec<u8>, Vec<u8>) {
+    let mut ch = vec![3, 3];
+    ch.extend_from_slice(&RANDOM);
+    ch.extend_from_slice(&[0, 0, 2, 0x13, 0x01, 1, 0, 0, 0]);
+    let mut sh = vec![3, 3];
+    sh.extend_from_slice(&[0x44; 32]);
+    sh.extend_from_slice(&[0, 0x13, 0x01, 0, 0, 6, 0, 0x2b, 0, 2, 3, 4]);
+    (
+        record(22, &handshake_msg(1, &ch)),
+        record(22, &handshake_msg(2, &sh)),
+    )
+}
+
+/// One TLS 1.3 record: `content`, its real type, `padding` zeros, sealed
+/// with the keys of `secret` as record `seq`.
+fn seal(secret: &[u8], seq: u64, ty: u8, content: &[u8], padding: usize) -> Vec<u8> {
+    use aes_gcm::aead::{Aead, KeyInit, Payload};
+    let suite = dispel::proto::tls::crypto::suite(0x1301).unwrap();
+    let keys = dispel::proto::tls::crypto::tls13_keys(suite, secret).unwrap();
+    let mut inner = content.to_vec();
+    inner.push(ty);
+    inner.extend(std::iter::repeat_n(0, padding));
+    let len = (inner.len() + 16) as u16;
+    let header = [23, 3, 3, (len >> 8) as u8, len as u8];
+    let cipher = aes_gcm::Aes128Gcm::new_from_slice(&keys.key).unwrap();
+    let sealed = cipher
+        .encrypt(
+            &keys.xor_nonce(seq).into(),
+            Payload {
+                msg: &inner,
+                aad: &header,
+            },
+        )
+        .unwrap();
+    let mut r = header.to_vec();
+    r.extend_from_slice(&sealed);
+    r
+}
+
+#[test]
+fn key_update_and_padding_are_followed() {
+    let (chts, shts, cats, sats) = ([1u8; 32], [2u8; 32], [3u8; 32], [4u8; 32]);
+    let suite = dispel::proto::tls::crypto::suite(0x1301).unwrap();
+    let cats1 = dispel::proto::tls::crypto::tls13_next_secret(suite, &cats).unwrap();
+    let r = hex::encode(RANDOM);
+    let log = format!(
+        "CLIENT_HANDSHAKE_TRAFFIC_SECRET {r} {}\nSERVER_HANDSHAKE_TRAFFIC_SECRET {r} {}\n\
+         CLIENT_TRAFFIC_SECRET_0 {r} {}\nSERVER_TRAFFIC_SECRET_0 {r} {}\n",
+        hex::encode(chts),
+        hex::encode(shts),
+        hex::encode(cats),
+        hex::encode(sats)
+    );
+    let finished = handshake_msg(20, &[0; 32]);
+    let (ch, mut sh) = hellos();
+    sh.extend_from_slice(&record(20, &[1]));
+    sh.extend_from_slice(&seal(&shts, 0, 22, &finished, 0));
+    let mut client = record(20, &[1]);
+    client.extend_from_slice(&seal(&chts, 0, 22, &finished, 0));
+    client.extend_from_slice(&seal(
+        &cats,
+        0,
+        23,
+        b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n",
+        5,
+    ));
+    // KeyUpdate (update_not_requested), then the next secret's keys.
+    client.extend_from_slice(&seal(&cats, 1, 22, &handshake_msg(24, &[0]), 0));
+    client.extend_from_slice(&seal(
+        &cats1,
+        0,
+        23,
+        b"GET /b HTTP/1.1\r\nHost: x\r\n\r\n",
+        0,
+    ));
+    let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    let mut server = seal(&sats, 0, 23, ok, 0);
+    server.extend_from_slice(&seal(&sats, 1, 23, ok, 3));
+    let segs = support::conversation(
+        100,
+        900,
+        &[(true, &ch), (false, &sh), (true, &client), (false, &server)],
+    );
+    let records: Vec<Vec<u8>> = segs
+        .iter()
+        .map(|s| support::ethernet(&support::ip_packet(s, support::CLIENT, support::SERVER)))
+        .collect();
+    let c = support::analyse_with(support::pcap(1, &records), &with_keys(log.as_bytes()));
+    let findings: Vec<&str> = c
+        .steps
+        .iter()
+        .flat_map(|s| s.findings.iter().map(|f| f.rule.id))
+        .collect();
+    assert!(findings.is_empty(), "{findings:?}");
+    let targets: Vec<String> = c
+        .steps
+        .iter()
+        .filter(|s| s.kind == "http.request")
+        .map(|s| s.field("http.request.uri").unwrap().value.to_string())
+        .collect();
+    assert_eq!(targets, ["/a", "/b"]);
+    assert_eq!(kinds(&c, "http.response"), 2);
+    let key_steps = |dir| {
+        c.steps
+            .iter()
+            .filter(|s| s.kind == "tls.keys" && s.dir == dir)
+            .count()
+    };
+    // Handshake, application, and the KeyUpdate's next secret.
+    assert_eq!(key_steps(dispel::step::Dir::C2s), 3);
+    assert_eq!(key_steps(dispel::step::Dir::S2c), 2);
+    let padded = c
+        .steps
+        .iter()
+        .find(|s| {
+            s.kind == "tls.record"
+                && s.field("tls.record.padding")
+                    .is_some_and(|f| f.value.to_string() == "5")
+        })
+        .expect("the padded record");
+    assert_eq!(
+        padded
+            .field("tls.record.inner_content_type")
+            .unwrap()
+            .value
+            .to_string(),
+        "23"
+    );
+}

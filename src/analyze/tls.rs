@@ -270,7 +270,9 @@ impl TlsConn {
         let body = &bytes[wire::HEADER..];
         let tls13 = self.version == 0x0304;
         let d = &self.dirs[dir.index()];
-        let protected = (tls13 && h.content_type == wire::APPLICATION_DATA) || (!tls13 && d.ccs);
+        // Application data is never in clear: before the ServerHello it is
+        // TLS 1.3 early data (0-RTT), under keys dispel does not derive.
+        let protected = h.content_type == wire::APPLICATION_DATA || (!tls13 && d.ccs);
         let mut later: Vec<Step> = Vec::new();
         let (content_type, content): (u8, Vec<u8>) = if protected {
             let Some(keys) = d.keys.clone() else {
@@ -281,12 +283,21 @@ impl TlsConn {
                         body.len(),
                     )),
                 );
+                let why = if self.version == 0 {
+                    "sent before the ServerHello (0-RTT early data), not decrypted"
+                } else if self.suite.is_none() {
+                    "a cipher suite dispel does not decrypt"
+                } else {
+                    "no keys"
+                };
                 s.summary = format!(
-                    "TLS {} record, {} bytes, encrypted (no keys)",
+                    "TLS {} record, {} bytes, encrypted ({why})",
                     wire::content_type_name(h.content_type),
                     h.length
                 );
-                if !self.told_no_keys {
+                // Reported once: early data and unsupported suites are said
+                // above (and on the ServerHello), not as missing keys.
+                if !self.told_no_keys && self.version != 0 && self.suite.is_some() {
                     self.told_no_keys = true;
                     s.findings
                         .push(Finding::new(&rules::TLS_NO_KEYS, self.no_keys_message()));
@@ -499,9 +510,11 @@ impl TlsConn {
 
     /// The sentence of the once-per-connection no-keys finding.
     fn no_keys_message(&self) -> String {
-        let mut m = String::from(
-            "this connection is encrypted and the key log has no secrets for its client random",
-        );
+        let mut m = String::from(if self.secrets.is_some() {
+            "this connection is encrypted and the key log has some of its secrets but not the one for these records"
+        } else {
+            "this connection is encrypted and the key log has no secrets for its client random"
+        });
         if let Some(r) = &self.client_random {
             m.push_str(" (");
             m.push_str(&hex::encode(&r[..8]));
