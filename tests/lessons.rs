@@ -436,6 +436,8 @@ fn the_stack_is_guessed_from_each_real_capture() {
             Some("flask-socketio-eventlet"),
         ),
         ("flask-socketio-gevent.pcap", Some("flask-socketio-gevent")),
+        // Over TLS: without --keylog nothing above TLS is decoded.
+        ("flask-socketio-https.pcap", None),
         ("flask-socketio-ipv6.pcapng", Some("flask-socketio-gevent")),
         (
             "flask-socketio-threading.pcap",

@@ -58,10 +58,11 @@ CAPTURES=(
   tls12-ecdhe-chacha20      5021
   tls13-websockets-dsb      5022
   node-socketio-https       5023
+  flask-socketio-https      5024
 )
 # TLS captures: the client's key log is saved beside the capture as
 # captures/NAME.keys; the -dsb capture carries it inside (pcapng DSB).
-TLS_CAPTURES=" tls13-websockets tls13-chacha20 tls12-ecdhe-aes128-gcm tls12-ecdhe-chacha20 tls13-websockets-dsb node-socketio-https "
+TLS_CAPTURES=" tls13-websockets tls13-chacha20 tls12-ecdhe-aes128-gcm tls12-ecdhe-chacha20 tls13-websockets-dsb node-socketio-https flask-socketio-https "
 # These run inside a private network namespace (unshare -n) that has only
 # its own lo: the browser can reach nothing but our server, and the
 # impairment rules touch nothing outside.
@@ -255,6 +256,27 @@ cap_node-socketio-https() {
   stop_pid "$server" TERM
 }
 
+# Flask-SocketIO (gevent) over HTTPS ← python-socketio: requests/urllib3
+# (polling) and websocket-client (wss) both honour SSLKEYLOGFILE, and trust
+# the throwaway certificate through REQUESTS_CA_BUNDLE and
+# WEBSOCKET_CLIENT_CA_BUNDLE.
+cap_flask-socketio-https() {
+  local dir
+  dir=$(mktemp -d); TMPDIRS+=("$dir")
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
+    -addext subjectAltName=IP:127.0.0.1 -keyout "$dir/key.pem" -out "$dir/cert.pem" \
+    >"$LOGS/$NAME.openssl.log" 2>&1 || die "$NAME: openssl could not make a certificate"
+  rm -f "$KEYS"
+  spawn "$NAME.server" "$PY" "$HERE/py/sio_server.py" gevent 127.0.0.1 "$PORT" "$dir/cert.pem" "$dir/key.pem"
+  local server=$LAST_PID
+  wait_listen "$PORT"
+  start_capture "$FILE" tcpdump "tcp port $PORT"
+  run_client env SSLKEYLOGFILE="$KEYS" REQUESTS_CA_BUNDLE="$dir/cert.pem" \
+    WEBSOCKET_CLIENT_CA_BUNDLE="$dir/cert.pem" "$PY" "$HERE/py/sio_client.py" "https://127.0.0.1:$PORT"
+  stop_capture
+  stop_pid "$server" TERM
+}
+
 node_pair() {  # SERVER_ARGS... -- CLIENT_SCRIPT URL
   local sargs=() client url
   while [[ $1 != -- ]]; do sargs+=("$1"); shift; done
@@ -369,7 +391,7 @@ setup() {  # SELECTED_NAMES...
   if [[ $names == *" browser-flask-socketio "* ]]; then
     need_cmds chromium:chromium
   fi
-  if [[ $names == *" tls"* || $names == *" node-socketio-https "* ]]; then
+  if [[ $names == *" tls"* || $names == *"-https "* ]]; then
     need_cmds openssl:openssl editcap:wireshark-common
   fi
   if [[ $names == *" impaired-flask-sock "* ]]; then
