@@ -375,3 +375,60 @@ fn key_update_and_padding_are_followed() {
         "23"
     );
 }
+
+/// `--keylog` on the commands that read a capture (repeatable; a missing
+/// file is an error, exit 2, one `dispel:` line).
+#[test]
+fn the_keylog_option_reaches_every_command() {
+    use assert_cmd::Command;
+    let cap = tools::root().join("captures/tls12-ecdhe-chacha20.pcap");
+    let keys = cap.with_extension("keys");
+    let other = tools::root().join("captures/tls13-chacha20.keys");
+    let run = |args: &[&std::ffi::OsStr]| {
+        Command::cargo_bin("dispel")
+            .unwrap()
+            .args(args)
+            .timeout(std::time::Duration::from_secs(60))
+            .output()
+            .unwrap()
+    };
+    let out = run(&[
+        "explain".as_ref(),
+        cap.as_os_str(),
+        "--keylog".as_ref(),
+        other.as_os_str(),
+        "--keylog".as_ref(),
+        keys.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.matches("websocket.message  [").count(), 8, "{text}");
+    let out = run(&[
+        "check".as_ref(),
+        cap.as_os_str(),
+        "--keylog".as_ref(),
+        keys.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("tls.no-keys"));
+    let out = run(&["check".as_ref(), cap.as_os_str()]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("tls.no-keys"));
+    let out = run(&[
+        "streams".as_ref(),
+        cap.as_os_str(),
+        "--keylog".as_ref(),
+        keys.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let missing = tools::root().join("captures/no-such.keys");
+    let out = run(&[
+        "explain".as_ref(),
+        cap.as_os_str(),
+        "--keylog".as_ref(),
+        missing.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("dispel: --keylog "), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
