@@ -428,6 +428,7 @@ fn the_stack_is_guessed_from_each_real_capture() {
         ("broken-invalid-utf8.pcap", None),
         ("broken-length-not-minimal.pcap", None),
         ("broken-server-masked.pcap", None),
+        ("browser-flask-socketio-https.pcap", None),
         ("browser-flask-socketio.pcap", Some("flask-socketio-gevent")),
         ("flask-sock-echo.pcap", Some("flask-sock")),
         ("flask-socketio-any.pcap", Some("flask-socketio-gevent")),

@@ -151,15 +151,23 @@ fn a_wrong_key_fails_the_tag_and_nothing_is_decoded_as_http() {
 
 #[test]
 fn node_socketio_over_https_polls_then_upgrades_to_wss() {
-    socketio_over_https("node-socketio-https");
+    socketio_over_https("node-socketio-https", 10);
 }
 
 #[test]
 fn flask_socketio_over_https_polls_then_upgrades_to_wss() {
-    socketio_over_https("flask-socketio-https");
+    socketio_over_https("flask-socketio-https", 10);
 }
 
-fn socketio_over_https(name: &str) {
+/// Headless Chromium with SSLKEYLOGFILE: its ClientHello (GREASE, a
+/// post-quantum key share) and ALPN offering h2; the server answers
+/// HTTP/1.1.
+#[test]
+fn chromium_over_https_polls_then_upgrades_to_wss() {
+    socketio_over_https("browser-flask-socketio-https", 4);
+}
+
+fn socketio_over_https(name: &str, min_socketio: usize) {
     let path = tools::root().join(format!("captures/{name}.pcap"));
     let keys = keys_of(&path).unwrap();
     let c = support::analyse_with(std::fs::read(&path).unwrap(), &with_keys(&keys));
@@ -172,7 +180,7 @@ fn socketio_over_https(name: &str) {
     assert!(kinds(&c, "http.request") >= 2);
     assert_eq!(kinds(&c, "websocket.handshake"), 1);
     assert_eq!(kinds(&c, "engineio.session"), 1);
-    assert!(kinds(&c, "socketio.packet") >= 10);
+    assert!(kinds(&c, "socketio.packet") >= min_socketio);
     // Without the keys: reported once per connection, nothing decoded.
     let c = support::analyse(std::fs::read(&path).unwrap());
     assert_eq!(support::count(&c, "tls.no-keys"), hellos);

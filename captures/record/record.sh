@@ -59,14 +59,15 @@ CAPTURES=(
   tls13-websockets-dsb      5022
   node-socketio-https       5023
   flask-socketio-https      5024
+  browser-flask-socketio-https 5025
 )
 # TLS captures: the client's key log is saved beside the capture as
 # captures/NAME.keys; the -dsb capture carries it inside (pcapng DSB).
-TLS_CAPTURES=" tls13-websockets tls13-chacha20 tls12-ecdhe-aes128-gcm tls12-ecdhe-chacha20 tls13-websockets-dsb node-socketio-https flask-socketio-https "
+TLS_CAPTURES=" tls13-websockets tls13-chacha20 tls12-ecdhe-aes128-gcm tls12-ecdhe-chacha20 tls13-websockets-dsb node-socketio-https flask-socketio-https browser-flask-socketio-https "
 # These run inside a private network namespace (unshare -n) that has only
 # its own lo: the browser can reach nothing but our server, and the
 # impairment rules touch nothing outside.
-NETNS_CAPTURES=" browser-flask-socketio impaired-flask-sock "
+NETNS_CAPTURES=" browser-flask-socketio browser-flask-socketio-https impaired-flask-sock "
 
 log() { printf '\033[1m[record]\033[0m %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -323,6 +324,36 @@ cap_browser-flask-socketio() {
   stop_pid "$server" TERM
 }
 
+# The same page over HTTPS: Chromium writes its key log (SSLKEYLOGFILE)
+# and accepts the throwaway certificate (--ignore-certificate-errors).
+cap_browser-flask-socketio-https() {
+  local profile dir
+  profile=$(mktemp -d "$WORK/chromium-profile.XXXXXX")
+  dir=$(mktemp -d)
+  TMPDIRS+=("$profile" "$dir")
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
+    -addext subjectAltName=IP:127.0.0.1 -keyout "$dir/key.pem" -out "$dir/cert.pem" \
+    >"$LOGS/$NAME.openssl.log" 2>&1 || die "$NAME: openssl could not make a certificate"
+  rm -f "$KEYS"
+  export SIO_CLIENT_JS=$NODE_PATH/socket.io-client/dist/socket.io.min.js
+  spawn "$NAME.server" "$PY" "$HERE/py/sio_server.py" gevent 127.0.0.1 "$PORT" "$dir/cert.pem" "$dir/key.pem"
+  local server=$LAST_PID
+  wait_listen "$PORT"
+  start_capture "$FILE" tcpdump "tcp port $PORT"
+  spawn "$NAME.browser" env SSLKEYLOGFILE="$KEYS" setsid "$(command -v chromium)" \
+    --headless --no-sandbox --disable-gpu --disable-background-networking \
+    --disable-component-update --disable-sync --no-first-run --disable-quic \
+    --no-default-browser-check --disable-extensions --ignore-certificate-errors \
+    --user-data-dir="$profile" "https://127.0.0.1:$PORT/"
+  local browser=$LAST_PID
+  wait_for_line "$LOGS/$NAME.server.log" 'BROWSER-DONE' 60
+  sleep 0.5
+  kill -TERM -- "-$browser" 2>/dev/null || true
+  stop_pid "$browser" TERM
+  stop_capture
+  stop_pid "$server" TERM
+}
+
 # Runs inside its own network namespace (see NETNS_CAPTURES).
 cap_impaired-flask-sock() {
   # Ethernet-sized segments (lo's MTU is 64 KiB) and no segmentation
@@ -388,7 +419,7 @@ setup() {  # SELECTED_NAMES...
             timeout:coreutils setsid:util-linux unshare:util-linux
   # Debian's python3 needs python3-venv for `-m venv`.
   "${PYTHON:-python3}" -c 'import ensurepip, venv' 2>/dev/null || need_cmds no-such-cmd:python3-venv
-  if [[ $names == *" browser-flask-socketio "* ]]; then
+  if [[ $names == *" browser-flask-socketio"* ]]; then
     need_cmds chromium:chromium
   fi
   if [[ $names == *" tls"* || $names == *"-https "* ]]; then
