@@ -440,3 +440,66 @@ fn the_keylog_option_reaches_every_command() {
     assert!(err.starts_with("dispel: --keylog "), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+/// A HelloRetryRequest (a ServerHello with the special random) makes the
+/// client send a second ClientHello; keys come with the real ServerHello.
+#[test]
+fn a_hello_retry_request_is_followed_by_the_real_handshake() {
+    let (chts, shts, cats, sats) = ([5u8; 32], [6u8; 32], [7u8; 32], [8u8; 32]);
+    let r = hex::encode(RANDOM);
+    let log = format!(
+        "CLIENT_HANDSHAKE_TRAFFIC_SECRET {r} {}\nSERVER_HANDSHAKE_TRAFFIC_SECRET {r} {}\n\
+         CLIENT_TRAFFIC_SECRET_0 {r} {}\nSERVER_TRAFFIC_SECRET_0 {r} {}\n",
+        hex::encode(chts),
+        hex::encode(shts),
+        hex::encode(cats),
+        hex::encode(sats)
+    );
+    let (ch, sh) = hellos();
+    // The HRR: the ServerHello with its random replaced by the HRR value.
+    let mut hrr = sh.clone();
+    hrr[11..43].copy_from_slice(&dispel::proto::tls::wire::HRR_RANDOM);
+    hrr.extend_from_slice(&record(20, &[1]));
+    let finished = handshake_msg(20, &[0; 32]);
+    let mut server = sh;
+    server.extend_from_slice(&seal(&shts, 0, 22, &finished, 0));
+    let mut client = record(20, &[1]);
+    client.extend_from_slice(&seal(&chts, 0, 22, &finished, 0));
+    client.extend_from_slice(&seal(
+        &cats,
+        0,
+        23,
+        b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n",
+        0,
+    ));
+    let segs = support::conversation(
+        7,
+        9,
+        &[
+            (true, &ch),
+            (false, &hrr),
+            (true, &ch),
+            (false, &server),
+            (true, &client),
+        ],
+    );
+    let records: Vec<Vec<u8>> = segs
+        .iter()
+        .map(|s| support::ethernet(&support::ip_packet(s, support::CLIENT, support::SERVER)))
+        .collect();
+    let c = support::analyse_with(support::pcap(1, &records), &with_keys(log.as_bytes()));
+    let findings: Vec<&str> = c
+        .steps
+        .iter()
+        .flat_map(|s| s.findings.iter().map(|f| f.rule.id))
+        .collect();
+    assert!(findings.is_empty(), "{findings:?}");
+    assert_eq!(kinds(&c, "tls.client-hello"), 2);
+    assert_eq!(kinds(&c, "tls.server-hello"), 2);
+    assert!(
+        c.steps
+            .iter()
+            .any(|s| s.kind == "tls.server-hello" && s.summary.starts_with("HelloRetryRequest"))
+    );
+    assert_eq!(kinds(&c, "http.request"), 1);
+}
