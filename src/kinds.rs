@@ -167,6 +167,7 @@ static TLS_RECORD: &[FieldSpec] = fields! {
     "tls.record.length", "record length", [U];
     "tls.record.seq", "record sequence number (this direction, this key)", [U];
     "tls.record.nonce", "the AEAD nonce of this record", [Y];
+    "tls.record.explicit_nonce", "TLS 1.2 AES-GCM: the nonce part sent before the ciphertext", [Y];
     "tls.record.encrypted", "the encrypted bytes (with the tag)", [Y];
     "tls.record.decrypted", "the decrypted bytes", [Y];
     "tls.record.inner_content_type", "the real content type (TLS 1.3, inside the encryption)", [U];

@@ -313,6 +313,16 @@ impl TlsConn {
             s.fields.push(Field::new("tls.record.seq", seq));
             s.fields
                 .push(Field::new("tls.record.nonce", Value::Bytes(nonce.to_vec())));
+            if ct_at > 0 {
+                // TLS 1.2 AES-GCM: the nonce's last 8 bytes travel in clear.
+                s.fields.push(
+                    Field::new("tls.record.explicit_nonce", Value::SpanBytes).span(Span::bytes(
+                        b,
+                        wire::HEADER,
+                        ct_at,
+                    )),
+                );
+            }
             s.fields.push(
                 Field::new("tls.record.encrypted", Value::SpanBytes).span(Span::bytes(
                     b,
