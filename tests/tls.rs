@@ -503,3 +503,53 @@ fn a_hello_retry_request_is_followed_by_the_real_handshake() {
     );
     assert_eq!(kinds(&c, "http.request"), 1);
 }
+
+/// A connection that chose HTTP/2 by ALPN: said so once, its decrypted
+/// records shown, and its bytes never read as HTTP/1.1.
+#[test]
+fn h2_by_alpn_is_said_and_not_decoded_as_http1() {
+    let (chts, shts, cats, sats) = ([9u8; 32], [10u8; 32], [11u8; 32], [12u8; 32]);
+    let r = hex::encode(RANDOM);
+    let log = format!(
+        "CLIENT_HANDSHAKE_TRAFFIC_SECRET {r} {}\nSERVER_HANDSHAKE_TRAFFIC_SECRET {r} {}\n\
+         CLIENT_TRAFFIC_SECRET_0 {r} {}\nSERVER_TRAFFIC_SECRET_0 {r} {}\n",
+        hex::encode(chts),
+        hex::encode(shts),
+        hex::encode(cats),
+        hex::encode(sats)
+    );
+    let (ch, _) = hellos();
+    // ServerHello: TLS 1.3, AES-128-GCM, ALPN "h2".
+    let mut body = vec![3, 3];
+    body.extend_from_slice(&[0x44; 32]);
+    body.extend_from_slice(&[0, 0x13, 0x01, 0]);
+    let ext = [0, 0x2b, 0, 2, 3, 4, 0, 0x10, 0, 5, 0, 3, 2, b'h', b'2'];
+    body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+    body.extend_from_slice(&ext);
+    let mut server = record(22, &handshake_msg(2, &body));
+    let finished = handshake_msg(20, &[0; 32]);
+    server.extend_from_slice(&seal(&shts, 0, 22, &finished, 0));
+    let mut client = seal(&chts, 0, 22, &finished, 0);
+    // The HTTP/2 connection preface: starts like a request line, is not one.
+    client.extend_from_slice(&seal(&cats, 0, 23, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 0));
+    let segs = support::conversation(3, 4, &[(true, &ch), (false, &server), (true, &client)]);
+    let records: Vec<Vec<u8>> = segs
+        .iter()
+        .map(|s| support::ethernet(&support::ip_packet(s, support::CLIENT, support::SERVER)))
+        .collect();
+    let c = support::analyse_with(support::pcap(1, &records), &with_keys(log.as_bytes()));
+    assert_eq!(support::count(&c, "tls.h2"), 1);
+    assert_eq!(support::count(&c, "tls.bad-tag"), 0);
+    assert_eq!(kinds(&c, "http."), 0);
+    assert_eq!(kinds(&c, "tcp.data"), 0);
+    let preface = c
+        .steps
+        .iter()
+        .filter(|s| s.kind == "tls.record")
+        .filter_map(|s| {
+            let f = s.field("tls.record.decrypted")?;
+            s.span_bytes(&f.span?)
+        })
+        .any(|b| b.starts_with(b"PRI * HTTP/2.0"));
+    assert!(preface, "the decrypted preface is shown in its record");
+}
