@@ -553,3 +553,32 @@ fn h2_by_alpn_is_said_and_not_decoded_as_http1() {
         .any(|b| b.starts_with(b"PRI * HTTP/2.0"));
     assert!(preface, "the decrypted preface is shown in its record");
 }
+
+/// The bundled course explains every step of every decrypted TLS capture
+/// (`dispel lessons coverage CAP --keylog CAP.keys`).
+#[test]
+fn every_decrypted_step_has_a_lesson() {
+    use assert_cmd::Command;
+    let mut checked = 0;
+    for cap in tools::captures() {
+        let keys = cap.with_extension("keys");
+        if !keys.exists() {
+            continue;
+        }
+        let out = Command::cargo_bin("dispel")
+            .unwrap()
+            .arg("lessons")
+            .arg("coverage")
+            .arg(&cap)
+            .arg("--keylog")
+            .arg(&keys)
+            .timeout(std::time::Duration::from_secs(60))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{}: {text}", cap.display());
+        assert!(text.contains("has a lesson"), "{}: {text}", cap.display());
+        checked += 1;
+    }
+    assert!(checked >= 7, "{checked} TLS captures with key logs");
+}
