@@ -35,7 +35,7 @@ for t in "${targets[@]}"; do
     max_len=4096
     case $t in
         pipeline) seeds=seeds/capture; max_len=65536 ;;
-        capture) max_len=65536 ;;
+        capture|tls) max_len=65536 ;;
     esac
     mkdir -p "corpus/$t" "artifacts/$t"
     echo "== $t: ${secs}s" >&2

@@ -24,6 +24,9 @@ use crate::step::{FrameNo, Timestamp};
 
 /// Size of the read buffer; records larger than this grow it (up to the limit).
 const BUFFER_SIZE: usize = 256 * 1024;
+/// Key log text kept from Decryption Secrets Blocks between two packets;
+/// blocks past it are skipped.
+const MAX_SECRETS: usize = 16 * 1024 * 1024;
 
 /// One packet record.
 #[derive(Debug, Clone, Copy)]
@@ -38,6 +41,9 @@ pub struct RawPacket<'a> {
     pub data: &'a [u8],
     /// The packet's length on the wire.
     pub orig_len: u32,
+    /// TLS key log text of the Decryption Secrets Blocks between the
+    /// previous packet and this one (pcapng; usually empty).
+    pub secrets: &'a [u8],
 }
 
 /// The container format, for reports.
@@ -118,6 +124,9 @@ pub struct CaptureReader {
     /// resumed reader's input starts with header bytes copied from earlier
     /// in the file.
     shift: u64,
+    /// TLS key log text of the Decryption Secrets Blocks read before the
+    /// packet last returned.
+    secrets: Vec<u8>,
 }
 
 impl CaptureReader {
@@ -234,6 +243,7 @@ impl CaptureReader {
             done: false,
             headers: Vec::new(),
             shift: 0,
+            secrets: Vec::new(),
         })
     }
 
@@ -313,6 +323,7 @@ impl CaptureReader {
             self.inner.consume(self.pending_consume);
             self.pending_consume = 0;
         }
+        self.secrets.clear();
         if self.done {
             return Ok(None);
         }
@@ -400,6 +411,7 @@ impl CaptureReader {
             linktype,
             data,
             orig_len: found.origlen,
+            secrets: &self.secrets,
         };
         self.last_time = packet.time;
         Ok(Some(packet))
@@ -504,6 +516,15 @@ impl CaptureReader {
                     origlen: spb.origlen,
                     stamp: Stamp::Simple,
                 }),
+                PcapBlockOwned::NG(Block::DecryptionSecrets(dsb)) => {
+                    if dsb.secrets_type == pcap_parser::SecretsType::TlsKeyLog
+                        && self.secrets.len().saturating_add(dsb.data.len()) <= MAX_SECRETS
+                    {
+                        self.secrets.extend_from_slice(dsb.data);
+                        self.secrets.push(b'\n');
+                    }
+                    Next::Skip(len)
+                }
                 PcapBlockOwned::NG(_) => Next::Skip(len),
             },
             Err(PcapError::Eof) => Next::Eof,

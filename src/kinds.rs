@@ -161,6 +161,48 @@ static TCP_DATA: &[FieldSpec] = fields! {
     "tcp.payload", "the bytes", [Y];
 };
 
+static TLS_RECORD: &[FieldSpec] = fields! {
+    "tls.record.content_type", "content type (outer)", [U];
+    "tls.record.version", "record version", [U];
+    "tls.record.length", "record length", [U];
+    "tls.record.seq", "record sequence number (this direction, this key)", [U];
+    "tls.record.nonce", "the AEAD nonce of this record", [Y];
+    "tls.record.explicit_nonce", "TLS 1.2 AES-GCM: the nonce part sent before the ciphertext", [Y];
+    "tls.record.encrypted", "the encrypted bytes (with the tag)", [Y];
+    "tls.record.decrypted", "the decrypted bytes", [Y];
+    "tls.record.inner_content_type", "the real content type (TLS 1.3, inside the encryption)", [U];
+    "tls.record.padding", "zero padding after the inner type (bytes)", [U];
+    "tls.handshake.types", "the handshake messages in the record", [S];
+    "tls.alert_message.level", "alert level", [U];
+    "tls.alert_message.desc", "alert description", [U];
+};
+
+static TLS_HELLO: &[FieldSpec] = fields! {
+    "tls.handshake.version", "legacy_version", [U];
+    "tls.handshake.random", "random (32 bytes)", [Y];
+    "tls.handshake.session_id", "session id", [Y];
+    "tls.handshake.ciphersuites", "cipher suites offered", [S];
+    "tls.handshake.ciphersuite", "cipher suite chosen", [U];
+    "tls.handshake.extensions_server_name", "server name (SNI)", [S];
+    "tls.handshake.extensions_alpn_str", "application protocols (ALPN)", [S];
+    "tls.handshake.extensions.supported_versions", "supported_versions", [S];
+    "tls.negotiated_version", "the version the server chose", [S];
+};
+
+static TLS_KEYS: &[FieldSpec] = fields! {
+    "tls.keys.label", "the key log label of the secret", [S];
+    "tls.keys.hash", "hash of the key schedule", [S];
+    "tls.keys.aead", "record cipher (AEAD)", [S];
+    "tls.keys.secret", "the secret from the key log", [Y];
+    "tls.keys.seed", "TLS 1.2 PRF seed: server random + client random", [Y];
+    "tls.keys.key_block", "TLS 1.2 key block", [Y];
+    "tls.keys.key_info", "HkdfLabel for the key", [Y];
+    "tls.keys.key", "write key", [Y];
+    "tls.keys.iv_info", "HkdfLabel for the IV", [Y];
+    "tls.keys.iv", "write IV", [Y];
+    "tls.keys.nonce", "how a record's nonce is made", [S];
+};
+
 static HTTP_REQUEST_LINE: &[FieldSpec] = fields! {
     "http.request.method", "method", [S];
     "http.request.uri", "request target", [S];
@@ -358,6 +400,10 @@ kinds! {
     "tcp.segment", "tcp", Both, [TCP_ANALYSIS], "A segment worth noting: a retransmission, out of order, or overlapping.";
     "tcp.gap", "tcp", Both, [TCP_GAP], "Bytes of the stream missing from the capture.";
     "tcp.data", "tcp", Both, [TCP_DATA], "TCP bytes no higher layer could decode.";
+    "tls.record", "tls", Both, [TLS_RECORD], "One TLS record: type and length in clear, and with keys its decrypted bytes.";
+    "tls.client-hello", "tls", C2s, [TLS_HELLO], "The ClientHello, in clear: server name, protocols, versions and suites offered.";
+    "tls.server-hello", "tls", S2c, [TLS_HELLO], "The ServerHello, in clear: the version and cipher suite chosen.";
+    "tls.keys", "tls", Both, [TLS_KEYS], "Record keys derived from a key log secret, stage by stage.";
     "http.request", "http", Both, [HTTP_REQUEST_LINE, HTTP_HEADERS, HTTP_EIO_QUERY], "An HTTP request: start line, headers and body.";
     "http.response", "http", Both, [HTTP_RESPONSE_LINE, HTTP_HEADERS], "An HTTP response: status line, headers and body.";
     "http.error", "http", Both, [HTTP_ERROR], "Bytes that could not be parsed as HTTP.";
@@ -400,24 +446,29 @@ pub static LAYERS: &[LayerSpec] = &[
         rank: 0,
     },
     LayerSpec {
+        id: "tls",
+        short: "tls",
+        rank: 1,
+    },
+    LayerSpec {
         id: "http",
         short: "http",
-        rank: 1,
+        rank: 2,
     },
     LayerSpec {
         id: "websocket",
         short: "ws",
-        rank: 2,
+        rank: 3,
     },
     LayerSpec {
         id: "engineio",
         short: "eio",
-        rank: 3,
+        rank: 4,
     },
     LayerSpec {
         id: "socketio",
         short: "sio",
-        rank: 4,
+        rank: 5,
     },
 ];
 
@@ -513,7 +564,7 @@ mod tests {
         }
         assert_eq!(
             layers(),
-            ["tcp", "http", "websocket", "engineio", "socketio"]
+            ["tcp", "tls", "http", "websocket", "engineio", "socketio"]
         );
         assert_eq!(
             label("websocket.frame", "websocket.mask"),

@@ -250,6 +250,8 @@ pub enum LimitError {
     Value { name: String, value: String },
     #[error("limit {0} must be at least 1")]
     Zero(String),
+    #[error("--keylog {path}: {error}")]
+    KeyLog { path: String, error: std::io::Error },
 }
 
 /// The `--limit` option, flattened into every command that reads a capture.
@@ -259,6 +261,12 @@ pub struct LimitArgs {
     /// (repeatable). `--limit help` lists every limit with its default.
     #[arg(long = "limit", value_name = "NAME=VALUE")]
     pub limits: Vec<String>,
+    /// A TLS key log (NSS format: SSLKEYLOGFILE, Python's
+    /// SSLContext.keylog_filename, Node's --tls-keylog) to decrypt TLS
+    /// connections with (repeatable). Keys embedded in a pcapng capture
+    /// (Decryption Secrets Blocks) are used as well.
+    #[arg(long = "keylog", value_name = "FILE")]
+    pub keylogs: Vec<std::path::PathBuf>,
 }
 
 impl LimitArgs {
@@ -287,6 +295,17 @@ impl LimitArgs {
                 return Err(LimitError::Zero(name.to_string()));
             }
             (limit.set)(&mut opts, v);
+        }
+        if !self.keylogs.is_empty() {
+            let mut log = crate::proto::tls::keylog::KeyLog::default();
+            for path in &self.keylogs {
+                let text = std::fs::read(path).map_err(|error| LimitError::KeyLog {
+                    path: path.display().to_string(),
+                    error,
+                })?;
+                log.add_text(&text);
+            }
+            opts.layers.keylog = std::sync::Arc::new(std::sync::RwLock::new(log));
         }
         Ok(opts)
     }
@@ -358,6 +377,7 @@ mod tests {
         for l in ALL {
             let args = LimitArgs {
                 limits: vec![format!("{}=12345", l.name)],
+                ..LimitArgs::default()
             };
             let opts = args.options().unwrap();
             assert_eq!(l.get(&opts), 12345, "{}", l.name);
@@ -377,6 +397,7 @@ mod tests {
         let opts = |s: &str| {
             LimitArgs {
                 limits: vec![s.to_string()],
+                ..LimitArgs::default()
             }
             .options()
         };

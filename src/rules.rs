@@ -73,6 +73,17 @@ rules! {
         "a SYN restarting the sequence numbers of a connection that already carried data";
     TCP_DATA_AFTER_FIN = "tcp.data-after-fin", Must, "RFC 9293 §3.10.7.4",
         "a side sent data after its FIN";
+    // TLS, as an observer with (or without) a key log sees it.
+    TLS_NO_KEYS = "tls.no-keys", Info, "RFC 8446 §2",
+        "the connection is encrypted and no key log has its secrets; only the handshake in clear, record sizes and timing are visible";
+    TLS_BAD_TAG = "tls.bad-tag", Info, "RFC 8446 §5.2",
+        "a record did not authenticate under the logged key (wrong key, or altered bytes); decoding of that direction stops";
+    TLS_UNSUPPORTED = "tls.unsupported", Info, "dispel limits",
+        "the negotiated version or cipher suite is not one dispel decrypts (CBC suites, CCM, TLS 1.1 and older)";
+    TLS_H2 = "tls.h2", Info, "RFC 9113 §3.2",
+        "the server chose HTTP/2 by ALPN; dispel does not decode HTTP/2";
+    TLS_MALFORMED = "tls.malformed", Must, "RFC 8446 §5.1",
+        "bytes that cannot be a TLS record (or a record with no inner content type)";
     // HTTP/1.1.
     HTTP_MALFORMED = "http.malformed", Must, "RFC 9112 §2.2",
         "an HTTP message could not be parsed";

@@ -1562,3 +1562,127 @@ fn every_rule_has_a_test() {
         .collect();
     assert!(missing.is_empty(), "rules with no test here: {missing:?}");
 }
+
+// ---------------------------------------------------------------------------
+// TLS (SYNTHETIC records; the real TLS captures are tests/tls.rs)
+// ---------------------------------------------------------------------------
+
+fn tls_record(ty: u8, body: &[u8]) -> Vec<u8> {
+    let mut r = vec![ty, 3, 3];
+    r.extend_from_slice(&(body.len() as u16).to_be_bytes());
+    r.extend_from_slice(body);
+    r
+}
+
+fn tls_handshake(ty: u8, body: &[u8]) -> Vec<u8> {
+    let n = body.len() as u32;
+    let mut m = vec![ty, (n >> 16) as u8, (n >> 8) as u8, n as u8];
+    m.extend_from_slice(body);
+    tls_record(22, &m)
+}
+
+const TLS_CLIENT_RANDOM: [u8; 32] = [0x11; 32];
+
+fn client_hello() -> Vec<u8> {
+    let mut b = vec![3, 3];
+    b.extend_from_slice(&TLS_CLIENT_RANDOM);
+    b.extend_from_slice(&[0, 0, 4, 0x13, 0x01, 0xc0, 0x2f, 1, 0, 0, 0]);
+    tls_handshake(1, &b)
+}
+
+fn server_hello(suite: u16, tls13: bool, alpn: Option<&str>) -> Vec<u8> {
+    let mut b = vec![3, 3];
+    b.extend_from_slice(&[0x22; 32]);
+    b.push(0);
+    b.extend_from_slice(&suite.to_be_bytes());
+    b.push(0);
+    let mut ext = Vec::new();
+    if tls13 {
+        ext.extend_from_slice(&[0, 0x2b, 0, 2, 3, 4]);
+    }
+    if let Some(p) = alpn {
+        let n = p.len() as u16;
+        ext.extend_from_slice(&[0, 0x10]);
+        ext.extend_from_slice(&(n + 3).to_be_bytes());
+        ext.extend_from_slice(&(n + 1).to_be_bytes());
+        ext.push(n as u8);
+        ext.extend_from_slice(p.as_bytes());
+    }
+    b.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+    b.extend_from_slice(&ext);
+    tls_handshake(2, &b)
+}
+
+fn with_keylog(text: &str) -> Options {
+    let mut log = dispel::proto::tls::keylog::KeyLog::default();
+    log.add_text(text.as_bytes());
+    let mut o = Options::default();
+    o.layers.keylog = std::sync::Arc::new(std::sync::RwLock::new(log));
+    o
+}
+
+/// A TLS 1.3 handshake, then one encrypted record from the server.
+fn tls13_encrypted() -> Vec<(bool, Vec<u8>)> {
+    vec![
+        (true, client_hello()),
+        (false, server_hello(0x1301, true, None)),
+        (false, tls_record(23, &[0x5a; 40])),
+    ]
+}
+
+#[test]
+fn tls_no_keys() {
+    let t = run_conv(&tls13_encrypted());
+    fires(&t, "tls.no-keys", "tls.record");
+    assert_eq!(count(&t, "tls.no-keys"), 1);
+    mentions(&t, "tls.no-keys", "1111111111111111");
+    // No encrypted record yet: nothing to report.
+    quiet(&run_conv(&tls13_encrypted()[..2]), "tls.no-keys");
+}
+
+#[test]
+fn tls_bad_tag() {
+    let log = format!(
+        "SERVER_HANDSHAKE_TRAFFIC_SECRET {} {}\n",
+        hex::encode(TLS_CLIENT_RANDOM),
+        "42".repeat(32)
+    );
+    let t = run_conv_with(&tls13_encrypted(), &with_keylog(&log));
+    fires(&t, "tls.bad-tag", "tls.record");
+    quiet(&t, "tls.no-keys");
+    quiet(&run_conv(&tls13_encrypted()), "tls.bad-tag");
+}
+
+#[test]
+fn tls_unsupported() {
+    let conv = |suite| {
+        vec![
+            (true, client_hello()),
+            (false, server_hello(suite, false, None)),
+        ]
+    };
+    let t = run_conv(&conv(0xc013));
+    fires(&t, "tls.unsupported", "tls.server-hello");
+    mentions(&t, "tls.unsupported", "CBC");
+    quiet(&run_conv(&conv(0xc02f)), "tls.unsupported");
+}
+
+#[test]
+fn tls_h2() {
+    let conv = |alpn| {
+        vec![
+            (true, client_hello()),
+            (false, server_hello(0xc02f, false, Some(alpn))),
+        ]
+    };
+    fires(&run_conv(&conv("h2")), "tls.h2", "tls.server-hello");
+    quiet(&run_conv(&conv("http/1.1")), "tls.h2");
+}
+
+#[test]
+fn tls_malformed() {
+    let mut bad = client_hello();
+    bad.extend_from_slice(&[0x63, 3, 3, 0, 1, 0]);
+    fires(&run_conv(&[(true, bad)]), "tls.malformed", "tls.record");
+    quiet(&run_conv(&[(true, client_hello())]), "tls.malformed");
+}

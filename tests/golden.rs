@@ -1,5 +1,5 @@
-//! Golden outputs: each real capture's `explain --format text` trace,
-//! snapshotted with insta. A changed trace fails until a person has read the
+//! Golden outputs: each real capture's `explain --format text` trace
+//! (a TLS capture's with its key log, `NAME.keys`), snapshotted with insta. A changed trace fails until a person has read the
 //! new snapshot (`cargo insta review`) and accepted it.
 
 mod tools;
@@ -13,11 +13,18 @@ fn trace(path: &std::path::Path) -> String {
     let bytes = std::fs::read(path).unwrap();
     let len = bytes.len() as u64;
     let mut sink = TextSink::new(&mut out, Filter::default());
+    // A TLS capture is traced decrypted, with the key log beside it.
+    let mut opts = Options::default();
+    if let Ok(keys) = std::fs::read(path.with_extension("keys")) {
+        let mut log = dispel::proto::tls::keylog::KeyLog::default();
+        log.add_text(&keys);
+        opts.layers.keylog = std::sync::Arc::new(std::sync::RwLock::new(log));
+    }
     analyze::run_reader(
         std::io::Cursor::new(bytes),
         Some(len),
         &name,
-        &Options::default(),
+        &opts,
         &mut sink,
     )
     .unwrap();

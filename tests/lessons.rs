@@ -428,6 +428,7 @@ fn the_stack_is_guessed_from_each_real_capture() {
         ("broken-invalid-utf8.pcap", None),
         ("broken-length-not-minimal.pcap", None),
         ("broken-server-masked.pcap", None),
+        ("browser-flask-socketio-https.pcap", None),
         ("browser-flask-socketio.pcap", Some("flask-socketio-gevent")),
         ("flask-sock-echo.pcap", Some("flask-sock")),
         ("flask-socketio-any.pcap", Some("flask-socketio-gevent")),
@@ -436,14 +437,25 @@ fn the_stack_is_guessed_from_each_real_capture() {
             Some("flask-socketio-eventlet"),
         ),
         ("flask-socketio-gevent.pcap", Some("flask-socketio-gevent")),
+        // Over TLS: without --keylog nothing above TLS is decoded.
+        ("flask-socketio-https.pcap", None),
         ("flask-socketio-ipv6.pcapng", Some("flask-socketio-gevent")),
         (
             "flask-socketio-threading.pcap",
             Some("flask-socketio-threading"),
         ),
         ("impaired-flask-sock.pcap", Some("flask-sock")),
+        // Over TLS: without --keylog nothing above TLS is decoded.
+        ("node-socketio-https.pcap", None),
         ("node-socketio-eio3.pcap", Some("node-socketio")),
         ("node-socketio-v4.pcap", Some("node-socketio")),
+        // Python websockets over TLS: no pinned stack (the -dsb capture is
+        // decrypted by its own key log; the others need --keylog).
+        ("tls12-ecdhe-aes128-gcm.pcap", None),
+        ("tls12-ecdhe-chacha20.pcap", None),
+        ("tls13-chacha20.pcap", None),
+        ("tls13-websockets-dsb.pcapng", None),
+        ("tls13-websockets.pcap", None),
         ("ws-permessage-deflate.pcap", None),
     ];
     let caps = tools::captures();

@@ -12,6 +12,10 @@
 //! `websocket.after-close`) and stops; tshark's "frames" in that direction
 //! after that point are not compared, and the test counts them.
 //!
+//! TLS captures are compared decrypted: dispel and tshark both read the
+//! key log beside the capture (`NAME.keys`, `-o tls.keylog_file:`), or the
+//! one a pcapng carries as a Decryption Secrets Block.
+//!
 //! Needs tshark: skipped when missing, except under `CI=true`.
 
 mod support;
@@ -110,8 +114,25 @@ fn websocket_frames_agree_with_tshark() {
     }
     let mut compared = 0;
     let mut excepted = 0;
+    let mut tls_compared = 0;
     for path in tools::captures() {
-        let trace = support::analyse(std::fs::read(&path).unwrap());
+        // A TLS capture's key log beside it (`NAME.keys`) decrypts it for
+        // both: the frames compared are the decrypted ones.
+        let keys = path.with_extension("keys");
+        let keys = keys.exists().then_some(keys);
+        let mut opts = dispel::analyze::Options::default();
+        if let Some(k) = &keys {
+            let mut log = dispel::proto::tls::keylog::KeyLog::default();
+            log.add_text(&std::fs::read(k).unwrap());
+            opts.layers.keylog = std::sync::Arc::new(std::sync::RwLock::new(log));
+        }
+        let trace = support::analyse_with(std::fs::read(&path).unwrap(), &opts);
+        let tls_conns: BTreeSet<u32> = trace
+            .steps
+            .iter()
+            .filter(|s| s.kind == "tls.client-hello")
+            .map(|s| s.conn)
+            .collect();
         let mut mine: Frames = BTreeMap::new();
         // Where dispel stopped reading frames, per (conn, dir): the packet
         // of its desync / after-close step.
@@ -135,6 +156,20 @@ fn websocket_frames_agree_with_tshark() {
             .args(["-o", "tcp.reassemble_out_of_order:TRUE"]);
         for p in &servers {
             cmd.args(["-d", &format!("tcp.port=={p},http")]);
+        }
+        // TLS (or a pcapng's Decryption Secrets Block): records first,
+        // then HTTP inside them.
+        for c in trace
+            .connections
+            .iter()
+            .filter(|c| tls_conns.contains(&c.id))
+        {
+            let p = c.server.port();
+            cmd.args(["-d", &format!("tcp.port=={p},tls")]);
+            cmd.args(["-d", &format!("tls.port=={p},http")]);
+        }
+        if let Some(k) = &keys {
+            cmd.args(["-o", &format!("tls.keylog_file:{}", k.display())]);
         }
         let out = cmd
             // Several frames in one packet are several `websocket` layers: without
@@ -186,6 +221,9 @@ fn websocket_frames_agree_with_tshark() {
                 key.2.as_str()
             );
             compared += frames.len();
+            if tls_conns.contains(&key.1) {
+                tls_compared += frames.len();
+            }
         }
         // And dispel shows no frame tshark does not.
         for key in mine.keys() {
@@ -201,4 +239,10 @@ fn websocket_frames_agree_with_tshark() {
         "{compared} frames compared, {excepted} tshark frames after non-frame bytes excepted"
     );
     assert!(compared > 200, "only {compared} frames compared");
+    // The TLS captures' frames were compared decrypted, not skipped.
+    eprintln!("{tls_compared} of them decrypted from TLS");
+    assert!(
+        tls_compared >= 60,
+        "only {tls_compared} TLS frames compared"
+    );
 }

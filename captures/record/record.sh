@@ -52,15 +52,28 @@ CAPTURES=(
   broken-close-code         5015
   broken-fragmented-ping    5016
   broken-invalid-utf8       5017
-  eventlet-invalid-utf8     5018
+  tls13-websockets          5018
+  tls13-chacha20            5019
+  tls12-ecdhe-aes128-gcm    5020
+  tls12-ecdhe-chacha20      5021
+  tls13-websockets-dsb      5022
+  node-socketio-https       5023
+  flask-socketio-https      5024
+  browser-flask-socketio-https 5025
+  eventlet-invalid-utf8     5026
 )
+# TLS captures: the client's key log is saved beside the capture as
+# captures/NAME.keys; the -dsb capture carries it inside (pcapng DSB).
+TLS_CAPTURES=" tls13-websockets tls13-chacha20 tls12-ecdhe-aes128-gcm tls12-ecdhe-chacha20 tls13-websockets-dsb node-socketio-https flask-socketio-https browser-flask-socketio-https "
 # Captures that only tests read (tests/trace/, not the course's captures/):
-# they pin a fact `dispel lessons trace` proves about a stack.
+# they pin a fact `dispel lessons trace` proves about a stack. (The
+# committed tests/trace/eventlet-invalid-utf8.pcap was recorded on 5018,
+# before the TLS captures took it.)
 TEST_CAPTURES=" eventlet-invalid-utf8 "
 # These run inside a private network namespace (unshare -n) that has only
 # its own lo: the browser can reach nothing but our server, and the
 # impairment rules touch nothing outside.
-NETNS_CAPTURES=" browser-flask-socketio impaired-flask-sock "
+NETNS_CAPTURES=" browser-flask-socketio browser-flask-socketio-https impaired-flask-sock "
 
 log() { printf '\033[1m[record]\033[0m %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -189,6 +202,88 @@ cap_flask-sock-echo() {
   stop_pid "$server" TERM
 }
 
+# TLS: a throwaway self-signed certificate made now (never committed), a
+# websockets echo server over TLS, and a client that logs its secrets
+# (SSLContext.keylog_filename) to $KEYS.
+tls_python() {  # [--tls12 CIPHERS]: extra client arguments
+  local dir
+  dir=$(mktemp -d); TMPDIRS+=("$dir")
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
+    -addext subjectAltName=DNS:localhost -keyout "$dir/key.pem" -out "$dir/cert.pem" \
+    >"$LOGS/$NAME.openssl.log" 2>&1 || die "$NAME: openssl could not make a certificate"
+  rm -f "$KEYS"
+  spawn "$NAME.server" "$PY" "$HERE/py/tls_ws_server.py" 127.0.0.1 "$PORT" "$dir/cert.pem" "$dir/key.pem"
+  local server=$LAST_PID
+  wait_listen "$PORT"
+  start_capture "$FILE" tcpdump "tcp port $PORT"
+  run_client "$PY" "$HERE/py/tls_ws_client.py" "wss://127.0.0.1:$PORT/echo" "$dir/cert.pem" "$KEYS" "$@"
+  stop_capture
+  stop_pid "$server" TERM
+}
+
+cap_tls13-websockets() { tls_python; }
+# OpenSSL's default TLS 1.3 order puts AES-256-GCM first; this client's
+# OpenSSL configuration offers ChaCha20-Poly1305 only.
+cap_tls13-chacha20() {
+  local conf
+  conf=$(mktemp); TMPDIRS+=("$conf")
+  printf '%s\n' 'openssl_conf = c' '[c]' 'ssl_conf = s' '[s]' 'system_default = d' \
+    '[d]' 'Ciphersuites = TLS_CHACHA20_POLY1305_SHA256' >"$conf"
+  OPENSSL_CONF=$conf tls_python
+}
+cap_tls12-ecdhe-aes128-gcm() { tls_python --tls12 ECDHE-RSA-AES128-GCM-SHA256; }
+cap_tls12-ecdhe-chacha20()   { tls_python --tls12 ECDHE-RSA-CHACHA20-POLY1305; }
+# The key log inside the capture: editcap (Wireshark's) injects it as a
+# Decryption Secrets Block, so no --keylog is needed.
+cap_tls13-websockets-dsb() {
+  local plain=$WORK/$NAME.plain.pcap
+  FILE=$plain tls_python
+  editcap --inject-secrets "tls,$KEYS" "$plain" "$FILE" || die "$NAME: editcap failed"
+  rm -f "$plain" "$KEYS"
+  KEYS=
+}
+
+# socket.io 4 over HTTPS (polling, then wss): the client trusts the
+# throwaway certificate through NODE_EXTRA_CA_CERTS and logs its secrets
+# with node's --tls-keylog.
+cap_node-socketio-https() {
+  local dir
+  dir=$(mktemp -d); TMPDIRS+=("$dir")
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
+    -addext subjectAltName=IP:127.0.0.1 -keyout "$dir/key.pem" -out "$dir/cert.pem" \
+    >"$LOGS/$NAME.openssl.log" 2>&1 || die "$NAME: openssl could not make a certificate"
+  rm -f "$KEYS"
+  spawn "$NAME.server" node "$HERE/js/sio_server.js" "$PORT" --tls "$dir/cert.pem" "$dir/key.pem"
+  local server=$LAST_PID
+  wait_listen "$PORT"
+  start_capture "$FILE" tcpdump "tcp port $PORT"
+  run_client env NODE_EXTRA_CA_CERTS="$dir/cert.pem" node --tls-keylog="$KEYS" \
+    "$HERE/js/sio4_client.js" "https://127.0.0.1:$PORT"
+  stop_capture
+  stop_pid "$server" TERM
+}
+
+# Flask-SocketIO (gevent) over HTTPS ← python-socketio: requests/urllib3
+# (polling) and websocket-client (wss) both honour SSLKEYLOGFILE, and trust
+# the throwaway certificate through REQUESTS_CA_BUNDLE and
+# WEBSOCKET_CLIENT_CA_BUNDLE.
+cap_flask-socketio-https() {
+  local dir
+  dir=$(mktemp -d); TMPDIRS+=("$dir")
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
+    -addext subjectAltName=IP:127.0.0.1 -keyout "$dir/key.pem" -out "$dir/cert.pem" \
+    >"$LOGS/$NAME.openssl.log" 2>&1 || die "$NAME: openssl could not make a certificate"
+  rm -f "$KEYS"
+  spawn "$NAME.server" "$PY" "$HERE/py/sio_server.py" gevent 127.0.0.1 "$PORT" "$dir/cert.pem" "$dir/key.pem"
+  local server=$LAST_PID
+  wait_listen "$PORT"
+  start_capture "$FILE" tcpdump "tcp port $PORT"
+  run_client env SSLKEYLOGFILE="$KEYS" REQUESTS_CA_BUNDLE="$dir/cert.pem" \
+    WEBSOCKET_CLIENT_CA_BUNDLE="$dir/cert.pem" "$PY" "$HERE/py/sio_client.py" "https://127.0.0.1:$PORT"
+  stop_capture
+  stop_pid "$server" TERM
+}
+
 node_pair() {  # SERVER_ARGS... -- CLIENT_SCRIPT URL
   local sargs=() client url
   while [[ $1 != -- ]]; do sargs+=("$1"); shift; done
@@ -229,6 +324,36 @@ cap_browser-flask-socketio() {
   sleep 0.5
   # Kill the browser as a user closing it would: no socket.disconnect(), the
   # kernel closes its sockets. (Signal the group we created, by its id.)
+  kill -TERM -- "-$browser" 2>/dev/null || true
+  stop_pid "$browser" TERM
+  stop_capture
+  stop_pid "$server" TERM
+}
+
+# The same page over HTTPS: Chromium writes its key log (SSLKEYLOGFILE)
+# and accepts the throwaway certificate (--ignore-certificate-errors).
+cap_browser-flask-socketio-https() {
+  local profile dir
+  profile=$(mktemp -d "$WORK/chromium-profile.XXXXXX")
+  dir=$(mktemp -d)
+  TMPDIRS+=("$profile" "$dir")
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
+    -addext subjectAltName=IP:127.0.0.1 -keyout "$dir/key.pem" -out "$dir/cert.pem" \
+    >"$LOGS/$NAME.openssl.log" 2>&1 || die "$NAME: openssl could not make a certificate"
+  rm -f "$KEYS"
+  export SIO_CLIENT_JS=$NODE_PATH/socket.io-client/dist/socket.io.min.js
+  spawn "$NAME.server" "$PY" "$HERE/py/sio_server.py" gevent 127.0.0.1 "$PORT" "$dir/cert.pem" "$dir/key.pem"
+  local server=$LAST_PID
+  wait_listen "$PORT"
+  start_capture "$FILE" tcpdump "tcp port $PORT"
+  spawn "$NAME.browser" env SSLKEYLOGFILE="$KEYS" setsid "$(command -v chromium)" \
+    --headless --no-sandbox --disable-gpu --disable-background-networking \
+    --disable-component-update --disable-sync --no-first-run --disable-quic \
+    --no-default-browser-check --disable-extensions --ignore-certificate-errors \
+    --user-data-dir="$profile" "https://127.0.0.1:$PORT/"
+  local browser=$LAST_PID
+  wait_for_line "$LOGS/$NAME.server.log" 'BROWSER-DONE' 60
+  sleep 0.5
   kill -TERM -- "-$browser" 2>/dev/null || true
   stop_pid "$browser" TERM
   stop_capture
@@ -312,8 +437,11 @@ setup() {  # SELECTED_NAMES...
             timeout:coreutils setsid:util-linux unshare:util-linux
   # Debian's python3 needs python3-venv for `-m venv`.
   "${PYTHON:-python3}" -c 'import ensurepip, venv' 2>/dev/null || need_cmds no-such-cmd:python3-venv
-  if [[ $names == *" browser-flask-socketio "* ]]; then
+  if [[ $names == *" browser-flask-socketio"* ]]; then
     need_cmds chromium:chromium
+  fi
+  if [[ $names == *" tls"* || $names == *"-https "* ]]; then
+    need_cmds openssl:openssl editcap:wireshark-common
   fi
   if [[ $names == *" impaired-flask-sock "* ]]; then
     need_cmds iptables:iptables ethtool:ethtool gcc:gcc
@@ -373,7 +501,10 @@ verify() {  # FILE: fail unless the capture is small, complete and dissects
   ((incomplete == 0)) || die "$NAME: $incomplete incomplete TCP connection end(s) in $file"
   # reassemble_out_of_order: without it Wireshark 4.0 mis-parses the
   # WebSocket stream of the impaired capture after the first reordering.
-  frames=$(tshark -o tcp.reassemble_out_of_order:TRUE -r "$file" -d "tcp.port==$PORT,http" \
+  local tls=()
+  [[ $TLS_CAPTURES == *" $NAME "* ]] && tls=(-d "tcp.port==$PORT,tls")
+  [[ -n ${KEYS:-} ]] && tls+=(-o "tls.keylog_file:$KEYS")
+  frames=$(tshark -o tcp.reassemble_out_of_order:TRUE -r "$file" -d "tcp.port==$PORT,http" "${tls[@]}" \
              -Y websocket -T fields -e frame.number 2>/dev/null | wc -l)
   # A client facing a wrong Accept fails the connection: no frames follow.
   [[ $NAME == broken-accept ]] || ((frames > 0)) || die "$NAME: no WebSocket frame dissects in $file"
@@ -403,8 +534,10 @@ record_one() {  # NAME: record into $WORK, verify, move into captures/
   NAME=$1
   PORT=$(port_of "$NAME")
   local ext=pcap
-  [[ $NAME == flask-socketio-ipv6 ]] && ext=pcapng
+  [[ $NAME == flask-socketio-ipv6 || $NAME == *-dsb ]] && ext=pcapng
   FILE=$WORK/$NAME.$ext
+  KEYS=
+  [[ $TLS_CAPTURES == *" $NAME "* ]] && KEYS=$WORK/$NAME.keys
   rm -f "$FILE"
   log "recording $NAME (port $PORT)"
   "cap_$NAME"
@@ -413,6 +546,7 @@ record_one() {  # NAME: record into $WORK, verify, move into captures/
   local dest=$OUT
   [[ $TEST_CAPTURES == *" $NAME "* ]] && dest=$OUT/../tests/trace && mkdir -p "$dest"
   mv -f "$FILE" "$dest/$NAME.$ext"
+  if [[ -n $KEYS ]]; then chmod 644 "$KEYS"; mv -f "$KEYS" "$dest/$NAME.keys"; fi
   printf '%s\n' "${SUMMARY[@]}" >"$WORK/$NAME.summary"
 }
 

@@ -17,6 +17,7 @@ use super::http as httpstep;
 use super::layer::{Cx, Layer, Next};
 use super::stream::StreamBuf;
 use super::tcpsteps;
+use super::tls::{self, TlsConn};
 use super::up::{CtxSlot, Exchange, Request, Response, Up};
 use super::ws::{self, Pings, WsDir};
 
@@ -35,6 +36,9 @@ pub struct Limits {
     /// HTTP requests waiting for their response on one connection
     /// (pipelining); past it the oldest is forgotten.
     pub max_pending_requests: usize,
+    /// TLS secrets (`--keylog` files and the capture's Decryption Secrets
+    /// Blocks), looked up by each ClientHello's random.
+    pub keylog: tls::SharedKeyLog,
 }
 
 impl Default for Limits {
@@ -46,6 +50,7 @@ impl Default for Limits {
             engineio: crate::proto::engineio::Limits::default(),
             engineio_sessions: 10_000,
             max_pending_requests: 1024,
+            keylog: Default::default(),
         }
     }
 }
@@ -82,6 +87,9 @@ pub struct ConnState {
     /// The WebSocket was opened by an Engine.IO request: its messages go to
     /// the Engine.IO layer (which ignores any other connection's).
     engineio: bool,
+    /// The TLS layer below the stacks, once a direction started with a
+    /// handshake record.
+    tls: Option<Box<TlsConn>>,
 }
 
 impl ConnState {
@@ -99,6 +107,7 @@ impl ConnState {
             ended: [false; 2],
             detail,
             engineio: false,
+            tls: None,
         }
     }
 
@@ -167,7 +176,13 @@ impl ConnState {
                     state.layer = Layer::Raw;
                     flush_raw(id, dir, &mut state.buf, self.limits.max_raw_step, up);
                 }
-                let stops = self.stop_decoder(dir);
+                let mut stops = self.stop_decoder(dir);
+                if let Some(t) = self.tls.as_mut()
+                    && t.reads(dir)
+                {
+                    t.gap(dir);
+                    stops = Some("TLS");
+                }
                 up.step(tcpsteps::gap(id, dir, offset, len, at, why, stops));
             }
             Event::Data {
@@ -176,6 +191,13 @@ impl ConnState {
                 data,
                 at,
             } => {
+                if let Some(t) = self.tls.as_mut()
+                    && t.reads(dir)
+                {
+                    t.push(dir, offset, data, at);
+                    self.tls_read(dir, false, up);
+                    return;
+                }
                 let state = &mut self.dirs[dir.index()];
                 match state.layer {
                     Layer::Raw => {
@@ -234,8 +256,43 @@ impl ConnState {
                     Dir::C2s => self.request(*m, up),
                     Dir::S2c => self.response(*m, up),
                 },
+                Next::Tls => {
+                    if self.tls.as_ref().is_some_and(|t| t.reads(dir)) {
+                        // TLS inside TLS is not decoded: shown as data.
+                        state.layer = Layer::Raw;
+                        continue;
+                    }
+                    let records = std::mem::take(&mut state.buf);
+                    state.layer = Layer::Detect;
+                    let keylog = &self.limits.keylog;
+                    self.tls
+                        .get_or_insert_with(|| Box::new(TlsConn::new(self.meta.id, keylog.clone())))
+                        .start(dir, records);
+                    self.tls_read(dir, at_end, up);
+                    return;
+                }
             }
         }
+    }
+
+    /// Reads the TLS records buffered for a direction; what they decrypt to
+    /// becomes the buffer of the direction's stack, which then reads it.
+    fn tls_read(&mut self, dir: Dir, at_end: bool, up: &mut Up<'_>) {
+        let Some(t) = self.tls.as_mut() else {
+            return;
+        };
+        let out = t.read(dir, up);
+        let state = &mut self.dirs[dir.index()];
+        if t.alpn() == Some("h2") {
+            // HTTP/2 frames are not HTTP/1.1: the records show the bytes.
+            state.layer = Layer::Stopped;
+            state.buf.clear();
+            return;
+        }
+        for p in out.plain {
+            state.buf.push(p.offset, &p.data, p.at);
+        }
+        self.pump(dir, at_end || out.stopped, up);
     }
 
     fn request(&mut self, m: httpstep::Message, up: &mut Up<'_>) {
@@ -376,6 +433,9 @@ impl ConnState {
         for d in &mut self.dirs {
             d.layer = Layer::Stopped;
             d.buf = StreamBuf::default();
+        }
+        if let Some(t) = self.tls.as_mut() {
+            t.release();
         }
         self.requests.clear();
         self.pings = Default::default();

@@ -16,17 +16,18 @@
 //! - **stop**: this direction cannot be decoded further (a gap, bytes that
 //!   are not the protocol); the reason has been shown as a step.
 //!
-//! Where a new layer goes. **TLS** sits *below* HTTP: a `Tls` layer would
-//! take the TCP bytes (records), and answer "up" with the decrypted bytes,
-//! which become the buffer of the layer above it (detection, then HTTP or
-//! WebSocket, exactly as for cleartext); the connection would keep one
-//! buffer per stacked layer instead of one per direction, and detection
-//! would learn to recognise a ClientHello and switch to `Tls`. **HTTP/2**
+//! Below them all may sit **TLS** ([`super::tls`]): detection that sees a
+//! handshake record answers [`Next::Tls`], the connection hands the
+//! direction's bytes to its TLS layer (which keeps the record buffer), and
+//! the decrypted application data becomes the buffer this stack reads
+//! (detection, then HTTP or WebSocket, exactly as for cleartext).
+//! **HTTP/2**
 //! would sit where HTTP/1.1 sits, and answer "up" with per-stream bytes for
 //! the layers of each stream's channel (extended CONNECT carrying a
 //! WebSocket, RFC 8441).
 
 use crate::proto::http;
+use crate::proto::tls::wire as tls;
 use crate::step::{Channel, Dir};
 
 use super::http::{self as httpstep, Progress};
@@ -62,6 +63,9 @@ pub(super) enum Next {
     Switch(Layer),
     /// Nothing more can be decoded in this direction.
     Stop,
+    /// The bytes are TLS records: the connection puts a TLS layer below
+    /// this one (see [`super::tls`]), and this one reads the plaintext.
+    Tls,
 }
 
 /// What a layer may use besides its bytes.
@@ -105,6 +109,14 @@ impl Layer {
     /// Reads what it can of `buf`.
     pub fn read(&mut self, buf: &mut StreamBuf, cx: &mut Cx<'_, '_>) -> Next {
         match self {
+            // One look at the first byte: a record header starts 0x16.
+            Layer::Detect if buf.bytes().first() == Some(&tls::HANDSHAKE) => {
+                match tls::looks_like_tls(buf.bytes()) {
+                    Some(true) => Next::Tls,
+                    None if !cx.at_end => Next::NeedMore,
+                    _ => Next::Switch(Layer::Raw),
+                }
+            }
             Layer::Detect => match http::looks_like_http(cx.dir == Dir::C2s, buf.bytes()) {
                 Some(true) => Next::Switch(Layer::Http(Box::default())),
                 Some(false) => Next::Switch(Layer::Raw),

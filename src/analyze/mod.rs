@@ -13,6 +13,7 @@ mod http;
 mod layer;
 mod stream;
 mod tcpsteps;
+mod tls;
 mod up;
 mod ws;
 
@@ -32,6 +33,7 @@ use crate::tcp::{self, ConnMeta, ConnStats, Event, Provenance, Reassembler};
 use up::{Back, Batch, Cmd, Up};
 
 pub use conn::Limits as LayerLimits;
+pub use tls::SharedKeyLog;
 pub use ws::Limits as WsLimits;
 
 /// Everything configurable about a run.
@@ -363,14 +365,17 @@ fn pipelined(
                 let mut spare: Option<Batch> = None;
                 loop {
                     match reader.next_packet() {
-                        Ok(Some(p)) => front.packet(
-                            p.number,
-                            p.time,
-                            p.interface,
-                            p.linktype,
-                            p.data,
-                            &mut Up::Queue(&mut batch, render),
-                        ),
+                        Ok(Some(p)) => {
+                            front.secrets(p.secrets);
+                            front.packet(
+                                p.number,
+                                p.time,
+                                p.interface,
+                                p.linktype,
+                                p.data,
+                                &mut Up::Queue(&mut batch, render),
+                            )
+                        }
                         Ok(None) => break,
                         Err(e) => {
                             input_error = Some(e);
@@ -543,6 +548,7 @@ impl Run {
         match self.reader.next_packet() {
             Ok(Some(p)) => {
                 let an = &mut self.an;
+                an.front.secrets(p.secrets);
                 an.front.packet(
                     p.number,
                     p.time,
@@ -672,7 +678,19 @@ impl Front {
                 format,
                 origin: Timestamp::default(),
             },
-            opts: opts.clone(),
+            opts: {
+                // The run's own key log: the capture's secrets blocks add
+                // to it, not to the caller's.
+                let mut o = opts.clone();
+                let log = o
+                    .layers
+                    .keylog
+                    .read()
+                    .map(|k| k.clone())
+                    .unwrap_or_default();
+                o.layers.keylog = Arc::new(std::sync::RwLock::new(log));
+                o
+            },
             started: false,
             reasm: Reassembler::new(opts.tcp),
             conns: Vec::new(),
@@ -688,6 +706,16 @@ impl Front {
         self.detail = detail;
         for c in &mut self.conns {
             c.set_detail(detail);
+        }
+    }
+
+    /// Key log text from the capture (pcapng Decryption Secrets Blocks):
+    /// added to the run's key log, for the connections that follow.
+    fn secrets(&mut self, text: &[u8]) {
+        if !text.is_empty()
+            && let Ok(mut log) = self.opts.layers.keylog.write()
+        {
+            log.add_text(text);
         }
     }
 

@@ -36,6 +36,10 @@ pub enum LessonsCommand {
         /// The course directory (default: the bundled course).
         #[arg(long, value_name = "DIR")]
         lessons: Option<PathBuf>,
+        /// A TLS key log to decrypt the capture with (repeatable), so the
+        /// steps above TLS are covered too.
+        #[arg(long, value_name = "FILE")]
+        keylog: Vec<PathBuf>,
     },
     /// Check every trace entry against unpacked package sources.
     #[command(
@@ -97,11 +101,27 @@ pub fn run(cmd: LessonsCommand, out: &mut dyn Write, err: &mut dyn Write) -> std
             writeln!(out, "{:#}", schema::schema())?;
             Ok(0)
         }
-        LessonsCommand::Coverage { capture, lessons } => {
+        LessonsCommand::Coverage {
+            capture,
+            lessons,
+            keylog,
+        } => {
             let Some(course) = course(lessons.as_deref(), err)? else {
                 return Ok(2);
             };
-            coverage(&course, &capture, out, err)
+            let opts = crate::limits::LimitArgs {
+                keylogs: keylog,
+                ..Default::default()
+            }
+            .options();
+            let opts = match opts {
+                Ok(o) => o,
+                Err(e) => {
+                    writeln!(err, "dispel: {}", escape(&e.to_string()))?;
+                    return Ok(2);
+                }
+            };
+            coverage(&course, &capture, &opts, out, err)
         }
         LessonsCommand::VerifyRefs { sources, lessons } => {
             let Some(course) = course(lessons.as_deref(), err)? else {
@@ -261,11 +281,12 @@ pub fn select(
 fn coverage(
     course: &Course,
     capture: &Path,
+    opts: &Options,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> std::io::Result<u8> {
     let mut c = Collect::default();
-    match analyze::run_file(capture, &Options::default(), &mut c) {
+    match analyze::run_file(capture, opts, &mut c) {
         Ok(_) => {}
         Err(RunError::Capture(e)) => {
             writeln!(

@@ -10,4 +10,5 @@
 pub mod engineio;
 pub mod http;
 pub mod socketio;
+pub mod tls;
 pub mod ws;

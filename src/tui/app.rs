@@ -74,8 +74,8 @@ impl Pane {
     }
 }
 
-/// The layers the filter offers.
-pub const LAYERS: [&str; 5] = ["tcp", "http", "websocket", "engineio", "socketio"];
+/// The layers the filter offers (TLS last: the cycle keeps its order from before it).
+pub const LAYERS: [&str; 6] = ["tcp", "http", "websocket", "engineio", "socketio", "tls"];
 
 /// What the timeline shows; `None` means any.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 // Node socket.io 4 server for the node-socketio-v4 and node-socketio-eio3
 // captures.
 //
-// Usage: node sio_server.js PORT [--allow-eio3]
+// Usage: node sio_server.js PORT [--allow-eio3] [--tls CERT KEY]
 //
 // --allow-eio3 lets socket.io-client 2.x (Engine.IO 3 / Socket.IO protocol 4)
 // connect to this v4 server; without it such a handshake is refused.
@@ -14,7 +14,14 @@ const port = Number(process.argv[2]);
 const allowEIO3 = process.argv.includes('--allow-eio3');
 const log = (...a) => console.log('[server]', ...a);
 
-const httpServer = http.createServer();
+// --tls CERT KEY: HTTPS (node-socketio-https), a throwaway certificate.
+const tlsAt = process.argv.indexOf('--tls');
+const httpServer = tlsAt > 0
+  ? require('https').createServer({
+    cert: require('fs').readFileSync(process.argv[tlsAt + 1]),
+    key: require('fs').readFileSync(process.argv[tlsAt + 2]),
+  })
+  : http.createServer();
 const io = new Server(httpServer, { allowEIO3, pingInterval: 1000, pingTimeout: 5000 });
 
 io.on('connection', (socket) => {

@@ -1,6 +1,10 @@
 """Flask-SocketIO server used by the flask-socketio-* and browser captures.
 
-Usage: python sio_server.py {gevent|eventlet|threading} HOST PORT
+Usage: python sio_server.py {gevent|eventlet|threading} HOST PORT [CERT KEY]
+
+CERT KEY: serve HTTPS (flask-socketio-https), with a throwaway certificate
+record.sh makes; socketio.run() hands them to the server (gevent's
+WSGIServer certfile/keyfile).
 
 The async mode decides the whole server stack underneath the same app:
   gevent    -> gevent.pywsgi + gevent-websocket's WebSocketHandler (course stack)
@@ -126,4 +130,5 @@ def client_js():
 if __name__ == '__main__':
     log('mode', MODE, 'listening on', HOST, PORT)
     # allow_unsafe_werkzeug only matters for threading mode (no TTY here).
-    socketio.run(app, host=HOST, port=PORT, allow_unsafe_werkzeug=True)
+    tls = {'certfile': sys.argv[4], 'keyfile': sys.argv[5]} if len(sys.argv) > 5 else {}
+    socketio.run(app, host=HOST, port=PORT, allow_unsafe_werkzeug=True, **tls)

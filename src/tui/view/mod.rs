@@ -146,8 +146,9 @@ pub fn scroll_marks(area: Rect, buf: &mut Buffer, above: bool, below: bool) {
 /// The colour of a layer in the timeline and status line, by its place in
 /// the stack ([`crate::kinds::LAYERS`]).
 pub fn layer_color(layer: &str) -> Color {
-    const BY_RANK: [Color; 5] = [
+    const BY_RANK: [Color; 6] = [
         Color::Blue,
+        Color::LightRed,
         Color::Green,
         Color::Yellow,
         Color::Magenta,
