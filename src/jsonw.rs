@@ -50,13 +50,74 @@ pub(crate) fn escape_mask(w: u64) -> u64 {
 pub fn str(out: &mut Vec<u8>, s: &str) {
     out.reserve(s.len() + 10);
     out.push(b'"');
-    unsafe_aware(s, |run, special| {
-        serde_escaped(out, run.as_bytes());
-        if let Some(c) = special {
-            unicode(out, c);
-        }
-    });
+    // One pass over ASCII (what nearly every string is); from the first
+    // word with DEL or a byte past ASCII, the careful path.
+    let done = ascii_escaped(out, s.as_bytes());
+    if done < s.len() {
+        // `done` follows ASCII bytes only: a character boundary.
+        unsafe_aware(&s[done..], |run, special| {
+            serde_escaped(out, run.as_bytes());
+            if let Some(c) = special {
+                unicode(out, c);
+            }
+        });
+    }
     out.push(b'"');
+}
+
+/// Escapes `s` as serde_json does, eight bytes at a time, while its words
+/// are ASCII without DEL (no character [`crate::sanitize::is_unsafe`]
+/// names above the C0 controls can be there); returns how many bytes it
+/// wrote, stopping before the first word that is not.
+fn ascii_escaped(out: &mut Vec<u8>, s: &[u8]) -> usize {
+    let careful = |w: u64| (w & HIGHS) | zero_bytes(w ^ (ONES * 0x7f));
+    let mut words = s.chunks_exact(8);
+    let mut done = 0;
+    for word in &mut words {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        let w = u64::from_le_bytes(w);
+        if careful(w) != 0 {
+            return done;
+        }
+        self::word(out, w, escape_mask(w), 8);
+        done += 8;
+    }
+    let tail = words.remainder();
+    if tail.is_empty() {
+        return done;
+    }
+    let w = tail_word(s, tail.len());
+    // The padding is zeros, which are control bytes: keep only the bits
+    // of real bytes.
+    let real = HIGHS >> (8 * (8 - tail.len()));
+    if careful(w) & real != 0 {
+        return done;
+    }
+    self::word(out, w, escape_mask(w) & real, tail.len());
+    done + tail.len()
+}
+
+/// The high bit of each byte of `w` that is zero (exact per byte).
+fn zero_bytes(w: u64) -> u64 {
+    !((w & LOW7).wrapping_add(LOW7) | w) & HIGHS
+}
+
+/// The last `n` (< 8) bytes of `s` as a word, zero-padded, without a
+/// variable-length copy (a `memcpy` call): the string's last eight bytes
+/// shifted down, or, for a string shorter than a word, its bytes one by one.
+fn tail_word(s: &[u8], n: usize) -> u64 {
+    match s.len().checked_sub(8) {
+        Some(from) => {
+            let mut last = [0u8; 8];
+            last.copy_from_slice(&s[from..]);
+            u64::from_le_bytes(last) >> (8 * (8 - n))
+        }
+        None => s[s.len() - n..]
+            .iter()
+            .rev()
+            .fold(0, |w, &b| w << 8 | u64::from(b)),
+    }
 }
 
 /// Lead bytes of the UTF-8 encodings of every character
@@ -67,7 +128,7 @@ fn may_hold_unsafe(s: &[u8]) -> bool {
     // Eight bytes at a time: a word of ASCII (no high bit) needs only the
     // DEL test; the lead bytes are tested only in words that have a byte
     // at or above 0x80. Exact per byte, as `escape_mask` is.
-    let zero = |x: u64| !((x & LOW7).wrapping_add(LOW7) | x) & HIGHS;
+    let zero = zero_bytes;
     let hit = |w: u64| {
         let del = zero(w ^ (ONES * 0x7f));
         if w & HIGHS == 0 {
@@ -83,10 +144,14 @@ fn may_hold_unsafe(s: &[u8]) -> bool {
             return true;
         }
     }
-    words
-        .remainder()
-        .iter()
-        .any(|&b| matches!(b, 0x7f | 0xc2 | 0xd8 | 0xe2))
+    let tail = words.remainder();
+    if tail.is_empty() {
+        return false;
+    }
+    // The tail as one word, padded with a byte that is none of them.
+    let mut w = [b'a'; 8];
+    w[..tail.len()].copy_from_slice(tail);
+    hit(u64::from_le_bytes(w))
 }
 
 /// Splits `s` at the characters at or above DEL that
@@ -133,17 +198,7 @@ fn serde_escaped(out: &mut Vec<u8>, s: &[u8]) {
         self::word(out, w, escape_mask(w), 8);
     }
     if !tail.is_empty() {
-        // The tail as a word, zero-padded, without a variable-length copy
-        // (a `memcpy` call): the string's last eight bytes shifted down,
-        // or, for a string shorter than a word, its bytes one by one.
-        let w = match s.len().checked_sub(8) {
-            Some(from) => {
-                let mut last = [0u8; 8];
-                last.copy_from_slice(&s[from..]);
-                u64::from_le_bytes(last) >> (8 * (8 - tail.len()))
-            }
-            None => tail.iter().rev().fold(0, |w, &b| w << 8 | u64::from(b)),
-        };
+        let w = tail_word(s, tail.len());
         // The padding is zeros, which are control bytes: keep only the
         // bits of real bytes.
         let real = HIGHS >> (8 * (8 - tail.len()));

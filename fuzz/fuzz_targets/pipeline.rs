@@ -9,7 +9,7 @@
 
 use std::io;
 
-use dispel::analyze::{self, CaptureInfo, Options, Report, Sink};
+use dispel::analyze::{self, CaptureInfo, Options, Rendered, Report, Sink};
 use dispel::error::CaptureError;
 use dispel::output::{Filter, ndjson::NdjsonSink, text::TextSink};
 use dispel::step::Step;
@@ -32,8 +32,9 @@ impl<W: io::Write> Sink for Check<W> {
         self.text.connection(meta)?;
         self.ndjson.connection(meta)
     }
-    fn step(&mut self, step: &Step) -> io::Result<()> {
+    fn step(&mut self, n: u64, step: &Step, rendered: Rendered<'_>) -> io::Result<()> {
         self.steps += 1;
+        assert_eq!(n, self.steps, "every step is handed over, numbered in order");
         for f in &step.fields {
             if let Some(span) = &f.span {
                 assert!(
@@ -44,8 +45,8 @@ impl<W: io::Write> Sink for Check<W> {
                 );
             }
         }
-        self.text.step(step)?;
-        self.ndjson.step(step)
+        self.text.step(n, step, rendered)?;
+        self.ndjson.step(n, step, rendered)
     }
     fn finish(&mut self, report: &Report, error: Option<&CaptureError>) -> io::Result<()> {
         self.text.finish(report, error)?;

@@ -100,7 +100,16 @@ impl<W: Write> Sink for NdjsonSink<W> {
             }
             Rendered::Yes(tail) => {
                 jsonw::step_head(&mut self.buf, n);
-                self.buf.extend_from_slice(tail);
+                if tail.len() >= FLUSH_AT {
+                    // A long line (a 16 MiB message is 32 MiB of hex) goes
+                    // out where it lies rather than through the buffer,
+                    // which would keep its size for the rest of the run.
+                    self.out.write_all(&self.buf)?;
+                    self.buf.clear();
+                    self.out.write_all(tail)?;
+                } else {
+                    self.buf.extend_from_slice(tail);
+                }
             }
             Rendered::Hidden => return Ok(()),
         }
