@@ -273,130 +273,11 @@ impl TlsConn {
         // Application data is never in clear: before the ServerHello it is
         // TLS 1.3 early data (0-RTT), under keys dispel does not derive.
         let protected = h.content_type == wire::APPLICATION_DATA || (!tls13 && d.ccs);
-        let mut later: Vec<Step> = Vec::new();
-        let (content_type, content): (u8, Vec<u8>) = if protected {
-            let Some(keys) = d.keys.clone() else {
-                s.fields.push(
-                    Field::new("tls.record.encrypted", Value::SpanBytes).span(Span::bytes(
-                        b,
-                        wire::HEADER,
-                        body.len(),
-                    )),
-                );
-                let why = if self.version == 0 {
-                    "sent before the ServerHello (0-RTT early data), not decrypted"
-                } else if self.suite.is_none() {
-                    "a cipher suite dispel does not decrypt"
-                } else {
-                    "no keys"
-                };
-                s.summary = format!(
-                    "TLS {} record, {} bytes, encrypted ({why})",
-                    wire::content_type_name(h.content_type),
-                    h.length
-                );
-                // Reported once: early data and unsupported suites are said
-                // above (and on the ServerHello), not as missing keys.
-                if !self.told_no_keys && self.version != 0 && self.suite.is_some() {
-                    self.told_no_keys = true;
-                    s.findings
-                        .push(Finding::new(&rules::TLS_NO_KEYS, self.no_keys_message()));
-                }
-                up.step(std::mem::replace(
-                    s,
-                    Step::new(0, dir, "tls.record", at.time),
-                ));
-                return false;
-            };
-            let seq = self.dirs[dir.index()].seq;
-            let (nonce, aad, ct_at) = self.nonce_and_aad(&keys, seq, h, body);
-            s.fields.push(Field::new("tls.record.seq", seq));
-            s.fields
-                .push(Field::new("tls.record.nonce", Value::Bytes(nonce.to_vec())));
-            if ct_at > 0 {
-                // TLS 1.2 AES-GCM: the nonce's last 8 bytes travel in clear.
-                s.fields.push(
-                    Field::new("tls.record.explicit_nonce", Value::SpanBytes).span(Span::bytes(
-                        b,
-                        wire::HEADER,
-                        ct_at,
-                    )),
-                );
+        let (content_type, content) = if protected {
+            match self.open(dir, h, b, body, tls13, at, s, up) {
+                Ok(opened) => opened,
+                Err(stops) => return stops,
             }
-            s.fields.push(
-                Field::new("tls.record.encrypted", Value::SpanBytes).span(Span::bytes(
-                    b,
-                    wire::HEADER + ct_at,
-                    body.len() - ct_at,
-                )),
-            );
-            let opened = keys.open(&nonce, &aad, &body[ct_at..]);
-            self.dirs[dir.index()].seq = seq.wrapping_add(1);
-            let Ok(mut plain) = opened else {
-                s.summary = format!(
-                    "TLS record {seq}, {} bytes: the authentication tag does not verify",
-                    h.length
-                );
-                s.findings.push(Finding::new(
-                    &rules::TLS_BAD_TAG,
-                    format!(
-                        "record {seq} ({} bytes) did not authenticate under the {} key from the key log: the key is wrong (another connection's, or a key log that does not match), or the bytes were altered; decoding of this direction stops here",
-                        h.length,
-                        dir.as_str()
-                    ),
-                ));
-                up.step(std::mem::replace(
-                    s,
-                    Step::new(0, dir, "tls.record", at.time),
-                ));
-                return true;
-            };
-            let ty = if tls13 {
-                // TLSInnerPlaintext: content, the real type, zero padding.
-                let Some(last) = plain.iter().rposition(|&x| x != 0) else {
-                    s.findings.push(Finding::new(
-                        &rules::TLS_MALFORMED,
-                        "a TLS 1.3 record decrypted to zeros only: it has no inner content type",
-                    ));
-                    up.step(std::mem::replace(
-                        s,
-                        Step::new(0, dir, "tls.record", at.time),
-                    ));
-                    return true;
-                };
-                let padding = plain.len() - last - 1;
-                let ty = plain[last];
-                let dec = s.add_buffer("decrypted", Origin::Derived, Arc::from(&plain[..]));
-                s.fields.push(
-                    Field::new("tls.record.decrypted", Value::SpanBytes)
-                        .span(Span::bytes(dec, 0, last)),
-                );
-                s.fields.push(
-                    Field::new("tls.record.inner_content_type", ty)
-                        .show(wire::content_type_name(ty))
-                        .span(Span::bytes(dec, last, 1)),
-                );
-                s.fields.push(Field::new("tls.record.padding", padding));
-                plain.truncate(last);
-                ty
-            } else {
-                let dec = s.add_buffer("decrypted", Origin::Derived, Arc::from(&plain[..]));
-                s.fields.push(
-                    Field::new("tls.record.decrypted", Value::SpanBytes).span(Span::bytes(
-                        dec,
-                        0,
-                        plain.len(),
-                    )),
-                );
-                h.content_type
-            };
-            s.summary = format!(
-                "TLS {} record {seq}: {} bytes encrypted → {} bytes of plaintext",
-                wire::content_type_name(ty),
-                h.length,
-                plain.len()
-            );
-            (ty, plain)
         } else {
             s.summary = format!(
                 "TLS {} record, {} bytes (in clear)",
@@ -405,11 +286,188 @@ impl TlsConn {
             );
             (h.content_type, body.to_vec())
         };
+        let mut later: Vec<Step> = Vec::new();
         let mut after = After::default();
+        let cx = (offset, protected, tls13, at);
+        self.content(
+            dir,
+            content_type,
+            content,
+            cx,
+            s,
+            &mut after,
+            &mut later,
+            out,
+        );
+        up.step(std::mem::replace(
+            s,
+            Step::new(0, dir, "tls.record", at.time),
+        ));
+        for l in later {
+            up.step(l);
+        }
+        self.after_record(dir, &after, at, up);
+        false
+    }
+
+    /// Opens a protected record: its fields (sequence number, nonce,
+    /// ciphertext, plaintext) and its content type and plaintext. When it
+    /// cannot be opened its step is emitted here and `Err` says whether
+    /// decoding of this direction stops.
+    #[allow(clippy::too_many_arguments)]
+    fn open(
+        &mut self,
+        dir: Dir,
+        h: &wire::Header,
+        b: u16,
+        body: &[u8],
+        tls13: bool,
+        at: Provenance,
+        s: &mut Step,
+        up: &mut Up<'_>,
+    ) -> Result<(u8, Vec<u8>), bool> {
+        let d = &self.dirs[dir.index()];
+        let Some(keys) = d.keys.clone() else {
+            s.fields.push(
+                Field::new("tls.record.encrypted", Value::SpanBytes).span(Span::bytes(
+                    b,
+                    wire::HEADER,
+                    body.len(),
+                )),
+            );
+            let why = if self.version == 0 {
+                "sent before the ServerHello (0-RTT early data), not decrypted"
+            } else if self.suite.is_none() {
+                "a cipher suite dispel does not decrypt"
+            } else {
+                "no keys"
+            };
+            s.summary = format!(
+                "TLS {} record, {} bytes, encrypted ({why})",
+                wire::content_type_name(h.content_type),
+                h.length
+            );
+            // Reported once: early data and unsupported suites are said
+            // above (and on the ServerHello), not as missing keys.
+            if !self.told_no_keys && self.version != 0 && self.suite.is_some() {
+                self.told_no_keys = true;
+                s.findings
+                    .push(Finding::new(&rules::TLS_NO_KEYS, self.no_keys_message()));
+            }
+            up.step(std::mem::replace(
+                s,
+                Step::new(0, dir, "tls.record", at.time),
+            ));
+            return Err(false);
+        };
+        let seq = self.dirs[dir.index()].seq;
+        let (nonce, aad, ct_at) = self.nonce_and_aad(&keys, seq, h, body);
+        s.fields.push(Field::new("tls.record.seq", seq));
+        s.fields
+            .push(Field::new("tls.record.nonce", Value::Bytes(nonce.to_vec())));
+        if ct_at > 0 {
+            // TLS 1.2 AES-GCM: the nonce's last 8 bytes travel in clear.
+            s.fields.push(
+                Field::new("tls.record.explicit_nonce", Value::SpanBytes).span(Span::bytes(
+                    b,
+                    wire::HEADER,
+                    ct_at,
+                )),
+            );
+        }
+        s.fields.push(
+            Field::new("tls.record.encrypted", Value::SpanBytes).span(Span::bytes(
+                b,
+                wire::HEADER + ct_at,
+                body.len() - ct_at,
+            )),
+        );
+        let opened = keys.open(&nonce, &aad, &body[ct_at..]);
+        self.dirs[dir.index()].seq = seq.wrapping_add(1);
+        let Ok(mut plain) = opened else {
+            s.summary = format!(
+                "TLS record {seq}, {} bytes: the authentication tag does not verify",
+                h.length
+            );
+            s.findings.push(Finding::new(
+                &rules::TLS_BAD_TAG,
+                format!(
+                    "record {seq} ({} bytes) did not authenticate under the {} key from the key log: the key is wrong (another connection's, or a key log that does not match), or the bytes were altered; decoding of this direction stops here",
+                    h.length,
+                    dir.as_str()
+                ),
+            ));
+            up.step(std::mem::replace(
+                s,
+                Step::new(0, dir, "tls.record", at.time),
+            ));
+            return Err(true);
+        };
+        let ty = if tls13 {
+            // TLSInnerPlaintext: content, the real type, zero padding.
+            let Some(last) = plain.iter().rposition(|&x| x != 0) else {
+                s.findings.push(Finding::new(
+                    &rules::TLS_MALFORMED,
+                    "a TLS 1.3 record decrypted to zeros only: it has no inner content type",
+                ));
+                up.step(std::mem::replace(
+                    s,
+                    Step::new(0, dir, "tls.record", at.time),
+                ));
+                return Err(true);
+            };
+            let padding = plain.len() - last - 1;
+            let ty = plain[last];
+            let dec = s.add_buffer("decrypted", Origin::Derived, Arc::from(&plain[..]));
+            s.fields.push(
+                Field::new("tls.record.decrypted", Value::SpanBytes)
+                    .span(Span::bytes(dec, 0, last)),
+            );
+            s.fields.push(
+                Field::new("tls.record.inner_content_type", ty)
+                    .show(wire::content_type_name(ty))
+                    .span(Span::bytes(dec, last, 1)),
+            );
+            s.fields.push(Field::new("tls.record.padding", padding));
+            plain.truncate(last);
+            ty
+        } else {
+            let dec = s.add_buffer("decrypted", Origin::Derived, Arc::from(&plain[..]));
+            s.fields.push(
+                Field::new("tls.record.decrypted", Value::SpanBytes).span(Span::bytes(
+                    dec,
+                    0,
+                    plain.len(),
+                )),
+            );
+            h.content_type
+        };
+        s.summary = format!(
+            "TLS {} record {seq}: {} bytes encrypted → {} bytes of plaintext",
+            wire::content_type_name(ty),
+            h.length,
+            plain.len()
+        );
+        Ok((ty, plain))
+    }
+
+    /// What a record's content means: handshake messages, the TLS 1.2
+    /// ChangeCipherSpec, an alert, or application data for the layer above.
+    #[allow(clippy::too_many_arguments)]
+    fn content(
+        &mut self,
+        dir: Dir,
+        content_type: u8,
+        content: Vec<u8>,
+        (offset, protected, tls13, at): (u64, bool, bool, Provenance),
+        s: &mut Step,
+        after: &mut After,
+        later: &mut Vec<Step>,
+        out: &mut Output,
+    ) {
         match content_type {
             wire::HANDSHAKE => {
-                let names =
-                    self.handshake(dir, &content, offset, protected, at, &mut after, &mut later);
+                let names = self.handshake(dir, &content, offset, protected, at, after, later);
                 if !names.is_empty() {
                     s.fields
                         .push(Field::new("tls.handshake.types", names.join(", ")));
@@ -442,13 +500,10 @@ impl TlsConn {
             }
             _ => {}
         }
-        up.step(std::mem::replace(
-            s,
-            Step::new(0, dir, "tls.record", at.time),
-        ));
-        for l in later {
-            up.step(l);
-        }
+    }
+
+    /// New traffic keys a record's handshake messages asked for.
+    fn after_record(&mut self, dir: Dir, after: &After, at: Provenance, up: &mut Up<'_>) {
         if after.app_keys {
             let secret = self.secrets.as_ref().and_then(|x| match dir {
                 Dir::C2s => x.client_app.clone(),
@@ -473,7 +528,6 @@ impl TlsConn {
                 up,
             );
         }
-        false
     }
 
     /// The nonce, additional data and where the ciphertext starts in the
