@@ -617,10 +617,15 @@ fn every_format_escapes_the_same_control_characters() {
 /// per TCP segment: `n` findings, each on a step whose body came in 2n
 /// packets (the amplified-evidence case).
 fn amplified_evidence(n: usize) -> Vec<u8> {
+    one_byte_post(&vec!["7"; n].join("\x1e").into_bytes())
+}
+
+/// SYNTHETIC: an Engine.IO session whose polling POST carries `body`, sent
+/// one byte a TCP segment after its head.
+fn one_byte_post(body: &[u8]) -> Vec<u8> {
     use support::*;
     let open = eio_open(4, "s1", 25_000, 20_000);
-    let body = vec!["7"; n].join("\x1e").into_bytes();
-    let post = eio_post(4, "s1", &body);
+    let post = eio_post(4, "s1", body);
     let head = post.len() - body.len();
     let mut ex = vec![(true, eio_get(4, None)), (false, eio_ok(open.as_bytes()))];
     ex.push((true, post[..head].to_vec()));
@@ -782,6 +787,30 @@ fn memory_is_bounded_with_decoded_content_across_connections() {
     ]);
 }
 
+/// Each step of the ndjson trace of `file`: its number, kind and how many
+/// packets it lists.
+fn step_packets(file: &std::path::Path) -> Vec<(u64, String, usize)> {
+    let trace = run(&[
+        "explain".as_ref(),
+        "--format".as_ref(),
+        "ndjson".as_ref(),
+        file.as_os_str(),
+    ]);
+    trace
+        .stdout_string()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["type"] == "step")
+        .map(|v| {
+            (
+                v["step"].as_u64().unwrap(),
+                v["kind"].as_str().unwrap().to_string(),
+                v["frames"].as_array().unwrap().len(),
+            )
+        })
+        .collect()
+}
+
 /// A step names the packets that carried its own bytes: each of the 300
 /// Engine.IO packets of a polling body sent one byte a segment lists only
 /// the segment of its byte, not the body's 600 (exact provenance; before,
@@ -792,18 +821,10 @@ fn packets_of_a_body_name_only_their_own_segments() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("amplified.pcap");
     std::fs::write(&file, amplified_evidence(300)).unwrap();
-    let trace = run(&[
-        "explain".as_ref(),
-        "--format".as_ref(),
-        "ndjson".as_ref(),
-        file.as_os_str(),
-    ]);
-    let packets: Vec<usize> = trace
-        .stdout_string()
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .filter(|v| v["type"] == "step" && v["kind"] == "engineio.packet")
-        .map(|v| v["frames"].as_array().unwrap().len())
+    let packets: Vec<usize> = step_packets(&file)
+        .into_iter()
+        .filter(|(_, kind, _)| kind == "engineio.packet")
+        .map(|(_, _, n)| n)
         .collect();
     // The open packet of the GET's answer, and the POST's 300.
     assert_eq!(packets.len(), 301);
@@ -813,17 +834,9 @@ fn packets_of_a_body_name_only_their_own_segments() {
 /// SYNTHETIC: one Engine.IO packet of `len` bytes of an unknown type in a
 /// polling POST, sent one byte a segment: one step carried by `len` packets.
 fn long_bad_packet(len: usize) -> Vec<u8> {
-    use support::*;
-    let open = eio_open(4, "s1", 25_000, 20_000);
     let mut body = b"7".to_vec();
     body.resize(len, b'a');
-    let post = eio_post(4, "s1", &body);
-    let head = post.len() - body.len();
-    let mut ex = vec![(true, eio_get(4, None)), (false, eio_ok(open.as_bytes()))];
-    ex.push((true, post[..head].to_vec()));
-    ex.extend(post[head..].iter().map(|&b| (true, vec![b])));
-    ex.push((false, eio_ok(b"ok")));
-    conv_pcap(&ex)
+    one_byte_post(&body)
 }
 
 /// Evidence lists at most 100 packets per item, and says how many more
@@ -834,23 +847,9 @@ fn check_evidence_lists_are_capped_per_item() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("long.pcap");
     std::fs::write(&file, long_bad_packet(300)).unwrap();
-    let trace = run(&[
-        "explain".as_ref(),
-        "--format".as_ref(),
-        "ndjson".as_ref(),
-        file.as_os_str(),
-    ]);
-    let packets: std::collections::HashMap<u64, usize> = trace
-        .stdout_string()
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .filter(|v| v["type"] == "step")
-        .map(|v| {
-            (
-                v["step"].as_u64().unwrap(),
-                v["frames"].as_array().unwrap().len(),
-            )
-        })
+    let packets: std::collections::HashMap<u64, usize> = step_packets(&file)
+        .into_iter()
+        .map(|(step, _, n)| (step, n))
         .collect();
     let r = run(&[
         "check".as_ref(),
