@@ -582,3 +582,48 @@ fn every_decrypted_step_has_a_lesson() {
     }
     assert!(checked >= 7, "{checked} TLS captures with key logs");
 }
+
+/// The markdown walk-through of a decrypted connection calls an HTTP or
+/// WebSocket buffer's offset what it is, an offset into the decrypted
+/// stream, and keeps TCP sequence numbers for the TLS records themselves.
+#[test]
+fn markdown_says_which_offsets_are_into_the_decrypted_stream() {
+    use assert_cmd::Command;
+    let cap = tools::root().join("captures/tls13-websockets.pcap");
+    let keys = cap.with_extension("keys");
+    let out = Command::cargo_bin("dispel")
+        .unwrap()
+        .args([
+            "explain".as_ref(),
+            "--format".as_ref(),
+            "markdown".as_ref(),
+            cap.as_os_str(),
+            "--keylog".as_ref(),
+            keys.as_os_str(),
+        ])
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let md = String::from_utf8_lossy(&out.stdout);
+    let mut step = "";
+    let (mut decrypted, mut records) = (0, 0);
+    for line in md.lines() {
+        if let Some(rest) = line.strip_prefix("### Step ") {
+            step = rest;
+        }
+        if line.starts_with("**Bytes: stream**") {
+            if step.contains("`tls.") {
+                assert!(line.contains("relative sequence number"), "{step}: {line}");
+                records += 1;
+            } else {
+                assert!(
+                    line.contains("of the decrypted") && !line.contains("sequence"),
+                    "{step}: {line}"
+                );
+                decrypted += 1;
+            }
+        }
+    }
+    assert!(decrypted > 5 && records > 5, "{decrypted} / {records}");
+}

@@ -53,6 +53,9 @@ pub struct MarkdownSink<'a, W: Write> {
     lessons: Option<LessonHook<'a>>,
     /// The conversation as sequence diagrams, drawn at the end.
     diagrams: Diagrams,
+    /// Connections that carry TLS: their HTTP and WebSocket buffers are
+    /// offsets into the decrypted stream, not TCP sequence numbers.
+    tls_conns: std::collections::BTreeSet<u32>,
 }
 
 impl<'a, W: Write> MarkdownSink<'a, W> {
@@ -64,6 +67,7 @@ impl<'a, W: Write> MarkdownSink<'a, W> {
             number: 0,
             lessons: None,
             diagrams: Diagrams::default(),
+            tls_conns: Default::default(),
         }
     }
 
@@ -236,7 +240,13 @@ impl<W: Write> MarkdownSink<'_, W> {
                 continue;
             }
             // Dump offsets are the buffer's own, as the field spans are.
+            let decrypted = self.tls_conns.contains(&s.conn) && s.layer() != "tls";
             let label = match b.origin {
+                Origin::Stream { offset } if decrypted => format!(
+                    "{} bytes of the decrypted {} stream from offset {offset}",
+                    b.data.len(),
+                    s.dir.as_str(),
+                ),
                 Origin::Stream { offset } => format!(
                     "{} bytes of the {} stream from offset {offset}, relative sequence number {}",
                     b.data.len(),
@@ -385,6 +395,9 @@ impl<W: Write> Sink for MarkdownSink<'_, W> {
 
     fn step(&mut self, n: u64, s: &Step, _: Rendered<'_>) -> io::Result<()> {
         self.number = n;
+        if s.layer() == "tls" {
+            self.tls_conns.insert(s.conn);
+        }
         // The hook sees every step, shown or not: lessons bind in capture
         // order (`nth`, `after`), whatever the filter.
         let lessons = match self.lessons.as_mut() {
