@@ -88,6 +88,17 @@ pub fn resolve(
     let Some(interface) = &live.live else {
         return Ok((capture, None));
     };
+    // `--live` takes an optional value, so `--live x.pcap` reads the
+    // capture as an interface name: say so rather than capture nothing.
+    let path = Path::new(interface);
+    let capture_like = ["pcap", "pcapng", "cap"]
+        .iter()
+        .any(|e| path.extension().is_some_and(|x| x.eq_ignore_ascii_case(e)));
+    if capture_like || path.is_file() {
+        return Err(LiveError::FileAsInterface {
+            value: crate::sanitize::escape(interface).into_owned(),
+        });
+    }
     let filter = live.filter.as_deref().unwrap_or(capture::DEFAULT_FILTER);
     let (input, child) = capture::start(interface, filter)?;
     let name = PathBuf::from(format!("live:{interface}"));

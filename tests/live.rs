@@ -247,6 +247,43 @@ fn live_without_a_capture_tool_says_what_to_install() {
     );
 }
 
+/// Standard input can be read once: `check - -` is refused in one line.
+#[test]
+fn standard_input_is_named_once() {
+    let out = Command::new(BIN)
+        .args(["check", "-", "-"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(
+        err,
+        "dispel: standard input (-) can be read once: name it once among the captures\n"
+    );
+}
+
+/// `--live` takes an optional interface, so `--live x.pcap` would read
+/// the capture as an interface name: it is one clear line instead, before
+/// any tool starts.
+#[test]
+fn a_capture_file_given_to_live_is_not_taken_for_an_interface() {
+    let empty = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["explain", "--live", "captures/flask-sock-echo.pcap"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("PATH", empty.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("dispel: --live takes an interface") && err.contains("drop --live"),
+        "{err}"
+    );
+}
+
 /// Whether this test can capture in a private network namespace: root,
 /// tcpdump, unshare, ip and python3 (skipped visibly otherwise; under
 /// CI=true, CI runs as root with them installed, so their absence fails).

@@ -2,7 +2,7 @@
 //! progress, colour, stderr messages). The verdict logic is `crate::check`.
 
 use std::io::{self, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
@@ -97,6 +97,14 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         expect,
         strict: args.strict,
     };
+    let stdin = Path::new(crate::live::STDIN_NAME);
+    if args.inputs.iter().filter(|p| p.as_path() == stdin).count() > 1 {
+        let _ = writeln!(
+            io::stderr(),
+            "dispel: standard input (-) can be read once: name it once among the captures"
+        );
+        return Ok(ExitCode::from(2));
+    }
     let inputs = batch::expand(&args.inputs);
     if inputs.is_empty() {
         let _ = writeln!(

@@ -65,6 +65,11 @@ pub enum LiveError {
     },
     #[error("{tool} stopped: {detail}")]
     Exited { tool: &'static str, detail: String },
+    /// `--live x.pcap`: the optional value took the capture's place.
+    #[error(
+        "--live takes an interface, and {value} is a capture file: to read it, drop --live (dispel explain {value}); to capture live, give the interface (--live lo)"
+    )]
+    FileAsInterface { value: String },
     #[error("could not start {tool}: {source}")]
     Spawn {
         tool: &'static str,
