@@ -76,201 +76,251 @@ fn is_carrier(kind: &str) -> bool {
 
 /// Every link from step `i`.
 pub fn links(tl: &dyn Timeline, i: usize, step: &Step) -> Vec<Link> {
-    let len = tl.len();
-    let mut out = Vec::new();
-    let push = |out: &mut Vec<Link>, field: Option<usize>, target: usize, label: String| {
-        if target != i && !out.iter().any(|l: &Link| l.target == target) {
-            out.push(Link {
+    let mut f = Finder {
+        tl,
+        i,
+        len: tl.len(),
+        out: Vec::new(),
+    };
+    f.named_in_fields(step);
+    let Some(row) = tl.row_for_filter(i) else {
+        return f.out;
+    };
+    let way = (row.conn, row.dir);
+    if let Some(p) = row.parent {
+        f.parent(p);
+    }
+    match step.kind {
+        "websocket.message" => f.frames_of_message(),
+        "engineio.packet" => f.engineio_packet(step, way),
+        "socketio.packet" => f.socketio_packet(step, way),
+        "websocket.frame" if uint(step, "websocket.opcode") == Some(9) => answered_by(
+            tl,
+            i,
+            step,
+            "websocket.frame",
+            "websocket.pong.answers",
+            &mut f.out,
+        ),
+        "engineio.session" => f.open_of_session(step),
+        _ => {}
+    }
+    if is_carrier(step.kind) {
+        f.packets_carried(way);
+    }
+    f.out
+}
+
+/// The links of step `i` as they are found.
+struct Finder<'t> {
+    tl: &'t dyn Timeline,
+    i: usize,
+    len: usize,
+    out: Vec<Link>,
+}
+
+impl Finder<'_> {
+    /// A link to `target`, unless it is the step itself or already linked.
+    fn push(&mut self, field: Option<usize>, target: usize, label: String) {
+        if target != self.i && !self.out.iter().any(|l| l.target == target) {
+            self.out.push(Link {
                 field,
                 target,
                 label,
             });
         }
-    };
-    // Fields that name a step.
-    for (fi, f) in step.fields.iter().enumerate() {
-        if ANSWERS.contains(&f.name.as_ref())
-            && let Value::UInt(n) = f.value
-            && let Some(t) = step_index(n, len)
-        {
-            let what = if f.name.starts_with("socketio") {
-                "answers the event of step"
-            } else {
-                "answers the ping of step"
-            };
-            push(&mut out, Some(fi), t, format!("{what} {n}"));
-        }
-        if f.name == "socketio.attachment"
-            && let Some(n) = f.show.as_deref().and_then(carried_by)
-            && let Some(t) = step_index(n, len)
-        {
-            push(
-                &mut out,
-                Some(fi),
-                t,
-                format!("attachment carried by step {n}"),
-            );
+    }
+
+    /// Step `j`'s row, if it is on the same connection and direction.
+    fn same_way(
+        &self,
+        j: usize,
+        (conn, dir): (u32, crate::step::Dir),
+    ) -> Option<super::timeline::Row<'_>> {
+        self.tl
+            .row_for_filter(j)
+            .filter(|r| r.conn == conn && r.dir == dir)
+    }
+
+    /// Fields that name a step: an answer's question, an attachment's
+    /// carrying packet.
+    fn named_in_fields(&mut self, step: &Step) {
+        for (fi, f) in step.fields.iter().enumerate() {
+            if ANSWERS.contains(&f.name.as_ref())
+                && let Value::UInt(n) = f.value
+                && let Some(t) = step_index(n, self.len)
+            {
+                let what = if f.name.starts_with("socketio") {
+                    "answers the event of step"
+                } else {
+                    "answers the ping of step"
+                };
+                self.push(Some(fi), t, format!("{what} {n}"));
+            }
+            if f.name == "socketio.attachment"
+                && let Some(n) = f.show.as_deref().and_then(carried_by)
+                && let Some(t) = step_index(n, self.len)
+            {
+                self.push(Some(fi), t, format!("attachment carried by step {n}"));
+            }
         }
     }
-    let Some(row) = tl.row_for_filter(i) else {
-        return out;
-    };
-    let same_way = |j: usize| {
-        tl.row_for_filter(j)
-            .filter(|r| r.conn == row.conn && r.dir == row.dir)
-    };
-    // What this step folds under: a frame's message, a packet's session.
-    if let Some(p) = row.parent
-        && let Some(pr) = tl.row_for_filter(p)
-    {
+
+    /// What this step folds under: a frame's message, a packet's session.
+    fn parent(&mut self, p: usize) {
+        let Some(pr) = self.tl.row_for_filter(p) else {
+            return;
+        };
         let label = match pr.kind {
             "websocket.message" => "the message this frame belongs to",
             "engineio.session" => "the session's summary",
             _ => "the step this one folds under",
         };
-        push(&mut out, None, p, format!("{label}: step {}", p + 1));
+        self.push(None, p, format!("{label}: step {}", p + 1));
     }
-    match step.kind {
-        "websocket.message" => {
-            let mut frames: Vec<usize> = (i.saturating_sub(NEAR)..i)
-                .filter(|&j| tl.row_for_filter(j).is_some_and(|r| r.parent == Some(i)))
-                .collect();
-            frames.truncate(MANY);
-            for j in frames {
-                push(
-                    &mut out,
-                    None,
-                    j,
-                    format!("one of its frames: step {}", j + 1),
-                );
-            }
+
+    /// A message's frames: the steps before it that fold under it.
+    fn frames_of_message(&mut self) {
+        let i = self.i;
+        let mut frames: Vec<usize> = (i.saturating_sub(NEAR)..i)
+            .filter(|&j| {
+                self.tl
+                    .row_for_filter(j)
+                    .is_some_and(|r| r.parent == Some(i))
+            })
+            .collect();
+        frames.truncate(MANY);
+        for j in frames {
+            self.push(None, j, format!("one of its frames: step {}", j + 1));
         }
-        "engineio.packet" => {
-            // The message or HTTP body that carried it: the nearest carrier
-            // before it on the same connection and direction.
-            if let Some(j) = (i.saturating_sub(NEAR)..i)
-                .rev()
-                .find(|&j| same_way(j).is_some_and(|r| is_carrier(r.kind)))
-            {
-                let what = if tl.row_for_filter(j).is_some_and(|r| r.layer() == "http") {
-                    "the HTTP message that carried it"
-                } else {
-                    "the WebSocket message that carried it"
-                };
-                push(&mut out, None, j, format!("{what}: step {}", j + 1));
-            }
-            // The Socket.IO packet it carries (or carries an attachment of).
-            for j in (i + 1)..len.min(i + NEAR) {
-                let Some(r) = same_way(j) else { continue };
-                if r.kind == "engineio.packet" || is_carrier(r.kind) {
-                    // Another packet: this one carried an attachment if a
-                    // later Socket.IO packet says so, else nothing.
-                    continue;
-                }
-                if r.kind == "socketio.packet" {
-                    let carries = tl.step_at_hand(j).is_some_and(|s| {
-                        s.fields.iter().any(|f| {
-                            f.name == "socketio.attachment"
-                                && f.show.as_deref().and_then(carried_by) == Some(i as u64 + 1)
-                        })
-                    });
-                    let next = (i + 1..j).all(|k| {
-                        same_way(k)
-                            .is_none_or(|r| r.kind != "engineio.packet" && !is_carrier(r.kind))
-                    });
-                    if carries || next {
-                        push(
-                            &mut out,
-                            None,
-                            j,
-                            format!("the Socket.IO packet it carries: step {}", j + 1),
-                        );
-                        break;
-                    }
-                }
-            }
-            if text(step, "engineio.type") == Some("ping") {
-                answered_by(
-                    tl,
-                    i,
-                    step,
-                    "engineio.packet",
-                    "engineio.heartbeat.answers",
-                    &mut out,
-                );
-            }
+    }
+
+    /// An Engine.IO packet: the message or HTTP body that carried it, the
+    /// Socket.IO packet it carries, and a ping's pong.
+    fn engineio_packet(&mut self, step: &Step, way: (u32, crate::step::Dir)) {
+        let (i, len, tl) = (self.i, self.len, self.tl);
+        // The message or HTTP body that carried it: the nearest carrier
+        // before it on the same connection and direction.
+        if let Some(j) = (i.saturating_sub(NEAR)..i)
+            .rev()
+            .find(|&j| self.same_way(j, way).is_some_and(|r| is_carrier(r.kind)))
+        {
+            let what = if tl.row_for_filter(j).is_some_and(|r| r.layer() == "http") {
+                "the HTTP message that carried it"
+            } else {
+                "the WebSocket message that carried it"
+            };
+            self.push(None, j, format!("{what}: step {}", j + 1));
         }
-        "socketio.packet" => {
-            // Its own Engine.IO packet: before its attachments' packets.
-            let skip = uint(step, "socketio.attachments").unwrap_or(0);
-            let mut seen = 0u64;
-            for j in (i.saturating_sub(NEAR)..i).rev() {
-                if same_way(j).is_some_and(|r| r.kind == "engineio.packet") {
-                    if seen == skip {
-                        push(
-                            &mut out,
-                            None,
-                            j,
-                            format!("the Engine.IO packet that carried it: step {}", j + 1),
-                        );
-                        break;
-                    }
-                    seen += 1;
+        // The Socket.IO packet it carries (or carries an attachment of).
+        for j in (i + 1)..len.min(i + NEAR) {
+            let Some(r) = self.same_way(j, way) else {
+                continue;
+            };
+            if r.kind == "engineio.packet" || is_carrier(r.kind) {
+                // Another packet: this one carried an attachment if a
+                // later Socket.IO packet says so, else nothing.
+                continue;
+            }
+            if r.kind == "socketio.packet" {
+                let carries = tl.step_at_hand(j).is_some_and(|s| {
+                    s.fields.iter().any(|f| {
+                        f.name == "socketio.attachment"
+                            && f.show.as_deref().and_then(carried_by) == Some(i as u64 + 1)
+                    })
+                });
+                let next = (i + 1..j).all(|k| {
+                    self.same_way(k, way)
+                        .is_none_or(|r| r.kind != "engineio.packet" && !is_carrier(r.kind))
+                });
+                if carries || next {
+                    self.push(
+                        None,
+                        j,
+                        format!("the Socket.IO packet it carries: step {}", j + 1),
+                    );
+                    break;
                 }
             }
-            if step.field("socketio.ack_id").is_some()
-                && step.field("socketio.ack.answers").is_none()
-            {
-                answered_by(
-                    tl,
-                    i,
-                    step,
-                    "socketio.packet",
-                    "socketio.ack.answers",
-                    &mut out,
-                );
-            }
         }
-        "websocket.frame" if uint(step, "websocket.opcode") == Some(9) => {
+        if text(step, "engineio.type") == Some("ping") {
             answered_by(
                 tl,
                 i,
                 step,
-                "websocket.frame",
-                "websocket.pong.answers",
-                &mut out,
+                "engineio.packet",
+                "engineio.heartbeat.answers",
+                &mut self.out,
             );
         }
-        "engineio.session" => {
-            // Its open packet: the session's first Engine.IO packet.
-            if let Some(s) = step.session
-                && let Some(j) = (0..i.min(1 << 20)).find(|&j| {
-                    tl.row_for_filter(j)
-                        .is_some_and(|r| r.session == Some(s) && r.kind == "engineio.packet")
-                })
+    }
+
+    /// A Socket.IO packet: its own Engine.IO packet (before its
+    /// attachments' packets), and an event's ack.
+    fn socketio_packet(&mut self, step: &Step, way: (u32, crate::step::Dir)) {
+        let i = self.i;
+        let skip = uint(step, "socketio.attachments").unwrap_or(0);
+        let mut seen = 0u64;
+        for j in (i.saturating_sub(NEAR)..i).rev() {
+            if self
+                .same_way(j, way)
+                .is_some_and(|r| r.kind == "engineio.packet")
             {
-                push(
-                    &mut out,
-                    None,
-                    j,
-                    format!("its first packet (the open): step {}", j + 1),
-                );
+                if seen == skip {
+                    self.push(
+                        None,
+                        j,
+                        format!("the Engine.IO packet that carried it: step {}", j + 1),
+                    );
+                    break;
+                }
+                seen += 1;
             }
         }
-        _ => {}
+        if step.field("socketio.ack_id").is_some() && step.field("socketio.ack.answers").is_none() {
+            answered_by(
+                self.tl,
+                i,
+                step,
+                "socketio.packet",
+                "socketio.ack.answers",
+                &mut self.out,
+            );
+        }
     }
-    if is_carrier(step.kind) {
-        // The Engine.IO packets this message or body carried.
+
+    /// A session's open packet: its first Engine.IO packet.
+    fn open_of_session(&mut self, step: &Step) {
+        let i = self.i;
+        if let Some(s) = step.session
+            && let Some(j) = (0..i.min(1 << 20)).find(|&j| {
+                self.tl
+                    .row_for_filter(j)
+                    .is_some_and(|r| r.session == Some(s) && r.kind == "engineio.packet")
+            })
+        {
+            self.push(
+                None,
+                j,
+                format!("its first packet (the open): step {}", j + 1),
+            );
+        }
+    }
+
+    /// The Engine.IO packets a message or body carried.
+    fn packets_carried(&mut self, way: (u32, crate::step::Dir)) {
+        let i = self.i;
         let mut n = 0;
-        for j in (i + 1)..len.min(i + NEAR) {
-            let Some(r) = same_way(j) else { continue };
+        for j in (i + 1)..self.len.min(i + NEAR) {
+            let Some(r) = self.same_way(j, way) else {
+                continue;
+            };
             if is_carrier(r.kind) || n >= MANY {
                 break;
             }
             if r.kind == "engineio.packet" {
                 n += 1;
-                push(
-                    &mut out,
+                self.push(
                     None,
                     j,
                     format!("an Engine.IO packet it carried: step {}", j + 1),
@@ -278,7 +328,6 @@ pub fn links(tl: &dyn Timeline, i: usize, step: &Step) -> Vec<Link> {
             }
         }
     }
-    out
 }
 
 /// The later step of `kind` whose field `name` names step `i`: the ack of an
