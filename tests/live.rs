@@ -230,17 +230,26 @@ fn check_and_streams_read_stdin() {
     }
 }
 
-#[test]
-fn live_without_a_capture_tool_says_what_to_install() {
+/// Runs dispel with `args` and no tool on PATH: exit 2 and one line on
+/// stderr, returned.
+fn one_line_error(args: &[&str]) -> String {
     let empty = tempfile::tempdir().unwrap();
     let out = Command::new(BIN)
-        .args(["explain", "--live"])
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("PATH", empty.path())
+        .stdin(Stdio::null())
         .output()
         .unwrap();
     let err = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+    err
+}
+
+#[test]
+fn live_without_a_capture_tool_says_what_to_install() {
+    let err = one_line_error(&["explain", "--live"]);
     assert!(
         err.starts_with("dispel: --live needs tcpdump or dumpcap") && err.contains("install"),
         "{err}"
@@ -250,15 +259,8 @@ fn live_without_a_capture_tool_says_what_to_install() {
 /// Standard input can be read once: `check - -` is refused in one line.
 #[test]
 fn standard_input_is_named_once() {
-    let out = Command::new(BIN)
-        .args(["check", "-", "-"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let err = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(out.status.code(), Some(2), "{err}");
     assert_eq!(
-        err,
+        one_line_error(&["check", "-", "-"]),
         "dispel: standard input (-) can be read once: name it once among the captures\n"
     );
 }
@@ -268,16 +270,7 @@ fn standard_input_is_named_once() {
 /// any tool starts.
 #[test]
 fn a_capture_file_given_to_live_is_not_taken_for_an_interface() {
-    let empty = tempfile::tempdir().unwrap();
-    let out = Command::new(BIN)
-        .args(["explain", "--live", "captures/flask-sock-echo.pcap"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("PATH", empty.path())
-        .output()
-        .unwrap();
-    let err = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert_eq!(err.lines().count(), 1, "{err}");
+    let err = one_line_error(&["explain", "--live", "captures/flask-sock-echo.pcap"]);
     assert!(
         err.starts_with("dispel: --live takes an interface") && err.contains("drop --live"),
         "{err}"

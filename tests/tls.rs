@@ -298,15 +298,7 @@ fn key_update_and_padding_are_followed() {
     let (chts, shts, cats, sats) = ([1u8; 32], [2u8; 32], [3u8; 32], [4u8; 32]);
     let suite = dispel::proto::tls::crypto::suite(0x1301).unwrap();
     let cats1 = dispel::proto::tls::crypto::tls13_next_secret(suite, &cats).unwrap();
-    let r = hex::encode(RANDOM);
-    let log = format!(
-        "CLIENT_HANDSHAKE_TRAFFIC_SECRET {r} {}\nSERVER_HANDSHAKE_TRAFFIC_SECRET {r} {}\n\
-         CLIENT_TRAFFIC_SECRET_0 {r} {}\nSERVER_TRAFFIC_SECRET_0 {r} {}\n",
-        hex::encode(chts),
-        hex::encode(shts),
-        hex::encode(cats),
-        hex::encode(sats)
-    );
+    let log = tls13_log(chts, shts, cats, sats);
     let finished = handshake_msg(20, &[0; 32]);
     let (ch, mut sh) = hellos();
     sh.extend_from_slice(&record(20, &[1]));
@@ -337,16 +329,8 @@ fn key_update_and_padding_are_followed() {
         900,
         &[(true, &ch), (false, &sh), (true, &client), (false, &server)],
     );
-    let records: Vec<Vec<u8>> = segs
-        .iter()
-        .map(|s| support::ethernet(&support::ip_packet(s, support::CLIENT, support::SERVER)))
-        .collect();
-    let c = support::analyse_with(support::pcap(1, &records), &with_keys(log.as_bytes()));
-    let findings: Vec<&str> = c
-        .steps
-        .iter()
-        .flat_map(|s| s.findings.iter().map(|f| f.rule.id))
-        .collect();
+    let c = decode_synthetic(&segs, &log);
+    let findings = finding_ids(&c);
     assert!(findings.is_empty(), "{findings:?}");
     let targets: Vec<String> = c
         .steps
@@ -441,20 +425,44 @@ fn the_keylog_option_reaches_every_command() {
     assert_eq!(err.lines().count(), 1, "{err}");
 }
 
-/// A HelloRetryRequest (a ServerHello with the special random) makes the
-/// client send a second ClientHello; keys come with the real ServerHello.
-#[test]
-fn a_hello_retry_request_is_followed_by_the_real_handshake() {
-    let (chts, shts, cats, sats) = ([5u8; 32], [6u8; 32], [7u8; 32], [8u8; 32]);
+/// SYNTHETIC TCP segments of one connection, as a capture, decoded with
+/// the key log `log`.
+fn decode_synthetic(segs: &[support::Seg], log: &str) -> Collect {
+    let records: Vec<Vec<u8>> = segs
+        .iter()
+        .map(|s| support::ethernet(&support::ip_packet(s, support::CLIENT, support::SERVER)))
+        .collect();
+    support::analyse_with(support::pcap(1, &records), &with_keys(log.as_bytes()))
+}
+
+/// Every finding's rule id, in step order.
+fn finding_ids(c: &Collect) -> Vec<&'static str> {
+    c.steps
+        .iter()
+        .flat_map(|s| s.findings.iter().map(|f| f.rule.id))
+        .collect()
+}
+
+/// A TLS 1.3 key log for the synthetic hellos' client random: handshake
+/// and application traffic secrets of both sides.
+fn tls13_log(chts: [u8; 32], shts: [u8; 32], cats: [u8; 32], sats: [u8; 32]) -> String {
     let r = hex::encode(RANDOM);
-    let log = format!(
+    format!(
         "CLIENT_HANDSHAKE_TRAFFIC_SECRET {r} {}\nSERVER_HANDSHAKE_TRAFFIC_SECRET {r} {}\n\
          CLIENT_TRAFFIC_SECRET_0 {r} {}\nSERVER_TRAFFIC_SECRET_0 {r} {}\n",
         hex::encode(chts),
         hex::encode(shts),
         hex::encode(cats),
         hex::encode(sats)
-    );
+    )
+}
+
+/// A HelloRetryRequest (a ServerHello with the special random) makes the
+/// client send a second ClientHello; keys come with the real ServerHello.
+#[test]
+fn a_hello_retry_request_is_followed_by_the_real_handshake() {
+    let (chts, shts, cats, sats) = ([5u8; 32], [6u8; 32], [7u8; 32], [8u8; 32]);
+    let log = tls13_log(chts, shts, cats, sats);
     let (ch, sh) = hellos();
     // The HRR: the ServerHello with its random replaced by the HRR value.
     let mut hrr = sh.clone();
@@ -483,16 +491,8 @@ fn a_hello_retry_request_is_followed_by_the_real_handshake() {
             (true, &client),
         ],
     );
-    let records: Vec<Vec<u8>> = segs
-        .iter()
-        .map(|s| support::ethernet(&support::ip_packet(s, support::CLIENT, support::SERVER)))
-        .collect();
-    let c = support::analyse_with(support::pcap(1, &records), &with_keys(log.as_bytes()));
-    let findings: Vec<&str> = c
-        .steps
-        .iter()
-        .flat_map(|s| s.findings.iter().map(|f| f.rule.id))
-        .collect();
+    let c = decode_synthetic(&segs, &log);
+    let findings = finding_ids(&c);
     assert!(findings.is_empty(), "{findings:?}");
     assert_eq!(kinds(&c, "tls.client-hello"), 2);
     assert_eq!(kinds(&c, "tls.server-hello"), 2);
@@ -509,15 +509,7 @@ fn a_hello_retry_request_is_followed_by_the_real_handshake() {
 #[test]
 fn h2_by_alpn_is_said_and_not_decoded_as_http1() {
     let (chts, shts, cats, sats) = ([9u8; 32], [10u8; 32], [11u8; 32], [12u8; 32]);
-    let r = hex::encode(RANDOM);
-    let log = format!(
-        "CLIENT_HANDSHAKE_TRAFFIC_SECRET {r} {}\nSERVER_HANDSHAKE_TRAFFIC_SECRET {r} {}\n\
-         CLIENT_TRAFFIC_SECRET_0 {r} {}\nSERVER_TRAFFIC_SECRET_0 {r} {}\n",
-        hex::encode(chts),
-        hex::encode(shts),
-        hex::encode(cats),
-        hex::encode(sats)
-    );
+    let log = tls13_log(chts, shts, cats, sats);
     let (ch, _) = hellos();
     // ServerHello: TLS 1.3, AES-128-GCM, ALPN "h2".
     let mut body = vec![3, 3];
