@@ -129,7 +129,8 @@ const LESSON_KEYS: &[&str] = &[
     "trace",
 ];
 const SELECT_KEYS: &[&str] = &["kind", "dir", "where", "finding", "nth", "after"];
-const QUESTION_KEYS: &[&str] = &["ask", "answer"];
+const QUESTION_KEYS: &[&str] = &["ask", "answer", "field", "on"];
+const QUESTION_REQUIRED: &[&str] = &["ask", "answer"];
 const TRACE_KEYS: &[&str] = &[
     "package", "version", "file", "line", "function", "does", "observed", "reason",
 ];
@@ -713,7 +714,14 @@ fn lesson(cx: &mut Cx<'_>, n: &Node, stacks: &[Stack]) -> Option<(Lesson, Option
             let Some(e) = cx.map(item, "a question") else {
                 continue;
             };
-            let qk = cx.keys(e, "a question", QUESTION_KEYS, QUESTION_KEYS, item.mark);
+            let qk = cx.keys(e, "a question", QUESTION_KEYS, QUESTION_REQUIRED, item.mark);
+            let field = qk.get("field").and_then(|n| cx.string(n, "field"));
+            let on = qk.get("on").and_then(|n| {
+                let text = cx.string(n, "on")?;
+                let pat = KindPattern::parse(&text);
+                query::lint_kind(cx, &pat, n.mark);
+                Some(pat)
+            });
             let mut get = |key: &str, what: &str| {
                 let node = qk.get(key)?;
                 let t = cx.string(node, key)?;
@@ -721,7 +729,12 @@ fn lesson(cx: &mut Cx<'_>, n: &Node, stacks: &[Stack]) -> Option<(Lesson, Option
                 Some(t)
             };
             if let (Some(ask), Some(answer)) = (get("ask", "question"), get("answer", "answer")) {
-                questions.push(Question { ask, answer });
+                questions.push(Question {
+                    ask,
+                    answer,
+                    field,
+                    on,
+                });
             }
         }
     }

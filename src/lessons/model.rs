@@ -148,7 +148,16 @@ impl Lesson {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Question {
     pub ask: String,
+    /// Shown when the student asks for the answer (after the hints).
     pub answer: String,
+    /// The field whose value answers the question: hidden while the question
+    /// is open, and what a typed answer is checked against.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// Where `field` is read: the first later step of this kind in the same
+    /// connection (or Engine.IO session). `None`: this step.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on: Option<KindPattern>,
 }
 
 /// One step of a library call chain: the function handling a step, where it

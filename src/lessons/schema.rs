@@ -105,7 +105,12 @@ pub fn schema() -> Value {
             },
             "question": {
                 "type": "object",
-                "properties": {"ask": {"type": "string"}, "answer": {"type": "string"}},
+                "properties": {
+                    "ask": {"type": "string"},
+                    "answer": {"type": "string"},
+                    "field": {"type": "string"},
+                    "on": {"type": "string"}
+                },
                 "required": ["ask", "answer"],
                 "additionalProperties": false
             },
