@@ -1261,55 +1261,123 @@ pub fn run(
     err: &mut dyn Write,
 ) -> Result<Run, TraceError> {
     let app = app_of(stack)?;
-    let name = capture.display().to_string();
-    let mut c = Collect::default();
-    analyze::run_file(capture, &Options::default(), &mut c)
-        .map_err(|e| TraceError::Capture(name.clone(), e.to_string()))?;
-    let steps = c.steps;
-    let places = step_places(&steps);
-    let wire = read_wire(capture)?;
-    let mut differences = Vec::new();
-    for (id, w) in &wire.conns {
-        if w.gaps > 0 {
-            differences.push(format!(
-                "conn {id}: the capture misses bytes ({} gap(s)); the replay stops at the first",
-                w.gaps
-            ));
-        }
+    let plan = Plan::of(capture, err)?;
+    let mut differences = plan.gaps();
+    let (server, addr, log_path) = start_server(stack, &app, &plan.wire, err, &mut differences)?;
+    let mut replay = Replay::new(addr, &plan);
+    for action in &plan.actions {
+        replay.act(action, opts, &mut differences)?;
     }
-    // Client step starts: where the client chunks are cut; the first
-    // WebSocket frame of each connection: where re-masking starts.
-    let mut cuts: BTreeMap<ConnId, Vec<u64>> = BTreeMap::new();
-    let mut ws_start: HashMap<ConnId, usize> = HashMap::new();
-    for (s, p) in steps.iter().zip(&places) {
-        if let StepAt::Bytes {
-            conn,
-            dir: Dir::C2s,
-            start,
-            ..
-        } = *p
-        {
-            cuts.entry(conn).or_default().push(start);
-            if s.kind.starts_with("websocket.") {
-                ws_start.entry(conn).or_insert(start as usize);
+    std::thread::sleep(Duration::from_millis(300));
+    for s in replay.socks.values() {
+        let _ = s.shutdown(Shutdown::Both);
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    replay.compare(err, &mut differences);
+    drop(server);
+    let text = std::fs::read_to_string(&log_path)
+        .map_err(|e| TraceError::Log(format!("{}: {e}", log_path.display())))?;
+    let mut log = parse_log(&text);
+    realign(&mut log, &replay.ports, &replay.shifts);
+    let att = attribute(&log, &plan.places, &replay.ports);
+    let Plan { steps, places, .. } = plan;
+    Ok(Run {
+        steps,
+        places,
+        log,
+        att,
+        differences,
+    })
+}
+
+/// What a run replays: the capture's steps and where their bytes are, its
+/// client side, and the paced actions.
+struct Plan {
+    steps: Vec<Step>,
+    places: Vec<StepAt>,
+    wire: Wire,
+    /// Per connection, the offset of its first WebSocket frame, where
+    /// re-masking starts.
+    ws_start: HashMap<ConnId, usize>,
+    actions: Vec<Action>,
+}
+
+impl Plan {
+    fn of(capture: &Path, err: &mut dyn Write) -> Result<Plan, TraceError> {
+        let name = capture.display().to_string();
+        let mut c = Collect::default();
+        analyze::run_file(capture, &Options::default(), &mut c)
+            .map_err(|e| TraceError::Capture(name.clone(), e.to_string()))?;
+        let steps = c.steps;
+        let places = step_places(&steps);
+        let wire = read_wire(capture)?;
+        // Client step starts: where the client chunks are cut; the first
+        // WebSocket frame of each connection: where re-masking starts.
+        let mut cuts: BTreeMap<ConnId, Vec<u64>> = BTreeMap::new();
+        let mut ws_start: HashMap<ConnId, usize> = HashMap::new();
+        for (s, p) in steps.iter().zip(&places) {
+            if let StepAt::Bytes {
+                conn,
+                dir: Dir::C2s,
+                start,
+                ..
+            } = *p
+            {
+                cuts.entry(conn).or_default().push(start);
+                if s.kind.starts_with("websocket.") {
+                    ws_start.entry(conn).or_insert(start as usize);
+                }
             }
         }
-    }
-    for v in cuts.values_mut() {
-        v.sort_unstable();
-        v.dedup();
-    }
-    let actions = pace(&wire, &cuts);
-    if std::env::var_os("DISPEL_TRACE_DEBUG").is_some() {
-        for (i, p) in places.iter().enumerate() {
-            let _ = writeln!(err, "step #{} {} {:?}", i + 1, steps[i].kind, p);
+        for v in cuts.values_mut() {
+            v.sort_unstable();
+            v.dedup();
         }
-        for a in &actions {
-            let _ = writeln!(err, "{a:?}");
+        let actions = pace(&wire, &cuts);
+        if std::env::var_os("DISPEL_TRACE_DEBUG").is_some() {
+            for (i, p) in places.iter().enumerate() {
+                let _ = writeln!(err, "step #{} {} {:?}", i + 1, steps[i].kind, p);
+            }
+            for a in &actions {
+                let _ = writeln!(err, "{a:?}");
+            }
         }
+        Ok(Plan {
+            steps,
+            places,
+            wire,
+            ws_start,
+            actions,
+        })
     }
 
-    // The environment, the files, the server.
+    /// The connections whose capture misses bytes: the replay stops at the
+    /// first gap.
+    fn gaps(&self) -> Vec<String> {
+        self.wire
+            .conns
+            .iter()
+            .filter(|(_, w)| w.gaps > 0)
+            .map(|(id, w)| {
+                format!(
+                    "conn {id}: the capture misses bytes ({} gap(s)); the replay stops at the first",
+                    w.gaps
+                )
+            })
+            .collect()
+    }
+}
+
+/// Starts the stack's reference app under the tracer on a free loopback
+/// port and waits until it listens: the server, its address and where its
+/// trace log is written.
+fn start_server(
+    stack: &Stack,
+    app: &App,
+    wire: &Wire,
+    err: &mut dyn Write,
+    differences: &mut Vec<String>,
+) -> Result<(Server, SocketAddr, PathBuf), TraceError> {
     let py = python_env(err)?;
     let work = cache_dir().join("trace").join(short_hash(&format!(
         "{TRACER_PY}{SIO_SERVER_PY}{SOCK_SERVER_PY}"
@@ -1322,6 +1390,7 @@ pub fn run(
     let stamp = stack.id.clone();
     let log_path = runs.join(format!("{stamp}.jsonl"));
     let out_path = runs.join(format!("{stamp}.out"));
+    let err_path = runs.join(format!("{stamp}.err"));
     let port = free_port()?;
     let mut cmd = Command::new(&py);
     cmd.arg(work.join("tracer.py"))
@@ -1357,7 +1426,7 @@ pub fn run(
         .arg(port.to_string())
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&out_path)?)
-        .stderr(std::fs::File::create(runs.join(format!("{stamp}.err")))?);
+        .stderr(std::fs::File::create(&err_path)?);
     let child = cmd
         .spawn()
         .map_err(|e| TraceError::Server(format!("{}: {e}", py.display())))?;
@@ -1366,7 +1435,7 @@ pub fn run(
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Ok(Some(st)) = server.child.try_wait() {
-            let e = std::fs::read_to_string(runs.join(format!("{stamp}.err"))).unwrap_or_default();
+            let e = std::fs::read_to_string(&err_path).unwrap_or_default();
             let tail: String = e.lines().rev().take(5).collect::<Vec<_>>().join(" | ");
             return Err(TraceError::Server(format!("exited ({st}): {tail}")));
         }
@@ -1381,69 +1450,59 @@ pub fn run(
         std::thread::sleep(Duration::from_millis(100));
     }
     std::thread::sleep(Duration::from_millis(200));
+    Ok((server, addr, log_path))
+}
 
-    // The replay.
-    let shared: Shared = Arc::new((Mutex::new(Live::default()), Condvar::new()));
-    let mut socks: HashMap<ConnId, TcpStream> = HashMap::new();
-    let mut ports: HashMap<u16, ConnId> = HashMap::new();
-    let mut subst = Subst::default();
-    let mut dead: BTreeSet<ConnId> = BTreeSet::new();
-    let mut adjust: HashMap<ConnId, i64> = HashMap::new();
-    let mut last_conn: Option<ConnId> = None;
-    let mut shifts: HashMap<ConnId, Vec<(u64, i64)>> = HashMap::new();
-    let empty = WireConn::default();
-    for action in &actions {
-        let after = match action {
-            Action::Send { after, .. } | Action::Close { after, .. } | Action::End { after } => {
-                after
-            }
-        };
-        // Wait for the server to catch up.
-        {
-            let (lock, cv) = &*shared;
-            let mut g = lock.lock().unwrap_or_else(|e| e.into_inner());
-            let until = Instant::now() + opts.timeout;
-            while !holds(&g, after, &adjust) {
-                let now = Instant::now();
-                if now >= until {
-                    for (c, (n, fin)) in after {
-                        let (have, eof) = g
-                            .bufs
-                            .get(c)
-                            .map_or((0, false), |(b, e)| (b.len() as u64, *e));
-                        let n = &target(*n, &adjust, *c);
-                        if have < *n || (*fin && !eof) {
-                            // Wait for this much less from now on: the live
-                            // server sent fewer bytes than the captured one.
-                            if have < *n {
-                                let d = i64::try_from(*n - have).unwrap_or(0);
-                                *adjust.entry(*c).or_default() -= d;
-                                // Live bytes from `have` on stand for
-                                // captured ones `d` further on.
-                                let total = -adjust[c];
-                                shifts.entry(*c).or_default().push((have, total));
-                            }
-                            differences.push(format!(
-                                "conn {c}: waited {:.1} s for the server's byte {n}{} and it has sent {have}{}",
-                                opts.timeout.as_secs_f64(),
-                                if *fin { " and FIN" } else { "" },
-                                if eof { " and closed" } else { "" }
-                            ));
-                        }
-                    }
-                    break;
-                }
-                g = cv
-                    .wait_timeout(g, until - now)
-                    .unwrap_or_else(|e| e.into_inner())
-                    .0;
-            }
-            // Learn the sids the live server chose.
-            for (c, (buf, _)) in &g.bufs {
-                let w = wire.conns.get(c).unwrap_or(&empty);
-                subst.learn(&w.streams[1], buf);
-            }
+/// The client side of a run: the capture's client bytes sent to the live
+/// server, paced by what the server has sent back.
+struct Replay<'p> {
+    plan: &'p Plan,
+    addr: SocketAddr,
+    /// What the live server sent, per connection, filled by one reader
+    /// thread per connection.
+    shared: Shared,
+    socks: HashMap<ConnId, TcpStream>,
+    /// Live client port → capture connection.
+    ports: HashMap<u16, ConnId>,
+    /// The sids and keys the live server chose instead of the captured ones.
+    subst: Subst,
+    /// Connections the live server stopped taking bytes on.
+    dead: BTreeSet<ConnId>,
+    /// Per connection, how many bytes the live server sent more (or less)
+    /// than the captured one so far.
+    adjust: HashMap<ConnId, i64>,
+    /// Per connection, from which live offset on the live stream is how much
+    /// shorter (for [`realign`]).
+    shifts: HashMap<ConnId, Vec<(u64, i64)>>,
+    last_conn: Option<ConnId>,
+}
+
+impl<'p> Replay<'p> {
+    fn new(addr: SocketAddr, plan: &'p Plan) -> Replay<'p> {
+        Replay {
+            plan,
+            addr,
+            shared: Arc::new((Mutex::new(Live::default()), Condvar::new())),
+            socks: HashMap::new(),
+            ports: HashMap::new(),
+            subst: Subst::default(),
+            dead: BTreeSet::new(),
+            adjust: HashMap::new(),
+            shifts: HashMap::new(),
+            last_conn: None,
         }
+    }
+
+    /// One action, once the server has caught up with it.
+    fn act(
+        &mut self,
+        action: &Action,
+        opts: &RunOptions,
+        differences: &mut Vec<String>,
+    ) -> Result<(), TraceError> {
+        let (Action::Send { after, .. } | Action::Close { after, .. } | Action::End { after }) =
+            action;
+        self.wait(after, opts, differences);
         // The pause keeps a connection's steps apart for attribution; a
         // switch to another connection goes at once, so that races between
         // connections (a long-poll GET against the WebSocket probe) play
@@ -1452,80 +1511,145 @@ pub fn run(
             Action::Send { conn, .. } | Action::Close { conn, .. } => Some(*conn),
             Action::End { .. } => None,
         };
-        if conn_of_action.is_none() || conn_of_action == last_conn {
+        if conn_of_action.is_none() || conn_of_action == self.last_conn {
             std::thread::sleep(opts.settle);
         }
-        last_conn = conn_of_action;
+        self.last_conn = conn_of_action;
         match action {
             Action::Send {
                 conn, start, end, ..
-            } => {
-                if dead.contains(conn) {
-                    continue;
-                }
-                if !socks.contains_key(conn) {
-                    let s = TcpStream::connect(addr)?;
-                    let _ = s.set_nodelay(true);
-                    ports.insert(s.local_addr()?.port(), *conn);
-                    let mut r = s.try_clone()?;
-                    let sh = shared.clone();
-                    let id = *conn;
-                    sh.0.lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .bufs
-                        .insert(id, (Vec::new(), false));
-                    std::thread::spawn(move || {
-                        let mut buf = [0u8; 16384];
-                        loop {
-                            let n = r.read(&mut buf).unwrap_or(0);
-                            let (lock, cv) = &*sh;
-                            let mut g = lock.lock().unwrap_or_else(|e| e.into_inner());
-                            let e = g.bufs.entry(id).or_default();
-                            if n == 0 {
-                                e.1 = true;
-                            } else {
-                                e.0.extend_from_slice(&buf[..n]);
-                            }
-                            cv.notify_all();
-                            if n == 0 {
-                                break;
-                            }
-                        }
-                    });
-                    socks.insert(*conn, s);
-                }
-                let w = wire.conns.get(conn).unwrap_or(&empty);
-                let stream = subst.client_stream(&w.streams[0], ws_start.get(conn).copied());
-                let (a, z) = (*start as usize, (*end as usize).min(stream.len()));
-                if let Some(s) = socks.get_mut(conn)
-                    && a < z
-                    && let Err(e) = s.write_all(&stream[a..z])
-                {
-                    differences.push(format!(
-                        "conn {conn}: the live server no longer takes client bytes at offset {a} ({e})"
-                    ));
-                    dead.insert(*conn);
-                }
-            }
+            } => self.send(*conn, *start, *end, differences)?,
             Action::Close { conn, .. } => {
-                if let Some(s) = socks.get(conn) {
+                if let Some(s) = self.socks.get(conn) {
                     let _ = s.shutdown(Shutdown::Write);
                 }
             }
             Action::End { .. } => {}
         }
+        Ok(())
     }
-    std::thread::sleep(Duration::from_millis(300));
-    for s in socks.values() {
-        let _ = s.shutdown(Shutdown::Both);
+
+    /// Waits until the live server has sent what `after` expects, at most
+    /// `opts.timeout`; when it sent less, expects that much less from then
+    /// on and says so. Then learns the sids the live server chose.
+    fn wait(&mut self, after: &Expect, opts: &RunOptions, differences: &mut Vec<String>) {
+        let empty = WireConn::default();
+        let (lock, cv) = &*self.shared;
+        let mut g = lock.lock().unwrap_or_else(|e| e.into_inner());
+        let until = Instant::now() + opts.timeout;
+        while !holds(&g, after, &self.adjust) {
+            let now = Instant::now();
+            if now >= until {
+                for (c, (n, fin)) in after {
+                    let (have, eof) = g
+                        .bufs
+                        .get(c)
+                        .map_or((0, false), |(b, e)| (b.len() as u64, *e));
+                    let n = &target(*n, &self.adjust, *c);
+                    if have < *n || (*fin && !eof) {
+                        // Wait for this much less from now on: the live
+                        // server sent fewer bytes than the captured one.
+                        if have < *n {
+                            let d = i64::try_from(*n - have).unwrap_or(0);
+                            *self.adjust.entry(*c).or_default() -= d;
+                            // Live bytes from `have` on stand for
+                            // captured ones `d` further on.
+                            let total = -self.adjust[c];
+                            self.shifts.entry(*c).or_default().push((have, total));
+                        }
+                        differences.push(format!(
+                            "conn {c}: waited {:.1} s for the server's byte {n}{} and it has sent {have}{}",
+                            opts.timeout.as_secs_f64(),
+                            if *fin { " and FIN" } else { "" },
+                            if eof { " and closed" } else { "" }
+                        ));
+                    }
+                }
+                break;
+            }
+            g = cv
+                .wait_timeout(g, until - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        for (c, (buf, _)) in &g.bufs {
+            let w = self.plan.wire.conns.get(c).unwrap_or(&empty);
+            self.subst.learn(&w.streams[1], buf);
+        }
     }
-    std::thread::sleep(Duration::from_millis(200));
-    // Compare what the live server sent with the capture.
-    {
-        let g = shared.0.lock().unwrap_or_else(|e| e.into_inner());
-        for (c, w) in &wire.conns {
+
+    /// Sends client bytes `[start, end)` of a connection, connecting first.
+    fn send(
+        &mut self,
+        conn: ConnId,
+        start: u64,
+        end: u64,
+        differences: &mut Vec<String>,
+    ) -> Result<(), TraceError> {
+        if self.dead.contains(&conn) {
+            return Ok(());
+        }
+        if !self.socks.contains_key(&conn) {
+            self.connect(conn)?;
+        }
+        let empty = WireConn::default();
+        let w = self.plan.wire.conns.get(&conn).unwrap_or(&empty);
+        let stream = self
+            .subst
+            .client_stream(&w.streams[0], self.plan.ws_start.get(&conn).copied());
+        let (a, z) = (start as usize, (end as usize).min(stream.len()));
+        if let Some(s) = self.socks.get_mut(&conn)
+            && a < z
+            && let Err(e) = s.write_all(&stream[a..z])
+        {
+            differences.push(format!(
+                "conn {conn}: the live server no longer takes client bytes at offset {a} ({e})"
+            ));
+            self.dead.insert(conn);
+        }
+        Ok(())
+    }
+
+    /// Opens the connection standing for `conn`, with a thread collecting
+    /// what the server sends on it.
+    fn connect(&mut self, conn: ConnId) -> Result<(), TraceError> {
+        let s = TcpStream::connect(self.addr)?;
+        let _ = s.set_nodelay(true);
+        self.ports.insert(s.local_addr()?.port(), conn);
+        let mut r = s.try_clone()?;
+        let sh = self.shared.clone();
+        sh.0.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .bufs
+            .insert(conn, (Vec::new(), false));
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 16384];
+            loop {
+                let n = r.read(&mut buf).unwrap_or(0);
+                let (lock, cv) = &*sh;
+                let mut g = lock.lock().unwrap_or_else(|e| e.into_inner());
+                let e = g.bufs.entry(conn).or_default();
+                if n == 0 {
+                    e.1 = true;
+                } else {
+                    e.0.extend_from_slice(&buf[..n]);
+                }
+                cv.notify_all();
+                if n == 0 {
+                    break;
+                }
+            }
+        });
+        self.socks.insert(conn, s);
+        Ok(())
+    }
+
+    /// Compares what the live server sent with the capture.
+    fn compare(&self, err: &mut dyn Write, differences: &mut Vec<String>) {
+        let g = self.shared.0.lock().unwrap_or_else(|e| e.into_inner());
+        for (c, w) in &self.plan.wire.conns {
             let live = g.bufs.get(c).map(|b| b.0.as_slice()).unwrap_or_default();
-            let live = subst.server_stream(live);
+            let live = self.subst.server_stream(live);
             if std::env::var_os("DISPEL_TRACE_DEBUG").is_some() {
                 let _ = writeln!(
                     err,
@@ -1541,19 +1665,6 @@ pub fn run(
             }
         }
     }
-    drop(server);
-    let text = std::fs::read_to_string(&log_path)
-        .map_err(|e| TraceError::Log(format!("{}: {e}", log_path.display())))?;
-    let mut log = parse_log(&text);
-    realign(&mut log, &ports, &shifts);
-    let att = attribute(&log, &places, &ports);
-    Ok(Run {
-        steps,
-        places,
-        log,
-        att,
-        differences,
-    })
 }
 
 /// Moves the live server's write offsets to the captured stream's where a
