@@ -9,6 +9,7 @@
 //! binary packet and its attachments; steps are read in a shuffled order so
 //! chunks are restored again and again, out of order, through a tiny cache.
 
+mod support;
 mod tools;
 
 use std::path::{Path, PathBuf};
@@ -380,4 +381,160 @@ fn lessons_bound_through_the_indexed_timeline_are_the_full_runs() {
     // Most steps of a real capture have a lesson: the test compares
     // something.
     assert!(bound * 2 > steps.len(), "{bound} of {}", steps.len());
+}
+
+/// SYNTHETIC: a Socket.IO conversation over WebSocket of about 20,000
+/// steps, one server event per packet.
+fn long_live_conversation() -> Vec<u8> {
+    let key = "dGhlIHNhbXBsZSBub25jZQ==";
+    let mut ex: support::Exchange = vec![
+        (
+            true,
+            support::upgrade_request("/socket.io/?EIO=4&transport=websocket", key, &[]),
+        ),
+        (false, support::upgrade_response(key, &[])),
+        (
+            false,
+            support::stext(
+                r#"0{"sid":"s1","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}"#,
+            ),
+        ),
+        (true, support::ctext("40")),
+        (false, support::stext(r#"40{"sid":"n1"}"#)),
+    ];
+    for i in 0..5000 {
+        ex.push((false, support::stext(&format!(r#"42["tick",{i}]"#))));
+    }
+    support::conv_pcap(&ex)
+}
+
+/// A pipe the test writes into: reads block until bytes come, and end
+/// when the sender is dropped.
+struct Pipe {
+    rx: std::sync::mpsc::Receiver<Vec<u8>>,
+    part: Vec<u8>,
+}
+
+impl std::io::Read for Pipe {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.part.is_empty() {
+            match self.rx.recv() {
+                Ok(p) => self.part = p,
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.part.len());
+        buf[..n].copy_from_slice(&self.part[..n]);
+        self.part.drain(..n);
+        Ok(n)
+    }
+}
+
+/// Issue 27: a live session indexes its stream like a file. Over a long
+/// stream the interface holds the 20-byte index of every step but full
+/// steps only for the cache's budget and the chunk still open; the newest
+/// step is readable as soon as it is indexed, before the stream ends (and
+/// while the spool ends in the middle of a record); chunks closed long ago
+/// are read back from the spool; at the end every step equals a straight
+/// full run's.
+#[test]
+fn a_long_live_stream_is_indexed_with_bounded_memory_and_its_newest_step_readable() {
+    use dispel::tui::live::LiveFeed;
+    use std::time::{Duration, Instant};
+    let bytes = long_live_conversation();
+    let want = support::analyse(bytes.clone());
+    assert!(want.steps.len() > 15_000, "{} steps", want.steps.len());
+    // pcap: a 24-byte header, then records of 16 + caplen bytes.
+    let mut ends = Vec::new();
+    let mut at = 24;
+    while at < bytes.len() {
+        at += 16 + u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
+        ends.push(at);
+    }
+    let cfg = Config {
+        checkpoint_steps: 500,
+        checkpoint_bytes: u64::MAX,
+        min_work_ratio: 0,
+        cache_chunks: 4,
+        cache_steps: 1000,
+    };
+    // A chunk closes at the first packet that brings it to 500 steps.
+    let chunk_max = 600;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let input = dispel::live::Input::spawn(Pipe {
+        rx,
+        part: Vec::new(),
+    })
+    .unwrap();
+    let feed = LiveFeed::new("-".into(), input).unwrap();
+    let mut tl = IndexTimeline::spawn(Source::Live(feed.clone()), Options::default(), cfg);
+    let bounded = |tl: &IndexTimeline| {
+        assert!(tl.tail_steps() <= chunk_max, "open chunk {}", tl.tail_steps());
+        // The budget, beyond which one chunk may stay, plus the chunk just
+        // read back and the one read in order.
+        assert!(
+            tl.cached_steps() <= cfg.cache_steps + 3 * chunk_max,
+            "{} steps cached of {}",
+            tl.cached_steps(),
+            tl.len()
+        );
+    };
+    let send = |from: usize, to: usize| {
+        for piece in bytes[from..to].chunks(1000) {
+            tx.send(piece.to_vec()).unwrap();
+        }
+    };
+    // The first half, and half of the next record: the spool ends inside it.
+    let half = ends.len() / 2;
+    send(0, ends[half - 1]);
+    send(ends[half - 1], (ends[half - 1] + ends[half]) / 2);
+    let started = Instant::now();
+    while feed.packets() < half as u64 {
+        tl.poll(Duration::from_millis(20));
+        bounded(&tl);
+        std::thread::sleep(Duration::from_millis(1));
+        assert!(started.elapsed().as_secs() < 60, "{} packets", feed.packets());
+    }
+    // Every step of those packets was sent before the count moved.
+    tl.poll(Duration::from_secs(10));
+    bounded(&tl);
+    assert!(tl.state().loading, "the stream has not ended");
+    let n = tl.len();
+    assert!(n > 7_000 && n < want.steps.len(), "{n} steps indexed");
+    assert!(tl.chunks() > 10, "{} chunks", tl.chunks());
+    assert!(
+        tl.resident_steps() < n / 3,
+        "{} of {n} steps held",
+        tl.resident_steps()
+    );
+    let newest = tl.step(n - 1).expect("the newest step, at once");
+    assert_eq!(*newest, want.steps[n - 1], "step {n}");
+    assert_eq!(tl.row(n - 1).unwrap().summary, want.steps[n - 1].summary);
+    // The first chunk, evicted long ago, read back from the growing spool.
+    assert!(!tl.is_materialised(0));
+    let first = tl.step_blocking(0).expect("step 1 read back");
+    assert_eq!(tl.failure(), None);
+    assert_eq!(*first, want.steps[0]);
+    bounded(&tl);
+
+    // The rest, then the end of the stream.
+    send((ends[half - 1] + ends[half]) / 2, bytes.len());
+    drop(tx);
+    while tl.state().loading {
+        tl.poll(Duration::from_millis(20));
+        bounded(&tl);
+        std::thread::sleep(Duration::from_millis(1));
+        assert!(started.elapsed().as_secs() < 120, "{} steps", tl.len());
+    }
+    assert_eq!(tl.state().error, None);
+    assert_eq!(tl.len(), want.steps.len());
+    assert_eq!(feed.packets(), ends.len() as u64);
+    let last = tl.len() - 1;
+    for i in (0..tl.len()).step_by(97).chain([n - 1, n, last]) {
+        let got = tl.step_blocking(i);
+        assert_eq!(tl.failure(), None);
+        let got = got.unwrap_or_else(|| panic!("step {} not read back", i + 1));
+        assert_eq!(*got, want.steps[i], "step {} read back", i + 1);
+        bounded(&tl);
+    }
 }
