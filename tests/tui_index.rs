@@ -538,3 +538,110 @@ fn a_long_live_stream_is_indexed_with_bounded_memory_and_its_newest_step_readabl
         bounded(&tl);
     }
 }
+
+/// Issue 27: the interface over a live stream through the indexed timeline,
+/// with chunks of a few steps and a cache of fewer: while the stream is
+/// still open, lessons bind to every step that arrived (chunks closed and
+/// evicted before the binder reached them are read back), `F` keeps the
+/// newest step selected, and the diagram grows with the arrows a full run
+/// draws, control frames included, though their chunks were long evicted.
+#[test]
+fn a_live_interface_binds_lessons_follows_and_draws_as_steps_arrive() {
+    use dispel::lessons;
+    use dispel::output::mermaid::{Diagrams, Lane};
+    use dispel::tui::live::LiveFeed;
+    use dispel::tui::{App, CourseLessons};
+    let path = tools::root().join("captures/flask-sock-echo.pcap");
+    let bytes = std::fs::read(&path).unwrap();
+    let steps = full(&path).steps;
+    let selection = lessons::cli::select(None, None, &mut Vec::new())
+        .unwrap()
+        .unwrap();
+    let course = selection.course.clone();
+    let want = lessons::bind_all(&course, steps.iter());
+    let mut ends = Vec::new();
+    let mut at = 24;
+    while at < bytes.len() {
+        at += 16 + u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
+        ends.push(at);
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let input = dispel::live::Input::spawn(Pipe {
+        rx,
+        part: Vec::new(),
+    })
+    .unwrap();
+    let feed = LiveFeed::new("-".into(), input).unwrap();
+    let tl = IndexTimeline::spawn(
+        Source::Live(feed.clone()),
+        Options::default(),
+        Config {
+            cache_steps: 4,
+            ..tiny(2, u64::MAX)
+        },
+    );
+    let mut app = App::new(
+        Box::new(tl),
+        Box::new(CourseLessons::new(selection, None)),
+        None,
+    );
+    app.live = Some(feed.clone());
+    app.handle(dispel::tui::keys::Action::Resize(120, 35));
+    let half = ends.len() / 2;
+    tx.send(bytes[..ends[half - 1]].to_vec()).unwrap();
+    pump_until(
+        &mut app,
+        |a| feed.packets() == half as u64 && a.lessons.observed() == a.tl.len(),
+        "the first half was never bound",
+    );
+    assert!(app.tl.state().loading);
+    let n = app.tl.len();
+    assert!(n > 15 && n + 10 < steps.len(), "{n} of {} steps", steps.len());
+    keys(&mut app, "Fd");
+    assert!(app.follow && app.diagram);
+    // The newest row: the last step, or the message it folds under.
+    assert!(app.selected.unwrap() + 3 > n, "{:?} of {n}", app.selected);
+    assert_eq!(app.diagram_lane, Some(Lane::Conn(0)));
+    // The rest, a record at a time.
+    for w in ends[half - 1..].windows(2) {
+        tx.send(bytes[w[0]..w[1]].to_vec()).unwrap();
+        app.pump(std::time::Duration::from_millis(5));
+    }
+    drop(tx);
+    pump_until(
+        &mut app,
+        |a| !a.tl.state().loading && a.lessons.observed() == a.tl.len() && !a.busy(),
+        "the stream never ended",
+    );
+    assert_eq!(app.tl.state().error, None);
+    assert_eq!(app.tl.len(), steps.len());
+    let last = app.selected.unwrap();
+    assert!(last + 3 > steps.len(), "following the newest: {last}");
+    let mut expected = Diagrams::default();
+    for (i, s) in steps.iter().enumerate() {
+        expected.step(i as u64 + 1, s, app.tl.state().origin);
+    }
+    let arrows: Vec<usize> = expected
+        .lanes()
+        .find(|(l, _)| **l == Lane::Conn(0))
+        .map(|(_, a)| a.iter().map(|a| a.number as usize - 1).collect())
+        .unwrap();
+    let frames = arrows
+        .iter()
+        .filter(|&&i| steps[i].kind == "websocket.frame")
+        .count();
+    assert!(frames >= 2, "control frames among the arrows: {frames}");
+    assert_eq!(app.diagram_lane, Some(Lane::Conn(0)));
+    assert_eq!(app.diagram_arrows, arrows);
+    for (i, (step, b)) in steps.iter().zip(&want).enumerate() {
+        let got = app.lessons.lesson(i, step, None).map(|v| v.title);
+        let expected = match b.step {
+            Some(l) => Some(lessons::render(&course.lessons[l], step, None, None).title),
+            None if b.findings.iter().any(Option::is_some) => {
+                Some(format!("No lesson for {} steps", step.kind))
+            }
+            None => None,
+        };
+        assert_eq!(got, expected, "step {}", i + 1);
+    }
+}
