@@ -469,7 +469,11 @@ fn a_long_live_stream_is_indexed_with_bounded_memory_and_its_newest_step_readabl
     let feed = LiveFeed::new("-".into(), input).unwrap();
     let mut tl = IndexTimeline::spawn(Source::Live(feed.clone()), Options::default(), cfg);
     let bounded = |tl: &IndexTimeline| {
-        assert!(tl.tail_steps() <= chunk_max, "open chunk {}", tl.tail_steps());
+        assert!(
+            tl.tail_steps() <= chunk_max,
+            "open chunk {}",
+            tl.tail_steps()
+        );
         // The budget, beyond which one chunk may stay, plus the chunk just
         // read back and the one read in order.
         assert!(
@@ -493,7 +497,11 @@ fn a_long_live_stream_is_indexed_with_bounded_memory_and_its_newest_step_readabl
         tl.poll(Duration::from_millis(20));
         bounded(&tl);
         std::thread::sleep(Duration::from_millis(1));
-        assert!(started.elapsed().as_secs() < 60, "{} packets", feed.packets());
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "{} packets",
+            feed.packets()
+        );
     }
     // Every step of those packets was sent before the count moved.
     tl.poll(Duration::from_secs(10));
@@ -545,15 +553,29 @@ fn a_long_live_stream_is_indexed_with_bounded_memory_and_its_newest_step_readabl
 /// evicted before the binder reached them are read back), `F` keeps the
 /// newest step selected, and the diagram grows with the arrows a full run
 /// draws, control frames included, though their chunks were long evicted.
+/// The lessons are the bundled course's, bound as over a full run.
 #[test]
 fn a_live_interface_binds_lessons_follows_and_draws_as_steps_arrive() {
     use dispel::lessons;
     use dispel::output::mermaid::{Diagrams, Lane};
     use dispel::tui::live::LiveFeed;
     use dispel::tui::{App, CourseLessons};
-    let path = tools::root().join("captures/flask-sock-echo.pcap");
-    let bytes = std::fs::read(&path).unwrap();
-    let steps = full(&path).steps;
+    // SYNTHETIC: a WebSocket echo with a ping and its pong first, then
+    // eighty messages, then a close.
+    let mut after = vec![
+        (true, support::cframe(0x9, b"early")),
+        (false, support::sframe(0xA, b"early")),
+    ];
+    for i in 0..40 {
+        after.push((true, support::ctext(&format!("hello {i}"))));
+        after.push((false, support::stext(&format!("hello {i}"))));
+    }
+    after.push((
+        true,
+        support::cframe(0x8, &support::close_body(1000, b"bye")),
+    ));
+    let bytes = support::conv_pcap(&support::ws_conv(&after));
+    let steps = support::analyse(bytes.clone()).steps;
     let selection = lessons::cli::select(None, None, &mut Vec::new())
         .unwrap()
         .unwrap();
@@ -587,8 +609,17 @@ fn a_live_interface_binds_lessons_follows_and_draws_as_steps_arrive() {
     );
     app.live = Some(feed.clone());
     app.handle(dispel::tui::keys::Action::Resize(120, 35));
+    // The handshake: then follow, and open the diagram.
+    tx.send(bytes[..ends[5]].to_vec()).unwrap();
+    pump_until(
+        &mut app,
+        |a| feed.packets() == 6 && a.tl.len() > 2,
+        "the handshake never came",
+    );
+    keys(&mut app, "Fd");
+    assert!(app.follow && app.diagram);
     let half = ends.len() / 2;
-    tx.send(bytes[..ends[half - 1]].to_vec()).unwrap();
+    tx.send(bytes[ends[5]..ends[half - 1]].to_vec()).unwrap();
     pump_until(
         &mut app,
         |a| feed.packets() == half as u64 && a.lessons.observed() == a.tl.len(),
@@ -596,9 +627,11 @@ fn a_live_interface_binds_lessons_follows_and_draws_as_steps_arrive() {
     );
     assert!(app.tl.state().loading);
     let n = app.tl.len();
-    assert!(n > 15 && n + 10 < steps.len(), "{n} of {} steps", steps.len());
-    keys(&mut app, "Fd");
-    assert!(app.follow && app.diagram);
+    assert!(
+        n > 50 && n + 50 < steps.len(),
+        "{n} of {} steps",
+        steps.len()
+    );
     // The newest row: the last step, or the message it folds under.
     assert!(app.selected.unwrap() + 3 > n, "{:?} of {n}", app.selected);
     assert_eq!(app.diagram_lane, Some(Lane::Conn(0)));
@@ -630,7 +663,13 @@ fn a_live_interface_binds_lessons_follows_and_draws_as_steps_arrive() {
         .iter()
         .filter(|&&i| steps[i].kind == "websocket.frame")
         .count();
-    assert!(frames >= 2, "control frames among the arrows: {frames}");
+    assert!(frames >= 3, "control frames among the arrows: {frames}");
+    assert!(
+        arrows
+            .iter()
+            .any(|&i| steps[i].kind == "websocket.frame" && i < 20),
+        "an early control frame, whose chunk was evicted: {arrows:?}"
+    );
     assert_eq!(app.diagram_lane, Some(Lane::Conn(0)));
     assert_eq!(app.diagram_arrows, arrows);
     for (i, (step, b)) in steps.iter().zip(&want).enumerate() {

@@ -620,13 +620,23 @@ impl App {
         if !self.diagram {
             return;
         }
-        let lane = self.current().map(diagram::lane_of);
+        // A selected step not read back yet keeps the lane drawn.
+        let lane = match self.current() {
+            Some(s) => Some(diagram::lane_of(s)),
+            None if self.selected.is_some() => self.diagram_lane,
+            None => None,
+        };
         let len = self.tl.len();
         if lane == self.diagram_lane && len > self.diagram_len {
             // Steps arrived: only theirs are looked at (an indexed timeline
             // may no longer hold the older control frames in full).
             if let Some(l) = lane {
-                diagram::extend(self.tl.as_ref(), l, self.diagram_len, &mut self.diagram_arrows);
+                diagram::extend(
+                    self.tl.as_ref(),
+                    l,
+                    self.diagram_len,
+                    &mut self.diagram_arrows,
+                );
             }
             self.diagram_len = len;
         } else if lane != self.diagram_lane || len != self.diagram_len {
