@@ -26,8 +26,24 @@
 //! are mid-assembly), and the cached chunks (bounded by steps and by file
 //! bytes per chunk).
 //!
+//! A stream (`-`, `--live`: [`Source::Live`]) is indexed the same way, so a
+//! session of hours holds no more: the index pass reads the stream itself,
+//! which spools every byte to a file before the analysis sees it, and the
+//! worker re-reads closed chunks from that spool (all their records are in
+//! it; the spool may end in the middle of the next record, which the
+//! worker never reaches). The chunk still open — after the last checkpoint
+//! — cannot be re-read deterministically while the spool grows, so over a
+//! stream the index pass builds steps in full and sends them with their
+//! entries after every packet (the next read may wait for traffic): the
+//! timeline keeps them as the *tail*, at most one chunk's worth
+//! ([`Config::checkpoint_steps`] / [`Config::checkpoint_bytes`]), and the
+//! next checkpoint moves them into the cache like any chunk read back.
+//! The newest steps are thus always at hand, and lessons bind as they
+//! arrive.
+//!
 //! `DISPEL_TUI_INDEXED=1` (or `0`) forces the choice [`open`] makes, so
-//! tests can run the indexed timeline on small captures.
+//! tests can run the indexed timeline on small captures (and a live
+//! session can keep every step in memory).
 
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
@@ -62,7 +78,7 @@ pub const PLACEHOLDER: &str = "…";
 
 /// Opens `source` with the timeline that suits its size: in memory for
 /// small files and the bundled capture, indexed from [`INDEX_THRESHOLD`] on
-/// (or as [`FORCE_ENV`] says).
+/// and for streams (or as [`FORCE_ENV`] says).
 pub fn open(source: Source, opts: Options) -> Box<dyn Timeline> {
     let forced = std::env::var(FORCE_ENV).ok();
     let big = match &source {

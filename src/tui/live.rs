@@ -1,8 +1,10 @@
 //! The interface over a stream (`dispel replay -`, `dispel replay
 //! --live`): steps arrive while the student looks at them. The bytes
-//! received are spooled to a temporary capture file as they arrive, so
-//! `w` can write everything received so far to a pcap file that opens
-//! again with the same steps.
+//! received are spooled to a temporary capture file as they arrive (before
+//! the analysis sees them), so `w` can write everything received so far to
+//! a pcap file that opens again with the same steps, and the indexed
+//! timeline (`super::index`) reads chunks of steps back from the spool:
+//! over hours of traffic the interface holds an index, not the steps.
 
 use std::fmt;
 use std::fs::File;
