@@ -3,7 +3,7 @@
 //!
 //! - An *index pass* (a background thread) runs the analysis with a lean
 //!   sink ([`crate::analyze::Sink::wants_detail`] false) and keeps, per step,
-//!   20 bytes: time, connection, kind, direction, findings count and one
+//!   16 bytes: time, connection, kind, direction, findings count and one
 //!   link word for folding (see [`Index`]). Rows of the whole capture render
 //!   from the index, with a placeholder summary until their chunk is read.
 //! - Every few thousand steps (or megabytes) it takes a
@@ -21,7 +21,7 @@
 //! in order: the rows on screen ([`Timeline::want`]) first, then `step`
 //! requests in the order they were made since the last poll.
 //!
-//! Memory: 20 bytes per step, the checkpoints (one analyzer snapshot per
+//! Memory: 16 bytes per step, the checkpoints (one analyzer snapshot per
 //! chunk: small unless many connections are open at once, or large messages
 //! are mid-assembly), and the cached chunks (bounded by steps and by file
 //! bytes per chunk).
@@ -470,7 +470,7 @@ const TAG_SHIFT: u32 = 9;
 const ONE_CHILD: u32 = 1 << 11;
 const FINDINGS_SHIFT: u32 = 16;
 
-/// The per-step index, struct of arrays: 20 bytes a step.
+/// The per-step index, struct of arrays: 16 bytes a step.
 #[derive(Default)]
 struct Index {
     /// Nanoseconds since the Unix epoch (saturating).
