@@ -37,9 +37,10 @@
 //! entries after every packet (the next read may wait for traffic): the
 //! timeline keeps them as the *tail*, at most one chunk's worth
 //! ([`Config::checkpoint_steps`] / [`Config::checkpoint_bytes`]), and the
-//! next checkpoint moves them into the cache like any chunk read back.
-//! The newest steps are thus always at hand, and lessons bind as they
-//! arrive.
+//! next checkpoint moves them into the cache like any chunk read back
+//! (evicted from the next poll on: the interface sees every step in full
+//! once). The newest steps are thus always at hand, lessons bind and the
+//! sequence diagram grows as they arrive.
 //!
 //! `DISPEL_TUI_INDEXED=1` (or `0`) forces the choice [`open`] makes, so
 //! tests can run the indexed timeline on small captures (and a live
@@ -186,10 +187,13 @@ impl IndexSink {
         if self.batch.is_empty() {
             return Ok(());
         }
+        // Over a stream a batch is a packet's steps: it starts small, or
+        // the batches in flight would each hold room for thousands.
+        let cap = if self.full.is_some() { 0 } else { BATCH };
         let next = self
             .spare
             .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(BATCH));
+            .unwrap_or_else(|_| Vec::with_capacity(cap));
         let b = std::mem::replace(&mut self.batch, next);
         let full = self.full.as_mut().map(std::mem::take).unwrap_or_default();
         self.send(Msg::Entries(b, full))
@@ -297,7 +301,7 @@ fn index_pass(
     let mut sink = IndexSink {
         tx,
         spare,
-        batch: Vec::with_capacity(BATCH),
+        batch: Vec::with_capacity(if live.is_some() { 0 } else { BATCH }),
         full: live.as_ref().map(|_| Vec::new()),
         sids_seen: Vec::new(),
     };
@@ -726,7 +730,10 @@ impl IndexTimeline {
             Source::Static { name, data } => (name.clone(), Some(data.len() as u64)),
             Source::Live(feed) => (feed.name.clone(), None),
         };
-        let (tx, rx) = mpsc::sync_channel(64);
+        // Over a stream every packet is a message: room for as many as the
+        // in-memory timeline has for steps, so a burst of traffic does not
+        // wait for the interface's next poll.
+        let (tx, rx) = mpsc::sync_channel(if live { 4096 } else { 64 });
         let (spent_tx, spent_rx) = mpsc::channel();
         let (jobs_tx, jobs_rx) = mpsc::channel();
         let (done_tx, done_rx) = mpsc::channel();
@@ -962,9 +969,11 @@ impl IndexTimeline {
         if steps.is_empty() || first + steps.len() != end || self.starts[c] != first {
             return;
         }
+        // Evicted from the next poll on, not now: the interface sees every
+        // step that arrived in full at least once (the diagram's control
+        // frames, the lesson binder), however many chunks one poll closed.
         self.cache.insert(c, Chunk { first, steps });
         self.touch(c);
-        self.evict(None);
     }
 
     fn take_chunks(&mut self) -> usize {
