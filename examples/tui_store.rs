@@ -2,6 +2,7 @@
 //! interface drives it (bench/run.sh runs it under `/usr/bin/time -v`):
 //!
 //!     cargo run --release --example tui_store -- CAPTURE [mem] [lessons]
+//!     cargo run --release --example tui_store -- CAPTURE live [mem]
 //!
 //! An [`App`] over the indexed timeline (or, with `mem`, the in-memory
 //! one), with the bundled lessons bound as `dispel` binds them (or, without
@@ -16,6 +17,12 @@
 //! - `worst_pump_ms`: the longest single pump (what a keypress can wait);
 //! - `steps`;
 //! - with `lessons`, first `bound_s`: until every step's lessons are bound.
+//!
+//! With `live`, the capture is read as `dispel replay -` reads a stream
+//! (spooled as it arrives), and the store is polled as the event loop
+//! polls it while following the newest step: prints `indexed_s`, `steps`
+//! and `resident_steps_max`, the most full steps the indexed timeline held
+//! at once (the in-memory one, with `mem`, holds them all).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -51,6 +58,9 @@ fn main() {
     };
     let rest: Vec<String> = args.collect();
     let mem = rest.iter().any(|a| a == "mem");
+    if rest.iter().any(|a| a == "live") {
+        return live(&path, mem);
+    }
     let with_lessons = rest.iter().any(|a| a == "lessons");
     let started = Instant::now();
     let tl: Box<dyn Timeline> = if mem {
@@ -126,5 +136,49 @@ fn main() {
         last.as_secs_f64(),
         worst.as_secs_f64() * 1e3,
         app.tl.len(),
+    );
+}
+
+/// The `live` measurement (see the module documentation).
+fn live(path: &std::path::Path, mem: bool) {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| {
+        eprintln!("tui_store: {}: {e}", path.display());
+        std::process::exit(2);
+    });
+    let input = dispel::live::Input::spawn(file).expect("the input thread");
+    let feed = dispel::tui::live::LiveFeed::new("-".into(), input).expect("a spool");
+    let started = Instant::now();
+    let mut resident_max = 0;
+    let mut steps = 0;
+    let mut poll = |tl: &mut dyn Timeline, resident: usize| {
+        // Following: the newest screenful is on screen, its last step read.
+        let n = tl.len();
+        let shown: Vec<usize> = (n.saturating_sub(45)..n).collect();
+        tl.want(&shown);
+        tl.poll(Duration::from_millis(12));
+        if let Some(&last) = shown.last() {
+            let _ = tl.step(last);
+        }
+        resident_max = resident_max.max(resident);
+        steps = tl.len();
+        std::thread::sleep(Duration::from_millis(4));
+    };
+    if mem {
+        let mut tl = MemTimeline::spawn(Source::Live(feed), Options::default());
+        while tl.state().loading {
+            let n = tl.len();
+            poll(&mut tl, n);
+        }
+    } else {
+        let mut tl =
+            IndexTimeline::spawn(Source::Live(feed), Options::default(), Config::default());
+        while tl.state().loading {
+            let n = tl.resident_steps();
+            poll(&mut tl, n);
+        }
+    }
+    println!(
+        "indexed_s\t{:.3}\nsteps\t{steps}\nresident_steps_max\t{resident_max}",
+        started.elapsed().as_secs_f64()
     );
 }

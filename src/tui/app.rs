@@ -526,8 +526,11 @@ impl App {
         let end = self.tl.len().min(from.saturating_add(SCAN_CHUNK));
         // While the capture is still being indexed, only steps already read
         // back (the screen's) are bound: reading chunks back for the binder
-        // then would take a core from the index pass.
-        let loading = self.tl.state().loading;
+        // then would take a core from the index pass. A live session's
+        // index pass waits for traffic, and its newest steps are at hand:
+        // a binder left behind reads the chunks back, or it would wait for
+        // the end of the session.
+        let loading = self.tl.state().loading && self.live.is_none();
         for i in from..end {
             let n = i - from;
             if n >= BIND_AT_LEAST && n.is_multiple_of(64) && Instant::now() >= deadline {
@@ -617,10 +620,28 @@ impl App {
         if !self.diagram {
             return;
         }
-        let lane = self.current().map(diagram::lane_of);
-        if lane != self.diagram_lane || self.tl.len() != self.diagram_len {
+        // A selected step not read back yet keeps the lane drawn.
+        let lane = match self.current() {
+            Some(s) => Some(diagram::lane_of(s)),
+            None if self.selected.is_some() => self.diagram_lane,
+            None => None,
+        };
+        let len = self.tl.len();
+        if lane == self.diagram_lane && len > self.diagram_len {
+            // Steps arrived: only theirs are looked at (an indexed timeline
+            // may no longer hold the older control frames in full).
+            if let Some(l) = lane {
+                diagram::extend(
+                    self.tl.as_ref(),
+                    l,
+                    self.diagram_len,
+                    &mut self.diagram_arrows,
+                );
+            }
+            self.diagram_len = len;
+        } else if lane != self.diagram_lane || len != self.diagram_len {
             self.diagram_lane = lane;
-            self.diagram_len = self.tl.len();
+            self.diagram_len = len;
             self.diagram_arrows = match lane {
                 Some(l) => diagram::arrows(self.tl.as_ref(), l),
                 None => Vec::new(),

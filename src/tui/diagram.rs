@@ -20,7 +20,14 @@ pub fn lane_of(step: &Step) -> Lane {
 /// The steps drawn as arrows in `lane`, in capture (time) order.
 pub fn arrows(tl: &dyn Timeline, which: Lane) -> Vec<usize> {
     let mut out = Vec::new();
-    for j in 0..tl.len() {
+    extend(tl, which, 0, &mut out);
+    out
+}
+
+/// Appends to `out` the arrows of `lane` from step `from` on (the steps
+/// that arrived since `out` was made).
+pub fn extend(tl: &dyn Timeline, which: Lane, from: usize, out: &mut Vec<usize>) {
+    for j in from..tl.len() {
         if out.len() >= MAX_ARROWS {
             break;
         }
@@ -47,7 +54,6 @@ pub fn arrows(tl: &dyn Timeline, which: Lane) -> Vec<usize> {
             out.push(j);
         }
     }
-    out
 }
 
 /// The arrow that stands for step `i` in its diagram: itself, else the

@@ -3,7 +3,7 @@
 //!
 //! - An *index pass* (a background thread) runs the analysis with a lean
 //!   sink ([`crate::analyze::Sink::wants_detail`] false) and keeps, per step,
-//!   20 bytes: time, connection, kind, direction, findings count and one
+//!   16 bytes: time, connection, kind, direction, findings count and one
 //!   link word for folding (see [`Index`]). Rows of the whole capture render
 //!   from the index, with a placeholder summary until their chunk is read.
 //! - Every few thousand steps (or megabytes) it takes a
@@ -21,13 +21,30 @@
 //! in order: the rows on screen ([`Timeline::want`]) first, then `step`
 //! requests in the order they were made since the last poll.
 //!
-//! Memory: 20 bytes per step, the checkpoints (one analyzer snapshot per
+//! Memory: 16 bytes per step, the checkpoints (one analyzer snapshot per
 //! chunk: small unless many connections are open at once, or large messages
 //! are mid-assembly), and the cached chunks (bounded by steps and by file
 //! bytes per chunk).
 //!
+//! A stream (`-`, `--live`: [`Source::Live`]) is indexed the same way, so a
+//! session of hours holds no more: the index pass reads the stream itself,
+//! which spools every byte to a file before the analysis sees it, and the
+//! worker re-reads closed chunks from that spool (all their records are in
+//! it; the spool may end in the middle of the next record, which the
+//! worker never reaches). The chunk still open — after the last checkpoint
+//! — cannot be re-read deterministically while the spool grows, so over a
+//! stream the index pass builds steps in full and sends them with their
+//! entries after every packet (the next read may wait for traffic): the
+//! timeline keeps them as the *tail*, at most one chunk's worth
+//! ([`Config::checkpoint_steps`] / [`Config::checkpoint_bytes`]), and the
+//! next checkpoint moves them into the cache like any chunk read back
+//! (evicted from the next poll on: the interface sees every step in full
+//! once). The newest steps are thus always at hand, lessons bind and the
+//! sequence diagram grows as they arrive.
+//!
 //! `DISPEL_TUI_INDEXED=1` (or `0`) forces the choice [`open`] makes, so
-//! tests can run the indexed timeline on small captures.
+//! tests can run the indexed timeline on small captures (and a live
+//! session can keep every step in memory).
 
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
@@ -62,16 +79,14 @@ pub const PLACEHOLDER: &str = "…";
 
 /// Opens `source` with the timeline that suits its size: in memory for
 /// small files and the bundled capture, indexed from [`INDEX_THRESHOLD`] on
-/// (or as [`FORCE_ENV`] says).
+/// and for streams (or as [`FORCE_ENV`] says).
 pub fn open(source: Source, opts: Options) -> Box<dyn Timeline> {
     let forced = std::env::var(FORCE_ENV).ok();
     let big = match &source {
         Source::File(p) => std::fs::metadata(p).is_ok_and(|m| m.len() >= INDEX_THRESHOLD),
         Source::Static { .. } => false,
-        // Read back from the spool, a stream's chunks could be; its steps
-        // must reach the screen as they arrive, which the index pass's
-        // batches would hold back.
-        Source::Live(_) => return Box::new(MemTimeline::spawn(source, opts)),
+        // Hours of traffic: memory must not grow with the steps' bytes.
+        Source::Live(_) => true,
     };
     let indexed = match forced.as_deref() {
         Some("1") => true,
@@ -131,7 +146,9 @@ struct Entry {
 enum Msg {
     Info(CaptureInfo),
     Conn(ConnMeta),
-    Entries(Vec<Entry>),
+    /// Index entries, and over a stream the same steps in full (empty
+    /// otherwise): the steps of the chunk still open.
+    Entries(Vec<Entry>, Vec<Arc<Step>>),
     Sid(u32, String),
     /// A checkpoint; every entry before it has been sent.
     Checkpoint(Arc<Checkpoint>),
@@ -151,6 +168,9 @@ struct IndexSink {
     /// interface thread frees them), a tenth of the pass.
     spare: Receiver<Vec<Entry>>,
     batch: Vec<Entry>,
+    /// Over a stream, the batch's steps in full: the interface keeps the
+    /// open chunk's steps, which cannot be read back before it closes.
+    full: Option<Vec<Arc<Step>>>,
     sids_seen: Vec<bool>,
 }
 
@@ -167,12 +187,16 @@ impl IndexSink {
         if self.batch.is_empty() {
             return Ok(());
         }
+        // Over a stream a batch is a packet's steps: it starts small, or
+        // the batches in flight would each hold room for thousands.
+        let cap = if self.full.is_some() { 0 } else { BATCH };
         let next = self
             .spare
             .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(BATCH));
+            .unwrap_or_else(|_| Vec::with_capacity(cap));
         let b = std::mem::replace(&mut self.batch, next);
-        self.send(Msg::Entries(b))
+        let full = self.full.as_mut().map(std::mem::take).unwrap_or_default();
+        self.send(Msg::Entries(b, full))
     }
 }
 
@@ -207,13 +231,20 @@ impl Sink for IndexSink {
             findings: u32::try_from(step.findings.len()).unwrap_or(u32::MAX),
             session: step.session,
         });
+        if let Some(full) = &mut self.full {
+            full.push(Arc::new(step.clone()));
+        }
         if self.batch.len() >= BATCH {
             self.flush()?;
         }
         Ok(())
     }
-    /// Kinds, findings and sessions only: every step lean.
+    /// Kinds, findings and sessions only: every step lean (over a stream,
+    /// every step in full).
     fn interest(&self) -> Interest {
+        if self.full.is_some() {
+            return Interest::default();
+        }
         Interest::reading(|_| false, |_| true)
     }
     fn finish(&mut self, report: &Report, error: Option<&CaptureError>) -> io::Result<()> {
@@ -231,7 +262,8 @@ fn open_reader(source: &Source, opts: &Options) -> Result<CaptureReader, Capture
         Source::Static { data, .. } => {
             CaptureReader::new(*data, Some(data.len() as u64), opts.max_record())
         }
-        Source::Live(feed) => CaptureReader::open(feed.spool_path(), opts.max_record()),
+        // The stream itself, spooled as it is read.
+        Source::Live(feed) => feed.reader(opts),
     }
 }
 
@@ -251,7 +283,9 @@ fn resume_reader(
     }
 }
 
-/// The index pass: the whole capture, lean, with checkpoints.
+/// The index pass: the whole capture, lean, with checkpoints. Over a
+/// stream, steps are built in full and sent after every packet (the next
+/// read may wait for traffic), and the feed counts the packets.
 fn index_pass(
     source: Source,
     name: String,
@@ -260,10 +294,15 @@ fn index_pass(
     tx: SyncSender<Msg>,
     spare: Receiver<Vec<Entry>>,
 ) {
+    let live = match &source {
+        Source::Live(feed) => Some(feed.clone()),
+        _ => None,
+    };
     let mut sink = IndexSink {
         tx,
         spare,
-        batch: Vec::with_capacity(BATCH),
+        batch: Vec::with_capacity(if live.is_some() { 0 } else { BATCH }),
+        full: live.as_ref().map(|_| Vec::new()),
         sids_seen: Vec::new(),
     };
     let reader = match open_reader(&source, &opts) {
@@ -287,6 +326,12 @@ fn index_pass(
             Ok(true) => {}
             Ok(false) => break,
             Err(_) => return, // the interface has gone
+        }
+        if let Some(feed) = &live {
+            if sink.flush().is_err() {
+                return;
+            }
+            feed.count(run.packets());
         }
         let (steps, offset) = (run.steps(), run.offset());
         // A checkpoint may fall where no step was emitted since the last
@@ -429,7 +474,7 @@ const TAG_SHIFT: u32 = 9;
 const ONE_CHILD: u32 = 1 << 11;
 const FINDINGS_SHIFT: u32 = 16;
 
-/// The per-step index, struct of arrays: 20 bytes a step.
+/// The per-step index, struct of arrays: 16 bytes a step.
 #[derive(Default)]
 struct Index {
     /// Nanoseconds since the Unix epoch (saturating).
@@ -653,6 +698,11 @@ pub struct IndexTimeline {
     done: Receiver<Done>,
     in_flight: Option<usize>,
     cache: HashMap<usize, Chunk>,
+    /// Over a stream, the steps of the chunk still open (after the last
+    /// checkpoint), in full as the index pass sent them: they cannot be
+    /// read back until the next checkpoint closes the chunk, which then
+    /// joins the cache.
+    tail: Option<Chunk>,
     /// Least recently used first.
     lru: VecDeque<usize>,
     cfg: Config,
@@ -671,6 +721,7 @@ pub struct IndexTimeline {
 impl IndexTimeline {
     /// Starts the index pass and the worker over `source`.
     pub fn spawn(source: Source, opts: Options, cfg: Config) -> IndexTimeline {
+        let live = matches!(source, Source::Live(_));
         let (name, file_len) = match &source {
             Source::File(p) => (
                 p.display().to_string(),
@@ -679,7 +730,10 @@ impl IndexTimeline {
             Source::Static { name, data } => (name.clone(), Some(data.len() as u64)),
             Source::Live(feed) => (feed.name.clone(), None),
         };
-        let (tx, rx) = mpsc::sync_channel(64);
+        // Over a stream every packet is a message: room for as many as the
+        // in-memory timeline has for steps, so a burst of traffic does not
+        // wait for the interface's next poll.
+        let (tx, rx) = mpsc::sync_channel(if live { 4096 } else { 64 });
         let (spent_tx, spent_rx) = mpsc::channel();
         let (jobs_tx, jobs_rx) = mpsc::channel();
         let (done_tx, done_rx) = mpsc::channel();
@@ -688,7 +742,8 @@ impl IndexTimeline {
             state: LoadState {
                 name: name.clone(),
                 loading: true,
-                progress: Some(0),
+                // A stream has no end to measure progress against.
+                progress: (!live).then_some(0),
                 ..LoadState::default()
             },
             checkpoints: Vec::new(),
@@ -700,6 +755,10 @@ impl IndexTimeline {
             done: done_rx,
             in_flight: None,
             cache: HashMap::default(),
+            tail: live.then(|| Chunk {
+                first: 0,
+                steps: Vec::new(),
+            }),
             lru: VecDeque::new(),
             cfg,
             screen: Vec::new(),
@@ -772,10 +831,25 @@ impl IndexTimeline {
         self.failed.as_ref().map(|(_, e)| e.as_str())
     }
 
-    /// Whether step `i` is materialised.
+    /// Whether step `i` is materialised (read back, or in the open chunk
+    /// of a stream).
     pub fn is_materialised(&self, i: usize) -> bool {
-        self.chunk_of(i)
-            .is_some_and(|c| self.cache.contains_key(&c))
+        self.cached_step(i).is_some()
+    }
+
+    /// Full steps held: the cached chunks' and the open chunk's.
+    pub fn resident_steps(&self) -> usize {
+        self.cached_steps() + self.tail_steps()
+    }
+
+    /// Full steps of the cached chunks.
+    pub fn cached_steps(&self) -> usize {
+        self.cache.values().map(|c| c.steps.len()).sum()
+    }
+
+    /// Full steps of a stream's open chunk (0 for a file).
+    pub fn tail_steps(&self) -> usize {
+        self.tail.as_ref().map_or(0, |t| t.steps.len())
     }
 
     /// Bytes the per-step index takes (capacity, the maps estimated).
@@ -808,6 +882,11 @@ impl IndexTimeline {
     }
 
     fn cached_step(&self, i: usize) -> Option<&Arc<Step>> {
+        if let Some(t) = &self.tail
+            && i >= t.first
+        {
+            return t.steps.get(i - t.first);
+        }
         let c = self.chunk_of(i)?;
         let chunk = self.cache.get(&c)?;
         chunk.steps.get(i - chunk.first)
@@ -825,10 +904,13 @@ impl IndexTimeline {
             match rx.try_recv() {
                 Ok(Msg::Info(info)) => self.state.origin = info.origin,
                 Ok(Msg::Conn(c)) => self.state.connections.push(c),
-                Ok(Msg::Entries(mut es)) => {
+                Ok(Msg::Entries(mut es, full)) => {
                     for e in &es {
                         self.state.findings += e.findings as usize;
                         self.index.push(e);
+                    }
+                    if let Some(t) = &mut self.tail {
+                        t.steps.extend(full);
                     }
                     es.clear();
                     if let Some(spent) = &self.spent {
@@ -845,6 +927,7 @@ impl IndexTimeline {
                     self.state.sids[s] = Some(sid);
                 }
                 Ok(Msg::Checkpoint(cp)) => {
+                    self.close_tail(cp.steps() as usize);
                     self.starts.push(cp.steps() as usize);
                     self.checkpoints.push(cp);
                 }
@@ -854,6 +937,8 @@ impl IndexTimeline {
                     }
                 }
                 Ok(Msg::Done { notices, error }) => {
+                    self.close_tail(self.index.len());
+                    self.tail = None;
                     self.state.finished(notices, error);
                     return self.index.len() - before;
                 }
@@ -866,6 +951,29 @@ impl IndexTimeline {
         }
         self.rx = Some(rx);
         self.index.len() - before
+    }
+
+    /// A checkpoint (or the end) at step `end` closes a stream's open
+    /// chunk: its steps join the cache as that chunk's, and the next chunk
+    /// opens at `end`. Steps that do not line up with the index are
+    /// dropped (the chunk is read back from the spool when asked for).
+    fn close_tail(&mut self, end: usize) {
+        let Some(t) = &mut self.tail else {
+            return;
+        };
+        let steps = std::mem::take(&mut t.steps);
+        let first = std::mem::replace(&mut t.first, end);
+        let Some(c) = self.checkpoints.len().checked_sub(1) else {
+            return;
+        };
+        if steps.is_empty() || first + steps.len() != end || self.starts[c] != first {
+            return;
+        }
+        // Evicted from the next poll on, not now: the interface sees every
+        // step that arrived in full at least once (the diagram's control
+        // frames, the lesson binder), however many chunks one poll closed.
+        self.cache.insert(c, Chunk { first, steps });
+        self.touch(c);
     }
 
     fn take_chunks(&mut self) -> usize {

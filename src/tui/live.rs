@@ -1,8 +1,10 @@
 //! The interface over a stream (`dispel replay -`, `dispel replay
 //! --live`): steps arrive while the student looks at them. The bytes
-//! received are spooled to a temporary capture file as they arrive, so
-//! `w` can write everything received so far to a pcap file that opens
-//! again with the same steps.
+//! received are spooled to a temporary capture file as they arrive (before
+//! the analysis sees them), so `w` can write everything received so far to
+//! a pcap file that opens again with the same steps, and the indexed
+//! timeline (`super::index`) reads chunks of steps back from the spool:
+//! over hours of traffic the interface holds an index, not the steps.
 
 use std::fmt;
 use std::fs::File;
@@ -13,6 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::analyze::{Options, Report, Run, Sink};
 use crate::capture::CaptureReader;
+use crate::error::CaptureError;
 use crate::live::Input;
 
 /// A stream for the interface: its input (taken once, by the loader), its
@@ -61,15 +64,25 @@ impl LiveFeed {
         self.spool.path()
     }
 
+    /// A reader of the stream (its file header read): the input is read
+    /// once, and a second call finds it taken.
+    pub fn reader(&self, opts: &Options) -> Result<CaptureReader, CaptureError> {
+        let input = self.input.lock().unwrap_or_else(|p| p.into_inner()).take();
+        match input {
+            Some(i) => CaptureReader::new(i, None, opts.max_record()),
+            None => Err(io::Error::other("the stream was already read").into()),
+        }
+    }
+
+    /// Records how many packets the reader of the stream has read.
+    pub fn count(&self, packets: u64) {
+        self.packets.store(packets, Ordering::Relaxed);
+    }
+
     /// Runs the analysis over the stream into `sink`, counting packets.
     /// The input is read once: a second call finds it taken.
     pub fn run(&self, opts: &Options, sink: &mut dyn Sink) {
-        let input = self.input.lock().unwrap_or_else(|p| p.into_inner()).take();
-        let reader = match input {
-            Some(i) => CaptureReader::new(i, None, opts.max_record()),
-            None => Err(io::Error::other("the stream was already read").into()),
-        };
-        let reader = match reader {
+        let reader = match self.reader(opts) {
             Ok(r) => r,
             Err(e) => {
                 let _ = sink.finish(&Report::default(), Some(&e));
@@ -79,7 +92,7 @@ impl LiveFeed {
         let mut run = Run::start(reader, self.name.clone(), opts, sink);
         loop {
             match run.packet(sink) {
-                Ok(true) => self.packets.store(run.packets(), Ordering::Relaxed),
+                Ok(true) => self.count(run.packets()),
                 Ok(false) => break,
                 Err(_) => return, // the interface has gone
             }
