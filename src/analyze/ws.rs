@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use crate::proto::ws::{
     Assembler, AssemblerConfig, AssemblyEvent, FrameHeader, Inflater, LengthForm, Message, OpCode,
-    Sender, Violation, close_code_name, parse_close, text_problem,
+    Sender, Violation, close_code_label, parse_close, text_problem,
 };
 use crate::rules;
 use crate::sanitize::escape;
@@ -367,9 +367,14 @@ impl WsDir {
             }
             s.summary = summary;
         }
+        // A message's packets are those of its data frames only: a control
+        // frame (ping, pong, Close) before or between its fragments is no
+        // part of it (the frame-list rule, `tests/frame_list.rs`).
         // (`extend`, not `extend_from_slice`: SmallVec's slice insert
         // costs several times a push for the usual one frame.)
-        self.msg_frames.extend(frames.iter().copied());
+        if !h.opcode.is_control() {
+            self.msg_frames.extend(frames.iter().copied());
+        }
         if h.opcode == OpCode::Ping {
             let slot = StepSlot::default();
             let q = &mut pings[self.dir.index()];
@@ -469,7 +474,7 @@ impl WsDir {
             }
             Ok(c) => {
                 if let (Some(code), Some(span)) = (c.code, c.code_span.clone()) {
-                    let name = close_code_name(code).unwrap_or("unassigned");
+                    let name = close_code_label(code);
                     s.fields.push(
                         Field::new("websocket.payload.close.status_code", code)
                             .show(name)
