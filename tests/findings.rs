@@ -1449,6 +1449,29 @@ fn socketio_orphan_attachment() {
     );
 }
 
+/// A session whose first Socket.IO payload is a binary message that is no
+/// socket.io-msgpack-parser map: a custom parser, said once (INFO); a
+/// msgpack CONNECT first makes a msgpack session instead, which is quiet.
+#[test]
+fn socketio_unknown_encoding() {
+    let t = run_conv(&eio_ws(
+        4,
+        &[
+            (true, cframe(0x2, &[1, 2, 3])),
+            (true, cframe(0x2, &[4, 5])),
+        ],
+    ));
+    fires(&t, "socketio.unknown-encoding", "socketio.packet");
+    assert_eq!(count(&t, "socketio.unknown-encoding"), 1);
+    // {"type": 0, "nsp": "/"}
+    let connect = [
+        0x82, 0xa4, b't', b'y', b'p', b'e', 0x00, 0xa3, b'n', b's', b'p', 0xa1, b'/',
+    ];
+    let g = run_conv(&eio_ws(4, &[(true, cframe(0x2, &connect))]));
+    quiet(&g, "socketio.unknown-encoding");
+    assert_eq!(steps_of(&g, "socketio.packet").len(), 1);
+}
+
 const UPLOAD_1: &str = "451-[\"upload\",{\"_placeholder\":true,\"num\":1}]";
 
 #[test]

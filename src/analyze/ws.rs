@@ -1011,7 +1011,7 @@ fn frame_summary(h: &FrameHeader, payload: &[u8]) -> String {
     s
 }
 
-fn hex_preview(b: &[u8], n: usize) -> String {
+pub(crate) fn hex_preview(b: &[u8], n: usize) -> String {
     let mut s = hex::encode(&b[..b.len().min(n)]);
     if b.len() > n {
         s.push('…');

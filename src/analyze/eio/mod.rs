@@ -595,6 +595,8 @@ impl Tracker {
                 connect_missing_reported: BTreeSet::new(),
                 pending_text: [None, None],
                 held: [Vec::new(), Vec::new()],
+                encoding: None,
+                unknown_reported: false,
             },
         });
         Some(index)
@@ -641,8 +643,13 @@ impl Tracker {
                     let text = self.sessions[si].sio.pending_text[d]
                         .take()
                         .unwrap_or_default();
-                    let s =
-                        self.sio_step(si as u32, &w, &mut lp, &text, std::mem::take(&mut findings));
+                    let s = self.sio_step(
+                        si as u32,
+                        &w,
+                        &mut lp,
+                        text.as_bytes(),
+                        std::mem::take(&mut findings),
+                    );
                     emit(&s);
                 }
             }

@@ -24,6 +24,7 @@ use std::ops::Range;
 
 mod binary;
 mod json;
+mod msgpack;
 mod packet;
 #[cfg(test)]
 mod proptests;
@@ -32,6 +33,7 @@ pub use crate::proto::engineio::Limits;
 pub use binary::{
     Assembled, Attachment, BinaryAssembler, LogicalPacket, Placeholder, placeholders, reconstruct,
 };
+pub use msgpack::{Encoding, MsgpackPacket, MsgpackProblem, decode_msgpack, looks_like_map};
 pub use packet::{
     Payload, RESERVED_EVENTS, check_payload, decode, decode_with, encode, event_name,
 };
