@@ -961,6 +961,43 @@ fn frame_desync() {
     mentions(&t, "frame.desync", "RSV bits");
     // Decoding of the direction stops: "next" is not shown as a frame.
     assert_eq!(steps_of(&t, "websocket.frame").len(), 1);
+    // 5 is not 2 plus a multiple of 128: no length arithmetic is claimed.
+    assert!(!messages(&t, "frame.desync").contains(" mod "));
+}
+
+/// SYNTHETIC: a server that writes a 200-byte payload with its length in
+/// the 7-bit field (200 & 0x7f = 72). The desync names the frame and the
+/// arithmetic, which holds: 200 mod 128 = 72.
+#[test]
+fn frame_desync_names_a_length_written_in_7_bits() {
+    for together in [false, true] {
+        let mut wrong = vec![0x81, (200 & 0x7f) as u8];
+        wrong.extend_from_slice(&[b'a'; 200]);
+        let segs = if together {
+            // The next frame in the same segment: found after 128 bytes.
+            let mut w = wrong.clone();
+            w.extend_from_slice(&stext("next"));
+            vec![(false, w)]
+        } else {
+            vec![(false, wrong.clone()), (false, stext("next"))]
+        };
+        let t = run_conv(&ws_conv(&segs));
+        fires(&t, "frame.desync", "websocket.desync");
+        mentions(
+            &t,
+            "frame.desync",
+            "declared 72 bytes; 200 followed — 200 mod 128 = 72: the length was written in 7 bits",
+        );
+        // Named by the packet that carried its header.
+        mentions(&t, "frame.desync", "(its header in packet ");
+    }
+    // Not a multiple of 128 away from a good header: no claim.
+    let mut wrong = vec![0x81, 72];
+    wrong.extend_from_slice(&[b'a'; 150]);
+    wrong.extend_from_slice(&stext("next"));
+    let t = run_conv(&ws_conv(&[(false, wrong)]));
+    fires(&t, "frame.desync", "websocket.desync");
+    assert!(!messages(&t, "frame.desync").contains(" mod "));
 }
 
 #[test]
