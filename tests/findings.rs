@@ -1461,6 +1461,23 @@ fn socketio_missing_attachments_reported_once() {
         "{}",
         messages(&t, "socketio.missing-attachments")
     );
+    // The announcing packet is named by its step: the Engine.IO message
+    // that carried the `451-` header.
+    let m = messages(&t, "socketio.missing-attachments");
+    let n: usize = m
+        .split("The binary packet of step ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no step named: {m}"));
+    let header = &t.steps[n - 1];
+    assert_eq!(header.kind, "engineio.packet", "{m}");
+    assert!(header.summary.contains("upload"), "{}", header.summary);
+    mentions(
+        &t,
+        "socketio.missing-attachments",
+        "announced 1 attachment(s)",
+    );
 }
 
 #[test]
@@ -1478,12 +1495,26 @@ fn socketio_missing_attachments_at_end_of_capture() {
 
 #[test]
 fn socketio_orphan_attachment() {
-    sio_rule(
+    let t = sio_rule(
         "socketio.orphan-attachment",
         "socketio.attachment",
         &[(true, cframe(0x2, &[1, 2, 3]))],
         &[(true, ctext(UPLOAD_0)), (true, cframe(0x2, &[1, 2, 3]))],
     );
+    // Plain words: the message names the step of the Engine.IO message
+    // that carried the orphan (the last engineio.packet), not an index.
+    let eio = t
+        .steps
+        .iter()
+        .rposition(|s| s.kind == "engineio.packet")
+        .unwrap()
+        + 1;
+    mentions(
+        &t,
+        "socketio.orphan-attachment",
+        &format!("The binary message of step {eio} is not awaited"),
+    );
+    assert!(!messages(&t, "socketio.orphan-attachment").contains("input"));
 }
 
 /// A session whose first Socket.IO payload is a binary message that is no

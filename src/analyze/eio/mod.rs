@@ -634,10 +634,13 @@ impl Tracker {
                     transport: sess.transports.last().copied().unwrap_or("polling"),
                 };
                 let mut findings = std::mem::take(&mut sess.sio.held[d]);
+                let inputs = &sess.sio.inputs[d];
+                let step_of =
+                    |i: usize| inputs.iter().find(|(inp, _)| *inp == i).map(|(_, st)| *st);
                 findings.extend(
                     done.problems
                         .iter()
-                        .map(|pr| Finding::new(pr.rule(), pr.message())),
+                        .map(|pr| Finding::new(pr.rule(), pr.message_with_steps(step_of))),
                 );
                 for mut lp in done.packets {
                     let text = self.sessions[si].sio.pending_text[d]

@@ -117,10 +117,17 @@ impl Tracker {
             Data::Binary(b) => sess.sio.assemblers[d].push_binary(b),
             Data::Undecoded(_) => sess.sio.assemblers[d].push_undecodable(),
         };
+        // Attachment problems name the Engine.IO message's step.
+        let step_of = |i: usize| {
+            self.sessions[si as usize].sio.inputs[d]
+                .iter()
+                .find(|(inp, _)| *inp == i)
+                .map(|(_, st)| *st)
+        };
         let mut pending_problems: Vec<Finding> = assembled
             .problems
             .iter()
-            .map(|pr| Finding::new(pr.rule(), pr.message()))
+            .map(|pr| Finding::new(pr.rule(), pr.message_with_steps(step_of)))
             .collect();
         if let Some(pr) = decode_problem {
             let mut s = Step::new(w.conn, w.dir, "socketio.packet", w.time);
