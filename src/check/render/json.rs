@@ -140,6 +140,7 @@ fn check_report(checks: &[CaptureCheck], strict: bool, expect: Option<(&str, Opt
                 "file": c.file,
                 "status": c.status(strict).as_str(),
                 "error": c.error,
+                "partial": c.partial().is_some(),
                 "format": c.format,
                 "packets": c.packets,
                 "connections": c.connections,
@@ -175,6 +176,7 @@ fn check_report(checks: &[CaptureCheck], strict: bool, expect: Option<(&str, Opt
             "passed": count(Status::Passed),
             "failed": count(Status::Failed),
             "errors": count(Status::Error),
+            "partial": checks.iter().filter(|c| c.partial().is_some()).count(),
             "exit_code": crate::check::exit_code(checks, strict),
         },
     })
