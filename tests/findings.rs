@@ -913,6 +913,32 @@ fn frame_close_code_invalid() {
     );
 }
 
+/// SYNTHETIC: codes 4000–4999 are private use and 3000–3999 registered
+/// (RFC 6455 §7.4.2), never "unassigned", in the frame's summary and field.
+#[test]
+fn close_codes_3000_to_4999_are_named_for_their_range() {
+    for (code, name) in [
+        (4000u16, "private use (4000–4999)"),
+        (4999, "private use (4000–4999)"),
+        (3001, "registered with IANA (3000–3999)"),
+        (3000, "Unauthorized"),
+    ] {
+        let t = run_conv(&ws_conv(&[(true, cframe(0x8, &close_body(code, b"")))]));
+        let close = steps_of(&t, "websocket.frame")
+            .into_iter()
+            .find(|s| s.field("websocket.payload.close.status_code").is_some())
+            .unwrap();
+        assert!(
+            close.summary.contains(&format!("{code} {name}")),
+            "{}",
+            close.summary
+        );
+        assert!(!close.summary.contains("unassigned"));
+        let f = close.field("websocket.payload.close.status_code").unwrap();
+        assert_eq!(f.show.as_deref(), Some(name));
+    }
+}
+
 #[test]
 fn frame_close_reason_invalid_utf8() {
     frame_rule(

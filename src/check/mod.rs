@@ -187,7 +187,8 @@ pub static RULES_HELP: std::sync::LazyLock<String> = std::sync::LazyLock::new(||
     let mut s = String::from(
         "Examples:\n  dispel check captures/\n  \
          dispel check submission.pcap --expect examples/assignment.yaml\n  \
-         dispel check submissions/ --format junit --rules 'frame.*,handshake.*' > report.xml\n\n\
+         dispel check submissions/ --format junit --rules 'frame.*,handshake.*' > report.xml\n  \
+         dispel check submission/ --expect assignment.yaml --format gradescope > results.json\n\n\
          Rules (id, severity, section):\n",
     );
     let w = rules::ALL.iter().map(|r| r.id.len()).max().unwrap_or(0);
