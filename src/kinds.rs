@@ -367,6 +367,7 @@ static EIO_SESSION: &[FieldSpec] = fields! {
 static SIO_PACKET: &[FieldSpec] = fields! {
     "socketio.type", "packet type", [S];
     "socketio.protocol", "Socket.IO protocol version", [U];
+    "socketio.encoding", "encoding", [S];
     "socketio.nsp", "namespace", [S];
     "socketio.ack_id", "ack id", [U];
     "socketio.attachments", "binary attachments announced", [U];
@@ -377,6 +378,7 @@ static SIO_PACKET: &[FieldSpec] = fields! {
     "socketio.data.reconstructed", "data with attachments put back", [J];
     "socketio.ack.answers", "the event step this ack answers", [U];
     "socketio.raw", "the undecodable packet text", [S];
+    "socketio.binary", "binary message", [Y];
 };
 
 static SIO_ATTACHMENT: &[FieldSpec] = fields! {

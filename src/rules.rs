@@ -208,6 +208,8 @@ rules! {
         "an ack answers no event, or an event's ack never came";
     SOCKETIO_CONNECT_MISSING = "socketio.connect-missing", Must, "Socket.IO protocol v5 §connection",
         "a v5 client must send CONNECT before using a namespace";
+    SOCKETIO_UNKNOWN_ENCODING = "socketio.unknown-encoding", Info, "Socket.IO docs §custom parser",
+        "a session's binary messages fit no Socket.IO parser dispel knows";
 }
 
 /// Looks a rule up by id.

@@ -913,6 +913,32 @@ fn frame_close_code_invalid() {
     );
 }
 
+/// SYNTHETIC: codes 4000–4999 are private use and 3000–3999 registered
+/// (RFC 6455 §7.4.2), never "unassigned", in the frame's summary and field.
+#[test]
+fn close_codes_3000_to_4999_are_named_for_their_range() {
+    for (code, name) in [
+        (4000u16, "private use (4000–4999)"),
+        (4999, "private use (4000–4999)"),
+        (3001, "registered with IANA (3000–3999)"),
+        (3000, "Unauthorized"),
+    ] {
+        let t = run_conv(&ws_conv(&[(true, cframe(0x8, &close_body(code, b"")))]));
+        let close = steps_of(&t, "websocket.frame")
+            .into_iter()
+            .find(|s| s.field("websocket.payload.close.status_code").is_some())
+            .unwrap();
+        assert!(
+            close.summary.contains(&format!("{code} {name}")),
+            "{}",
+            close.summary
+        );
+        assert!(!close.summary.contains("unassigned"));
+        let f = close.field("websocket.payload.close.status_code").unwrap();
+        assert_eq!(f.show.as_deref(), Some(name));
+    }
+}
+
 #[test]
 fn frame_close_reason_invalid_utf8() {
     frame_rule(
@@ -961,6 +987,43 @@ fn frame_desync() {
     mentions(&t, "frame.desync", "RSV bits");
     // Decoding of the direction stops: "next" is not shown as a frame.
     assert_eq!(steps_of(&t, "websocket.frame").len(), 1);
+    // 5 is not 2 plus a multiple of 128: no length arithmetic is claimed.
+    assert!(!messages(&t, "frame.desync").contains(" mod "));
+}
+
+/// SYNTHETIC: a server that writes a 200-byte payload with its length in
+/// the 7-bit field (200 & 0x7f = 72). The desync names the frame and the
+/// arithmetic, which holds: 200 mod 128 = 72.
+#[test]
+fn frame_desync_names_a_length_written_in_7_bits() {
+    for together in [false, true] {
+        let mut wrong = vec![0x81, (200 & 0x7f) as u8];
+        wrong.extend_from_slice(&[b'a'; 200]);
+        let segs = if together {
+            // The next frame in the same segment: found after 128 bytes.
+            let mut w = wrong.clone();
+            w.extend_from_slice(&stext("next"));
+            vec![(false, w)]
+        } else {
+            vec![(false, wrong.clone()), (false, stext("next"))]
+        };
+        let t = run_conv(&ws_conv(&segs));
+        fires(&t, "frame.desync", "websocket.desync");
+        mentions(
+            &t,
+            "frame.desync",
+            "declared 72 bytes; 200 followed — 200 mod 128 = 72: the length was written in 7 bits",
+        );
+        // Named by the packet that carried its header.
+        mentions(&t, "frame.desync", "(its header in packet ");
+    }
+    // Not a multiple of 128 away from a good header: no claim.
+    let mut wrong = vec![0x81, 72];
+    wrong.extend_from_slice(&[b'a'; 150]);
+    wrong.extend_from_slice(&stext("next"));
+    let t = run_conv(&ws_conv(&[(false, wrong)]));
+    fires(&t, "frame.desync", "websocket.desync");
+    assert!(!messages(&t, "frame.desync").contains(" mod "));
 }
 
 #[test]
@@ -1424,6 +1487,23 @@ fn socketio_missing_attachments_reported_once() {
         "{}",
         messages(&t, "socketio.missing-attachments")
     );
+    // The announcing packet is named by its step: the Engine.IO message
+    // that carried the `451-` header.
+    let m = messages(&t, "socketio.missing-attachments");
+    let n: usize = m
+        .split("The binary packet of step ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no step named: {m}"));
+    let header = &t.steps[n - 1];
+    assert_eq!(header.kind, "engineio.packet", "{m}");
+    assert!(header.summary.contains("upload"), "{}", header.summary);
+    mentions(
+        &t,
+        "socketio.missing-attachments",
+        "announced 1 attachment(s)",
+    );
 }
 
 #[test]
@@ -1441,12 +1521,49 @@ fn socketio_missing_attachments_at_end_of_capture() {
 
 #[test]
 fn socketio_orphan_attachment() {
-    sio_rule(
+    let t = sio_rule(
         "socketio.orphan-attachment",
         "socketio.attachment",
         &[(true, cframe(0x2, &[1, 2, 3]))],
         &[(true, ctext(UPLOAD_0)), (true, cframe(0x2, &[1, 2, 3]))],
     );
+    // Plain words: the message names the step of the Engine.IO message
+    // that carried the orphan (the last engineio.packet), not an index.
+    let eio = t
+        .steps
+        .iter()
+        .rposition(|s| s.kind == "engineio.packet")
+        .unwrap()
+        + 1;
+    mentions(
+        &t,
+        "socketio.orphan-attachment",
+        &format!("The binary message of step {eio} is not awaited"),
+    );
+    assert!(!messages(&t, "socketio.orphan-attachment").contains("input"));
+}
+
+/// A session whose first Socket.IO payload is a binary message that is no
+/// socket.io-msgpack-parser map: a custom parser, said once (INFO); a
+/// msgpack CONNECT first makes a msgpack session instead, which is quiet.
+#[test]
+fn socketio_unknown_encoding() {
+    let t = run_conv(&eio_ws(
+        4,
+        &[
+            (true, cframe(0x2, &[1, 2, 3])),
+            (true, cframe(0x2, &[4, 5])),
+        ],
+    ));
+    fires(&t, "socketio.unknown-encoding", "socketio.packet");
+    assert_eq!(count(&t, "socketio.unknown-encoding"), 1);
+    // {"type": 0, "nsp": "/"}
+    let connect = [
+        0x82, 0xa4, b't', b'y', b'p', b'e', 0x00, 0xa3, b'n', b's', b'p', 0xa1, b'/',
+    ];
+    let g = run_conv(&eio_ws(4, &[(true, cframe(0x2, &connect))]));
+    quiet(&g, "socketio.unknown-encoding");
+    assert_eq!(steps_of(&g, "socketio.packet").len(), 1);
 }
 
 const UPLOAD_1: &str = "451-[\"upload\",{\"_placeholder\":true,\"num\":1}]";

@@ -448,6 +448,8 @@ fn the_stack_is_guessed_from_each_real_capture() {
         // Over TLS: without --keylog nothing above TLS is decoded.
         ("node-socketio-https.pcap", None),
         ("node-socketio-eio3.pcap", Some("node-socketio")),
+        // socket.io 4 with socket.io-msgpack-parser: the same server stack.
+        ("node-socketio-msgpack.pcap", Some("node-socketio")),
         ("node-socketio-v4.pcap", Some("node-socketio")),
         // Python websockets over TLS: no pinned stack (the -dsb capture is
         // decrypted by its own key log; the others need --keylog).

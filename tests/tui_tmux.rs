@@ -188,7 +188,8 @@ fn follows_an_ack_link_back_and_opens_the_diagram_in_a_real_terminal() {
     // Into the fields, down to the link, Enter follows it.
     tmux.keys(&["Enter"]);
     tmux.wait_for("↪ step 62");
-    tmux.keys(&["j", "j", "j", "j", "j", "Enter"]);
+    // (type, protocol, encoding, namespace, ack id, data, then the link)
+    tmux.keys(&["j", "j", "j", "j", "j", "j", "Enter"]);
     tmux.wait_for_all(&["step 62/123", "Fields · #62 socketio.packet", "b returns"]);
     tmux.keys(&["b"]);
     tmux.wait_for_all(&["step 66/123", "back at step 66"]);

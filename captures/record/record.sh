@@ -61,6 +61,7 @@ CAPTURES=(
   flask-socketio-https      5024
   browser-flask-socketio-https 5025
   eventlet-invalid-utf8     5026
+  node-socketio-msgpack     5050
 )
 # TLS captures: the client's key log is saved beside the capture as
 # captures/NAME.keys; the -dsb capture carries it inside (pcapng DSB).
@@ -300,6 +301,14 @@ node_pair() {  # SERVER_ARGS... -- CLIENT_SCRIPT URL
 cap_node-socketio-v4()      { node_pair "$HERE/js/sio_server.js" "$PORT" -- sio4_client.js "http://127.0.0.1:$PORT"; }
 cap_node-socketio-eio3()    { node_pair "$HERE/js/sio_server.js" "$PORT" --allow-eio3 -- sio2_client.js "http://127.0.0.1:$PORT"; }
 cap_ws-permessage-deflate() { node_pair "$HERE/js/ws_deflate_server.js" "$PORT" -- ws_deflate_client.js "ws://127.0.0.1:$PORT/"; }
+# socket.io 4 with the official socket.io-msgpack-parser on both sides. Each
+# side logs every packet it encodes (js/msgpack_log.js); those lines become
+# captures/NAME.sent.jsonl, what tests compare dispel's decode with.
+cap_node-socketio-msgpack() {
+  node_pair "$HERE/js/sio_msgpack_server.js" "$PORT" -- sio_msgpack_client.js "http://127.0.0.1:$PORT"
+  grep -h '^SENT ' "$LOGS/$NAME.client.log" "$LOGS/$NAME.server.log" | sed 's/^SENT //' \
+    >"$WORK/$NAME.sent.jsonl" || die "$NAME: no SENT lines in the logs"
+}
 
 # Runs inside its own network namespace (see NETNS_CAPTURES).
 cap_browser-flask-socketio() {
@@ -538,7 +547,7 @@ record_one() {  # NAME: record into $WORK, verify, move into captures/
   FILE=$WORK/$NAME.$ext
   KEYS=
   [[ $TLS_CAPTURES == *" $NAME "* ]] && KEYS=$WORK/$NAME.keys
-  rm -f "$FILE"
+  rm -f "$FILE" "$WORK/$NAME.sent.jsonl"
   log "recording $NAME (port $PORT)"
   "cap_$NAME"
   verify "$FILE"
@@ -547,6 +556,8 @@ record_one() {  # NAME: record into $WORK, verify, move into captures/
   [[ $TEST_CAPTURES == *" $NAME "* ]] && dest=$OUT/../tests/trace && mkdir -p "$dest"
   mv -f "$FILE" "$dest/$NAME.$ext"
   if [[ -n $KEYS ]]; then chmod 644 "$KEYS"; mv -f "$KEYS" "$dest/$NAME.keys"; fi
+  # What each side logged it sent, where a scenario writes that down.
+  if [[ -f $WORK/$NAME.sent.jsonl ]]; then mv -f "$WORK/$NAME.sent.jsonl" "$dest/$NAME.sent.jsonl"; fi
   printf '%s\n' "${SUMMARY[@]}" >"$WORK/$NAME.summary"
 }
 

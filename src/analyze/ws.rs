@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use crate::proto::ws::{
     Assembler, AssemblerConfig, AssemblyEvent, FrameHeader, Inflater, LengthForm, Message, OpCode,
-    Sender, Violation, close_code_name, parse_close, text_problem,
+    Sender, Violation, close_code_label, parse_close, text_problem,
 };
 use crate::rules;
 use crate::sanitize::escape;
@@ -60,6 +60,15 @@ pub struct Delivered {
     pub time: Timestamp,
 }
 
+/// A frame whose length lost its high bits (see `WsDir::truncated_length`).
+struct Truncated {
+    declared: u64,
+    actual: u64,
+    modulus: usize,
+    bits: u8,
+    frames: Frames,
+}
+
 /// Negotiated permessage-deflate for one direction.
 #[derive(Debug, Clone)]
 struct Deflate {
@@ -97,6 +106,10 @@ pub struct WsDir {
     mask_bug_seen: bool,
     after_close_reported: bool,
     frame_count: u64,
+    /// The last frame decoded: its declared payload length, the length
+    /// form, and its packets (to name it if the stream desynchronises
+    /// right after it).
+    last_frame: Option<(u64, LengthForm, Frames)>,
     detail: Detail,
     /// Where a lean frame's payload is unmasked (reused: no allocation per
     /// frame).
@@ -137,6 +150,7 @@ impl WsDir {
             mask_bug_seen: false,
             after_close_reported: false,
             frame_count: 0,
+            last_frame: None,
             detail,
             scratch: Vec::new(),
         }
@@ -290,6 +304,11 @@ impl WsDir {
         self.frame_count += 1;
         let raw = &buf.bytes()[..total];
         let (frames, time) = buf.provenance(total);
+        self.last_frame = Some((
+            h.payload_len,
+            h.length_form,
+            Frames::from_slice(frames.as_slice()),
+        ));
         let mut s = Step::new(self.conn, self.dir, "websocket.frame", time);
         s.frames = Frames::from_slice(frames.as_slice());
         let payload_range = h.header_len..total;
@@ -367,9 +386,14 @@ impl WsDir {
             }
             s.summary = summary;
         }
+        // A message's packets are those of its data frames only: a control
+        // frame (ping, pong, Close) before or between its fragments is no
+        // part of it (the frame-list rule, `tests/frame_list.rs`).
         // (`extend`, not `extend_from_slice`: SmallVec's slice insert
         // costs several times a push for the usual one frame.)
-        self.msg_frames.extend(frames.iter().copied());
+        if !h.opcode.is_control() {
+            self.msg_frames.extend(frames.iter().copied());
+        }
         if h.opcode == OpCode::Ping {
             let slot = StepSlot::default();
             let q = &mut pings[self.dir.index()];
@@ -469,7 +493,7 @@ impl WsDir {
             }
             Ok(c) => {
                 if let (Some(code), Some(span)) = (c.code, c.code_span.clone()) {
-                    let name = close_code_name(code).unwrap_or("unassigned");
+                    let name = close_code_label(code);
                     s.fields.push(
                         Field::new("websocket.payload.close.status_code", code)
                             .show(name)
@@ -730,6 +754,52 @@ impl WsDir {
         s
     }
 
+    /// When the bytes after the last frame show its length was written in
+    /// too few bits: the real payload is the declared length plus a whole
+    /// number of 2^7 (or 2^16) bytes, after which a well-formed header
+    /// starts (or the bytes end). Only then is the arithmetic claimed.
+    fn truncated_length(&self, after: &[u8]) -> Option<Truncated> {
+        let (declared, form, frames) = self.last_frame.as_ref()?;
+        let (modulus, bits) = match form {
+            LengthForm::Seven => (128usize, 7),
+            LengthForm::Sixteen => (65536usize, 16),
+            LengthForm::SixtyFour => return None,
+        };
+        let mut k = modulus;
+        while k <= after.len() {
+            if k == after.len() || self.well_formed_at(&after[k..]) {
+                return Some(Truncated {
+                    declared: *declared,
+                    actual: *declared + k as u64,
+                    modulus,
+                    bits,
+                    frames: frames.clone(),
+                });
+            }
+            k += modulus;
+        }
+        None
+    }
+
+    /// Whether a frame header that breaks no rule starts here (a partial
+    /// header counts: the bytes may end inside it).
+    fn well_formed_at(&self, b: &[u8]) -> bool {
+        let Some(h) = FrameHeader::parse(b) else {
+            return b.len() < 2;
+        };
+        let allowed_rsv = if self.deflate.is_some() { 4 } else { 0 };
+        let mask_right = match self.dir {
+            Dir::C2s => h.masked,
+            Dir::S2c => !h.masked,
+        };
+        !h.length_msb_set
+            && !h.opcode.is_reserved()
+            && h.rsv & !allowed_rsv == 0
+            && !(h.opcode.is_control() && (!h.fin || h.payload_len > 125))
+            && !h.length_not_minimal
+            && mask_right
+    }
+
     fn desync_step(&self, buf: &StreamBuf, why: &str) -> Step {
         let len = buf.len().min(256);
         let mut s = self.raw_step("websocket.desync", buf, len);
@@ -756,10 +826,26 @@ impl WsDir {
             )
         } else {
             s.summary = format!("frames lost sync: {why}");
-            format!(
-                "after {} frames, the next header cannot be right ({why}); a length written wrong earlier usually causes this. dispel stops decoding this direction instead of showing garbage frames",
-                self.frame_count
-            )
+            match self.truncated_length(buf.bytes()) {
+                Some(t) => format!(
+                    "after {} frames, the next header cannot be right ({why}). The frame before it ({}) declared {} bytes; {} followed — {} mod {} = {}: the length was written in {} bits, its high bits lost. dispel stops decoding this direction instead of showing garbage frames",
+                    self.frame_count,
+                    match t.frames.first() {
+                        Some(p) => format!("its header in packet {p}"),
+                        None => "the last one".into(),
+                    },
+                    t.declared,
+                    t.actual,
+                    t.actual,
+                    t.modulus,
+                    t.declared,
+                    t.bits
+                ),
+                None => format!(
+                    "after {} frames, the next header cannot be right ({why}); a length written wrong earlier usually causes this. dispel stops decoding this direction instead of showing garbage frames",
+                    self.frame_count
+                ),
+            }
         };
         s.findings.push(Finding::new(&rules::FRAME_DESYNC, message));
         s
@@ -1006,7 +1092,7 @@ fn frame_summary(h: &FrameHeader, payload: &[u8]) -> String {
     s
 }
 
-fn hex_preview(b: &[u8], n: usize) -> String {
+pub(crate) fn hex_preview(b: &[u8], n: usize) -> String {
     let mut s = hex::encode(&b[..b.len().min(n)]);
     if b.len() > n {
         s.push('…');

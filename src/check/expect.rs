@@ -60,6 +60,9 @@ pub struct Expectation {
     /// Instead of looking for steps: no finding of this severity (or worse)
     /// and/or of these rules.
     pub no_findings: Option<NoFindings>,
+    /// Points the expectation is worth in a score (`--format gradescope`);
+    /// 1 unless the file says `weight:`.
+    pub weight: f64,
     /// Where the expectation is written.
     pub at: Mark,
 }
@@ -230,6 +233,9 @@ impl ExpectError {
     }
 }
 
+/// Largest `weight:` accepted: scores stay exact in a double.
+pub const MAX_WEIGHT: f64 = 1_000_000.0;
+
 /// Largest expectations file read, in bytes (as for lesson files).
 pub const MAX_FILE_BYTES: usize = 256 * 1024;
 
@@ -245,6 +251,7 @@ const EXPECT_KEYS: &[&str] = &[
     "exactly",
     "answered_by",
     "no_findings",
+    "weight",
 ];
 const ANSWER_KEYS: &[&str] = &["kind", "dir", "where", "via"];
 const NO_FINDINGS_KEYS: &[&str] = &["severity", "rules"];
@@ -324,6 +331,29 @@ impl Reader<'_> {
                     n.mark,
                     format!(
                         "`{what}` must be a whole number from 0 to {max}, found {}",
+                        n.text()
+                            .map_or_else(|| n.describe().to_string(), |t| format!("`{t}`"))
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// `weight:` a number of points from 0 to [`MAX_WEIGHT`].
+    fn weight(&mut self, n: &Node) -> Option<f64> {
+        let w = match n.scalar() {
+            Some(Scalar::Int(i)) => Some(i as f64),
+            Some(Scalar::Float(f)) => Some(f),
+            _ => None,
+        };
+        match w {
+            Some(w) if w.is_finite() && (0.0..=MAX_WEIGHT).contains(&w) => Some(w),
+            _ => {
+                self.err(
+                    n.mark,
+                    format!(
+                        "`weight` must be a number of points from 0 to {MAX_WEIGHT}, found {}",
                         n.text()
                             .map_or_else(|| n.describe().to_string(), |t| format!("`{t}`"))
                     ),
@@ -737,6 +767,10 @@ fn read_expectation(r: &mut Reader<'_>, n: &Node) -> Option<Expectation> {
         r.path = base;
         out
     });
+    let weight = match k.get("weight") {
+        None => Some(1.0),
+        Some(w) => r.weight(w),
+    };
     Some(Expectation {
         name: name?,
         query,
@@ -745,6 +779,7 @@ fn read_expectation(r: &mut Reader<'_>, n: &Node) -> Option<Expectation> {
         exactly,
         answered_by,
         no_findings,
+        weight: weight?,
         at: n.mark,
     })
 }
@@ -781,6 +816,12 @@ pub struct Outcome {
     pub detail: String,
     /// The steps that matched (or, for `no_findings`, the offending ones).
     pub evidence: Vec<Evidence>,
+    /// The expectation's `weight`: the points it is worth.
+    pub weight: f64,
+    /// Whether more packets could have changed a pass into a failure (a
+    /// `no_findings`, `at_most` or `exactly`): such a pass on a capture read
+    /// only in part is not proven.
+    pub needs_whole_capture: bool,
 }
 
 /// Evidence lists in reports stop here; the count is always given.
@@ -944,6 +985,8 @@ impl Expectation {
             passed,
             requirement,
             detail,
+            weight: self.weight,
+            needs_whole_capture: self.at_most.is_some() || self.exactly.is_some(),
             evidence: cur
                 .iter()
                 .take(MAX_EVIDENCE)
@@ -1000,6 +1043,8 @@ impl Expectation {
             requirement,
             detail,
             evidence,
+            weight: self.weight,
+            needs_whole_capture: true,
         }
     }
 }

@@ -187,7 +187,8 @@ pub static RULES_HELP: std::sync::LazyLock<String> = std::sync::LazyLock::new(||
     let mut s = String::from(
         "Examples:\n  dispel check captures/\n  \
          dispel check submission.pcap --expect examples/assignment.yaml\n  \
-         dispel check submissions/ --format junit --rules 'frame.*,handshake.*' > report.xml\n\n\
+         dispel check submissions/ --format junit --rules 'frame.*,handshake.*' > report.xml\n  \
+         dispel check submission/ --expect assignment.yaml --format gradescope > results.json\n\n\
          Rules (id, severity, section):\n",
     );
     let w = rules::ALL.iter().map(|r| r.id.len()).max().unwrap_or(0);
@@ -296,6 +297,24 @@ impl CaptureCheck {
             c[r.verdict as usize] += 1;
         }
         c
+    }
+
+    /// For a capture read only in part (an error after some packets were
+    /// read), how many packets were read: its verdicts cover those alone.
+    pub fn partial(&self) -> Option<u64> {
+        (self.error.is_some() && self.packets > 0 && !self.rules.is_empty()).then_some(self.packets)
+    }
+
+    /// The capture's error as every format words it: a capture read in
+    /// part says how far its verdicts go.
+    pub fn error_text(&self) -> Option<String> {
+        let e = self.error.as_ref()?;
+        Some(match self.partial() {
+            Some(n) => format!(
+                "read in part: {e}; the verdicts cover packets 1–{n}, before the damage, and its OKs are not counted as a whole capture's"
+            ),
+            None => e.clone(),
+        })
     }
 
     pub fn expectations_failed(&self) -> usize {

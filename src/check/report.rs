@@ -132,7 +132,14 @@ fn capture(
     }
     writeln!(out)?;
     if let Some(e) = &c.error {
-        writeln!(out, "  could not be read: {}", escape(e))?;
+        match c.partial() {
+            Some(n) => writeln!(
+                out,
+                "  read in part: {}; the verdicts below cover packets 1–{n}, before the damage",
+                escape(e)
+            )?,
+            None => writeln!(out, "  could not be read: {}", escape(e))?,
+        }
     }
     for r in c.rules.iter().filter(|r| r.verdict != Verdict::Ok) {
         writeln!(
@@ -161,8 +168,12 @@ fn capture(
         let n = c.counts();
         writeln!(
             out,
-            "  {} rules: {} {}, {} {}, {} {}, {} {}",
+            "  {} rules{}: {} {}, {} {}, {} {}, {} {}",
             c.rules.len(),
+            match c.partial() {
+                Some(n) => format!(" (over packets 1–{n} only)"),
+                None => String::new(),
+            },
             n[0],
             paint.verdict(Verdict::Ok),
             n[1],
@@ -226,11 +237,23 @@ fn table(
     )?;
     let mut totals = [0u64; 4];
     let mut by_status = [0usize; 3];
+    let mut partial = 0;
     for (c, name) in checks.iter().zip(&names) {
         let n = c.counts();
-        for (t, v) in totals.iter_mut().zip(n) {
-            *t += v;
+        // A capture read in part has OKs only for what was read: they are
+        // not added to the totals as a whole capture's (marked `*`).
+        let in_part = c.partial().is_some();
+        partial += usize::from(in_part);
+        for (i, (t, v)) in totals.iter_mut().zip(n).enumerate() {
+            if !(in_part && i == Verdict::Ok as usize) {
+                *t += v;
+            }
         }
+        let ok = if in_part {
+            format!("{}*", n[0])
+        } else {
+            n[0].to_string()
+        };
         let status = c.status(strict);
         by_status[status as usize] += 1;
         let expected = if c.expectations.is_empty() {
@@ -244,8 +267,7 @@ fn table(
         };
         writeln!(
             out,
-            "{name:<w$}  {:>4}  {:>10}  {:>6}  {:>13}  {expected:>8}  {}",
-            n[0],
+            "{name:<w$}  {ok:>4}  {:>10}  {:>6}  {:>13}  {expected:>8}  {}",
             n[1],
             n[2],
             n[3],
@@ -257,13 +279,24 @@ fn table(
         "{:<w$}  {:>4}  {:>10}  {:>6}  {:>13}",
         "total", totals[0], totals[1], totals[2], totals[3]
     )?;
+    if partial > 0 {
+        writeln!(
+            out,
+            "* read in part: OKs over the packets before the damage, not in the total"
+        )?;
+    }
     writeln!(
         out,
-        "{} captures: {} passed, {} failed, {} could not be read",
+        "{} captures: {} passed, {} failed, {} could not be read{}",
         checks.len(),
         by_status[Status::Passed as usize],
         by_status[Status::Failed as usize],
-        by_status[Status::Error as usize]
+        by_status[Status::Error as usize],
+        if partial > 0 {
+            format!(" ({partial} of them read in part)")
+        } else {
+            String::new()
+        }
     )
 }
 

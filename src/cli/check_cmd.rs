@@ -53,6 +53,9 @@ pub enum CheckFormat {
     Junit,
     /// One row per capture.
     Csv,
+    /// Gradescope's autograder results.json: a test per expectation, worth
+    /// its `weight` (docs/expectations.md), and per non-OK rule (0 points).
+    Gradescope,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -172,6 +175,9 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         )?,
         CheckFormat::Junit => check::render::junit::write(&mut out, &checks, args.strict)?,
         CheckFormat::Csv => check::render::csv::write(&mut out, &checks, args.strict)?,
+        CheckFormat::Gradescope => {
+            check::render::gradescope::write(&mut out, &checks, opts.expect.as_ref(), args.strict)?
+        }
     }
     out.flush()?;
     Ok(ExitCode::from(check::exit_code(&checks, args.strict)))

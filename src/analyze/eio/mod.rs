@@ -595,6 +595,8 @@ impl Tracker {
                 connect_missing_reported: BTreeSet::new(),
                 pending_text: [None, None],
                 held: [Vec::new(), Vec::new()],
+                encoding: None,
+                unknown_reported: false,
             },
         });
         Some(index)
@@ -632,17 +634,25 @@ impl Tracker {
                     transport: sess.transports.last().copied().unwrap_or("polling"),
                 };
                 let mut findings = std::mem::take(&mut sess.sio.held[d]);
+                let inputs = &sess.sio.inputs[d];
+                let step_of =
+                    |i: usize| inputs.iter().find(|(inp, _)| *inp == i).map(|(_, st)| *st);
                 findings.extend(
                     done.problems
                         .iter()
-                        .map(|pr| Finding::new(pr.rule(), pr.message())),
+                        .map(|pr| Finding::new(pr.rule(), pr.message_with_steps(step_of))),
                 );
                 for mut lp in done.packets {
                     let text = self.sessions[si].sio.pending_text[d]
                         .take()
                         .unwrap_or_default();
-                    let s =
-                        self.sio_step(si as u32, &w, &mut lp, &text, std::mem::take(&mut findings));
+                    let s = self.sio_step(
+                        si as u32,
+                        &w,
+                        &mut lp,
+                        text.as_bytes(),
+                        std::mem::take(&mut findings),
+                    );
                     emit(&s);
                 }
             }

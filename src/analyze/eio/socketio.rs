@@ -36,6 +36,12 @@ pub(super) struct Sio {
     /// Problems found in a binary packet's header, held until the packet
     /// completes and has a step of its own.
     pub(super) held: [Vec<Finding>; 2],
+    /// The parser the session's packets are written with: fixed by its
+    /// first Socket.IO payload (`None` before it).
+    pub(super) encoding: Option<sio::Encoding>,
+    /// Whether binary messages that fit no known parser were reported (once
+    /// per session).
+    pub(super) unknown_reported: bool,
 }
 
 impl Tracker {
@@ -48,6 +54,33 @@ impl Tracker {
         eio_step: u64,
         emit: &mut Emit<'_>,
     ) {
+        // The session's parser, decided by its first Socket.IO payload (the
+        // CONNECT): a binary message that is a MessagePack packet map means
+        // socket.io-msgpack-parser; any other binary one, a parser dispel
+        // does not know; text, the default parser.
+        let encoding = match self.sessions[si as usize].sio.encoding {
+            Some(e) => e,
+            None => {
+                let e = match &p.data {
+                    Data::Binary(b) => match sio::decode_msgpack(b, &self.limits) {
+                        Ok(mp) if mp.packet.ptype == sio::PacketType::Connect => {
+                            sio::Encoding::Msgpack
+                        }
+                        _ => sio::Encoding::Unknown,
+                    },
+                    _ => sio::Encoding::Json,
+                };
+                self.sessions[si as usize].sio.encoding = Some(e);
+                e
+            }
+        };
+        if let Data::Binary(b) = &p.data {
+            match encoding {
+                sio::Encoding::Msgpack => return self.msgpack_packet(si, w, b, emit),
+                sio::Encoding::Unknown => return self.unknown_binary(si, w, b, emit),
+                sio::Encoding::Json => {}
+            }
+        }
         // (Disjoint borrows: the limits are read while a session changes.)
         let limits = &self.limits;
         let sess = &mut self.sessions[si as usize];
@@ -84,10 +117,17 @@ impl Tracker {
             Data::Binary(b) => sess.sio.assemblers[d].push_binary(b),
             Data::Undecoded(_) => sess.sio.assemblers[d].push_undecodable(),
         };
+        // Attachment problems name the Engine.IO message's step.
+        let step_of = |i: usize| {
+            self.sessions[si as usize].sio.inputs[d]
+                .iter()
+                .find(|(inp, _)| *inp == i)
+                .map(|(_, st)| *st)
+        };
         let mut pending_problems: Vec<Finding> = assembled
             .problems
             .iter()
-            .map(|pr| Finding::new(pr.rule(), pr.message()))
+            .map(|pr| Finding::new(pr.rule(), pr.message_with_steps(step_of)))
             .collect();
         if let Some(pr) = decode_problem {
             let mut s = Step::new(w.conn, w.dir, "socketio.packet", w.time);
@@ -128,7 +168,7 @@ impl Tracker {
             };
             findings.append(&mut pending_problems);
             let text = earlier.as_deref().unwrap_or(current);
-            let s = self.sio_step(si, w, lp, text, findings);
+            let s = self.sio_step(si, w, lp, text.as_bytes(), findings);
             let awaits_ack = matches!(
                 lp.packet.ptype,
                 sio::PacketType::Event | sio::PacketType::BinaryEvent
@@ -170,11 +210,12 @@ impl Tracker {
         si: u32,
         w: &Where,
         lp: &mut LogicalPacket,
-        text: &str,
+        wire: &[u8],
         mut findings: Vec<Finding>,
     ) -> Step {
         let sess = &mut self.sessions[si as usize];
         let protocol = sess.sio.protocol;
+        let encoding = sess.sio.encoding.unwrap_or(sio::Encoding::Json);
         let d = w.dir.index();
         let pk = &lp.packet;
         let mut s = Step::new(w.conn, w.dir, "socketio.packet", w.time);
@@ -244,9 +285,12 @@ impl Tracker {
         }
         if full {
             s.summary = sio_summary(pk, protocol, event, &lp.attachments, answers.as_ref());
+            if encoding == sio::Encoding::Msgpack {
+                s.summary.push_str(" (MessagePack)");
+            }
             // Last: the fields take the packet's data rather than copy it.
             let inputs = &self.sessions[si as usize].sio.inputs[d];
-            sio_fields(&mut s, inputs, lp, text, protocol);
+            sio_fields(&mut s, inputs, lp, wire, protocol, encoding);
             if let Some((st, ev)) = &answers {
                 s.fields.push(
                     Field::new("socketio.ack.answers", *st)
@@ -255,6 +299,73 @@ impl Tracker {
             }
         }
         s.findings = findings;
+        s
+    }
+
+    /// A binary message of a socket.io-msgpack-parser session: one packet.
+    fn msgpack_packet(&mut self, si: u32, w: &Where, b: &[u8], emit: &mut Emit<'_>) {
+        match sio::decode_msgpack(b, &self.limits) {
+            Ok(mp) => {
+                let mut lp = LogicalPacket {
+                    packet: mp.packet,
+                    input: 0,
+                    attachments: Vec::new(),
+                    complete: true,
+                };
+                let s = self.sio_step(si, w, &mut lp, b, Vec::new());
+                let awaits_ack = lp.packet.ptype == sio::PacketType::Event;
+                let step_no = emit(&s);
+                if awaits_ack && let Some(id) = lp.packet.ack_id {
+                    self.note_event_step(si, w.dir, lp.packet.nsp.clone(), id, step_no);
+                }
+            }
+            Err(pr) => {
+                let mut s = self.binary_step(si, w, b, sio::Encoding::Msgpack);
+                s.summary = format!(
+                    "SIO undecodable MessagePack packet: {}",
+                    crate::analyze::ws::hex_preview(b, 16)
+                );
+                s.findings.push(Finding::new(
+                    &rules::SOCKETIO_BAD_PAYLOAD,
+                    format!(
+                        "this session's packets are socket.io-msgpack-parser maps {{type, data, nsp, id}}, and this binary message is not one: {pr}"
+                    ),
+                ));
+                emit(&s);
+            }
+        }
+    }
+
+    /// A binary message of a session whose packets no known parser reads:
+    /// said once per session, on its first such message.
+    fn unknown_binary(&mut self, si: u32, w: &Where, b: &[u8], emit: &mut Emit<'_>) {
+        let sess = &mut self.sessions[si as usize];
+        if std::mem::replace(&mut sess.sio.unknown_reported, true) {
+            return;
+        }
+        let mut s = self.binary_step(si, w, b, sio::Encoding::Unknown);
+        s.summary = format!(
+            "SIO binary packet in an unknown encoding: {}",
+            crate::analyze::ws::hex_preview(b, 16)
+        );
+        s.findings.push(Finding::new(
+            &rules::SOCKETIO_UNKNOWN_ENCODING,
+            "this session's first Socket.IO packet came as a binary message that is neither text (the default parser) nor a socket.io-msgpack-parser map: its application uses a parser dispel does not know, so its binary messages are not decoded (said once for the session)",
+        ));
+        emit(&s);
+    }
+
+    /// A step for a binary message that is not decoded as a packet.
+    fn binary_step(&self, si: u32, w: &Where, b: &[u8], encoding: sio::Encoding) -> Step {
+        let mut s = Step::new(w.conn, w.dir, "socketio.packet", w.time);
+        s.frames = Frames::from_slice(&w.frames);
+        s.session = Some(si);
+        let bb = s.add_buffer("binary", Origin::Derived, Arc::from(b));
+        s.fields
+            .push(Field::new("socketio.encoding", encoding.name()));
+        s.fields.push(
+            Field::new("socketio.binary", Value::SpanBytes).span(Span::bytes(bb, 0, b.len())),
+        );
         s
     }
 
@@ -283,8 +394,9 @@ fn sio_fields(
     s: &mut Step,
     inputs: &VecDeque<(usize, u64)>,
     lp: &mut LogicalPacket,
-    text: &str,
+    wire: &[u8],
     protocol: Protocol,
+    encoding: sio::Encoding,
 ) {
     let reconstructed = if lp.attachments.is_empty() {
         None
@@ -301,9 +413,14 @@ fn sio_fields(
     };
     // The packet's text (the Engine.IO message's data, after its `4`):
     // the decoder's spans index it. A binary packet's text came in the
-    // message that announced its attachments.
-    s.fields.reserve(8);
-    let b = s.add_buffer("socket.io", Origin::Derived, Arc::from(text.as_bytes()));
+    // message that announced its attachments. A MessagePack packet's bytes
+    // are the whole binary message.
+    s.fields.reserve(9);
+    let name = match encoding {
+        sio::Encoding::Msgpack => "msgpack",
+        _ => "socket.io",
+    };
+    let b = s.add_buffer(name, Origin::Derived, Arc::from(wire));
     let sp =
         |r: &Option<std::ops::Range<usize>>| r.clone().map(|r| Span::bytes(b, r.start, r.len()));
     let mut f = Field::new("socketio.type", pk.ptype.name(protocol)).show(
@@ -313,6 +430,17 @@ fn sio_fields(
     s.fields.push(f);
     s.fields
         .push(Field::new("socketio.protocol", protocol.number()));
+    s.fields.push(
+        Field::new("socketio.encoding", encoding.name()).show(match encoding {
+            sio::Encoding::Msgpack => "msgpack: socket.io-msgpack-parser, a MessagePack map",
+            _ => "json: the default parser, text",
+        }),
+    );
+    if encoding == sio::Encoding::Msgpack {
+        s.fields.push(
+            Field::new("socketio.binary", Value::SpanBytes).span(Span::bytes(b, 0, wire.len())),
+        );
+    }
     let mut nsp = Field::new("socketio.nsp", pk.nsp.as_ref());
     nsp.span = sp(&pk.nsp_span);
     if pk.nsp_span.is_none() {

@@ -78,7 +78,7 @@ pub fn write(out: &mut dyn Write, checks: &[CaptureCheck], strict: bool) -> io::
             c.expectations_failed().to_string(),
             failed_rules.join(";"),
             failed_exp.join(";"),
-            c.error.clone().unwrap_or_default(),
+            c.error_text().unwrap_or_default(),
         ];
         let row: Vec<String> = row.iter().map(|f| field(f)).collect();
         writeln!(out, "{}", row.join(","))?;

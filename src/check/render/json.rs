@@ -65,6 +65,8 @@ pub fn write(
         doc.entry("file", &J::from(c.file.as_str()))?;
         doc.entry("status", &J::from(c.status(strict).as_str()))?;
         doc.entry("error", &json!(c.error))?;
+        // Read in part: the verdicts cover the packets before the damage.
+        doc.entry("partial", &J::from(c.partial().is_some()))?;
         doc.entry("format", &json!(c.format))?;
         doc.entry("packets", &json!(c.packets))?;
         doc.entry("connections", &json!(c.connections))?;
@@ -114,6 +116,7 @@ pub fn write(
             "passed": count(Status::Passed),
             "failed": count(Status::Failed),
             "errors": count(Status::Error),
+            "partial": checks.iter().filter(|c| c.partial().is_some()).count(),
             "exit_code": crate::check::exit_code(checks, strict),
         }),
     )?;
@@ -137,6 +140,7 @@ fn check_report(checks: &[CaptureCheck], strict: bool, expect: Option<(&str, Opt
                 "file": c.file,
                 "status": c.status(strict).as_str(),
                 "error": c.error,
+                "partial": c.partial().is_some(),
                 "format": c.format,
                 "packets": c.packets,
                 "connections": c.connections,
@@ -172,6 +176,7 @@ fn check_report(checks: &[CaptureCheck], strict: bool, expect: Option<(&str, Opt
             "passed": count(Status::Passed),
             "failed": count(Status::Failed),
             "errors": count(Status::Error),
+            "partial": checks.iter().filter(|c| c.partial().is_some()).count(),
             "exit_code": crate::check::exit_code(checks, strict),
         },
     })

@@ -135,11 +135,11 @@ pub fn write(out: &mut dyn Write, checks: &[CaptureCheck], strict: bool) -> io::
 
 fn cases(c: &CaptureCheck, strict: bool) -> Vec<Case> {
     let mut v = Vec::new();
-    if let Some(e) = &c.error {
+    if let Some(e) = c.error_text() {
         v.push(Case {
             name: "read capture".into(),
             failure: None,
-            error: Some(e.clone()),
+            error: Some(e),
             out: None,
         });
     }

@@ -1,8 +1,9 @@
 //! The grader's machine-readable renderings of [`super::CaptureCheck`]s:
-//! JSON, JUnit XML and CSV. They live under `check` (not `output`) so that
+//! JSON, JUnit XML, CSV and Gradescope's results.json. They live under `check` (not `output`) so that
 //! dependencies point one way: `check` uses `output`'s step shapes, never
 //! the reverse.
 
 pub mod csv;
+pub mod gradescope;
 pub mod json;
 pub mod junit;

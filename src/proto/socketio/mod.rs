@@ -24,6 +24,7 @@ use std::ops::Range;
 
 mod binary;
 mod json;
+mod msgpack;
 mod packet;
 #[cfg(test)]
 mod proptests;
@@ -32,6 +33,7 @@ pub use crate::proto::engineio::Limits;
 pub use binary::{
     Assembled, Attachment, BinaryAssembler, LogicalPacket, Placeholder, placeholders, reconstruct,
 };
+pub use msgpack::{Encoding, MsgpackPacket, MsgpackProblem, decode_msgpack, looks_like_map};
 pub use packet::{
     Payload, RESERVED_EVENTS, check_payload, decode, decode_with, encode, event_name,
 };
@@ -366,19 +368,9 @@ impl Problem {
                  connect_error, disconnect, disconnecting, newListener, removeListener), so a \
                  receiver refuses it."
             ),
-            Problem::MissingAttachments {
-                expected,
-                received,
-                header_input,
-            } => format!(
-                "The binary packet at input {header_input} announced {expected} attachment(s), \
-                 but only {received} arrived before the next packet; attachments must follow \
-                 their packet immediately."
-            ),
-            Problem::OrphanAttachment { input } => format!(
-                "The binary message at input {input} is not awaited by any packet: binary \
-                 attachments only follow a BINARY_EVENT or BINARY_ACK that announces them."
-            ),
+            Problem::MissingAttachments { .. } | Problem::OrphanAttachment { .. } => {
+                self.message_with_steps(|_| None)
+            }
             Problem::PlaceholderOutOfRange {
                 path,
                 num,
@@ -397,6 +389,42 @@ impl Problem {
                 "The packet announces {claimed} attachments, but socket.io-parser refuses more \
                  than {cap}; no attachments are awaited for it."
             ),
+        }
+    }
+
+    /// The message, naming the Engine.IO message an attachment problem is
+    /// about by its step number where `step_of` knows it (input index →
+    /// step): evidence a student can look up, rather than an index into
+    /// the decoder's inputs.
+    pub fn message_with_steps(&self, step_of: impl Fn(usize) -> Option<u64>) -> String {
+        match self {
+            Problem::MissingAttachments {
+                expected,
+                received,
+                header_input,
+            } => {
+                let which = match step_of(*header_input) {
+                    Some(st) => format!("The binary packet of step {st}"),
+                    None => "A binary packet".to_owned(),
+                };
+                format!(
+                    "{which} announced {expected} attachment(s), but only {received} arrived \
+                     before the next packet; its attachments must follow it immediately, as \
+                     binary messages from the same side."
+                )
+            }
+            Problem::OrphanAttachment { input } => {
+                let which = match step_of(*input) {
+                    Some(st) => format!("The binary message of step {st}"),
+                    None => "This binary message".to_owned(),
+                };
+                format!(
+                    "{which} is not awaited by any packet: binary attachments only follow a \
+                     BINARY_EVENT or BINARY_ACK that announces them, and no such packet from \
+                     this side is waiting for one."
+                )
+            }
+            other => other.message(),
         }
     }
 

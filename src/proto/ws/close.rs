@@ -77,6 +77,28 @@ pub fn close_code_name(code: u16) -> Option<&'static str> {
     })
 }
 
+/// What a status code is, for display: its IANA name where it has one,
+/// otherwise the range it falls in (RFC 6455 §7.4.2 and the IANA registry):
+/// 3000–3999 are registered with IANA for libraries, frameworks and
+/// applications, 4000–4999 are for private use. Never "unassigned" for a
+/// code that may legitimately be sent.
+pub fn close_code_label(code: u16) -> &'static str {
+    if let Some(name) = close_code_name(code) {
+        return name;
+    }
+    match code {
+        // The three codes IANA's registry names in the 3000 range.
+        3000 => "Unauthorized",
+        3003 => "Forbidden",
+        3008 => "Timeout",
+        3001..=3999 => "registered with IANA (3000–3999)",
+        4000..=4999 => "private use (4000–4999)",
+        0..=999 => "not used (0–999)",
+        1016..=2999 => "reserved for the protocol (1016–2999)",
+        _ => "undefined (5000 and up)",
+    }
+}
+
 /// Something wrong with a Close body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CloseProblem {
@@ -292,6 +314,23 @@ mod tests {
         assert_eq!(close_code_name(1015), Some("TLS handshake"));
         assert_eq!(close_code_name(4000), None);
         assert!((1000..=1015).all(|c| close_code_name(c).is_some()));
+    }
+
+    #[test]
+    fn labels_name_the_range_of_codes_without_a_name() {
+        // RFC 6455 §7.4.2: 4000–4999 are private use, 3000–3999 registered.
+        assert_eq!(close_code_label(4000), "private use (4000–4999)");
+        assert_eq!(close_code_label(4999), "private use (4000–4999)");
+        assert_eq!(close_code_label(3000), "Unauthorized");
+        assert_eq!(close_code_label(3999), "registered with IANA (3000–3999)");
+        assert_eq!(close_code_label(1000), "Normal Closure");
+        assert_eq!(
+            close_code_label(2000),
+            "reserved for the protocol (1016–2999)"
+        );
+        assert_eq!(close_code_label(999), "not used (0–999)");
+        assert_eq!(close_code_label(5000), "undefined (5000 and up)");
+        assert!((3000..=4999).all(|c| !close_code_label(c).contains("unassigned")));
     }
 
     proptest! {

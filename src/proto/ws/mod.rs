@@ -29,7 +29,9 @@ pub mod mask;
 pub use assemble::{
     Assembler, AssemblerConfig, AssemblyEvent, Message, Sender, Violation, text_problem,
 };
-pub use close::{ClosePayload, CloseProblem, CodeValidity, close_code_name, parse_close};
+pub use close::{
+    ClosePayload, CloseProblem, CodeValidity, close_code_label, close_code_name, parse_close,
+};
 pub use deflate::{InflateError, Inflated, Inflater};
 pub use extensions::{DeflateParams, Extension, parse_extensions};
 pub use frame::{FrameHeader, LengthForm, OpCode};
