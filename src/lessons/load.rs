@@ -303,7 +303,7 @@ impl Cx<'_> {
             self.note(m, format!("{what}: {}", e.message));
         }
         for p in pieces {
-            if let template::Piece::Name { name, at } = p
+            if let template::Piece::Name { name, at, .. } = p
                 && !names.has(name)
             {
                 let m = self.locate(n, text, at);
