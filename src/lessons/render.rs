@@ -34,6 +34,19 @@ pub struct Rendered {
     /// The call chain for the chosen stack (empty when no stack is chosen or
     /// the lesson has none for it).
     pub trace: Vec<TraceEntry>,
+    /// The lesson's note for the chosen stack (`notes`), interpolated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl Rendered {
+    /// The body followed by the stack's note, as a pane or page shows it.
+    pub fn body_with_note(&self) -> String {
+        match &self.note {
+            Some(n) => format!("{}\n\n{n}", self.body),
+            None => self.body.clone(),
+        }
+    }
 }
 
 /// A rendered prediction question.
@@ -80,6 +93,7 @@ pub fn render(
                     .collect()
             })
             .unwrap_or_default(),
+        note: stack.and_then(|s| lesson.note_for(s)).map(fill),
     }
 }
 
