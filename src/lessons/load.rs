@@ -392,7 +392,7 @@ impl Cx<'_> {
                     (r"(?i)\b[\w-]+\.pcap(?:ng)?\b", "names a capture file"),
                     (r"(?i)\brecorder\b|\bNFQUEUE\b", "speaks of the recorder"),
                     (
-                        r"(?i)\b(?:in|on|of) (?:the|this|our) [\w-]+ (?:capture|recording)\b|\bhere, (?:by|in|on|from)\b",
+                        r"(?i)\b(?:the|this|our) (?:bundled |reference )?[\w-]+ (?:captures?|recordings?)\b|\b(?:bundled|reference) (?:captures?|recordings?)\b|\bhere, (?:by|in|on|from)\b",
                         "speaks of one recording",
                     ),
                 ]
