@@ -865,3 +865,130 @@ fn the_bundled_course_traces_match_the_real_sources() {
         .collect();
     assert!(shown.is_empty(), "{shown:#?}");
 }
+
+// ---------------------------------------------------------------------------
+// The bundled course on every capture
+// ---------------------------------------------------------------------------
+
+/// The longest prose paragraph the lesson pane wraps sensibly.
+const MAX_PARAGRAPH: usize = 1200;
+
+/// What is wrong with one rendered text of a lesson (`template` is the text
+/// as written), if anything: an interpolation left unresolved (`?` where a
+/// field was, or braces), a display text repeating the word written right
+/// before it ("namespace the default namespace"), or a paragraph too long.
+fn rendered_problem(template: &str, rendered: &str, step: &dispel::step::Step) -> Option<String> {
+    use dispel::lessons::render::interpolate;
+    use dispel::lessons::template::{Piece, parse};
+    let (pieces, _) = parse(template);
+    let mut before = "";
+    for p in &pieces {
+        match p {
+            Piece::Text(t) => before = t,
+            Piece::Name { name, raw, .. } => {
+                let one = if *raw {
+                    format!("{{{name}:raw}}")
+                } else {
+                    format!("{{{name}}}")
+                };
+                let value = interpolate(&one, step, None);
+                if value == "?" && !name.starts_with("finding.") {
+                    return Some(format!("`{one}` is not on the step"));
+                }
+                let word = before
+                    .trim_end()
+                    .rsplit(|c: char| !c.is_alphanumeric())
+                    .next()
+                    .unwrap_or("")
+                    .to_lowercase();
+                let value_words: Vec<String> = value
+                    .split(|c: char| !c.is_alphanumeric())
+                    .map(str::to_lowercase)
+                    .collect();
+                if word.len() > 4 && before.ends_with(' ') && value_words.contains(&word) {
+                    return Some(format!("\"{word} {value}\" repeats a word"));
+                }
+                before = "";
+            }
+        }
+    }
+    let unresolved = regex::Regex::new(r"\{[A-Za-z0-9_.-]+(?::raw)?\}").unwrap();
+    if !template.contains("{{") && unresolved.is_match(rendered) {
+        return Some("an interpolation is left in braces".into());
+    }
+    rendered
+        .split("\n\n")
+        .find(|p| p.chars().count() > MAX_PARAGRAPH)
+        .map(|p| format!("a {}-character paragraph", p.chars().count()))
+}
+
+#[test]
+fn every_bundled_lesson_renders_cleanly_on_every_capture() {
+    let (course, problems) = lessons::bundled();
+    assert!(problems.iter().all(|p| p.warning), "{}", show(&problems));
+    let stacks: Vec<Option<&str>> = std::iter::once(None)
+        .chain(course.stacks.iter().map(|s| Some(s.id.as_str())))
+        .collect();
+    let mut bad = Vec::new();
+    let mut rendered = 0;
+    for cap in tools::captures() {
+        let mut opts = Options::default();
+        if let Ok(keys) = std::fs::read(cap.with_extension("keys")) {
+            let mut log = dispel::proto::tls::keylog::KeyLog::default();
+            log.add_text(&keys);
+            opts.layers.keylog = std::sync::Arc::new(std::sync::RwLock::new(log));
+        }
+        let mut c = Collect::default();
+        run_file(&cap, &opts, &mut c).unwrap();
+        let mut binder = course.binder();
+        let name = cap.file_name().unwrap().to_string_lossy().to_string();
+        for step in &c.steps {
+            let b = binder.bind(step);
+            let bound = b.step.map(|i| (i, None)).into_iter().chain(
+                b.findings
+                    .iter()
+                    .zip(&step.findings)
+                    .filter_map(|(l, f)| l.map(|i| (i, Some(f)))),
+            );
+            for (i, finding) in bound {
+                let lesson = &course.lessons[i];
+                for stack in &stacks {
+                    let r = render(lesson, step, finding, *stack);
+                    rendered += 1;
+                    let mut texts: Vec<(&str, &str)> = vec![(&lesson.body, &r.body)];
+                    texts.extend(
+                        lesson
+                            .hints
+                            .iter()
+                            .map(String::as_str)
+                            .zip(r.hints.iter().map(String::as_str)),
+                    );
+                    for (q, qa) in lesson.questions.iter().zip(&r.questions) {
+                        texts.push((&q.ask, &qa.ask));
+                        texts.push((&q.answer, &qa.answer));
+                    }
+                    if let (Some(s), Some(note)) = (stack, &r.note) {
+                        texts.push((lesson.note_for(s).unwrap(), note));
+                    }
+                    for (template, text) in texts {
+                        if let Some(why) = rendered_problem(template, text, step) {
+                            bad.push(format!(
+                                "{name} step {} ({}): lesson {}: {why}: {text}",
+                                step.kind, step.summary, lesson.id
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    bad.sort();
+    bad.dedup();
+    assert!(rendered > 1000, "only {rendered} renderings");
+    assert!(
+        bad.is_empty(),
+        "{} problems:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+}
