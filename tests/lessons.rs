@@ -992,3 +992,58 @@ fn every_bundled_lesson_renders_cleanly_on_every_capture() {
         bad.join("\n")
     );
 }
+
+#[test]
+fn teaching_warnings_keep_lint_clean_and_errors_stop_a_course_loading() {
+    // Warnings only: reported, exit 0.
+    let (code, out, _) = run(&[
+        "lessons",
+        "lint",
+        "tests/lessons/invalid/one-recording.yaml",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(": warning: body speaks of the recorder (`NFQUEUE`)"),
+        "{out}"
+    );
+    assert!(out.ends_with("no problems, 6 warnings\n"), "{out}");
+    // An error: exit 1.
+    let (code, out, _) = run(&["lessons", "lint", "tests/lessons/invalid/answer-shown.yaml"]);
+    assert_eq!(code, 1, "{out}");
+    // A course with an error is not taught from: explain (as replay) exits
+    // 2 with the first problem located on one line.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        fixture("invalid/answer-shown.yaml"),
+        dir.path().join("answer-shown.yaml"),
+    )
+    .unwrap();
+    let d = dir.path().to_str().unwrap();
+    let (code, out, err) = run(&["explain", "captures/flask-sock-echo.pcap", "--lessons", d]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.is_empty(), "{out}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(
+        lines[0].starts_with("dispel: ")
+            && lines[0].contains(
+                "answer-shown.yaml:5:48: body: `{websocket.masking_key}` shows the answer"
+            )
+            && lines[0].contains("(and 1 more problem)"),
+        "{err}"
+    );
+    // A course with warnings only loads, and says so on stderr.
+    std::fs::remove_file(dir.path().join("answer-shown.yaml")).unwrap();
+    std::fs::copy(
+        fixture("invalid/one-recording.yaml"),
+        dir.path().join("one-recording.yaml"),
+    )
+    .unwrap();
+    let (code, out, err) = run(&["explain", "captures/flask-sock-echo.pcap", "--lessons", d]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.is_empty());
+    assert!(
+        err.contains("dispel: warning: 6 teaching warning(s) in"),
+        "{err}"
+    );
+}

@@ -401,7 +401,7 @@ impl Cx<'_> {
                 .collect()
             });
         for (re, why) in PATTERNS.iter() {
-            if let Some(m) = re.find(text) {
+            for m in re.find_iter(text) {
                 let at = self.locate(n, text, m.start());
                 self.warn(
                     at,

@@ -105,7 +105,7 @@ pub fn interpolate(text: &str, step: &Step, finding: Option<&Finding>) -> String
         match p {
             Piece::Text(t) => out.push_str(&escape_with(t, true)),
             Piece::Name { name, raw, .. } => match lookup(name, raw, step, finding) {
-                Some(v) => out.push_str(&escape(&elide(v))),
+                Some(v) => out.push_str(&escape(&v)),
                 None => out.push('?'),
             },
         }
@@ -113,7 +113,7 @@ pub fn interpolate(text: &str, step: &Step, finding: Option<&Finding>) -> String
     out
 }
 
-/// Cuts a long interpolated value (a JSON payload, a long string) to
+/// Cuts a long interpolated field value (a JSON payload, a long string) to
 /// [`MAX_INTERPOLATED_CHARS`] characters and says how long it was.
 fn elide(v: String) -> String {
     match v.char_indices().nth(MAX_INTERPOLATED_CHARS) {
@@ -134,8 +134,8 @@ fn lookup(name: &str, raw: bool, step: &Step, finding: Option<&Finding>) -> Opti
         "finding.message" => finding?.message.clone(),
         "finding.section" => finding?.rule.section.to_string(),
         "finding.severity" => finding?.rule.severity.as_str().to_string(),
-        _ if raw => field_value(step, step.field(name)?),
-        _ => field_text(step, step.field(name)?),
+        _ if raw => elide(field_value(step, step.field(name)?)),
+        _ => elide(field_text(step, step.field(name)?)),
     })
 }
 
