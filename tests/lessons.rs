@@ -350,6 +350,37 @@ lessons:
     );
 }
 
+#[test]
+fn after_holds_on_the_connection_of_the_step_it_names() {
+    let course = course_from(
+        r#"
+lessons:
+  - {id: first-frame, title: t, body: b, refs: [], select: {kind: websocket.frame, nth: 1}}
+  - {id: later-frame, title: t, body: b, refs: [], select: {kind: websocket.frame, after: first-frame}}
+"#,
+    );
+    // SYNTHETIC: two connections, one after the other; the first frame of
+    // the capture is on the first.
+    let conn1 = support::ws_conv(&[
+        (true, support::cframe(1, b"one")),
+        (true, support::cframe(1, b"two")),
+    ]);
+    let conn2 = support::ws_conv(&[(true, support::cframe(1, b"three"))]);
+    let c = support::analyse(support::conns_pcap(&[conn1, conn2]));
+    let frames: Vec<Option<String>> = bound_ids(&course, &c)
+        .into_iter()
+        .filter(|(k, _, _)| k == "websocket.frame")
+        .map(|x| x.1)
+        .collect();
+    // "After the first frame" is about its own connection: the second
+    // connection's frame comes later in the capture but after no bound
+    // step of its connection.
+    assert_eq!(
+        frames,
+        [Some("first-frame".into()), Some("later-frame".into()), None]
+    );
+}
+
 // ---------------------------------------------------------------------------
 // Rendering
 // ---------------------------------------------------------------------------
