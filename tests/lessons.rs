@@ -1078,3 +1078,65 @@ fn teaching_warnings_keep_lint_clean_and_errors_stop_a_course_loading() {
         "{err}"
     );
 }
+
+/// Every prediction of the bundled course can be answered where it is
+/// asked: the field is on the step itself, or (with `on`) on a later step
+/// of that kind in the same connection (any connection for the HTTP,
+/// Engine.IO and Socket.IO kinds: an Engine.IO session spans connections)
+/// — on every capture.
+#[test]
+fn every_bundled_question_has_its_answer_on_every_capture() {
+    let (course, _) = lessons::bundled();
+    let mut missing = Vec::new();
+    let mut asked = 0;
+    for cap in tools::captures() {
+        let mut opts = Options::default();
+        if let Ok(keys) = std::fs::read(cap.with_extension("keys")) {
+            let mut log = dispel::proto::tls::keylog::KeyLog::default();
+            log.add_text(&keys);
+            opts.layers.keylog = std::sync::Arc::new(std::sync::RwLock::new(log));
+        }
+        let mut c = Collect::default();
+        run_file(&cap, &opts, &mut c).unwrap();
+        let name = cap.file_name().unwrap().to_string_lossy().to_string();
+        let bindings = bind_all(&course, &c.steps);
+        for (n, (step, b)) in c.steps.iter().zip(&bindings).enumerate() {
+            let Some(i) = b.step else { continue };
+            let lesson = &course.lessons[i];
+            for q in &lesson.questions {
+                let Some(field) = &q.field else { continue };
+                asked += 1;
+                let answered_on = match &q.on {
+                    None => Some(step),
+                    Some(kind) => c.steps[n + 1..].iter().find(|s| {
+                        let session = ["http", "engineio", "socketio"]
+                            .iter()
+                            .any(|l| s.kind.starts_with(l));
+                        (s.conn == step.conn || session)
+                            && kind.matches(s.kind)
+                            && s.field(field).is_some()
+                    }),
+                };
+                if answered_on.is_none_or(|s| s.field(field).is_none()) {
+                    missing.push(format!(
+                        "{name} step {} ({}): lesson {}: `{field}`{} is not there",
+                        n + 1,
+                        step.summary,
+                        lesson.id,
+                        q.on.as_ref()
+                            .map_or(String::new(), |k| format!(" on the next {k}"))
+                    ));
+                }
+            }
+        }
+    }
+    assert!(asked > 100, "only {asked} questions asked");
+    missing.sort();
+    missing.dedup();
+    assert!(
+        missing.is_empty(),
+        "{} unanswerable:\n{}",
+        missing.len(),
+        missing.join("\n")
+    );
+}
