@@ -1037,7 +1037,7 @@ fn teaching_warnings_keep_lint_clean_and_errors_stop_a_course_loading() {
         out.contains(": warning: body speaks of the recorder (`NFQUEUE`)"),
         "{out}"
     );
-    assert!(out.ends_with("no problems, 6 warnings\n"), "{out}");
+    assert!(out.ends_with("no problems, 7 warnings\n"), "{out}");
     // An error: exit 1.
     let (code, out, _) = run(&["lessons", "lint", "tests/lessons/invalid/answer-shown.yaml"]);
     assert_eq!(code, 1, "{out}");
@@ -1074,7 +1074,7 @@ fn teaching_warnings_keep_lint_clean_and_errors_stop_a_course_loading() {
     assert_eq!(code, 0, "{err}");
     assert!(!out.is_empty());
     assert!(
-        err.contains("dispel: warning: 6 teaching warning(s) in"),
+        err.contains("dispel: warning: 7 teaching warning(s) in"),
         "{err}"
     );
 }

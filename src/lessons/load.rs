@@ -867,6 +867,9 @@ fn lesson(cx: &mut Cx<'_>, n: &Node, stacks: &[Stack]) -> Option<(Lesson, Option
         cx.answers_shown(b, text, &predicted, "body");
     }
     let mut texts: Vec<(&Node, &str)> = Vec::new();
+    if let Some(t) = k.get("title") {
+        texts.push((t, "title"));
+    }
     if let Some(b) = k.get("body") {
         texts.push((b, "body"));
     }
