@@ -473,8 +473,8 @@ fn markdown(
             .map(|(i, f)| {
                 let r = crate::lessons::render(&course.lessons[i], step, f, stack.as_deref());
                 LessonBlock {
+                    body: r.body_with_note(),
                     title: r.title,
-                    body: r.body,
                     refs: r.refs,
                     trace: r.trace,
                 }

@@ -304,6 +304,7 @@ static WS_FRAME: &[FieldSpec] = fields! {
     "websocket.pong.answers", "the ping step this pong answers", [U, S];
     "websocket.payload.close.status_code", "close code", [U];
     "websocket.payload.close.reason", "close reason", [S];
+    "websocket.close.role", "starts, answers or repeats the closing handshake", [S];
 };
 
 static WS_MESSAGE: &[FieldSpec] = fields! {
@@ -317,7 +318,9 @@ static WS_MESSAGE: &[FieldSpec] = fields! {
 
 static WS_INFLATE: &[FieldSpec] = fields! {
     "websocket.inflate.compressed_length", "compressed length", [U];
-    "websocket.inflate.context_takeover", "uses earlier messages' window", [B];
+    "websocket.inflate.context_takeover", "window kept between messages (negotiated)", [B];
+    "websocket.inflate.first", "first compressed message of this direction", [B];
+    "websocket.inflate.used_window", "needed the window left by earlier messages", [B];
     "websocket.inflate.length", "inflated length", [U];
     "websocket.inflate.text", "inflated text", [S];
     "websocket.inflate.data", "inflated data", [Y];

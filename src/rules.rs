@@ -159,6 +159,8 @@ rules! {
         "a close reason must be valid UTF-8";
     FRAME_AFTER_CLOSE = "frame.after-close", Must, "RFC 6455 §5.5.1",
         "no data frame (nor any non-frame byte) may follow a side's Close frame";
+    FRAME_CLOSE_REPEATED = "frame.close-repeated", Info, "RFC 6455 §5.5.1",
+        "a side sent a second Close frame; the closing handshake takes one from each side";
     FRAME_DESYNC = "frame.desync", Must, "RFC 6455 §5.2",
         "the byte stream no longer parses as frames";
     FRAME_TOO_LARGE = "frame.too-large", Info, "dispel limits",

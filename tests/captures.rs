@@ -353,3 +353,62 @@ fn every_field_of_every_real_step_points_at_its_bytes() {
     }
     assert!(spans > 4000, "{spans} spans checked");
 }
+
+/// "dir role" of each Close frame (`websocket.close.role`), in order.
+fn close_roles(c: &Collect) -> Vec<String> {
+    c.steps
+        .iter()
+        .filter(|s| s.kind == "websocket.frame")
+        .filter_map(|s| text(s, "websocket.close.role").map(|r| format!("{} {r}", s.dir.as_str())))
+        .collect()
+}
+
+#[test]
+fn close_roles_on_real_captures() {
+    // The client closes first and the server answers.
+    assert_eq!(
+        close_roles(&trace("ws-permessage-deflate.pcap")),
+        ["c2s starts", "s2c answers"]
+    );
+    // The browser's tab went away: the server's Close comes first (and
+    // the browser's answer never made it into the capture).
+    assert_eq!(
+        close_roles(&trace("browser-flask-socketio.pcap")),
+        ["s2c starts"]
+    );
+    // The python-socketio client sends its Close a second time after the
+    // server's answer: a repeat, flagged.
+    let c = trace("flask-socketio-gevent.pcap");
+    assert_eq!(
+        close_roles(&c),
+        ["c2s starts", "s2c answers", "c2s repeats"]
+    );
+    assert_eq!(support::count(&c, "frame.close-repeated"), 1);
+}
+
+#[test]
+fn inflate_window_use_on_the_deflate_capture() {
+    let c = trace("ws-permessage-deflate.pcap");
+    let flag = |s: &Step, name: &str| match s.field(name).map(|f| &f.value) {
+        Some(Value::Bool(b)) => Some(*b),
+        _ => None,
+    };
+    let client: Vec<(Option<bool>, Option<bool>)> = c
+        .steps
+        .iter()
+        .filter(|s| s.kind == "websocket.inflate" && s.dir.as_str() == "c2s")
+        .map(|s| {
+            (
+                flag(s, "websocket.inflate.first"),
+                flag(s, "websocket.inflate.used_window"),
+            )
+        })
+        .collect();
+    // The first "Hello" stands alone; its repeat is 5 bytes that inflate
+    // only with the first message's window.
+    assert_eq!(client[0], (Some(true), Some(false)));
+    assert_eq!(client[1], (Some(false), Some(true)));
+    assert!(client[2..].iter().all(|(first, _)| *first == Some(false)));
+    // Context takeover is negotiated, yet some later messages stand alone.
+    assert!(client[2..].contains(&(Some(false), Some(false))));
+}

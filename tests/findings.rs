@@ -1803,3 +1803,101 @@ fn tls_malformed() {
     fires(&run_conv(&[(true, bad)]), "tls.malformed", "tls.record");
     quiet(&run_conv(&[(true, client_hello())]), "tls.malformed");
 }
+
+// ---------------------------------------------------------------------------
+// The closing handshake and the deflate window, as the lessons state them
+// ---------------------------------------------------------------------------
+
+/// `websocket.close.role` of each Close frame, in order, as "dir role".
+fn close_roles(t: &Collect) -> Vec<String> {
+    steps_of(t, "websocket.frame")
+        .into_iter()
+        .filter_map(
+            |s| match s.field("websocket.close.role").map(|f| &f.value) {
+                Some(dispel::step::Value::Str(r)) => Some(format!("{} {r}", s.dir.as_str())),
+                _ => None,
+            },
+        )
+        .collect()
+}
+
+#[test]
+fn close_roles_start_answer_and_repeat() {
+    // SYNTHETIC: the client closes first and the server answers.
+    let c = cframe(0x8, &close_body(1000, b""));
+    let s = sframe(0x8, &close_body(1000, b""));
+    let t = run_conv(&ws_conv(&[(true, c.clone()), (false, s.clone())]));
+    assert_eq!(close_roles(&t), ["c2s starts", "s2c answers"]);
+    quiet(&t, "frame.close-repeated");
+    // SYNTHETIC: the server closes first; the client's Close is the answer,
+    // not a start.
+    let t = run_conv(&ws_conv(&[(false, s.clone()), (true, c.clone())]));
+    assert_eq!(close_roles(&t), ["s2c starts", "c2s answers"]);
+    quiet(&t, "frame.close-repeated");
+    // SYNTHETIC: a second Close from the client repeats its first.
+    let t = run_conv(&ws_conv(&[
+        (true, c.clone()),
+        (false, s.clone()),
+        (true, c.clone()),
+    ]));
+    assert_eq!(
+        close_roles(&t),
+        ["c2s starts", "s2c answers", "c2s repeats"]
+    );
+    fires(&t, "frame.close-repeated", "websocket.frame");
+    assert_eq!(count(&t, "frame.close-repeated"), 1);
+    mentions(&t, "frame.close-repeated", "client already sent a Close");
+}
+
+/// (first, used_window) of each inflation of a direction, in order.
+fn window_use(t: &Collect, dir: &str) -> Vec<(bool, Option<bool>)> {
+    let flag = |s: &dispel::step::Step, name: &str| match s.field(name).map(|f| &f.value) {
+        Some(dispel::step::Value::Bool(b)) => Some(*b),
+        _ => None,
+    };
+    steps_of(t, "websocket.inflate")
+        .into_iter()
+        .filter(|s| s.dir.as_str() == dir)
+        .map(|s| {
+            (
+                flag(s, "websocket.inflate.first").unwrap(),
+                flag(s, "websocket.inflate.used_window"),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn inflate_used_window_on_synthetic_messages() {
+    // SYNTHETIC, RFC 7692 §7.2.3.2: "Hello", then "Hello" again as a
+    // back-reference into the first message's window.
+    const HELLO: [u8; 7] = [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+    const HELLO_AGAIN: [u8; 5] = [0xf2, 0x00, 0x11, 0x00, 0x00];
+    let msg = |z: &[u8]| (false, ws_frame(true, 0b100, 0x1, None, z));
+    let t = run_conv(&ws_deflate_conv(&[
+        msg(&HELLO),
+        msg(&HELLO_AGAIN),
+        msg(&deflate_message(b"a message compressed on its own")),
+    ]));
+    assert_eq!(
+        window_use(&t, "s2c"),
+        [
+            (true, Some(false)),
+            (false, Some(true)),
+            (false, Some(false))
+        ]
+    );
+    // SYNTHETIC: without context takeover nothing is kept, so nothing is
+    // used.
+    let mut v = ws_handshake(
+        &["Sec-WebSocket-Extensions: permessage-deflate"],
+        &["Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover"],
+    );
+    v.extend([msg(&HELLO), msg(&HELLO)]);
+    let t = run_conv(&v);
+    assert_eq!(
+        window_use(&t, "s2c"),
+        [(true, Some(false)), (false, Some(false))]
+    );
+    assert_registered(&t);
+}

@@ -350,6 +350,37 @@ lessons:
     );
 }
 
+#[test]
+fn after_holds_on_the_connection_of_the_step_it_names() {
+    let course = course_from(
+        r#"
+lessons:
+  - {id: first-frame, title: t, body: b, refs: [], select: {kind: websocket.frame, nth: 1}}
+  - {id: later-frame, title: t, body: b, refs: [], select: {kind: websocket.frame, after: first-frame}}
+"#,
+    );
+    // SYNTHETIC: two connections, one after the other; the first frame of
+    // the capture is on the first.
+    let conn1 = support::ws_conv(&[
+        (true, support::cframe(1, b"one")),
+        (true, support::cframe(1, b"two")),
+    ]);
+    let conn2 = support::ws_conv(&[(true, support::cframe(1, b"three"))]);
+    let c = support::analyse(support::conns_pcap(&[conn1, conn2]));
+    let frames: Vec<Option<String>> = bound_ids(&course, &c)
+        .into_iter()
+        .filter(|(k, _, _)| k == "websocket.frame")
+        .map(|x| x.1)
+        .collect();
+    // "After the first frame" is about its own connection: the second
+    // connection's frame comes later in the capture but after no bound
+    // step of its connection.
+    assert_eq!(
+        frames,
+        [Some("first-frame".into()), Some("later-frame".into()), None]
+    );
+}
+
 // ---------------------------------------------------------------------------
 // Rendering
 // ---------------------------------------------------------------------------
@@ -866,4 +897,248 @@ fn the_bundled_course_traces_match_the_real_sources() {
         .map(|f| format!("{}: {}", f.at, f.message))
         .collect();
     assert!(shown.is_empty(), "{shown:#?}");
+}
+
+// ---------------------------------------------------------------------------
+// The bundled course on every capture
+// ---------------------------------------------------------------------------
+
+/// The longest prose paragraph the lesson pane wraps sensibly.
+const MAX_PARAGRAPH: usize = 1200;
+
+/// What is wrong with one rendered text of a lesson (`template` is the text
+/// as written), if anything: an interpolation left unresolved (`?` where a
+/// field was, or braces), a display text repeating the word written right
+/// before it ("namespace the default namespace"), or a paragraph too long.
+fn rendered_problem(template: &str, rendered: &str, step: &dispel::step::Step) -> Option<String> {
+    use dispel::lessons::render::interpolate;
+    use dispel::lessons::template::{Piece, parse};
+    let (pieces, _) = parse(template);
+    let mut before = "";
+    for p in &pieces {
+        match p {
+            Piece::Text(t) => before = t,
+            Piece::Name { name, raw, .. } => {
+                let one = if *raw {
+                    format!("{{{name}:raw}}")
+                } else {
+                    format!("{{{name}}}")
+                };
+                let value = interpolate(&one, step, None);
+                if value == "?" && !name.starts_with("finding.") {
+                    return Some(format!("`{one}` is not on the step"));
+                }
+                let word = before
+                    .trim_end()
+                    .rsplit(|c: char| !c.is_alphanumeric())
+                    .next()
+                    .unwrap_or("")
+                    .to_lowercase();
+                let value_words: Vec<String> = value
+                    .split(|c: char| !c.is_alphanumeric())
+                    .map(str::to_lowercase)
+                    .collect();
+                if word.len() > 4 && before.ends_with(' ') && value_words.contains(&word) {
+                    return Some(format!("\"{word} {value}\" repeats a word"));
+                }
+                before = "";
+            }
+        }
+    }
+    let unresolved = regex::Regex::new(r"\{[A-Za-z0-9_.-]+(?::raw)?\}").unwrap();
+    if !template.contains("{{") && unresolved.is_match(rendered) {
+        return Some("an interpolation is left in braces".into());
+    }
+    rendered
+        .split("\n\n")
+        .find(|p| p.chars().count() > MAX_PARAGRAPH)
+        .map(|p| format!("a {}-character paragraph", p.chars().count()))
+}
+
+#[test]
+fn every_bundled_lesson_renders_cleanly_on_every_capture() {
+    let (course, problems) = lessons::bundled();
+    assert!(problems.iter().all(|p| p.warning), "{}", show(&problems));
+    let stacks: Vec<Option<&str>> = std::iter::once(None)
+        .chain(course.stacks.iter().map(|s| Some(s.id.as_str())))
+        .collect();
+    let mut bad = Vec::new();
+    let mut rendered = 0;
+    for cap in tools::captures() {
+        let mut opts = Options::default();
+        if let Ok(keys) = std::fs::read(cap.with_extension("keys")) {
+            let mut log = dispel::proto::tls::keylog::KeyLog::default();
+            log.add_text(&keys);
+            opts.layers.keylog = std::sync::Arc::new(std::sync::RwLock::new(log));
+        }
+        let mut c = Collect::default();
+        run_file(&cap, &opts, &mut c).unwrap();
+        let mut binder = course.binder();
+        let name = cap.file_name().unwrap().to_string_lossy().to_string();
+        for step in &c.steps {
+            let b = binder.bind(step);
+            let bound = b.step.map(|i| (i, None)).into_iter().chain(
+                b.findings
+                    .iter()
+                    .zip(&step.findings)
+                    .filter_map(|(l, f)| l.map(|i| (i, Some(f)))),
+            );
+            for (i, finding) in bound {
+                let lesson = &course.lessons[i];
+                for stack in &stacks {
+                    let r = render(lesson, step, finding, *stack);
+                    rendered += 1;
+                    let mut texts: Vec<(&str, &str)> = vec![(&lesson.body, &r.body)];
+                    texts.extend(
+                        lesson
+                            .hints
+                            .iter()
+                            .map(String::as_str)
+                            .zip(r.hints.iter().map(String::as_str)),
+                    );
+                    for (q, qa) in lesson.questions.iter().zip(&r.questions) {
+                        texts.push((&q.ask, &qa.ask));
+                        texts.push((&q.answer, &qa.answer));
+                    }
+                    if let (Some(s), Some(note)) = (stack, &r.note) {
+                        texts.push((lesson.note_for(s).unwrap(), note));
+                    }
+                    for (template, text) in texts {
+                        if let Some(why) = rendered_problem(template, text, step) {
+                            bad.push(format!(
+                                "{name} step {} ({}): lesson {}: {why}: {text}",
+                                step.kind, step.summary, lesson.id
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    bad.sort();
+    bad.dedup();
+    assert!(rendered > 1000, "only {rendered} renderings");
+    assert!(
+        bad.is_empty(),
+        "{} problems:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+}
+
+#[test]
+fn teaching_warnings_keep_lint_clean_and_errors_stop_a_course_loading() {
+    // Warnings only: reported, exit 0.
+    let (code, out, _) = run(&[
+        "lessons",
+        "lint",
+        "tests/lessons/invalid/one-recording.yaml",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(": warning: body speaks of the recorder (`NFQUEUE`)"),
+        "{out}"
+    );
+    assert!(out.ends_with("no problems, 7 warnings\n"), "{out}");
+    // An error: exit 1.
+    let (code, out, _) = run(&["lessons", "lint", "tests/lessons/invalid/answer-shown.yaml"]);
+    assert_eq!(code, 1, "{out}");
+    // A course with an error is not taught from: explain (as replay) exits
+    // 2 with the first problem located on one line.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        fixture("invalid/answer-shown.yaml"),
+        dir.path().join("answer-shown.yaml"),
+    )
+    .unwrap();
+    let d = dir.path().to_str().unwrap();
+    let (code, out, err) = run(&["explain", "captures/flask-sock-echo.pcap", "--lessons", d]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.is_empty(), "{out}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(
+        lines[0].starts_with("dispel: ")
+            && lines[0].contains(
+                "answer-shown.yaml:5:48: body: `{websocket.masking_key}` shows the answer"
+            )
+            && lines[0].contains("(and 1 more problem)"),
+        "{err}"
+    );
+    // A course with warnings only loads, and says so on stderr.
+    std::fs::remove_file(dir.path().join("answer-shown.yaml")).unwrap();
+    std::fs::copy(
+        fixture("invalid/one-recording.yaml"),
+        dir.path().join("one-recording.yaml"),
+    )
+    .unwrap();
+    let (code, out, err) = run(&["explain", "captures/flask-sock-echo.pcap", "--lessons", d]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.is_empty());
+    assert!(
+        err.contains("dispel: warning: 7 teaching warning(s) in"),
+        "{err}"
+    );
+}
+
+/// Every prediction of the bundled course can be answered where it is
+/// asked: the field is on the step itself, or (with `on`) on a later step
+/// of that kind in the same connection (any connection for the HTTP,
+/// Engine.IO and Socket.IO kinds: an Engine.IO session spans connections)
+/// — on every capture.
+#[test]
+fn every_bundled_question_has_its_answer_on_every_capture() {
+    let (course, _) = lessons::bundled();
+    let mut missing = Vec::new();
+    let mut asked = 0;
+    for cap in tools::captures() {
+        let mut opts = Options::default();
+        if let Ok(keys) = std::fs::read(cap.with_extension("keys")) {
+            let mut log = dispel::proto::tls::keylog::KeyLog::default();
+            log.add_text(&keys);
+            opts.layers.keylog = std::sync::Arc::new(std::sync::RwLock::new(log));
+        }
+        let mut c = Collect::default();
+        run_file(&cap, &opts, &mut c).unwrap();
+        let name = cap.file_name().unwrap().to_string_lossy().to_string();
+        let bindings = bind_all(&course, &c.steps);
+        for (n, (step, b)) in c.steps.iter().zip(&bindings).enumerate() {
+            let Some(i) = b.step else { continue };
+            let lesson = &course.lessons[i];
+            for q in &lesson.questions {
+                let Some(field) = &q.field else { continue };
+                asked += 1;
+                let answered_on = match &q.on {
+                    None => Some(step),
+                    Some(kind) => c.steps[n + 1..].iter().find(|s| {
+                        let session = ["http", "engineio", "socketio"]
+                            .iter()
+                            .any(|l| s.kind.starts_with(l));
+                        (s.conn == step.conn || session)
+                            && kind.matches(s.kind)
+                            && s.field(field).is_some()
+                    }),
+                };
+                if answered_on.is_none_or(|s| s.field(field).is_none()) {
+                    missing.push(format!(
+                        "{name} step {} ({}): lesson {}: `{field}`{} is not there",
+                        n + 1,
+                        step.summary,
+                        lesson.id,
+                        q.on.as_ref()
+                            .map_or(String::new(), |k| format!(" on the next {k}"))
+                    ));
+                }
+            }
+        }
+    }
+    assert!(asked > 100, "only {asked} questions asked");
+    missing.sort();
+    missing.dedup();
+    assert!(
+        missing.is_empty(),
+        "{} unanswerable:\n{}",
+        missing.len(),
+        missing.join("\n")
+    );
 }

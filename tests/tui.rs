@@ -412,9 +412,12 @@ fn same_kind_findings_first_last_and_pages() {
     assert_eq!(app.selected, Some(95));
     press(&mut app, "g");
     assert_eq!(app.selected, Some(0));
-    // The default capture has no findings: `]` stays put.
+    // The default capture has one finding, the client's repeated Close
+    // (step 92): `]` goes there, and stays there.
     press(&mut app, "]");
-    assert_eq!(app.selected, Some(0));
+    assert_eq!(app.selected, Some(91));
+    press(&mut app, "]");
+    assert_eq!(app.selected, Some(91));
     // The threading capture has three (bytes and frames after Close).
     let mut threading = App::new(
         Box::new(MemTimeline::load_blocking(

@@ -75,6 +75,8 @@ struct Deflate {
     inflater: Inflater,
     context_takeover: bool,
     inflated_total: u64,
+    /// Compressed messages inflated so far.
+    messages: u64,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -116,9 +118,69 @@ pub struct WsDir {
     scratch: Vec<u8>,
 }
 
-/// Pings waiting for their pong, per sending direction: (payload, the
-/// slot of its step number).
-pub type Pings = [VecDeque<(Vec<u8>, StepSlot)>; 2];
+/// What the two directions of a connection share: the pings waiting for
+/// their pong, per sending direction (payload, the slot of its step
+/// number), indexed like an array by `Dir::index`, and how many Close
+/// frames each direction has sent (who started the closing handshake).
+#[derive(Debug, Clone, Default)]
+pub struct Pings {
+    waiting: [VecDeque<(Vec<u8>, StepSlot)>; 2],
+    closes: [u32; 2],
+}
+
+impl std::ops::Index<usize> for Pings {
+    type Output = VecDeque<(Vec<u8>, StepSlot)>;
+    fn index(&self, i: usize) -> &Self::Output {
+        &self.waiting[i]
+    }
+}
+
+impl std::ops::IndexMut<usize> for Pings {
+    fn index_mut(&mut self, i: usize) -> &mut Self::Output {
+        &mut self.waiting[i]
+    }
+}
+
+/// A Close frame's place in the closing handshake (RFC 6455 §5.5.1), in
+/// capture order: the first Close of the connection starts it, the peer's
+/// first Close answers it, and any later Close from a side that already
+/// sent one repeats it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseRole {
+    Starts,
+    Answers,
+    Repeats,
+}
+
+impl CloseRole {
+    /// The role of a Close from a side that had sent `mine` Close frames
+    /// while its peer had sent `theirs`.
+    pub fn of(mine: u32, theirs: u32) -> CloseRole {
+        match (mine, theirs) {
+            (0, 0) => CloseRole::Starts,
+            (0, _) => CloseRole::Answers,
+            _ => CloseRole::Repeats,
+        }
+    }
+
+    /// The field value (`websocket.close.role`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseRole::Starts => "starts",
+            CloseRole::Answers => "answers",
+            CloseRole::Repeats => "repeats",
+        }
+    }
+
+    /// The field's display text.
+    pub fn show(self) -> &'static str {
+        match self {
+            CloseRole::Starts => "starts the closing handshake",
+            CloseRole::Answers => "answers the peer's Close",
+            CloseRole::Repeats => "repeats a Close this side already sent",
+        }
+    }
+}
 
 impl WsDir {
     pub fn new(
@@ -143,6 +205,7 @@ impl WsDir {
                 inflater: Inflater::new(no_takeover),
                 context_takeover: !no_takeover,
                 inflated_total: 0,
+                messages: 0,
             }),
             limits,
             mode: Mode::Frames,
@@ -371,7 +434,10 @@ impl WsDir {
             let poff = if h.masked { 0 } else { payload_range.start };
             let mut summary = frame_summary(h, payload);
             match h.opcode {
-                OpCode::Close => self.close_fields(&mut s, pb, poff, payload, &mut summary),
+                OpCode::Close => {
+                    self.close_fields(&mut s, pb, poff, payload, &mut summary);
+                    self.close_role(&mut s, pings);
+                }
                 OpCode::Ping => {
                     s.fields.push(
                         Field::new("websocket.payload.ping", Value::SpanBytes).span(Span::bytes(
@@ -474,6 +540,28 @@ impl WsDir {
         }
         if !h.opcode.is_control() && h.fin {
             self.msg_frames.clear();
+        }
+    }
+
+    /// Whether this Close starts, answers or repeats the closing handshake;
+    /// a repeat is a finding.
+    fn close_role(&self, s: &mut Step, pings: &mut Pings) {
+        let (me, peer) = (self.dir.index(), self.dir.reverse().index());
+        let role = CloseRole::of(pings.closes[me], pings.closes[peer]);
+        pings.closes[me] = pings.closes[me].saturating_add(1);
+        s.fields
+            .push(Field::new("websocket.close.role", role.as_str()).show(role.show()));
+        if role == CloseRole::Repeats {
+            s.findings.push(Finding::new(
+                &rules::FRAME_CLOSE_REPEATED,
+                format!(
+                    "the {} already sent a Close frame; the closing handshake takes one Close from each side, and this one changes nothing",
+                    match self.dir {
+                        Dir::C2s => "client",
+                        Dir::S2c => "server",
+                    }
+                ),
+            ));
         }
     }
 
@@ -642,6 +730,9 @@ impl WsDir {
         let cap = (self.limits.max_inflate as u64).min(room) as usize;
         let mut s = Step::new(self.conn, self.dir, "websocket.inflate", time);
         s.frames = Frames::from_slice(&frames_sorted);
+        let first = d.messages == 0;
+        d.messages = d.messages.saturating_add(1);
+        let window = d.inflater.has_window();
         let (data, ok) = match d.inflater.inflate_message(&m.payload, cap) {
             Ok(inf) => {
                 if inf.truncated {
@@ -666,7 +757,14 @@ impl WsDir {
             s.findings.push(Finding::new(v.rule(), v.message()));
         }
         if self.detail.inflate {
-            Self::inflate_detail(&mut s, &m, d, &data, text);
+            // Whether this message used the window is only a question when
+            // there was one; then inflating it alone (same cap) answers it.
+            let used_window = match (ok, window) {
+                (false, _) => None,
+                (true, false) => Some(false),
+                (true, true) => Some(Inflater::needs_window(&m.payload, &data, cap)),
+            };
+            Self::inflate_detail(&mut s, &m, d, &data, text, first, used_window);
         }
         up.step(s);
         if ok {
@@ -680,7 +778,15 @@ impl WsDir {
     }
 
     /// An inflation step's fields and summary (when its detail is wanted).
-    fn inflate_detail(s: &mut Step, m: &Message, d: &Deflate, data: &[u8], text: bool) {
+    fn inflate_detail(
+        s: &mut Step,
+        m: &Message,
+        d: &Deflate,
+        data: &[u8],
+        text: bool,
+        first: bool,
+        used_window: Option<bool>,
+    ) {
         s.fields.push(Field::new(
             "websocket.inflate.compressed_length",
             m.payload.len(),
@@ -688,12 +794,27 @@ impl WsDir {
         s.fields.push(
             Field::new("websocket.inflate.context_takeover", d.context_takeover).show(
                 if d.context_takeover {
-                    "the window of earlier messages is reused"
+                    "negotiated: a message may refer back to earlier messages"
                 } else {
-                    "each message is compressed on its own"
+                    "negotiated off: each message is compressed on its own"
                 },
             ),
         );
+        s.fields
+            .push(Field::new("websocket.inflate.first", first).show(if first {
+                "the first compressed message this side sent"
+            } else {
+                "earlier compressed messages came from this side"
+            }));
+        if let Some(used) = used_window {
+            s.fields.push(
+                Field::new("websocket.inflate.used_window", used).show(if used {
+                    "it does not inflate alone: it refers back to earlier messages"
+                } else {
+                    "it inflates alone, without earlier messages"
+                }),
+            );
+        }
         s.fields
             .push(Field::new("websocket.inflate.length", data.len()));
         let ib = s.add_buffer("inflated", Origin::Derived, Arc::from(data));
@@ -702,8 +823,8 @@ impl WsDir {
             "inflated {} → {} bytes{}: {}",
             m.payload.len(),
             data.len(),
-            if d.context_takeover {
-                " (context takeover)"
+            if used_window == Some(true) {
+                " (using earlier messages' window)"
             } else {
                 ""
             },

@@ -9,10 +9,12 @@
 //!
 //! `nth: N` counts the steps the rest of the selector matches (whether or
 //! not the lesson was chosen for them); `after: X` holds for steps strictly
-//! after the first step lesson X was bound to (as step or finding lesson).
+//! after the first step of the same connection that lesson X was bound to
+//! (as step or finding lesson): "after the client's Close" is about that
+//! connection's Close, not another's.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::step::{Finding, Step};
@@ -36,8 +38,9 @@ pub struct Binder<C> {
     course: C,
     /// Steps each lesson's selector (all but `nth`) matched so far.
     matched: Vec<u32>,
-    /// Whether each lesson has been bound to an earlier step.
-    bound: Vec<bool>,
+    /// The connections on which each lesson has been bound to an earlier
+    /// step (`after` asks about the step's own connection).
+    bound: Vec<HashSet<crate::step::ConnId>>,
     /// Each lesson's `after`, resolved to an index (`Some(None)`: unknown).
     after: Vec<Option<Option<usize>>>,
     /// For each step kind seen, the lessons whose `kind` admits it, in
@@ -57,7 +60,7 @@ impl<C: std::ops::Deref<Target = Course>> Binder<C> {
         Binder {
             course,
             matched: vec![0; n],
-            bound: vec![false; n],
+            bound: vec![HashSet::new(); n],
             after,
             by_kind: HashMap::new(),
         }
@@ -128,7 +131,7 @@ impl<C: std::ops::Deref<Target = Course>> Binder<C> {
             self.matched[i] = self.matched[i].saturating_add(1);
         }
         for i in step_best.iter().chain(finding_best.iter().flatten()) {
-            self.bound[*i] = true;
+            self.bound[*i].insert(step.conn);
         }
         Binding {
             step: step_best,
@@ -164,7 +167,7 @@ impl<C: std::ops::Deref<Target = Course>> Binder<C> {
         }
         if let Some(after) = &self.after[i] {
             match after {
-                Some(a) if self.bound[*a] => {}
+                Some(a) if self.bound[*a].contains(&step.conn) => {}
                 _ => return false,
             }
         }

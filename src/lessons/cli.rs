@@ -195,23 +195,33 @@ fn lint(paths: &[PathBuf], out: &mut dyn Write, err: &mut dyn Write) -> std::io:
     for p in &problems {
         writeln!(out, "{p}")?;
     }
-    let n = problems.len();
+    let warnings = problems.iter().filter(|p| p.warning).count();
+    let n = problems.len() - warnings;
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    let warned = if warnings == 0 {
+        String::new()
+    } else {
+        format!(", {warnings} warning{}", plural(warnings))
+    };
     if n == 0 {
         writeln!(
             out,
-            "{what}: {} lessons, {} stacks, no problems",
+            "{what}: {} lessons, {} stacks, no problems{warned}",
             course.lessons.len(),
             course.stacks.len()
         )?;
         Ok(0)
     } else {
-        writeln!(out, "{what}: {n} problem{}", if n == 1 { "" } else { "s" })?;
+        writeln!(out, "{what}: {n} problem{}{warned}", plural(n))?;
         Ok(1)
     }
 }
 
-/// Loads the course of `--lessons DIR` (or the bundled one), warning on
-/// stderr about its problems; `None` (exit 2) if the directory is unreadable.
+/// Loads the course of `--lessons DIR` (or the bundled one). `None` (exit
+/// 2, after a one-line error naming the first problem) if the directory is
+/// unreadable or the course has problems: a broken course is not taught
+/// from. Warnings (teaching mistakes) are counted on stderr and the course
+/// loads.
 pub fn course(dir: Option<&Path>, err: &mut dyn Write) -> std::io::Result<Option<Course>> {
     let (course, problems): (Course, Vec<Problem>) = match dir {
         Some(d) => match load_dir(d) {
@@ -223,20 +233,36 @@ pub fn course(dir: Option<&Path>, err: &mut dyn Write) -> std::io::Result<Option
         },
         None => super::bundled(),
     };
-    if !problems.is_empty() {
-        let shown = dir.map_or_else(
-            || "the bundled course".to_string(),
-            |d| d.display().to_string(),
-        );
+    let shown = dir.map_or_else(
+        || "the bundled course".to_string(),
+        |d| d.display().to_string(),
+    );
+    let lint = dir.map_or(String::new(), |d| {
+        format!(" {}", escape(&d.display().to_string()))
+    });
+    let warnings = problems.iter().filter(|p| p.warning).count();
+    if let Some(first) = problems.iter().find(|p| !p.warning) {
+        let more = problems.len() - warnings - 1;
         writeln!(
             err,
-            "dispel: warning: {} problem(s) in {}; run `dispel lessons lint{}`",
-            problems.len(),
+            "dispel: {}{}; run `dispel lessons lint{lint}`",
+            escape(&first.headline()),
+            if more == 0 {
+                String::new()
+            } else {
+                format!(
+                    " (and {more} more problem{})",
+                    if more == 1 { "" } else { "s" }
+                )
+            },
+        )?;
+        return Ok(None);
+    }
+    if warnings > 0 {
+        writeln!(
+            err,
+            "dispel: warning: {warnings} teaching warning(s) in {}; run `dispel lessons lint{lint}`",
             escape(&shown),
-            dir.map_or(String::new(), |d| format!(
-                " {}",
-                escape(&d.display().to_string())
-            ))
         )?;
     }
     Ok(Some(course))

@@ -35,15 +35,23 @@ pub struct Problem {
     /// offending token in characters.
     pub source_line: Option<String>,
     pub width: u32,
+    /// A teaching mistake that does not break the course (a lesson naming
+    /// one recording): reported, but `lint` still exits 0 and `replay`
+    /// loads the course.
+    pub warning: bool,
 }
 
 impl Problem {
-    /// `file:line:col: message`, without the excerpt.
+    /// `file:line:col: [warning: ]message`, without the excerpt.
     pub fn headline(&self) -> String {
+        let w = if self.warning { "warning: " } else { "" };
         if self.line == 0 {
-            format!("{}: {}", self.file, self.message)
+            format!("{}: {w}{}", self.file, self.message)
         } else {
-            format!("{}:{}:{}: {}", self.file, self.line, self.col, self.message)
+            format!(
+                "{}:{}:{}: {w}{}",
+                self.file, self.line, self.col, self.message
+            )
         }
     }
 }
@@ -127,6 +135,7 @@ const LESSON_KEYS: &[&str] = &[
     "hints",
     "questions",
     "trace",
+    "notes",
 ];
 const SELECT_KEYS: &[&str] = &["kind", "dir", "where", "finding", "nth", "after"];
 const QUESTION_KEYS: &[&str] = &["ask", "answer", "field", "on"];
@@ -179,7 +188,16 @@ impl Cx<'_> {
             message: message.into(),
             source_line,
             width,
+            warning: false,
         });
+    }
+
+    /// A teaching mistake that does not break the course.
+    fn warn(&mut self, m: Mark, message: impl Into<String>) {
+        self.note(m, message);
+        if let Some(p) = self.problems.last_mut() {
+            p.warning = true;
+        }
     }
 
     /// A problem that makes the lesson (or stack) unusable.
@@ -303,7 +321,7 @@ impl Cx<'_> {
             self.note(m, format!("{what}: {}", e.message));
         }
         for p in pieces {
-            if let template::Piece::Name { name, at } = p
+            if let template::Piece::Name { name, at, .. } = p
                 && !names.has(name)
             {
                 let m = self.locate(n, text, at);
@@ -313,6 +331,83 @@ impl Cx<'_> {
                     format!(
                         "{what}: `{{{name}}}` is not a field of {}{hint}",
                         names.what
+                    ),
+                );
+            }
+        }
+    }
+
+    /// A question's `field` must be carried by the steps it is read on (the
+    /// selected kinds, or the `on` kind).
+    fn question_field(
+        &mut self,
+        at: Mark,
+        field: &str,
+        on: Option<&KindPattern>,
+        names: &Names<'_>,
+    ) {
+        let (kinds, what): (Vec<&KindSpec>, String) = match on {
+            Some(p) => (
+                kinds::KINDS.iter().filter(|k| p.matches(k.id)).collect(),
+                format!("`{}` steps (`on`)", p),
+            ),
+            None => (names.kinds.clone(), names.what.clone()),
+        };
+        if kinds.is_empty() || kinds.iter().any(|k| k.field(field).is_some()) {
+            return;
+        }
+        let hint = did_you_mean(field, kinds.iter().flat_map(|k| k.fields().map(|f| f.name)));
+        self.note(
+            at,
+            format!("question: `{field}` is not a field of {what}, so nothing can answer it{hint}"),
+        );
+    }
+
+    /// A text interpolating a field a question of the lesson predicts shows
+    /// the answer before it is asked.
+    fn answers_shown(&mut self, n: &Node, text: &str, predicted: &[(String, Mark)], what: &str) {
+        let (pieces, _) = template::parse(text);
+        for p in pieces {
+            if let template::Piece::Name { name, at, .. } = p
+                && let Some((_, q)) = predicted.iter().find(|(f, _)| f == name)
+            {
+                let m = self.locate(n, text, at);
+                self.note(
+                    m,
+                    format!(
+                        "{what}: `{{{name}}}` shows the answer of the question at line {} before it is asked",
+                        q.line
+                    ),
+                );
+            }
+        }
+    }
+
+    /// Warns about a sentence true of one recording only: a capture file
+    /// named, the recorder, "in the threading capture", "here, by …".
+    fn one_recording(&mut self, n: &Node, text: &str, what: &str) {
+        static PATTERNS: std::sync::LazyLock<Vec<(regex::Regex, &'static str)>> =
+            std::sync::LazyLock::new(|| {
+                [
+                    (r"(?i)\b[\w-]+\.pcap(?:ng)?\b", "names a capture file"),
+                    (r"(?i)\brecorder\b|\bNFQUEUE\b", "speaks of the recorder"),
+                    (
+                        r"(?i)\b(?:the|this|our) (?:bundled |reference )?[\w-]+ (?:captures?|recordings?)\b|\b(?:bundled|reference) (?:captures?|recordings?)\b|\bhere, (?:by|in|on|from)\b",
+                        "speaks of one recording",
+                    ),
+                ]
+                .into_iter()
+                .filter_map(|(p, why)| regex::Regex::new(p).ok().map(|r| (r, why)))
+                .collect()
+            });
+        for (re, why) in PATTERNS.iter() {
+            for m in re.find_iter(text) {
+                let at = self.locate(n, text, m.start());
+                self.warn(
+                    at,
+                    format!(
+                        "{what} {why} (`{}`): a lesson is read beside any capture; say it in a per-stack note or not at all",
+                        m.as_str()
                     ),
                 );
             }
@@ -461,6 +556,7 @@ impl Loader {
                     message: e.clone(),
                     source_line: None,
                     width: 1,
+                    warning: false,
                 });
                 return;
             }
@@ -477,6 +573,7 @@ impl Loader {
                 ),
                 source_line: None,
                 width: 1,
+                warning: false,
             });
             return;
         }
@@ -583,6 +680,7 @@ impl Loader {
                 message,
                 source_line,
                 width,
+                warning: false,
             });
         }
     }
@@ -709,6 +807,7 @@ fn lesson(cx: &mut Cx<'_>, n: &Node, stacks: &[Stack]) -> Option<(Lesson, Option
         None => Vec::new(),
     };
     let mut questions = Vec::new();
+    let mut predicted: Vec<(String, Mark)> = Vec::new();
     if let Some(q) = k.get("questions") {
         for item in cx.seq(q, "`questions`").unwrap_or(&[]) {
             let Some(e) = cx.map(item, "a question") else {
@@ -722,6 +821,10 @@ fn lesson(cx: &mut Cx<'_>, n: &Node, stacks: &[Stack]) -> Option<(Lesson, Option
                 query::lint_kind(cx, &pat, n.mark);
                 Some(pat)
             });
+            if let (Some(f), Some(node)) = (&field, qk.get("field")) {
+                cx.question_field(node.mark, f, on.as_ref(), &names);
+                predicted.push((f.clone(), node.mark));
+            }
             let mut get = |key: &str, what: &str| {
                 let node = qk.get(key)?;
                 let t = cx.string(node, key)?;
@@ -738,6 +841,61 @@ fn lesson(cx: &mut Cx<'_>, n: &Node, stacks: &[Stack]) -> Option<(Lesson, Option
             }
         }
     }
+    let mut notes = Vec::new();
+    if let Some(ns) = k.get("notes")
+        && let Some(e) = cx.map(ns, "`notes`")
+    {
+        for (sk, sv) in e {
+            let Some(stack_id) = cx.string(sk, "notes stack") else {
+                continue;
+            };
+            if !stacks.iter().any(|s| s.id == stack_id) {
+                cx.note(sk.mark, unknown_stack(&stack_id, stacks));
+            }
+            if notes.iter().any(|(s, _): &(String, _)| *s == stack_id) {
+                cx.bad(sk.mark, format!("duplicate key `{stack_id}` in `notes`"));
+            }
+            if let Some(t) = cx.string(sv, "a note") {
+                cx.template(sv, &t, &names, "note");
+                notes.push((stack_id, t));
+            }
+        }
+    }
+    // Teaching checks: no answer shown before its question is asked, no
+    // sentence about one recording.
+    if let (Some(b), Some(text)) = (k.get("body"), &body) {
+        cx.answers_shown(b, text, &predicted, "body");
+    }
+    let mut texts: Vec<(&Node, &str)> = Vec::new();
+    if let Some(t) = k.get("title") {
+        texts.push((t, "title"));
+    }
+    if let Some(b) = k.get("body") {
+        texts.push((b, "body"));
+    }
+    if let Some(items) = k.get("hints").and_then(|h| seq_of(h)) {
+        texts.extend(items.iter().map(|i| (i, "hint")));
+    }
+    if let Some(items) = k.get("questions").and_then(|q| seq_of(q)) {
+        for item in items {
+            for (key, v) in map_of(item).unwrap_or(&[]) {
+                if matches!(key.text(), Some("ask" | "answer")) {
+                    texts.push((v, "question"));
+                }
+            }
+        }
+    }
+    if let Some(ns) = k.get("notes").and_then(|n| map_of(n)) {
+        for (_, v) in ns {
+            cx.answers_shown(v, v.text().unwrap_or(""), &predicted, "note");
+            texts.push((v, "note"));
+        }
+    }
+    for (node, what) in texts {
+        if let Some(t) = node.text() {
+            cx.one_recording(node, t, what);
+        }
+    }
     let mut trace = Vec::new();
     let mut unobserved = Vec::new();
     if let Some(t) = k.get("trace")
@@ -749,21 +907,7 @@ fn lesson(cx: &mut Cx<'_>, n: &Node, stacks: &[Stack]) -> Option<(Lesson, Option
             };
             let st = stacks.iter().find(|s| s.id == stack_id);
             if st.is_none() {
-                let hint = match suggest(&stack_id, stacks.iter().map(|s| s.id.as_str())) {
-                    Some(s) => format!("; did you mean `{s}`?"),
-                    None if stacks.is_empty() => {
-                        "; the course declares no stacks (no stacks.yaml)".to_string()
-                    }
-                    None => format!(
-                        "; the stacks are: {}",
-                        stacks
-                            .iter()
-                            .map(|s| s.id.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                };
-                cx.note(sk.mark, format!("unknown stack `{stack_id}`{hint}"));
+                cx.note(sk.mark, unknown_stack(&stack_id, stacks));
             }
             if trace.iter().any(|(s, _): &(String, _)| *s == stack_id) {
                 cx.bad(sk.mark, format!("duplicate key `{stack_id}` in `trace`"));
@@ -792,10 +936,42 @@ fn lesson(cx: &mut Cx<'_>, n: &Node, stacks: &[Stack]) -> Option<(Lesson, Option
         hints,
         questions,
         trace,
+        notes,
         unobserved,
         at: cx.loc(id_node?.mark),
     };
     Some((lesson, after_at))
+}
+
+fn seq_of(n: &Node) -> Option<&[Node]> {
+    match &n.kind {
+        NodeKind::Seq(v) => Some(v),
+        _ => None,
+    }
+}
+
+fn map_of(n: &Node) -> Option<&[(Node, Node)]> {
+    match &n.kind {
+        NodeKind::Map(v) => Some(v),
+        _ => None,
+    }
+}
+
+/// "unknown stack `x`", with a suggestion or the list of stacks.
+fn unknown_stack(id: &str, stacks: &[Stack]) -> String {
+    let hint = match suggest(id, stacks.iter().map(|s| s.id.as_str())) {
+        Some(s) => format!("; did you mean `{s}`?"),
+        None if stacks.is_empty() => "; the course declares no stacks (no stacks.yaml)".to_string(),
+        None => format!(
+            "; the stacks are: {}",
+            stacks
+                .iter()
+                .map(|s| s.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    format!("unknown stack `{id}`{hint}")
 }
 
 /// A trace entry, and the `reason` if it is written with `observed: false`.

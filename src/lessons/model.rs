@@ -117,6 +117,10 @@ pub struct Lesson {
     pub questions: Vec<Question>,
     /// Per stack id (in file order), the ordered call chain handling the step.
     pub trace: Vec<(String, Vec<TraceEntry>)>,
+    /// Per stack id, a note true of that stack only (interpolated like the
+    /// body), shown where that stack's trace is shown.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<(String, String)>,
     /// Trace entries written with `observed: false`: where each is written
     /// and its `reason` (what `dispel lessons trace` cannot see run for the
     /// step: work done earlier, in another process, or in compiled code).
@@ -133,6 +137,14 @@ impl Lesson {
             .iter()
             .find(|(s, _)| s == stack)
             .map_or(&[], |(_, t)| t.as_slice())
+    }
+
+    /// The note for a stack, if the lesson has one.
+    pub fn note_for(&self, stack: &str) -> Option<&str> {
+        self.notes
+            .iter()
+            .find(|(s, _)| s == stack)
+            .map(|(_, n)| n.as_str())
     }
 
     /// The `reason` of an entry written with `observed: false`.

@@ -59,6 +59,11 @@ pub fn schema() -> Value {
                         "type": "object",
                         "description": "Per stack id (stacks.yaml), the ordered call chain handling this step.",
                         "additionalProperties": {"type": "array", "items": {"$ref": "#/$defs/traceEntry"}}
+                    },
+                    "notes": {
+                        "type": "object",
+                        "description": "Per stack id (stacks.yaml), a sentence true of that stack only, shown with its trace; interpolated like the body.",
+                        "additionalProperties": {"type": "string"}
                     }
                 },
                 "required": ["id", "title", "select", "body", "refs"],

@@ -1,16 +1,22 @@
 //! Lesson text interpolation: `{field.name}` inserts a field of the bound
-//! step, `{{` and `}}` are literal braces. Names are `[A-Za-z0-9_.-]+`.
+//! step, `{field.name:raw}` its value without its display text, `{{` and
+//! `}}` are literal braces. Names are `[A-Za-z0-9_.-]+`.
 
 /// A piece of a parsed template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Piece<'a> {
     Text(&'a str),
-    /// A `{name}`; `at` is the byte offset of its `{`.
+    /// A `{name}` or `{name:raw}`; `at` is the byte offset of its `{`.
     Name {
         name: &'a str,
         at: usize,
+        /// `{name:raw}`: the value, not its display text.
+        raw: bool,
     },
 }
+
+/// The suffix asking for a field's value without its display text.
+pub const RAW: &str = ":raw";
 
 /// A malformed brace: its byte offset and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,13 +57,16 @@ pub fn parse<'a>(s: &'a str) -> (Vec<Piece<'a>>, Vec<BraceError>) {
             b'{' => {
                 let rest = &s[i + 1..];
                 let len = rest.find(|c: char| !name_char(c)).unwrap_or(rest.len());
-                if len > 0 && rest[len..].starts_with('}') {
+                let raw = rest[len..].starts_with(RAW);
+                let end = if raw { len + RAW.len() } else { len };
+                if len > 0 && rest[end..].starts_with('}') {
                     flush(&mut pieces, text_start, i);
                     pieces.push(Piece::Name {
                         name: &rest[..len],
                         at: i,
+                        raw,
                     });
-                    i += len + 2;
+                    i += end + 2;
                     text_start = i;
                 } else {
                     errors.push(BraceError {
@@ -95,17 +104,36 @@ mod tests {
                 Piece::Text("key "),
                 Piece::Name {
                     name: "websocket.masking_key",
-                    at: 4
+                    at: 4,
+                    raw: false
                 },
                 Piece::Text(", {"),
                 Piece::Text("literal}"),
                 Piece::Text(" "),
                 Piece::Name {
                     name: "step.dir",
-                    at: 41
+                    at: 41,
+                    raw: false
                 },
             ]
         );
+    }
+
+    #[test]
+    fn raw_names() {
+        let (p, e) = parse("in {socketio.namespace:raw}.");
+        assert!(e.is_empty());
+        assert_eq!(
+            p[1],
+            Piece::Name {
+                name: "socketio.namespace",
+                at: 3,
+                raw: true
+            }
+        );
+        // Any other suffix is not a name.
+        assert_eq!(parse("{a:shown}").1.len(), 2);
+        assert_eq!(parse("{:raw}").1.len(), 2);
     }
 
     #[test]

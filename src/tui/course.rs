@@ -108,9 +108,10 @@ impl CourseLessons {
     }
 
     fn view(&self, r: Rendered) -> LessonView {
+        let body = r.body_with_note();
         LessonView {
             title: r.title,
-            body: r.body,
+            body,
             refs: r.refs,
             hints: r.hints,
             questions: r.questions.into_iter().map(|q| (q.ask, q.answer)).collect(),

@@ -130,6 +130,23 @@ impl Inflater {
         &self.window[self.window.len().saturating_sub(WINDOW)..]
     }
 
+    /// Whether the next message could refer back into earlier messages:
+    /// context takeover is on and the window holds bytes.
+    pub fn has_window(&self) -> bool {
+        !self.no_context_takeover && !self.window.is_empty()
+    }
+
+    /// Whether `compressed` (a message that inflated to `data` with this
+    /// direction's window) needed that window: inflated once more from an
+    /// empty window, with the same `cap`, it fails or gives other bytes.
+    /// A message that does not refer back inflates the same either way.
+    pub fn needs_window(compressed: &[u8], data: &[u8], cap: usize) -> bool {
+        match Inflater::new(true).inflate_message(compressed, cap) {
+            Ok(alone) => alone.data != data,
+            Err(_) => true,
+        }
+    }
+
     /// Inflates one whole message (its frames' payloads joined, unmasked),
     /// producing at most `cap` bytes.
     pub fn inflate_message(
@@ -212,6 +229,27 @@ mod tests {
             inf.inflate_message(&HELLO_AGAIN, 1024).unwrap().data,
             b"Hello"
         );
+    }
+
+    #[test]
+    fn needs_window_tells_a_back_reference_from_a_message_alone() {
+        // RFC 7692 §7.2.3.2: the second "Hello" is a back-reference into
+        // the first.
+        let mut inf = Inflater::new(false);
+        assert!(!inf.has_window());
+        let first = inf.inflate_message(&HELLO, 1024).unwrap().data;
+        assert!(!Inflater::needs_window(&HELLO, &first, 1024));
+        assert!(inf.has_window());
+        let again = inf.inflate_message(&HELLO_AGAIN, 1024).unwrap().data;
+        assert_eq!(again, b"Hello");
+        assert!(Inflater::needs_window(&HELLO_AGAIN, &again, 1024));
+        // The same text compressed on its own needs nothing before it.
+        let alone = inf.inflate_message(&HELLO, 1024).unwrap().data;
+        assert!(!Inflater::needs_window(&HELLO, &alone, 1024));
+        // Without context takeover there is never a window to use.
+        let mut inf = Inflater::new(true);
+        inf.inflate_message(&HELLO, 1024).unwrap();
+        assert!(!inf.has_window());
     }
 
     #[test]
