@@ -28,6 +28,9 @@ pub const LOOK_AHEAD: usize = 100_000;
 pub trait StepLookup {
     /// Steps known so far.
     fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     /// Step `i`'s kind, connection and Engine.IO session, without reading
     /// the step itself.
     fn head(&self, i: usize) -> Option<(&'static str, ConnId, Option<u32>)>;
