@@ -83,6 +83,10 @@ pub enum Command {
         /// or a prefix (`websocket.*`). Repeat or separate with commas.
         #[arg(long, value_delimiter = ',')]
         kind: Vec<String>,
+        /// A worksheet (with --format markdown): each lesson question with a
+        /// blank to fill in, and the answers in a key at the end.
+        #[arg(long)]
+        quiz: bool,
         #[command(flatten)]
         lessons: LessonOpts,
         #[command(flatten)]
@@ -243,9 +247,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             format,
             conn,
             kind,
+            quiz,
             lessons,
             ..
         }) => {
+            if quiz && format != ExplainFormat::Markdown {
+                anyhow::bail!(
+                    "--quiz makes a worksheet of the markdown walk-through: use it with --format markdown"
+                );
+            }
             let (capture, _session) = crate::live::resolve(capture, &live)?;
             // clap requires a capture unless --live gave one.
             let capture = capture.unwrap_or_else(|| PathBuf::from(crate::live::STDIN_NAME));
@@ -274,7 +284,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     analyse(&capture, &opts, &mut NdjsonSink::new(out, filter))
                 }
                 ExplainFormat::Json => analyse(&capture, &opts, &mut JsonSink::new(out, filter)),
-                ExplainFormat::Markdown => markdown(&capture, &opts, out, filter, selection),
+                ExplainFormat::Markdown => markdown(&capture, &opts, out, filter, selection, quiz),
                 ExplainFormat::Mermaid => {
                     analyse(&capture, &opts, &mut MermaidSink::new(out, filter))
                 }
@@ -439,10 +449,15 @@ fn markdown(
     out: impl Write,
     filter: Filter,
     selection: Option<lessons_cli::Selection>,
+    quiz: bool,
 ) -> anyhow::Result<ExitCode> {
     use crate::output::markdown::LessonBlock;
+    let sink = |out, filter| {
+        let s = MarkdownSink::new(out, filter);
+        if quiz { s.quiz() } else { s }
+    };
     let Some(selection) = selection else {
-        return analyse(capture, opts, &mut MarkdownSink::new(out, filter));
+        return analyse(capture, opts, &mut sink(out, filter));
     };
     let course = selection.course;
     let stack = match selection.stack {
@@ -476,12 +491,14 @@ fn markdown(
                     title: r.title,
                     body: r.body,
                     refs: r.refs,
+                    hints: r.hints,
+                    questions: r.questions.into_iter().map(|q| (q.ask, q.answer)).collect(),
                     trace: r.trace,
                 }
             })
             .collect()
     });
-    let mut sink = MarkdownSink::new(out, filter).with_lessons(hook);
+    let mut sink = sink(out, filter).with_lessons(hook);
     analyse(capture, opts, &mut sink)
 }
 
