@@ -473,30 +473,55 @@ fn markdown(
         }
     };
     let mut binder = course.binder();
+    let mut sheet = crate::lessons::predict::Worksheet::default();
     let hook = Box::new(move |step: &crate::step::Step| {
         let b = binder.bind(step);
         let course = binder.course();
-        let finding_lessons = step
+        // A worksheet hides what its questions ask for, as the TUI does
+        // while a question is open.
+        let shown = if quiz {
+            let questions = b.step.map_or(&[][..], |i| &course.lessons[i].questions[..]);
+            let hidden = sheet.hide(step, questions);
+            (!hidden.is_empty()).then(|| hidden.mask(step))
+        } else {
+            None
+        };
+        let view = shown.as_ref().map_or(step, |(m, _)| m);
+        let finding_lessons = view
             .findings
             .iter()
             .zip(&b.findings)
             .filter_map(|(f, l)| l.map(|i| (i, Some(f))));
-        b.step
+        let blocks = b
+            .step
             .map(|i| (i, None))
             .into_iter()
             .chain(finding_lessons)
             .map(|(i, f)| {
-                let r = crate::lessons::render(&course.lessons[i], step, f, stack.as_deref());
+                let lesson = &course.lessons[i];
+                let r = crate::lessons::render(lesson, view, f, stack.as_deref());
+                // Answers are for the key: filled from the step as it is.
+                let answers = if shown.is_some() {
+                    crate::lessons::render(lesson, step, f, stack.as_deref()).questions
+                } else {
+                    r.questions.clone()
+                };
                 LessonBlock {
                     title: r.title,
                     body: r.body,
                     refs: r.refs,
                     hints: r.hints,
-                    questions: r.questions.into_iter().map(|q| (q.ask, q.answer)).collect(),
+                    questions: r
+                        .questions
+                        .into_iter()
+                        .zip(answers)
+                        .map(|(q, a)| (q.ask, a.answer))
+                        .collect(),
                     trace: r.trace,
                 }
             })
-            .collect()
+            .collect();
+        crate::output::markdown::StepLessons { blocks, shown }
     });
     let mut sink = sink(out, filter).with_lessons(hook);
     analyse(capture, opts, &mut sink)

@@ -204,3 +204,51 @@ fn quiz_is_refused_with_another_format() {
     );
     assert!(o.stdout.is_empty());
 }
+
+/// A worksheet hides what its questions ask for, as the TUI does while a
+/// question is open: the fixture course asks for the masking key of each
+/// client frame (on the frame) and, at the upgrade request, for the 101's
+/// Sec-WebSocket-Accept (on a later step). The answer key still has them.
+#[test]
+fn a_worksheet_hides_the_values_its_questions_ask_for() {
+    let file = "captures/flask-socketio-gevent.pcap";
+    let lessons = ["--lessons", "tests/lessons/predict"];
+    let page = markdown(file, &lessons);
+    let mut args = lessons.to_vec();
+    args.push("--quiz");
+    let quiz = markdown(file, &args);
+    let accept = "RDVhJXleI51Y3+v4ubIdc2OijJU=";
+    let key = "04f4904f";
+    // The page shows them; the worksheet only in its key.
+    assert!(page.contains(accept) && page.contains(key));
+    let (sheet, answers) = quiz.split_once("\n## Answer key\n").unwrap();
+    assert!(!sheet.contains(accept), "the accept value is shown");
+    assert!(!sheet.contains(key), "the masking key is shown");
+    assert!(answers.contains(&format!("{key}, the key in the header.")));
+    // Hidden in the field table and the dump of the frame.
+    let frame = sheet
+        .split("\n### Step 12 ")
+        .nth(1)
+        .unwrap()
+        .split("\n### ")
+        .next()
+        .unwrap();
+    assert!(
+        frame.contains("| `websocket.masking_key` | \"··\" | stream\\[2..6\\] |"),
+        "{frame}"
+    );
+    assert!(frame.contains("81 86 ·· ·· ·· ·· 36 84"), "{frame}");
+    assert!(
+        frame.contains("Clients mask. The key here is ··."),
+        "{frame}"
+    );
+    // The question about a later step hides the value there, and on the
+    // derivation step after it; the request keeps its own key.
+    let request = sheet.split("\n### Step 8 ").nth(1).unwrap();
+    assert!(request.contains("izs6QyQVgclKgSCjCu8BEg=="));
+    let response = sheet.split("\n### Step 9 ").nth(1).unwrap();
+    assert!(
+        response.contains("| · `http.sec_websocket_accept` | \"··\" |"),
+        "{response}"
+    );
+}

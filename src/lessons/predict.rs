@@ -9,13 +9,14 @@
 //! TUI's indexed timeline reads steps back on demand): then it says so and
 //! the caller asks again later. [`check`] compares a typed answer with the
 //! value, forgiving how it was written (hex case and separators, whitespace,
-//! base64 padding, decimal or `0x` numbers).
+//! base64 padding, decimal or `0x` numbers). [`Hidden`] masks a step's
+//! copy while a question is open (the TUI, and the markdown worksheet).
 //!
 //! Pure: no terminal, no printing.
 
 use std::sync::Arc;
 
-use crate::step::{ConnId, Field, Step, Value};
+use crate::step::{ConnId, Field, Span, Step, Value};
 
 use super::model::{KindPattern, Question};
 
@@ -108,7 +109,7 @@ pub enum Resolution {
 /// the asking step for a pattern: the same Engine.IO session for
 /// `engineio.*` / `socketio.*` kinds when both have one, else the same
 /// connection.
-fn related(on: &KindPattern, at: (ConnId, Option<u32>), j: (ConnId, Option<u32>)) -> bool {
+pub fn related(on: &KindPattern, at: (ConnId, Option<u32>), j: (ConnId, Option<u32>)) -> bool {
     let eio = match on {
         KindPattern::Exact(k) | KindPattern::Layer(k) | KindPattern::Prefix(k) => {
             k.starts_with("engineio") || k.starts_with("socketio")
@@ -129,6 +130,16 @@ fn value_of(step: &Step, f: &Field) -> Option<Value> {
             .map(|b| Value::Bytes(b.to_vec())),
         v => Some(v.clone()),
     }
+}
+
+/// The value of `field` on step `i` (`step`), if it has that field.
+pub fn answer_on(step: &Step, i: usize, field: &str) -> Option<Answer> {
+    let f = step.field(field)?;
+    Some(Answer {
+        step: i,
+        field: field.to_string(),
+        value: value_of(step, f)?,
+    })
 }
 
 /// Finds the value answering `q`, asked at step `at` (`step` is that step).
@@ -268,6 +279,231 @@ fn hex_of(s: &str) -> Option<Vec<u8>> {
         return None;
     }
     hex::decode(digits).ok()
+}
+
+/// What a hidden value is drawn as.
+pub const HIDDEN: &str = "··";
+
+/// Shortest answer text hidden on steps other than the one it is read on:
+/// shorter ones (`true`, `101`) are everywhere for other reasons.
+const MIN_GLOBAL: usize = 6;
+
+/// An answer's texts hidden on every step: text, bytes and JSON values
+/// long enough to be this answer rather than a coincidence.
+pub fn global_texts(a: &Answer) -> Vec<String> {
+    match a.value {
+        Value::Str(_) | Value::Bytes(_) | Value::Json(_) => a
+            .texts()
+            .into_iter()
+            .filter(|t| t.chars().count() >= MIN_GLOBAL)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The fields hidden on one step, and their values' texts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Hidden {
+    pub fields: Vec<String>,
+    pub texts: Vec<String>,
+}
+
+/// Shortest value text hidden wherever it occurs in a summary or another
+/// field; a shorter one (`1`, `ok`) only as a whole word.
+const MIN_TEXT: usize = 4;
+
+impl Hidden {
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty() && self.texts.is_empty()
+    }
+
+    /// `s` with every hidden value's text drawn as [`HIDDEN`].
+    pub fn mask_text(&self, s: &str) -> String {
+        let mut out = s.to_string();
+        for t in &self.texts {
+            out = if t.chars().count() >= MIN_TEXT {
+                out.replace(t.as_str(), HIDDEN)
+            } else {
+                replace_word(&out, t)
+            };
+        }
+        out
+    }
+
+    /// A copy of `step` with the hidden fields' values (and every field
+    /// within their bytes or showing the same value) replaced by
+    /// [`HIDDEN`], its summary masked; and the byte spans hidden.
+    pub fn mask(&self, step: &Step) -> (Step, Vec<Span>) {
+        let mut s = step.clone();
+        let spans: Vec<Span> = step
+            .fields
+            .iter()
+            .filter(|f| self.fields.iter().any(|n| *n == f.name))
+            .filter_map(|f| f.span)
+            .collect();
+        let within = |sp: &Span| {
+            spans
+                .iter()
+                .any(|h| h.buf == sp.buf && h.start <= sp.start && sp.range().end <= h.range().end)
+        };
+        let long_texts: Vec<&String> = self
+            .texts
+            .iter()
+            .filter(|t| t.chars().count() >= MIN_TEXT)
+            .collect();
+        for f in &mut s.fields {
+            let named = self.fields.iter().any(|n| *n == f.name);
+            let inside = f.span.is_some_and(|sp| within(&sp));
+            let same = !long_texts.is_empty() && {
+                let t = field_plain(step, f);
+                long_texts.iter().any(|x| t.contains(x.as_str()))
+            };
+            if named || inside || same {
+                f.value = Value::Str(HIDDEN.to_string());
+                f.show = None;
+            }
+        }
+        s.summary = self.mask_text(&step.summary);
+        (s, spans)
+    }
+}
+
+/// A field's value as plain text (bytes as hex and, when UTF-8, as text).
+fn field_plain(step: &Step, f: &Field) -> String {
+    let mut t = match &f.value {
+        Value::SpanBytes => f
+            .span
+            .and_then(|sp| step.span_bytes(&sp))
+            .map(|b| {
+                let mut t = hex::encode(b);
+                if let Ok(u) = std::str::from_utf8(b) {
+                    t.push('\n');
+                    t.push_str(u);
+                }
+                t
+            })
+            .unwrap_or_default(),
+        Value::Bytes(b) => {
+            let mut t = hex::encode(b);
+            if let Ok(u) = std::str::from_utf8(b) {
+                t.push('\n');
+                t.push_str(u);
+            }
+            t
+        }
+        v => v.to_string(),
+    };
+    if let Some(show) = &f.show {
+        t.push('\n');
+        t.push_str(show);
+    }
+    t
+}
+
+/// `s` with `word` replaced where it stands alone (not inside a longer run
+/// of letters and digits).
+fn replace_word(s: &str, word: &str) -> String {
+    if word.is_empty() {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    let alnum = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+    while let Some(p) = rest.find(word) {
+        let before = if p > 0 {
+            rest[..p].chars().last()
+        } else {
+            out.chars().last()
+        };
+        let after = rest[p + word.len()..].chars().next();
+        out.push_str(&rest[..p]);
+        if alnum(before) || alnum(after) {
+            out.push_str(word);
+        } else {
+            out.push_str(HIDDEN);
+        }
+        rest = &rest[p + word.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Hiding for a document read top to bottom (the markdown worksheet):
+/// steps come in capture order, each with the questions of the lesson bound
+/// to it. A question about this step hides its field here; one about a later
+/// step (`on`) waits for the first related step of that kind and hides the
+/// field there; once an answer is known, its long text stays hidden on every
+/// later step (the Accept also shows in the derivation step).
+#[derive(Debug, Clone, Default)]
+pub struct Worksheet {
+    /// Questions waiting for their step: the field, the kind, and the
+    /// asking step's connection and session.
+    pending: Vec<(String, KindPattern, (ConnId, Option<u32>))>,
+    /// Answer texts hidden from here on.
+    texts: Vec<String>,
+    /// Steps seen.
+    seen: usize,
+}
+
+/// Most questions a worksheet waits on at once (a lesson bound to every
+/// frame asks as many times as there are frames; the oldest give way).
+const MAX_PENDING: usize = 1024;
+
+impl Worksheet {
+    /// What to hide on `step`, the next step in capture order, whose bound
+    /// lesson asks `questions`.
+    pub fn hide(&mut self, step: &Step, questions: &[Question]) -> Hidden {
+        let i = self.seen;
+        self.seen += 1;
+        let mut h = Hidden::default();
+        let found = |h: &mut Hidden, texts: &mut Vec<String>, field: &str| {
+            if !h.fields.iter().any(|f| f == field) {
+                h.fields.push(field.to_string());
+            }
+            if let Some(a) = answer_on(step, i, field) {
+                for t in a.texts() {
+                    if !h.texts.contains(&t) {
+                        h.texts.push(t);
+                    }
+                }
+                for t in global_texts(&a) {
+                    if !texts.contains(&t) {
+                        texts.push(t);
+                    }
+                }
+            }
+        };
+        let here = (step.conn, step.session);
+        let mut k = 0;
+        while k < self.pending.len() {
+            let (field, on, at) = &self.pending[k];
+            if on.matches(step.kind) && related(on, *at, here) {
+                let field = field.clone();
+                self.pending.remove(k);
+                found(&mut h, &mut self.texts, &field);
+            } else {
+                k += 1;
+            }
+        }
+        for t in &self.texts {
+            if !h.texts.contains(t) {
+                h.texts.push(t.clone());
+            }
+        }
+        for q in questions {
+            match (&q.field, &q.on) {
+                (Some(f), None) => found(&mut h, &mut self.texts, f),
+                (Some(f), Some(on)) => {
+                    if self.pending.len() >= MAX_PENDING {
+                        self.pending.remove(0);
+                    }
+                    self.pending.push((f.clone(), on.clone(), here));
+                }
+                _ => {}
+            }
+        }
+        h
+    }
 }
 
 #[cfg(test)]
@@ -435,5 +671,44 @@ mod tests {
             &Value::Json(serde_json::json!(["chat", {"a": 1}])),
             "[\"chat\", {\"a\": 1}]"
         ));
+    }
+
+    #[test]
+    fn short_values_are_hidden_as_whole_words_only() {
+        assert_eq!(replace_word("1 of 12 (1)", "1"), "·· of 12 (··)");
+        assert_eq!(replace_word("x1 1x", "1"), "x1 1x");
+    }
+
+    #[test]
+    fn masking_hides_the_field_its_bytes_and_its_value_elsewhere() {
+        // Synthetic: a Pong whose payload shows in a child field, a summary
+        // and the stream bytes.
+        let mut s = Step::new(0, Dir::S2c, "websocket.frame", Timestamp::default());
+        s.summary = "WS pong \"hello\"".into();
+        let b = s.add_buffer(
+            "stream",
+            Origin::Stream { offset: 0 },
+            Arc::from(&b"\x8a\x05hello"[..]),
+        );
+        s.fields.push(
+            Field::new("websocket.opcode", 10u8)
+                .span(Span::bytes(b, 0, 1))
+                .show("Pong (10)"),
+        );
+        s.fields
+            .push(Field::new("websocket.payload", Value::SpanBytes).span(Span::bytes(b, 2, 5)));
+        s.fields
+            .push(Field::new("websocket.payload.text", "hello").span(Span::bytes(b, 2, 5)));
+        s.fields.push(Field::new("websocket.echo", "hello again"));
+        let h = Hidden {
+            fields: vec!["websocket.payload".into()],
+            texts: vec!["68656c6c6f".into(), "hello".into()],
+        };
+        let (m, spans) = h.mask(&s);
+        assert_eq!(spans, vec![Span::bytes(b, 2, 5)]);
+        assert_eq!(m.summary, "WS pong \"··\"");
+        let shown: Vec<String> = m.fields.iter().map(|f| f.value.to_string()).collect();
+        assert_eq!(shown, ["10", HIDDEN, HIDDEN, HIDDEN]);
+        assert_eq!(m.fields[0].show.as_deref(), Some("Pong (10)"));
     }
 }

@@ -46,9 +46,27 @@ pub struct LessonBlock {
     pub trace: Vec<TraceEntry>,
 }
 
+/// What the lessons engine gives for a step: its lessons, and, for a
+/// worksheet, the step as it should be shown — with the values its open
+/// questions ask for hidden, and the byte spans to hide in its dumps.
+#[derive(Debug, Clone, Default)]
+pub struct StepLessons {
+    pub blocks: Vec<LessonBlock>,
+    pub shown: Option<(Step, Vec<Span>)>,
+}
+
+impl From<Vec<LessonBlock>> for StepLessons {
+    fn from(blocks: Vec<LessonBlock>) -> StepLessons {
+        StepLessons {
+            blocks,
+            shown: None,
+        }
+    }
+}
+
 /// Supplies the lessons of a step. The lessons engine plugs in here; without
 /// one the walk-through has no lesson sections.
-pub type LessonHook<'a> = Box<dyn FnMut(&Step) -> Vec<LessonBlock> + 'a>;
+pub type LessonHook<'a> = Box<dyn FnMut(&Step) -> StepLessons + 'a>;
 
 /// Bytes of each buffer shown in a step's hex dump.
 const MAX_DUMP: usize = 512;
@@ -191,11 +209,18 @@ pub fn write_fenced(out: &mut dyn io::Write, info: &str, content: &str) -> io::R
 
 /// A classic hex dump: offset, 16 bytes in two groups of 8, ASCII.
 pub fn hex_dump(data: &[u8], base: u64) -> String {
+    hex_dump_hiding(data, base, &[])
+}
+
+/// [`hex_dump`] with the bytes at the offsets of `hidden` drawn `··`.
+pub fn hex_dump_hiding(data: &[u8], base: u64, hidden: &[std::ops::Range<usize>]) -> String {
+    let hide = |i: usize| hidden.iter().any(|r| r.contains(&i));
     let mut s = String::new();
     for (row, chunk) in data.chunks(16).enumerate() {
         let _ = write!(s, "{:08x}  ", base + (row * 16) as u64);
         for i in 0..16 {
             match chunk.get(i) {
+                Some(_) if hide(row * 16 + i) => s.push_str("·· "),
                 Some(b) => {
                     let _ = write!(s, "{b:02x} ");
                 }
@@ -206,8 +231,10 @@ pub fn hex_dump(data: &[u8], base: u64) -> String {
             }
         }
         s.push_str(" |");
-        for b in chunk {
-            s.push(if b.is_ascii_graphic() || *b == b' ' {
+        for (i, b) in chunk.iter().enumerate() {
+            s.push(if hide(row * 16 + i) {
+                '·'
+            } else if b.is_ascii_graphic() || *b == b' ' {
                 *b as char
             } else {
                 '.'
@@ -246,7 +273,7 @@ fn block_value(f: &Field) -> Option<String> {
 }
 
 impl<W: Write> MarkdownSink<'_, W> {
-    fn write_step(&mut self, s: &Step, lessons: &[LessonBlock]) -> io::Result<()> {
+    fn write_step(&mut self, s: &Step, lessons: &[LessonBlock], hidden: &[Span]) -> io::Result<()> {
         let mut md = String::new();
         let t = s.time.since(self.origin);
         let _ = writeln!(
@@ -275,7 +302,7 @@ impl<W: Write> MarkdownSink<'_, W> {
         // A TCP header is worth reading byte by byte at the SYN and where
         // something is wrong; elsewhere its fields say it all.
         let dump_tcp = s.kind == "tcp.syn" || !s.findings.is_empty();
-        for b in &s.buffers {
+        for (bi, b) in s.buffers.iter().enumerate() {
             if b.data.is_empty() {
                 continue;
             }
@@ -306,14 +333,24 @@ impl<W: Write> MarkdownSink<'_, W> {
             };
             let _ = writeln!(md, "**Bytes: {}** ({label})\n", b.name);
             let shown = &b.data[..b.data.len().min(MAX_DUMP)];
-            let mut dump = hex_dump(shown, 0);
+            let hide: Vec<std::ops::Range<usize>> = hidden
+                .iter()
+                .filter(|h| usize::from(h.buf) == bi)
+                .map(Span::range)
+                .collect();
+            let mut dump = hex_dump_hiding(shown, 0, &hide);
             if b.data.len() > MAX_DUMP {
+                // (No digest when some bytes are hidden: it would confirm a guess.)
+                let digest = if hide.is_empty() {
+                    format!(", SHA-1 {}", sha1_hex(&b.data))
+                } else {
+                    String::new()
+                };
                 let _ = writeln!(
                     dump,
-                    "… {} more bytes ({} in all, SHA-1 {})",
+                    "… {} more bytes ({} in all{digest})",
                     b.data.len() - MAX_DUMP,
                     b.data.len(),
-                    sha1_hex(&b.data)
                 );
             }
             md.push_str(&fenced("text", &dump));
@@ -666,13 +703,17 @@ impl<W: Write> Sink for MarkdownSink<'_, W> {
         // order (`nth`, `after`), whatever the filter.
         let lessons = match self.lessons.as_mut() {
             Some(hook) => hook(s),
-            None => Vec::new(),
+            None => StepLessons::default(),
         };
         if !self.filter.step_shown(s) {
             return Ok(());
         }
-        self.diagrams.step(self.number, s, self.origin);
-        self.write_step(s, &lessons)
+        let (shown, hidden) = match &lessons.shown {
+            Some((m, spans)) => (m, spans.as_slice()),
+            None => (s, &[][..]),
+        };
+        self.diagrams.step(self.number, shown, self.origin);
+        self.write_step(shown, &lessons.blocks, hidden)
     }
 
     fn finish(&mut self, r: &Report, error: Option<&CaptureError>) -> io::Result<()> {
@@ -777,6 +818,7 @@ mod tests {
                         at: Default::default(),
                     }],
                 }]
+                .into()
             });
             let mut sink = MarkdownSink::new(&mut out, Filter::default()).with_lessons(hook);
             let step = Step::new(0, Dir::C2s, "websocket.frame", Timestamp::default());
