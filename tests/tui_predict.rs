@@ -227,9 +227,16 @@ fn a_question_on_a_later_step_hides_the_value_there_and_wherever_it_shows() {
         let s = screen(&app);
         assert!(!s.contains(ACCEPT), "step {}: {s}", at + 1);
     }
-    // The timeline summary of the derivation hides it too.
+    // The timeline summary of the derivation hides it too, and searching
+    // for it finds nothing.
     go_to(&mut app, DERIVATION);
     assert!(screen(&app).contains("Sec-WebSocket-Accept ·· is right"));
+    go_to(&mut app, REQUEST);
+    press(&mut app, "/");
+    press(&mut app, "RDVhJXle");
+    press_code(&mut app, KeyCode::Enter);
+    assert_eq!(app.selected, Some(REQUEST));
+    assert_eq!(app.message.as_deref(), Some("no step matches \"RDVhJXle\""));
     // Typed without its padding, right: the value shows again everywhere.
     go_to(&mut app, REQUEST);
     press(&mut app, "a");

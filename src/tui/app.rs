@@ -1107,6 +1107,14 @@ impl App {
             };
             s.next += 1;
             budget -= 1;
+            // An open question's answer is not found by searching for it.
+            let step = step.map(|st| {
+                if self.quiz.hides(i) {
+                    Arc::new(self.quiz.hidden(i).mask(&st).0)
+                } else {
+                    st
+                }
+            });
             if step.is_some_and(|st| Self::matches(&st, &s.query)) {
                 self.select(Some(i));
                 self.message = Some(format!(
