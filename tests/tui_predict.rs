@@ -134,7 +134,10 @@ fn a_typed_right_answer_closes_the_question_and_shows_the_value() {
     // Keys are typed, `q` and `h` included, not run.
     press(&mut app, "0x04 F4 90 4f");
     assert!(!app.quit);
-    assert!(screen(&app).contains("answer › 0x04 F4 90 4f▏"));
+    let s = screen(&app);
+    assert!(s.contains("answer › 0x04 F4 90 4f▏"));
+    // The hints name what the keys do here: `q` types, it does not quit.
+    assert!(s.ends_with(" Esc cancel Enter check Tab leave\n"), "{s}");
     press_code(&mut app, KeyCode::Enter);
     assert_eq!(app.message.as_deref(), Some("Q1: right"));
     assert!(app.quiz.input.is_none());

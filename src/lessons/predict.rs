@@ -22,7 +22,7 @@ use super::model::{KindPattern, Question};
 
 /// How far past the asking step the `on` step is looked for, in steps: an
 /// answer is a nearby reply (a Pong, a 101, the attachments that follow).
-pub const LOOK_AHEAD: usize = 100_000;
+pub const LOOK_AHEAD: usize = 20_000;
 
 /// What [`resolve`] needs of the steps: their heads without reading them
 /// back, and full steps when at hand.

@@ -704,8 +704,16 @@ pub fn keys_label(b: &Binding) -> String {
 /// Short hints for the status line, for the contexts in effect, first context first.
 pub fn hints(contexts: &[Ctx]) -> Vec<(String, &'static str)> {
     let mut out: Vec<(String, &'static str)> = Vec::new();
+    // In a prompt, a character key types itself: its binding is no hint.
+    let prompt = matches!(contexts.first(), Some(Ctx::Search | Ctx::Answer));
+    let typed = |b: &Binding| {
+        prompt
+            && b.keys
+                .iter()
+                .all(|k| matches!(k.code, KeyCode::Char(_)) && !k.ctrl)
+    };
     for ctx in contexts {
-        for b in BINDINGS.iter().filter(|b| b.ctx == *ctx) {
+        for b in BINDINGS.iter().filter(|b| b.ctx == *ctx && !typed(b)) {
             if let Some(h) = b.hint
                 && !out.iter().any(|(_, seen)| *seen == h)
             {
