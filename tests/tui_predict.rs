@@ -272,3 +272,18 @@ fn the_answer_prompt_keys_are_in_the_key_table() {
             .any(|b| b.ctx == Ctx::Global && b.action == Action::Answer)
     );
 }
+
+#[test]
+fn in_the_narrow_layout_a_brings_up_the_lesson_pane_with_its_prompt() {
+    let mut app = app((80, 24));
+    go_to(&mut app, FRAME);
+    assert_eq!(app.shown_detail(), Pane::Fields);
+    assert!(!screen(&app).contains(KEY));
+    press(&mut app, "a");
+    assert_eq!(app.shown_detail(), Pane::Lesson);
+    press(&mut app, "04f4904f");
+    let s = screen(&app);
+    assert!(s.contains("answer › 04f4904f▏"), "{s}");
+    press_code(&mut app, KeyCode::Enter);
+    assert_eq!(app.message.as_deref(), Some("Q1: right"));
+}

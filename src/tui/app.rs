@@ -703,10 +703,33 @@ impl App {
         }
         // The prompt is in the lesson pane: it takes the focus.
         self.focus_pane(Pane::Lesson);
+        self.prompt_into_view();
         self.message = Some(format!(
             "answer Q{}: type, Enter checks, Esc cancels",
             q + 1
         ));
+    }
+
+    /// Scrolls the lesson pane to the answer prompt (its question and the
+    /// last verdict just above it) when it is out of view.
+    fn prompt_into_view(&mut self) {
+        let lines = lesson_view::pane_lines(self);
+        let Some(at) = lines
+            .iter()
+            .position(|l| l.to_string().starts_with("      answer › "))
+        else {
+            return;
+        };
+        let a = self.areas();
+        let r = a.lesson.unwrap_or(a.detail);
+        let h = usize::from(r.height.saturating_sub(2)).max(1);
+        let row = lesson_view::rows(&lines[..at], r.width.saturating_sub(2));
+        let top = usize::from(self.lesson_scroll);
+        if row < top || row >= top + h {
+            let lead = h.saturating_sub(1).min(3);
+            self.lesson_scroll = u16::try_from(row.saturating_sub(lead)).unwrap_or(u16::MAX);
+            self.clamp_lesson_scroll();
+        }
     }
 
     /// The narrow layout shows one detail pane: make it the lesson.
@@ -745,6 +768,7 @@ impl App {
             Action::Choose => self.submit_answer(),
             _ => return false,
         }
+        self.prompt_into_view();
         true
     }
 
