@@ -287,3 +287,18 @@ fn in_the_narrow_layout_a_brings_up_the_lesson_pane_with_its_prompt() {
     press_code(&mut app, KeyCode::Enter);
     assert_eq!(app.message.as_deref(), Some("Q1: right"));
 }
+
+#[test]
+fn the_prompt_and_its_verdict_show_at_every_size() {
+    for size in [(60, 20), (80, 24), (100, 30), (120, 35), (200, 60)] {
+        let mut app = app(size);
+        go_to(&mut app, FRAME);
+        press(&mut app, "a");
+        press(&mut app, "nope");
+        press_code(&mut app, KeyCode::Enter);
+        let s = screen(&app);
+        assert!(s.contains("✗ not quite"), "{size:?}: {s}");
+        assert!(s.contains("answer › ▏"), "{size:?}: {s}");
+        assert!(!s.contains(KEY), "{size:?}: {s}");
+    }
+}
