@@ -354,10 +354,7 @@ impl Hidden {
         for f in &mut s.fields {
             let named = self.fields.iter().any(|n| *n == f.name);
             let inside = f.span.is_some_and(|sp| within(&sp));
-            let same = !long_texts.is_empty() && {
-                let t = field_plain(step, f);
-                long_texts.iter().any(|x| t.contains(x.as_str()))
-            };
+            let same = !long_texts.is_empty() && shows_any(step, f, &long_texts);
             if named || inside || same {
                 f.value = Value::Str(HIDDEN.to_string());
                 f.show = None;
@@ -368,36 +365,27 @@ impl Hidden {
     }
 }
 
-/// A field's value as plain text (bytes as hex and, when UTF-8, as text).
-fn field_plain(step: &Step, f: &Field) -> String {
-    let mut t = match &f.value {
-        Value::SpanBytes => f
-            .span
-            .and_then(|sp| step.span_bytes(&sp))
-            .map(|b| {
-                let mut t = hex::encode(b);
-                if let Ok(u) = std::str::from_utf8(b) {
-                    t.push('\n');
-                    t.push_str(u);
-                }
-                t
-            })
-            .unwrap_or_default(),
-        Value::Bytes(b) => {
-            let mut t = hex::encode(b);
-            if let Ok(u) = std::str::from_utf8(b) {
-                t.push('\n');
-                t.push_str(u);
-            }
-            t
-        }
-        v => v.to_string(),
+/// Bytes of a field searched for a hidden text (the views show 64 at most).
+const MAX_SEARCHED: usize = 4096;
+
+/// Whether a field's value (bytes as hex and as text; its display text)
+/// contains one of `texts`.
+fn shows_any(step: &Step, f: &Field, texts: &[&String]) -> bool {
+    let has = |t: &str| texts.iter().any(|x| t.contains(x.as_str()));
+    let bytes = match &f.value {
+        Value::SpanBytes => f.span.and_then(|sp| step.span_bytes(&sp)),
+        Value::Bytes(b) => Some(b.as_slice()),
+        _ => None,
     };
-    if let Some(show) = &f.show {
-        t.push('\n');
-        t.push_str(show);
-    }
-    t
+    let value = match (bytes, &f.value) {
+        (Some(b), _) => {
+            let b = &b[..b.len().min(MAX_SEARCHED)];
+            has(&hex::encode(b)) || has(&String::from_utf8_lossy(b))
+        }
+        (None, Value::Str(v)) => has(v),
+        (None, v) => has(&v.to_string()),
+    };
+    value || f.show.as_deref().is_some_and(has)
 }
 
 /// `s` with `word` replaced where it stands alone (not inside a longer run
