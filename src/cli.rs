@@ -67,6 +67,7 @@ pub enum Command {
     #[command(after_help = "Examples:\n  dispel explain app.pcap\n  \
                             dispel explain app.pcap --format ndjson --kind websocket\n  \
                             dispel explain app.pcap --format markdown > walkthrough.md\n  \
+                            dispel explain app.pcap --format markdown --quiz > worksheet.md\n  \
                             dispel explain app.pcap --conn 3 --kind 'tcp.*'")]
     Explain {
         /// The capture file, `-` for standard input (`tcpdump -U -w - | dispel explain -`).
