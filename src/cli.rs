@@ -67,6 +67,7 @@ pub enum Command {
     #[command(after_help = "Examples:\n  dispel explain app.pcap\n  \
                             dispel explain app.pcap --format ndjson --kind websocket\n  \
                             dispel explain app.pcap --format markdown > walkthrough.md\n  \
+                            dispel explain app.pcap --format markdown --quiz > worksheet.md\n  \
                             dispel explain app.pcap --conn 3 --kind 'tcp.*'")]
     Explain {
         /// The capture file, `-` for standard input (`tcpdump -U -w - | dispel explain -`).
@@ -83,6 +84,10 @@ pub enum Command {
         /// or a prefix (`websocket.*`). Repeat or separate with commas.
         #[arg(long, value_delimiter = ',')]
         kind: Vec<String>,
+        /// A worksheet (with --format markdown): each lesson question with a
+        /// blank to fill in, and the answers in a key at the end.
+        #[arg(long)]
+        quiz: bool,
         #[command(flatten)]
         lessons: LessonOpts,
         #[command(flatten)]
@@ -243,9 +248,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             format,
             conn,
             kind,
+            quiz,
             lessons,
             ..
         }) => {
+            if quiz && format != ExplainFormat::Markdown {
+                anyhow::bail!(
+                    "--quiz makes a worksheet of the markdown walk-through: use it with --format markdown"
+                );
+            }
             let (capture, _session) = crate::live::resolve(capture, &live)?;
             // clap requires a capture unless --live gave one.
             let capture = capture.unwrap_or_else(|| PathBuf::from(crate::live::STDIN_NAME));
@@ -274,7 +285,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     analyse(&capture, &opts, &mut NdjsonSink::new(out, filter))
                 }
                 ExplainFormat::Json => analyse(&capture, &opts, &mut JsonSink::new(out, filter)),
-                ExplainFormat::Markdown => markdown(&capture, &opts, out, filter, selection),
+                ExplainFormat::Markdown => markdown(&capture, &opts, out, filter, selection, quiz),
                 ExplainFormat::Mermaid => {
                     analyse(&capture, &opts, &mut MermaidSink::new(out, filter))
                 }
@@ -439,10 +450,15 @@ fn markdown(
     out: impl Write,
     filter: Filter,
     selection: Option<lessons_cli::Selection>,
+    quiz: bool,
 ) -> anyhow::Result<ExitCode> {
     use crate::output::markdown::LessonBlock;
+    let sink = |out, filter| {
+        let s = MarkdownSink::new(out, filter);
+        if quiz { s.quiz() } else { s }
+    };
     let Some(selection) = selection else {
-        return analyse(capture, opts, &mut MarkdownSink::new(out, filter));
+        return analyse(capture, opts, &mut sink(out, filter));
     };
     let course = selection.course;
     let stack = match selection.stack {
@@ -458,30 +474,57 @@ fn markdown(
         }
     };
     let mut binder = course.binder();
+    let mut sheet = crate::lessons::predict::Worksheet::default();
     let hook = Box::new(move |step: &crate::step::Step| {
         let b = binder.bind(step);
         let course = binder.course();
-        let finding_lessons = step
+        // A worksheet hides what its questions ask for, as the TUI does
+        // while a question is open.
+        let shown = if quiz {
+            let questions = b.step.map_or(&[][..], |i| &course.lessons[i].questions[..]);
+            let hidden = sheet.hide(step, questions);
+            (!hidden.is_empty()).then(|| hidden.mask(step))
+        } else {
+            None
+        };
+        let view = shown.as_ref().map_or(step, |(m, _)| m);
+        let finding_lessons = view
             .findings
             .iter()
             .zip(&b.findings)
             .filter_map(|(f, l)| l.map(|i| (i, Some(f))));
-        b.step
+        let blocks = b
+            .step
             .map(|i| (i, None))
             .into_iter()
             .chain(finding_lessons)
             .map(|(i, f)| {
-                let r = crate::lessons::render(&course.lessons[i], step, f, stack.as_deref());
+                let lesson = &course.lessons[i];
+                let r = crate::lessons::render(lesson, view, f, stack.as_deref());
+                // Answers are for the key: filled from the step as it is.
+                let answers = if shown.is_some() {
+                    crate::lessons::render(lesson, step, f, stack.as_deref()).questions
+                } else {
+                    r.questions.clone()
+                };
                 LessonBlock {
                     body: r.body_with_note(),
                     title: r.title,
                     refs: r.refs,
+                    hints: r.hints,
+                    questions: r
+                        .questions
+                        .into_iter()
+                        .zip(answers)
+                        .map(|(q, a)| (q.ask, a.answer))
+                        .collect(),
                     trace: r.trace,
                 }
             })
-            .collect()
+            .collect();
+        crate::output::markdown::StepLessons { blocks, shown }
     });
-    let mut sink = MarkdownSink::new(out, filter).with_lessons(hook);
+    let mut sink = sink(out, filter).with_lessons(hook);
     analyse(capture, opts, &mut sink)
 }
 

@@ -98,6 +98,7 @@ impl LessonSource for FakeLessons {
                 },
                 findings: Vec::new(),
                 error: None,
+                ..LessonView::default()
             }),
             "websocket.message" => Some(LessonView {
                 title: "broken lesson".into(),

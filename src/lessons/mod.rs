@@ -20,6 +20,7 @@ pub mod cli;
 mod guess;
 pub mod load;
 pub mod model;
+pub mod predict;
 pub mod render;
 pub mod schema;
 pub mod template;

@@ -13,6 +13,7 @@ use super::diagram;
 use super::keys::{self, Action, Ctx};
 use super::lessons::{LessonSource, LessonView, StackChoice};
 use super::links::{self, Link};
+use super::quiz::{Input, Quiz, TimelineSteps, Verdict};
 use super::timeline::{Row, Timeline};
 use super::view::layout::{Areas, areas};
 use super::view::lesson::{self as lesson_view, StackInfo};
@@ -20,7 +21,7 @@ use super::visible::Visible;
 use crate::output::mermaid::Lane;
 use crate::output::text::render_value;
 use crate::query::kind_matches;
-use crate::step::{Dir, Step};
+use crate::step::{Dir, Span, Step};
 
 /// Rows scanned per call when (re)building the filtered list or searching,
 /// so no keypress waits for work proportional to the capture's size.
@@ -258,6 +259,11 @@ pub struct App {
     pub live: Option<super::live::LiveFeed>,
     /// Follow the newest step as steps arrive (`F`, like `tail -f`).
     pub follow: bool,
+    /// The questions asked so far, the values they hide, the answer prompt.
+    pub quiz: Quiz,
+    /// The selected step's bytes hidden by open questions (the bytes pane
+    /// draws them `··`); `current` has their fields' values hidden.
+    pub hidden_spans: Vec<Span>,
 }
 
 impl App {
@@ -308,6 +314,8 @@ impl App {
             current: None,
             live: None,
             follow: false,
+            quiz: Quiz::default(),
+            hidden_spans: Vec::new(),
         };
         app.catch_up();
         app
@@ -410,6 +418,7 @@ impl App {
     /// The contexts keys are looked up in, first match wins.
     pub fn contexts(&self) -> Vec<Ctx> {
         match &self.overlay {
+            None if self.answering() => vec![Ctx::Answer, Ctx::Always],
             Some(Overlay::Search { .. }) => vec![Ctx::Search, Ctx::Always],
             Some(Overlay::Help { .. }) => vec![Ctx::Help, Ctx::Always],
             Some(Overlay::Filter { .. }) => vec![Ctx::Filter, Ctx::Always],
@@ -480,6 +489,11 @@ impl App {
         // that reads steps back on demand serves them in that order.
         self.continue_search();
         self.bind_lessons(start + budget);
+        let asked = self.selected.is_none_or(|i| self.quiz.asked(i));
+        let steps = TimelineSteps(self.tl.as_ref());
+        if self.quiz.refresh(&steps) || !asked {
+            self.ask_and_mask();
+        }
         if self.diagram && self.tl.len() != self.diagram_len {
             self.refresh_diagram();
         }
@@ -610,7 +624,221 @@ impl App {
             self.lesson_scroll = 0;
             self.revealed = 0;
             self.replay.waited = Duration::ZERO;
+            self.quiz.input = None;
+            self.quiz.verdict = None;
+            self.ask_and_mask();
             self.refresh_diagram();
+        }
+    }
+
+    /// Asks the selected step's questions once its lesson is bound, and
+    /// hides on it what the open questions hide.
+    fn ask_and_mask(&mut self) {
+        let Some(i) = self.selected else {
+            return;
+        };
+        let Some(raw) = self.tl.step(i) else {
+            return;
+        };
+        if !self.quiz.asked(i) && self.lessons.observed() > i {
+            let fields = self
+                .lessons
+                .lesson(i, &raw, self.stack.as_deref())
+                .map(|l| l.answer_fields)
+                .unwrap_or_default();
+            let steps = TimelineSteps(self.tl.as_ref());
+            self.quiz.ask(&steps, i, &raw, &fields);
+        }
+        let hidden = self.quiz.hidden(i);
+        if hidden.is_empty() {
+            self.current = Some(raw);
+            self.hidden_spans.clear();
+        } else {
+            let (masked, spans) = hidden.mask(&raw);
+            self.current = Some(Arc::new(masked));
+            self.hidden_spans = spans;
+        }
+    }
+
+    /// Whether the answer prompt has the keys.
+    pub fn answering(&self) -> bool {
+        self.quiz.input.as_ref().is_some_and(|i| i.focused)
+    }
+
+    /// `a`: opens the answer prompt for the lesson's first open question
+    /// that names a field (or gives the keys back to an open prompt).
+    fn start_answer(&mut self) {
+        let Some(i) = self.selected else {
+            self.message = Some("no step selected".into());
+            return;
+        };
+        let Some(l) = self.lesson() else {
+            self.message = Some("no lesson is bound to this step: nothing to answer".into());
+            return;
+        };
+        if l.questions.is_empty() {
+            self.message = Some("this step's lesson asks no question".into());
+            return;
+        }
+        let q = (0..l.questions.len()).find(|&q| {
+            l.answer_fields.get(q).is_some_and(Option::is_some) && !self.quiz.is_closed(i, q)
+        });
+        let Some(q) = q else {
+            self.message = Some(
+                if (0..l.questions.len()).all(|q| self.quiz.is_closed(i, q)) {
+                    "every question here is answered".into()
+                } else {
+                    "no question here names a field to check an answer against: h reveals the answers"
+                        .into()
+                },
+            );
+            return;
+        };
+        match &mut self.quiz.input {
+            Some(input) if input.q == q => input.focused = true,
+            _ => {
+                self.quiz.input = Some(Input {
+                    q,
+                    text: String::new(),
+                    focused: true,
+                })
+            }
+        }
+        // The prompt is in the lesson pane: it takes the focus.
+        self.focus_pane(Pane::Lesson);
+        self.prompt_into_view();
+        self.message = Some(format!(
+            "answer Q{}: type, Enter checks, Esc cancels",
+            q + 1
+        ));
+    }
+
+    /// Scrolls the lesson pane to the answer prompt (its question and the
+    /// last verdict just above it) when it is out of view.
+    fn prompt_into_view(&mut self) {
+        let lines = lesson_view::pane_lines(self);
+        let Some(at) = lines
+            .iter()
+            .position(|l| l.to_string().starts_with("      answer › "))
+        else {
+            return;
+        };
+        let a = self.areas();
+        let r = a.lesson.unwrap_or(a.detail);
+        let h = usize::from(r.height.saturating_sub(2)).max(1);
+        let row = lesson_view::rows(&lines[..at], r.width.saturating_sub(2));
+        let top = usize::from(self.lesson_scroll);
+        if row < top || row >= top + h {
+            let lead = h.saturating_sub(1).min(3);
+            self.lesson_scroll = u16::try_from(row.saturating_sub(lead)).unwrap_or(u16::MAX);
+            self.clamp_lesson_scroll();
+        }
+    }
+
+    /// The narrow layout shows one detail pane: make it the lesson.
+    fn show_lesson_pane(&mut self) {
+        if self.areas().lesson.is_none() {
+            if self.focus == Pane::Timeline {
+                self.detail = Pane::Lesson;
+            } else {
+                self.focus_pane(Pane::Lesson);
+            }
+        }
+    }
+
+    /// A key while the answer prompt has the keys; whether it took it.
+    fn answer_key(&mut self, action: Action) -> bool {
+        let Some(input) = self.quiz.input.as_mut() else {
+            return false;
+        };
+        match action {
+            Action::Input(c) => {
+                if input.text.chars().count() < 200 {
+                    input.text.push(c);
+                }
+            }
+            Action::Backspace => {
+                input.text.pop();
+            }
+            Action::Close => {
+                self.quiz.input = None;
+                self.message = Some("answer cancelled".into());
+            }
+            Action::NextPane => {
+                input.focused = false;
+                self.cycle_pane(true);
+            }
+            Action::Choose => self.submit_answer(),
+            _ => return false,
+        }
+        self.prompt_into_view();
+        true
+    }
+
+    /// Enter in the answer prompt: checks the typed answer against the
+    /// capture's value; right closes the question (its value shows again),
+    /// wrong shows the next hint.
+    fn submit_answer(&mut self) {
+        let (Some(i), Some(input)) = (self.selected, self.quiz.input.clone()) else {
+            return;
+        };
+        if input.text.trim().is_empty() {
+            self.message = Some("type an answer first (Esc cancels)".into());
+            return;
+        }
+        let q = input.q;
+        let Some(open) = self.quiz.open_question(i, q).cloned() else {
+            self.quiz.input = None;
+            return;
+        };
+        let verdict = |right: bool, text: String| Verdict {
+            step: i,
+            q,
+            right,
+            text,
+        };
+        match &open.resolution {
+            crate::lessons::predict::Resolution::Found(a) => {
+                if crate::lessons::predict::check(&a.value, &input.text) {
+                    self.quiz.close(i, q);
+                    self.quiz.verdict = Some(verdict(true, "right".into()));
+                    self.message = Some(format!("Q{}: right", q + 1));
+                    self.ask_and_mask();
+                } else {
+                    let hints = self.lesson().map(|l| l.hints).unwrap_or_default();
+                    let text = if self.revealed < hints.len() {
+                        self.revealed += 1;
+                        format!(
+                            "not quite — hint {}: {}",
+                            self.revealed,
+                            hints[self.revealed - 1]
+                        )
+                    } else {
+                        "not quite — h reveals the answer".into()
+                    };
+                    self.quiz.verdict = Some(verdict(false, text));
+                    if let Some(inp) = self.quiz.input.as_mut() {
+                        inp.text.clear();
+                    }
+                    self.message = Some(format!("Q{}: not quite", q + 1));
+                }
+            }
+            crate::lessons::predict::Resolution::NotReadYet(_) => {
+                self.message = Some(
+                    "the step holding the answer is still being read: Enter again in a moment"
+                        .into(),
+                );
+            }
+            _ => {
+                self.quiz.input = None;
+                self.quiz.verdict = Some(verdict(
+                    false,
+                    format!(
+                        "this capture has no {} to check against: h reveals the answer",
+                        open.field
+                    ),
+                ));
+            }
         }
     }
 
@@ -924,6 +1152,14 @@ impl App {
             };
             s.next += 1;
             budget -= 1;
+            // An open question's answer is not found by searching for it.
+            let step = step.map(|st| {
+                if self.quiz.hides(i) {
+                    Arc::new(self.quiz.hidden(i).mask(&st).0)
+                } else {
+                    st
+                }
+            });
             if step.is_some_and(|st| Self::matches(&st, &s.query)) {
                 self.select(Some(i));
                 self.message = Some(format!(
@@ -1104,6 +1340,9 @@ impl App {
     }
 
     fn pane_action(&mut self, action: Action) {
+        if self.answering() && self.answer_key(action) {
+            return;
+        }
         if self.follow
             && matches!(
                 action,
@@ -1172,6 +1411,7 @@ impl App {
             Action::Faster | Action::Slower => self.change_pace(action == Action::Faster),
             Action::Stack => self.open_stack_chooser(),
             Action::Hint => self.hint(),
+            Action::Answer => self.start_answer(),
             Action::Reload => self.reload_lessons(),
             Action::Fold => self.fold(),
             Action::FoldFrames => self.toggle_fold_frames(),
@@ -1365,14 +1605,14 @@ impl App {
             return;
         }
         self.revealed += 1;
-        // The narrow layout shows one detail pane: make it the lesson.
-        if self.areas().lesson.is_none() {
-            if self.focus == Pane::Timeline {
-                self.detail = Pane::Lesson;
-            } else {
-                self.focus_pane(Pane::Lesson);
-            }
+        if self.revealed > l.hints.len()
+            && let Some(i) = self.selected
+        {
+            // The answer is shown: its question closes, its value shows again.
+            self.quiz.close(i, self.revealed - l.hints.len() - 1);
+            self.ask_and_mask();
         }
+        self.show_lesson_pane();
         let lines = lesson_view::pane_lines(self);
         if let Some(at) = lesson_view::revealed_line(&lines, l.hints.len(), self.revealed - 1) {
             let a = self.areas();
@@ -1470,8 +1710,14 @@ impl App {
             return Some("a finding");
         }
         let hints = self.lesson().map(|l| (l.hints.len(), l.questions.len()));
+        let all_closed = |q: usize| {
+            self.selected
+                .is_some_and(|i| (0..q).all(|k| self.quiz.is_closed(i, k)))
+        };
         match hints {
-            Some((h, q)) if q > 0 && self.revealed < h + q => Some("a question to answer"),
+            Some((h, q)) if q > 0 && self.revealed < h + q && !all_closed(q) => {
+                Some("a question to answer")
+            }
             _ => None,
         }
     }

@@ -12,6 +12,7 @@ use crate::step::Step;
 
 use super::column::Column;
 use super::lessons::{LessonSource, LessonView, StackChoice, TraceLine};
+use super::quiz::AnswerField;
 
 /// How many steps of each kind the stack guess keeps (it only needs HTTP
 /// responses and a few WebSocket steps; a cap keeps memory flat).
@@ -115,6 +116,7 @@ impl CourseLessons {
             refs: r.refs,
             hints: r.hints,
             questions: r.questions.into_iter().map(|q| (q.ask, q.answer)).collect(),
+            answer_fields: Vec::new(),
             trace: r.trace.iter().map(trace_line).collect(),
             findings: Vec::new(),
             error: None,
@@ -191,7 +193,20 @@ impl LessonSource for CourseLessons {
         let b = self.bindings.get(step_index)?;
         let course = self.course();
         let mut view = match b.step {
-            Some(i) => self.view(lessons::render(&course.lessons[i], step, None, stack)),
+            Some(i) => {
+                let mut v = self.view(lessons::render(&course.lessons[i], step, None, stack));
+                v.answer_fields = course.lessons[i]
+                    .questions
+                    .iter()
+                    .map(|q| {
+                        q.field.as_ref().map(|f| AnswerField {
+                            field: f.clone(),
+                            on: q.on.clone(),
+                        })
+                    })
+                    .collect();
+                v
+            }
             None => LessonView {
                 title: format!("No lesson for {} steps", step.kind),
                 ..LessonView::default()

@@ -39,6 +39,8 @@ pub enum Action {
     Slower,
     Stack,
     Hint,
+    /// Type an answer to the lesson's open question.
+    Answer,
     Reload,
     Fold,
     FoldFrames,
@@ -93,6 +95,8 @@ pub enum Ctx {
     Filter,
     Stack,
     Search,
+    /// The answer prompt in the lesson pane, while it has the keys.
+    Answer,
 }
 
 impl Ctx {
@@ -109,6 +113,7 @@ impl Ctx {
             Ctx::Filter => "Filter",
             Ctx::Stack => "Stack",
             Ctx::Search => "Search prompt",
+            Ctx::Answer => "Answer prompt",
         }
     }
 }
@@ -501,6 +506,13 @@ pub static BINDINGS: &[Binding] = &[
         Some("hint"),
     ),
     b(
+        &[k('a', "a")],
+        A::Answer,
+        Ctx::Global,
+        "type an answer to the lesson's open question; dispel checks it against the capture",
+        None,
+    ),
+    b(
         &[k('r', "r")],
         A::Reload,
         Ctx::Global,
@@ -619,6 +631,35 @@ pub static BINDINGS: &[Binding] = &[
         "delete a character",
         None,
     ),
+    // Answer prompt
+    b(
+        &[ENTER],
+        A::Choose,
+        Ctx::Answer,
+        "check the answer (a wrong one shows the next hint)",
+        Some("check"),
+    ),
+    b(
+        &[ESC],
+        A::Close,
+        Ctx::Answer,
+        "cancel the answer",
+        Some("cancel"),
+    ),
+    b(
+        &[code(KeyCode::Tab, "Tab")],
+        A::NextPane,
+        Ctx::Answer,
+        "leave the prompt open and move to the next pane (a returns)",
+        Some("leave"),
+    ),
+    b(
+        &[code(KeyCode::Backspace, "Backspace")],
+        A::Backspace,
+        Ctx::Answer,
+        "delete a character",
+        None,
+    ),
 ];
 
 fn matches(key: &Key, ev: &KeyEvent) -> bool {
@@ -634,7 +675,7 @@ fn matches(key: &Key, ev: &KeyEvent) -> bool {
 }
 
 /// The action for a key press in the given contexts, searched in order.
-/// In the search prompt, printable characters are input.
+/// In the search and answer prompts, printable characters are input.
 pub fn lookup(contexts: &[Ctx], ev: &KeyEvent) -> Option<Action> {
     if ev.kind == KeyEventKind::Release {
         return None;
@@ -645,7 +686,7 @@ pub fn lookup(contexts: &[Ctx], ev: &KeyEvent) -> Option<Action> {
                 return Some(b.action);
             }
         }
-        if *ctx == Ctx::Search
+        if matches!(*ctx, Ctx::Search | Ctx::Answer)
             && let KeyCode::Char(c) = ev.code
             && !ev.modifiers.contains(KeyModifiers::CONTROL)
         {
@@ -663,8 +704,16 @@ pub fn keys_label(b: &Binding) -> String {
 /// Short hints for the status line, for the contexts in effect, first context first.
 pub fn hints(contexts: &[Ctx]) -> Vec<(String, &'static str)> {
     let mut out: Vec<(String, &'static str)> = Vec::new();
+    // In a prompt, a character key types itself: its binding is no hint.
+    let prompt = matches!(contexts.first(), Some(Ctx::Search | Ctx::Answer));
+    let typed = |b: &Binding| {
+        prompt
+            && b.keys
+                .iter()
+                .all(|k| matches!(k.code, KeyCode::Char(_)) && !k.ctrl)
+    };
     for ctx in contexts {
-        for b in BINDINGS.iter().filter(|b| b.ctx == *ctx) {
+        for b in BINDINGS.iter().filter(|b| b.ctx == *ctx && !typed(b)) {
             if let Some(h) = b.hint
                 && !out.iter().any(|(_, seen)| *seen == h)
             {

@@ -40,6 +40,10 @@ pub struct LessonView {
     pub hints: Vec<String>,
     /// Prediction questions: (question, answer). Answers stay hidden until asked.
     pub questions: Vec<(String, String)>,
+    /// Per question, the field whose value answers it (and the later step
+    /// kind it is read on), if it names one: hidden while the question is
+    /// open, and what a typed answer is checked against.
+    pub answer_fields: Vec<Option<super::quiz::AnswerField>>,
     /// The call chain for the chosen stack.
     pub trace: Vec<TraceLine>,
     /// Lessons for the step's findings.

@@ -24,6 +24,7 @@ pub mod labels;
 pub mod lessons;
 pub mod links;
 pub mod live;
+pub mod quiz;
 pub mod terminal;
 pub mod timeline;
 pub mod view;

@@ -30,6 +30,8 @@ pub struct HexModel<'a> {
     /// The selected field's bytes within `data` (empty when it has none).
     pub highlight: Range<usize>,
     pub per_line: usize,
+    /// Bytes an open question hides (drawn `··`).
+    pub hidden: Vec<Range<usize>>,
 }
 
 impl<'a> HexModel<'a> {
@@ -51,7 +53,22 @@ impl<'a> HexModel<'a> {
             data,
             highlight,
             per_line: per_line.max(1),
+            hidden: Vec::new(),
         })
+    }
+
+    /// The same dump with the bytes of `spans` in its buffer hidden.
+    pub fn hiding(mut self, spans: &[crate::step::Span]) -> HexModel<'a> {
+        self.hidden = spans
+            .iter()
+            .filter(|s| usize::from(s.buf) == self.buf)
+            .map(|s| s.range())
+            .collect();
+        self
+    }
+
+    pub fn is_hidden(&self, offset: usize) -> bool {
+        self.hidden.iter().any(|r| r.contains(&offset))
     }
 
     pub fn is_highlighted(&self, offset: usize) -> bool {
@@ -82,7 +99,11 @@ impl<'a> HexModel<'a> {
                     } else {
                         Style::new()
                     };
-                    spans.push(Span::styled(format!("{b:02x}"), style));
+                    if self.is_hidden(off) {
+                        spans.push(Span::styled("··", style));
+                    } else {
+                        spans.push(Span::styled(format!("{b:02x}"), style));
+                    }
                     spans.push(Span::raw(" "));
                 }
                 None => spans.push(Span::raw("   ")),
@@ -92,7 +113,9 @@ impl<'a> HexModel<'a> {
         for off in start..end {
             let b = self.data[off];
             // Only printable ASCII reaches the terminal as itself.
-            let c = if (0x20..0x7f).contains(&b) {
+            let c = if self.is_hidden(off) {
+                '·'
+            } else if (0x20..0x7f).contains(&b) {
                 b as char
             } else {
                 '.'
@@ -391,6 +414,17 @@ pub struct BytesContent<'a> {
 
 impl<'a> BytesContent<'a> {
     pub fn new(step: &'a Step, field: usize, width: u16) -> BytesContent<'a> {
+        BytesContent::hiding(step, field, width, &[])
+    }
+
+    /// [`BytesContent::new`] with the bytes of `hidden` drawn `··`, and the
+    /// header bits left out when they would show hidden bits.
+    pub fn hiding(
+        step: &'a Step,
+        field: usize,
+        width: u16,
+        hidden: &[crate::step::Span],
+    ) -> BytesContent<'a> {
         // offset (4-8) + 2, 3 per byte, a gap per 8, 1 + 1 per byte of ASCII.
         let per_line = if width >= 76 {
             16
@@ -399,7 +433,7 @@ impl<'a> BytesContent<'a> {
         } else {
             4
         };
-        let hex = HexModel::new(step, field, per_line);
+        let hex = HexModel::new(step, field, per_line).map(|h| h.hiding(hidden));
         let header = match &hex {
             Some(h) => {
                 let b = &step.buffers[h.buf];
@@ -454,7 +488,15 @@ impl<'a> BytesContent<'a> {
         // With a masked payload, its key or its plain bytes selected, the
         // dump and the unmasking table show together: the header bits,
         // which the other fields light, give way.
-        let bits = if unmask.as_ref().is_some_and(|u| u.col != UnmaskCol::None) {
+        let header_hidden = step
+            .field("websocket.fin")
+            .and_then(|f| f.span)
+            .is_some_and(|fin| {
+                hidden.iter().any(|h| {
+                    h.buf == fin.buf && h.start <= fin.start + 1 && fin.start < h.range().end as u32
+                })
+            });
+        let bits = if header_hidden || unmask.as_ref().is_some_and(|u| u.col != UnmaskCol::None) {
             Vec::new()
         } else {
             frame_bits(step, field, width)
@@ -605,7 +647,7 @@ impl Widget for &BytesPane<'_> {
         let Some(step) = app.current() else {
             return;
         };
-        let content = BytesContent::new(step, app.field, inner.width);
+        let content = BytesContent::hiding(step, app.field, inner.width, &app.hidden_spans);
         let h = usize::from(inner.height);
         // Bring the highlight into view, then apply the reader's own scrolling.
         let bits = step

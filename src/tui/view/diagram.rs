@@ -83,7 +83,12 @@ impl Widget for &DiagramPane<'_> {
         for k in offset..app.diagram_arrows.len().min(offset + rows) {
             let i = app.diagram_arrows[k];
             let Some(r) = app.tl.row(i) else { continue };
-            let summary = escape(&r.summary).into_owned();
+            let summary = if app.quiz.hides(i) {
+                // An open question's answer is not given away here.
+                escape(&app.quiz.hidden(i).mask_text(&r.summary)).into_owned()
+            } else {
+                escape(&r.summary).into_owned()
+            };
             let color = match r.dir {
                 Dir::C2s => Color::Green,
                 Dir::S2c => Color::Magenta,

@@ -15,6 +15,7 @@ use crate::sanitize::escape;
 use crate::step::{Severity, Step};
 use crate::tui::app::{App, Pane};
 use crate::tui::lessons::LessonView;
+use crate::tui::quiz::{Input, Verdict};
 
 pub struct LessonPane<'a>(pub &'a App);
 
@@ -43,10 +44,24 @@ pub struct StackInfo<'a> {
     pub any: bool,
 }
 
+/// Where the questions of the lesson shown stand: which are closed
+/// (answered right or revealed), the last verdict, the answer prompt.
+#[derive(Debug, Clone, Default)]
+pub struct QuizLines<'a> {
+    pub closed: Vec<bool>,
+    pub verdict: Option<&'a Verdict>,
+    pub input: Option<&'a Input>,
+}
+
 /// The lesson's lines in teaching order: the explanation, then what `h`
 /// reveals (hints, then the questions and their answers), then the call
 /// chain; `revealed` counts hints then answers shown.
-pub fn lesson_lines(l: &LessonView, revealed: usize, stack: StackInfo<'_>) -> Vec<Line<'static>> {
+pub fn lesson_lines(
+    l: &LessonView,
+    revealed: usize,
+    stack: StackInfo<'_>,
+    quiz: &QuizLines<'_>,
+) -> Vec<Line<'static>> {
     let mut out = Vec::new();
     out.push(Line::styled(escape(&l.title).into_owned(), BOLD));
     if let Some(e) = &l.error {
@@ -87,12 +102,44 @@ pub fn lesson_lines(l: &LessonView, revealed: usize, stack: StackInfo<'_>) -> Ve
         heading(&mut out, "Predict");
         for (i, (q, a)) in l.questions.iter().enumerate() {
             text(&mut out, &format!("  Q{}. {q}", i + 1), Style::new());
-            if revealed > hints + i {
+            let closed = quiz.closed.get(i).copied().unwrap_or(false);
+            let checkable = l.answer_fields.get(i).is_some_and(Option::is_some);
+            if let Some(v) = quiz.verdict.filter(|v| v.q == i) {
+                let (mark, style) = if v.right {
+                    (
+                        "✓",
+                        Style::new().fg(Color::Green).add_modifier(Modifier::BOLD),
+                    )
+                } else {
+                    ("✗", Style::new().fg(Color::Yellow))
+                };
+                text(&mut out, &format!("      {mark} {}", v.text), style);
+            }
+            if let Some(inp) = quiz.input.filter(|inp| inp.q == i) {
+                let style = if inp.focused {
+                    Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)
+                } else {
+                    DIM
+                };
+                out.push(Line::from(vec![
+                    Span::styled("      answer › ", style),
+                    Span::raw(escape(&inp.text).into_owned()),
+                    Span::styled(if inp.focused { "▏" } else { "  (a to type)" }, style),
+                ]));
+            }
+            if revealed > hints + i || closed {
                 text(
                     &mut out,
                     &format!("      A: {a}"),
                     Style::new().fg(Color::Green),
                 );
+            } else if checkable {
+                if quiz.input.is_none_or(|inp| inp.q != i) {
+                    out.push(Line::styled(
+                        "      a: type your answer · h: reveal it",
+                        DIM,
+                    ));
+                }
             } else if revealed == hints + i {
                 out.push(Line::styled("      h reveals the answer", DIM));
             } else {
@@ -153,7 +200,15 @@ pub fn pane_lines(app: &App) -> Vec<Line<'static>> {
     }
     if let Some(step) = app.current() {
         match &lesson {
-            Some(l) => lines.extend(lesson_lines(l, app.revealed, app.stack_info())),
+            Some(l) => {
+                let i = app.selected.unwrap_or(0);
+                let quiz = QuizLines {
+                    closed: app.quiz.closed.get(&i).cloned().unwrap_or_default(),
+                    verdict: app.quiz.verdict.as_ref().filter(|v| v.step == i),
+                    input: app.quiz.input.as_ref(),
+                };
+                lines.extend(lesson_lines(l, app.revealed, app.stack_info(), &quiz))
+            }
             None => {
                 lines.push(Line::styled(
                     format!("No lesson is bound to {} steps.", step.kind),
@@ -205,6 +260,7 @@ fn findings_lines(out: &mut Vec<Line<'static>>, step: &Step, lessons: &[LessonVi
                 id: None,
                 any: false,
             },
+            &QuizLines::default(),
         ));
     }
 }

@@ -46,6 +46,7 @@ pub fn help_lines() -> Vec<Line<'static>> {
         Ctx::Global,
         Ctx::Playing,
         Ctx::Search,
+        Ctx::Answer,
         Ctx::Filter,
         Ctx::Stack,
         Ctx::Help,

@@ -95,7 +95,12 @@ impl Widget for &TimelinePane<'_> {
                         format!("{:<4} ", layer_short(layer)),
                         Style::new().fg(layer_color(layer)),
                     ),
-                    Span::raw(escape(&r.summary).into_owned()),
+                    Span::raw(if app.quiz.hides(i) {
+                        // An open question's answer is not given away here.
+                        escape(&app.quiz.hidden(i).mask_text(&r.summary)).into_owned()
+                    } else {
+                        escape(&r.summary).into_owned()
+                    }),
                 ]);
                 if selected {
                     line = line.style(if focused {
