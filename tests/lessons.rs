@@ -16,7 +16,10 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 use dispel::analyze::{Collect, Options, run_file};
 use dispel::lessons::{
-    self, Binder, Course, Input, Problem, bind_all, guess_stack, load::load_inputs, render,
+    self, Binder, Course, Input, Problem, bind_all, guess_stack,
+    load::load_inputs,
+    predict::{self, Resolution},
+    render,
 };
 use dispel::step::{Dir, Field, Step, Timestamp};
 
@@ -1082,10 +1085,9 @@ fn teaching_warnings_keep_lint_clean_and_errors_stop_a_course_loading() {
 }
 
 /// Every prediction of the bundled course can be answered where it is
-/// asked: the field is on the step itself, or (with `on`) on a later step
-/// of that kind in the same connection (any connection for the HTTP,
-/// Engine.IO and Socket.IO kinds: an Engine.IO session spans connections)
-/// — on every capture.
+/// asked, as the TUI and the worksheet resolve it (`predict::resolve`):
+/// the field is on the step itself, or (with `on`) on a later step of that
+/// kind in the same conversation — on every capture.
 #[test]
 fn every_bundled_question_has_its_answer_on_every_capture() {
     let (course, _) = lessons::bundled();
@@ -1102,22 +1104,17 @@ fn every_bundled_question_has_its_answer_on_every_capture() {
         run_file(&cap, &opts, &mut c).unwrap();
         let name = cap.file_name().unwrap().to_string_lossy().to_string();
         let bindings = bind_all(&course, &c.steps);
+        let steps: Vec<std::sync::Arc<Step>> =
+            c.steps.iter().cloned().map(std::sync::Arc::new).collect();
         for (n, (step, b)) in c.steps.iter().zip(&bindings).enumerate() {
             let Some(i) = b.step else { continue };
             let lesson = &course.lessons[i];
             for q in &lesson.questions {
                 let Some(field) = &q.field else { continue };
                 asked += 1;
-                let answered_on = match &q.on {
-                    None => Some(step),
-                    Some(kind) => c.steps[n + 1..].iter().find(|s| {
-                        let session = ["http", "engineio", "socketio"]
-                            .iter()
-                            .any(|l| s.kind.starts_with(l));
-                        (s.conn == step.conn || session)
-                            && kind.matches(s.kind)
-                            && s.field(field).is_some()
-                    }),
+                let answered_on = match predict::resolve(&steps, n, step, q) {
+                    Resolution::Found(a) => Some(&c.steps[a.step]),
+                    _ => None,
                 };
                 if answered_on.is_none_or(|s| s.field(field).is_none()) {
                     missing.push(format!(

@@ -166,8 +166,10 @@ pub struct Question {
     /// is open, and what a typed answer is checked against.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
-    /// Where `field` is read: the first later step of this kind in the same
-    /// connection (or Engine.IO session). `None`: this step.
+    /// Where `field` is read: the first later step of this kind that carries
+    /// the field, in the same conversation ([`super::predict::related`]):
+    /// the same connection, or the same Engine.IO session for HTTP,
+    /// Engine.IO and Socket.IO kinds. `None`: this step.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub on: Option<KindPattern>,
 }

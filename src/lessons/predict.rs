@@ -106,16 +106,19 @@ pub enum Resolution {
 }
 
 /// Whether step `j` (kind, conn, session) is in the same conversation as
-/// the asking step for a pattern: the same Engine.IO session for
-/// `engineio.*` / `socketio.*` kinds when both have one, else the same
+/// the asking step for a pattern. TCP, TLS and WebSocket steps belong to
+/// their connection. HTTP, Engine.IO and Socket.IO steps belong to their
+/// Engine.IO session when both steps have one (a session spans
+/// connections: its polling requests and its WebSocket), else to their
 /// connection.
 pub fn related(on: &KindPattern, at: (ConnId, Option<u32>), j: (ConnId, Option<u32>)) -> bool {
-    let eio = match on {
-        KindPattern::Exact(k) | KindPattern::Layer(k) | KindPattern::Prefix(k) => {
-            k.starts_with("engineio") || k.starts_with("socketio")
-        }
+    let k = match on {
+        KindPattern::Exact(k) | KindPattern::Layer(k) | KindPattern::Prefix(k) => k,
     };
-    match (eio, at.1, j.1) {
+    let by_session = ["http", "engineio", "socketio"]
+        .iter()
+        .any(|l| k.starts_with(l));
+    match (by_session, at.1, j.1) {
         (true, Some(a), Some(b)) => a == b,
         _ => at.0 == j.0,
     }
@@ -167,10 +170,13 @@ pub fn resolve(steps: &dyn StepLookup, at: usize, step: &Step, q: &Question) -> 
         if !on.matches(kind) || !related(on, me, (conn, session)) {
             continue;
         }
-        return match steps.step(j) {
-            Some(s) => found(j, &s),
-            None => Resolution::NotReadYet(Some(j)),
-        };
+        // The first such step that carries the field: a Pong is the next
+        // frame with a Pong payload, not the next frame.
+        match steps.step(j) {
+            Some(s) if s.field(field).is_some() => return found(j, &s),
+            Some(_) => continue,
+            None => return Resolution::NotReadYet(Some(j)),
+        }
     }
     if steps.loading() && end == steps.len() {
         Resolution::NotReadYet(None)
@@ -465,7 +471,7 @@ impl Worksheet {
         let mut k = 0;
         while k < self.pending.len() {
             let (field, on, at) = &self.pending[k];
-            if on.matches(step.kind) && related(on, *at, here) {
+            if on.matches(step.kind) && related(on, *at, here) && step.field(field).is_some() {
                 let field = field.clone();
                 self.pending.remove(k);
                 found(&mut h, &mut self.texts, &field);
