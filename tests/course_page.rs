@@ -239,7 +239,7 @@ fn a_worksheet_hides_the_values_its_questions_ask_for() {
     );
     assert!(frame.contains("81 86 ·· ·· ·· ·· 36 84"), "{frame}");
     assert!(
-        frame.contains("Clients mask. The key here is ··."),
+        frame.contains("Clients mask: a 4-byte key follows the length."),
         "{frame}"
     );
     // The question about a later step hides the value there, and on the
@@ -249,6 +249,11 @@ fn a_worksheet_hides_the_values_its_questions_ask_for() {
     let response = sheet.split("\n### Step 9 ").nth(1).unwrap();
     assert!(
         response.contains("| · `http.sec_websocket_accept` | \"··\" |"),
+        "{response}"
+    );
+    // And in the lesson of that later step, whose body quotes it.
+    assert!(
+        response.contains("The server answers with Sec-WebSocket-Accept ··."),
         "{response}"
     );
 }

@@ -113,7 +113,10 @@ fn an_open_question_hides_its_value_in_every_pane() {
     // Not in the fields, the bytes (hex or ASCII), nor the lesson body.
     assert!(!s.contains(KEY), "{s}");
     assert!(!s.contains("04 f4 90 4f"), "{s}");
-    assert!(s.contains("The key here is ··."), "{s}");
+    assert!(
+        s.contains("Clients mask: a 4-byte key follows the length."),
+        "{s}"
+    );
     assert!(s.contains("a: type your answer · h: reveal it"), "{s}");
     // The other fields still show.
     assert!(s.contains("3684e2206691"), "{s}");
@@ -149,7 +152,6 @@ fn a_typed_right_answer_closes_the_question_and_shows_the_value() {
         s.contains(&format!("A: {KEY}, the key in the header.")),
         "{s}"
     );
-    assert!(s.contains(&format!("The key here is {KEY}.")), "{s}");
     insta::assert_snapshot!("predict_right", s);
     // Answered: `a` has nothing left to ask.
     press(&mut app, "a");
@@ -230,6 +232,10 @@ fn a_question_on_a_later_step_hides_the_value_there_and_wherever_it_shows() {
         let s = screen(&app);
         assert!(!s.contains(ACCEPT), "step {}: {s}", at + 1);
     }
+    // The 101's own lesson quotes the value: hidden in its body too.
+    go_to(&mut app, RESPONSE);
+    let s = screen(&app);
+    assert!(s.contains("Sec-WebSocket-Accept ··."), "{s}");
     // The timeline summary of the derivation hides it too, and searching
     // for it finds nothing.
     go_to(&mut app, DERIVATION);
@@ -248,6 +254,13 @@ fn a_question_on_a_later_step_hides_the_value_there_and_wherever_it_shows() {
     assert_eq!(app.message.as_deref(), Some("Q1: right"));
     go_to(&mut app, DERIVATION);
     assert!(screen(&app).contains(ACCEPT));
+    go_to(&mut app, RESPONSE);
+    let s = screen(&app);
+    assert!(
+        s.contains("The server answers with Sec-WebSocket-Accept"),
+        "{s}"
+    );
+    assert!(s.contains(&format!("{ACCEPT}.")), "{s}");
 }
 
 #[test]
