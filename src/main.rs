@@ -7,6 +7,41 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+// mimalloc's own options (v3's `mi_option_t` in `mimalloc.h`): the C
+// library is linked in by the `mimalloc` crate, whose Rust API does not
+// expose them.
+unsafe extern "C" {
+    fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
+}
+const MI_OPTION_PURGE_DELAY: std::ffi::c_int = 15;
+
+/// Memory freed goes back to the system, rather than staying resident: a
+/// hostile capture's 16 MiB bodies and messages, built on one thread and
+/// freed on the other, otherwise kept a run's peak near the sum of several
+/// (docs/benchmarks.md, "Peak memory and the allocator"). Two settings,
+/// made before the run allocates anything large:
+///
+/// - mimalloc purges freed pages at once instead of after its delay
+///   (`MIMALLOC_PURGE_DELAY=0`; the environment variable still wins);
+/// - on Linux the process does not use transparent huge pages
+///   (`prctl(PR_SET_THP_DISABLE)`, unless `MIMALLOC_ALLOW_THP` is set): a
+///   2 MiB huge page stays resident while any of it is used, so purged
+///   memory inside one was not returned.
+fn tune_allocator() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: a plain setter of mimalloc's option table, called on the
+        // main thread before any other thread exists.
+        unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
+    }
+    #[cfg(target_os = "linux")]
+    if std::env::var_os("MIMALLOC_ALLOW_THP").is_none() {
+        // SAFETY: prctl with an integer option and integer arguments; a
+        // failure (an old kernel) only leaves huge pages allowed.
+        let _ = unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
+    }
+}
+
 fn main() -> std::process::ExitCode {
+    tune_allocator();
     dispel::cli::main()
 }
