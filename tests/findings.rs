@@ -1616,6 +1616,15 @@ fn limit_decoded_total() {
     };
     assert_eq!(c2s("engineio.packet"), 6);
     assert_eq!(c2s("socketio.packet"), 6);
+    // Accounted in trace order: the same trace on one thread.
+    let one = run_conv_with(
+        &ex,
+        &Options {
+            single_thread: true,
+            ..opts.clone()
+        },
+    );
+    assert!(one.steps == t.steps, "a run on one thread differs");
     // Control: the default budget keeps everything.
     let t = run_conv_with(&ex, &Options::default());
     quiet(&t, "limit.decoded-total");

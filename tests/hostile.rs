@@ -782,6 +782,66 @@ fn memory_is_bounded_with_decoded_content_across_connections() {
     ]);
 }
 
+/// A step whose decoded content alone is over `--limit decoded-total` is
+/// given as length and SHA-256 in every format, whether the step was
+/// rendered on the reading thread (a frame's unmasked payload) or the
+/// other (Engine.IO's), with one `limit.decoded-total` finding per run.
+/// SYNTHETIC: one masked 100 KB text message.
+#[test]
+fn a_step_over_the_decoded_budget_is_a_digest_in_every_format() {
+    use support::*;
+    let text = "y".repeat(100_000);
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let mut ex = ws_conv(&[]);
+    ex.extend(segments(true, &ctext(&text), 1400));
+    std::fs::write(file.path(), conv_pcap(&ex)).unwrap();
+    let shown = "y".repeat(1000);
+    for cmd in EVERY_FORMAT {
+        let mut args: Vec<&std::ffi::OsStr> = cmd.iter().map(|a| a.as_ref()).collect();
+        args.push("--limit".as_ref());
+        args.push("decoded-total=64KiB".as_ref());
+        args.push(file.path().as_os_str());
+        let r = run(&args);
+        assert!(
+            r.code == 0 || r.code == 1,
+            "{cmd:?}: exit {}: {}",
+            r.code,
+            r.stderr
+        );
+        let out = r.stdout_string();
+        assert!(!out.contains(&shown), "{cmd:?}: the content is shown");
+        if cmd[0] == "explain" {
+            assert!(out.contains("sha256:"), "{cmd:?}: no digest");
+            assert!(out.contains("limit.decoded-total"), "{cmd:?}: no finding");
+        }
+    }
+    let r = run(&[
+        "explain".as_ref(),
+        "--format".as_ref(),
+        "ndjson".as_ref(),
+        "--limit".as_ref(),
+        "decoded-total=64KiB".as_ref(),
+        file.path().as_os_str(),
+    ]);
+    let mut findings = 0;
+    for line in r.stdout_string().lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        if v["type"] != "step" {
+            continue;
+        }
+        let rules = v["findings"].as_array().unwrap();
+        findings += rules
+            .iter()
+            .filter(|f| f["rule"] == "limit.decoded-total")
+            .count();
+        if v["kind"] == "websocket.message" {
+            let t = v["fields"]["websocket.message.text"].as_str().unwrap();
+            assert!(t.starts_with("sha256:"), "{t}");
+        }
+    }
+    assert_eq!(findings, 1, "once per run");
+}
+
 /// Each step of the ndjson trace of `file`: its number, kind and how many
 /// packets it lists.
 fn step_packets(file: &std::path::Path) -> Vec<(u64, String, usize)> {

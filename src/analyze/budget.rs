@@ -161,7 +161,7 @@ fn digested(step: &Step, limit: u64, first: bool) -> Step {
         s.findings.push(Finding::new(
             &rules::LIMIT_DECODED_TOTAL,
             format!(
-                "the run's decoded content reached its {limit}-byte budget (--limit decoded-total): from this step on, content that does not fit is shown as its length and SHA-256, and decoding goes on"
+                "this step's decoded content would take what the run holds past its {limit}-byte budget (--limit decoded-total): from here on, content that does not fit is shown as its length and SHA-256, and decoding goes on"
             ),
         ));
     }
@@ -195,7 +195,7 @@ fn digested_field(step: &Step, f: &Field) -> Field {
         show: if replaced {
             Some(
                 format!(
-                    "{} bytes not kept (the decoded-content budget is spent): their SHA-256",
+                    "{} bytes not kept (over the decoded-content budget, --limit decoded-total): their SHA-256",
                     bytes.len()
                 )
                 .into(),
