@@ -55,7 +55,7 @@ pub type CtxSlot = Arc<OnceLock<RequestCtx>>;
 pub struct Request {
     pub step: Step,
     pub head: Head,
-    pub body: Vec<u8>,
+    pub body: Arc<[u8]>,
     /// Which packets carried which bytes of the body.
     pub body_map: ByteMap,
     pub frames: Frames,
@@ -68,7 +68,7 @@ pub struct Request {
 pub struct Exchange {
     pub conn: ConnId,
     pub head: Head,
-    pub body: Vec<u8>,
+    pub body: Arc<[u8]>,
     /// Which packets carried which bytes of the body.
     pub body_map: ByteMap,
     pub frames: Frames,
