@@ -772,8 +772,8 @@ fn memory_is_bounded_in_every_format() {
 /// format at 3 and 6 connections. SYNTHETIC. Before the allocator setting
 /// and the rendering fixes (docs/benchmarks.md), peaks grew with the
 /// connections (debug build, 6 connections: 314 MB in text, 338 MB in
-/// markdown); after, they are flat (gzip: 112 MB in text, 180 MB in ndjson
-/// and json, 96 MB in `check`).
+/// markdown); after, they are flat (gzip: 96 MB in text, 148 MB in ndjson
+/// and json, 80 MB in `check`).
 #[test]
 fn memory_is_bounded_with_decoded_content_across_connections() {
     peaks_in_every_format(&[
