@@ -45,3 +45,27 @@ fn main() -> std::process::ExitCode {
     tune_allocator();
     dispel::cli::main()
 }
+
+#[cfg(test)]
+mod tests {
+    unsafe extern "C" {
+        fn mi_option_get(option: std::ffi::c_int) -> std::ffi::c_long;
+    }
+
+    /// The option number is mimalloc's purge delay: its default is 1000 ms,
+    /// which no option next to it has (a mimalloc update renumbering its
+    /// options fails here, not silently in `tune_allocator`).
+    #[test]
+    fn the_purge_delay_option_is_the_one_set() {
+        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+            println!("skipped: MIMALLOC_PURGE_DELAY is set");
+            return;
+        }
+        // SAFETY: a plain getter of mimalloc's option table.
+        let delay = unsafe { mi_option_get(super::MI_OPTION_PURGE_DELAY) };
+        assert_eq!(delay, 1000);
+        super::tune_allocator();
+        // SAFETY: as above.
+        assert_eq!(unsafe { mi_option_get(super::MI_OPTION_PURGE_DELAY) }, 0);
+    }
+}
