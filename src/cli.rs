@@ -545,7 +545,16 @@ impl Sink for GuessSample {
         ) || (s.kind == "engineio.packet"
             && !self.steps.iter().any(|t| t.kind == s.kind));
         if wanted && self.steps.len() < 64 {
-            self.steps.push(s.clone());
+            // Only what the guess reads: a response's header lines, an
+            // Engine.IO packet's kind; never a 16 MiB body or message,
+            // which 64 kept responses multiplied.
+            let mut kept = crate::step::Step::new(s.conn, s.dir, s.kind, s.time);
+            match s.kind {
+                "http.response" => kept.fields = s.fields.clone(),
+                "engineio.packet" => {}
+                _ => kept = s.clone(),
+            }
+            self.steps.push(kept);
         }
         Ok(())
     }

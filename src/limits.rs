@@ -189,6 +189,14 @@ pub static ALL: &[Limit] = &[
         |o| o.layers.ws.max_inflate_total,
         u64
     ),
+    Limit {
+        name: "decoded-total",
+        unit: Unit::Bytes,
+        about: "decoded content (inflated, decoded, assembled, unmasked) held by the run's steps at once",
+        effect: "finding limit.decoded-total once; content past it is shown as length and SHA-256",
+        get: |o| o.decoded_total(),
+        set: |o, v| o.decoded_total = Some(v),
+    },
     limit!(
         "max-packets",
         Count,

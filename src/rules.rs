@@ -56,6 +56,9 @@ rules! {
     // Capture container and link layer.
     IP_FRAGMENT = "ip.fragment", Info, "RFC 791 §2.3",
         "IPv4 fragments are not reassembled; their TCP bytes are missing";
+    // The run as a whole.
+    LIMIT_DECODED_TOTAL = "limit.decoded-total", Info, "dispel limits",
+        "the run's budget for decoded content was reached; content past it is shown as length and SHA-256";
     // TCP, as a passive observer sees it.
     TCP_ROLE_GUESSED = "tcp.role-guessed", Info, "RFC 9293 §3.5",
         "the capture starts mid-connection, so client and server are guessed from the ports";

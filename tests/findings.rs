@@ -1665,6 +1665,89 @@ fn socketio_connect_missing() {
     );
 }
 
+/// The run-wide budget for decoded content (`--limit decoded-total`): a
+/// sink that keeps its steps (Collect, as the interactive timeline) holds
+/// the inflated content of every message; past the budget a message's
+/// content is its length and SHA-256, the first such step says why, and
+/// decoding goes on (Engine.IO still reads each message). SYNTHETIC.
+#[test]
+fn limit_decoded_total() {
+    let msg = |i: usize| {
+        let mut text = format!("42[\"chat\",\"{i}\"]").into_bytes();
+        text.resize(100_000, b' ');
+        (
+            true,
+            ws_frame(true, 0b100, 0x1, Some(WS_MASK), &deflate_message(&text)),
+        )
+    };
+    let deflate = ["Sec-WebSocket-Extensions: permessage-deflate"];
+    let mut ex = vec![
+        (
+            true,
+            upgrade_request("/socket.io/?EIO=4&transport=websocket", WS_KEY, &deflate),
+        ),
+        (false, upgrade_response(WS_KEY, &deflate)),
+        (false, stext(&eio_open(4, "abc", 25_000, 20_000))),
+    ];
+    ex.extend((0..6).map(msg));
+    let opts = Options {
+        decoded_total: Some(1_000_000),
+        ..Options::default()
+    };
+    let t = run_conv_with(&ex, &opts);
+    // Each message is kept four times over (inflated, Engine.IO, Socket.IO
+    // buffers and their texts): a Socket.IO packet crosses the budget first.
+    fires(&t, "limit.decoded-total", "socketio.packet");
+    mentions(&t, "limit.decoded-total", "1000000-byte budget");
+    assert_eq!(count(&t, "limit.decoded-total"), 1, "said once per run");
+    let inflated = steps_of(&t, "websocket.inflate");
+    assert_eq!(inflated.len(), 6);
+    let kept = |s: &dispel::step::Step| {
+        s.buffers
+            .iter()
+            .any(|b| b.name == "inflated" && !b.data.is_empty())
+    };
+    assert!(kept(inflated[0]), "the first message fits");
+    assert!(!kept(inflated[5]), "the last does not");
+    let text = inflated[5].field("websocket.inflate.text").unwrap();
+    assert!(
+        matches!(&text.value, dispel::step::Value::Str(v) if v.starts_with("sha256:") && v.len() == 7 + 64),
+        "{:?}",
+        text.value
+    );
+    // What the steps hold stays within the budget.
+    let held: usize = t
+        .steps
+        .iter()
+        .flat_map(|s| &s.buffers)
+        .filter(|b| b.origin == dispel::step::Origin::Derived)
+        .map(|b| b.data.len())
+        .sum();
+    assert!(held <= 1_000_000, "{held} bytes held");
+    // Decoding went on: every message reached Engine.IO and Socket.IO.
+    let c2s = |kind: &str| {
+        steps_of(&t, kind)
+            .iter()
+            .filter(|s| s.dir == dispel::step::Dir::C2s)
+            .count()
+    };
+    assert_eq!(c2s("engineio.packet"), 6);
+    assert_eq!(c2s("socketio.packet"), 6);
+    // Accounted in trace order: the same trace on one thread.
+    let one = run_conv_with(
+        &ex,
+        &Options {
+            single_thread: true,
+            ..opts.clone()
+        },
+    );
+    assert!(one.steps == t.steps, "a run on one thread differs");
+    // Control: the default budget keeps everything.
+    let t = run_conv_with(&ex, &Options::default());
+    quiet(&t, "limit.decoded-total");
+    assert!(steps_of(&t, "websocket.inflate").iter().all(|s| kept(s)));
+}
+
 // ---------------------------------------------------------------------------
 // Completeness
 // ---------------------------------------------------------------------------

@@ -49,8 +49,10 @@ pub struct Message {
     pub raw: Vec<u8>,
     /// Stream offset of the first byte.
     pub offset: u64,
-    /// The body after de-chunking and content decoding (capped).
-    pub body: Vec<u8>,
+    /// The body after de-chunking and content decoding (capped), shared by
+    /// the step's `body` buffer and Engine.IO (one copy of a 16 MiB body,
+    /// not two).
+    pub body: Arc<[u8]>,
     /// The body's span in `raw` when it is stored verbatim (not chunked, not
     /// encoded), so its field points at the wire bytes.
     pub body_span_in_raw: Option<std::ops::Range<usize>>,
@@ -111,7 +113,7 @@ pub fn read(
                 head,
                 raw,
                 offset,
-                body,
+                body: Arc::from(body),
                 body_span_in_raw,
                 body_map,
                 frames,
@@ -206,7 +208,7 @@ pub fn step(conn: ConnId, dir: Dir, m: &Message) -> Step {
                     .show(body_preview(&m.body)),
             ),
             None => {
-                let b = s.add_buffer("body", Origin::Derived, Arc::from(m.body.as_slice()));
+                let b = s.add_buffer("body", Origin::Derived, m.body.clone());
                 s.fields.push(
                     Field::new("http.file_data", Value::SpanBytes)
                         .span(Span::bytes(b, 0, m.body.len()))

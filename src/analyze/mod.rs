@@ -6,6 +6,7 @@
 //! are handed to a [`Sink`] as soon as they are complete, in capture order, so
 //! headless output streams and memory stays flat.
 
+mod budget;
 mod conn;
 mod eio;
 mod handshake;
@@ -48,12 +49,19 @@ pub struct Options {
     /// the calling one runs Engine.IO and the sink ([`up`]); a batch that
     /// already keeps every core busy with one capture each wants this.
     pub single_thread: bool,
+    /// The run-wide budget for decoded content (bytes), see [`budget`].
+    pub decoded_total: Option<u64>,
 }
 
 impl Options {
     /// The record limit in effect.
     pub fn max_record(&self) -> usize {
         self.max_record.unwrap_or(16 * 1024 * 1024)
+    }
+
+    /// The decoded-content budget in effect.
+    pub fn decoded_total(&self) -> u64 {
+        self.decoded_total.unwrap_or(budget::DEFAULT)
     }
 }
 
@@ -158,6 +166,7 @@ impl Interest {
                 socketio: full("socketio.packet"),
                 frame_unremarkable: unremarkable("websocket.frame"),
                 message_unremarkable: unremarkable("websocket.message"),
+                kept: false,
             },
             renderer: None,
         }
@@ -205,6 +214,10 @@ pub struct Detail {
     pub frame_unremarkable: bool,
     /// Lean `websocket.message` steps without findings are handed over.
     pub message_unremarkable: bool,
+    /// The sink keeps the steps it is handed (an in-memory timeline): their
+    /// decoded content adds up against the run's budget
+    /// (`--limit decoded-total`). A streaming sink holds one step at a time.
+    pub kept: bool,
 }
 
 impl Detail {
@@ -217,6 +230,7 @@ impl Detail {
         socketio: true,
         frame_unremarkable: true,
         message_unremarkable: true,
+        kept: false,
     };
 
     /// What `sink` reads.
@@ -290,6 +304,15 @@ impl Sink for Collect {
         self.error = error.map(|e| e.to_string());
         Ok(())
     }
+    fn interest(&self) -> Interest {
+        Interest {
+            detail: Detail {
+                kept: true,
+                ..Detail::FULL
+            },
+            renderer: None,
+        }
+    }
 }
 
 fn run(
@@ -344,6 +367,7 @@ fn pipelined(
 ) -> Result<Report, RunError> {
     let Interest { detail, renderer } = sink.interest();
     let Analyzer { front, mut back } = Analyzer::new(name, reader.format(), opts, detail);
+    let budget_limit = opts.decoded_total();
     let (start_tx, start_rx) = mpsc::sync_channel::<(CaptureReader, Front)>(1);
     let (full_tx, full_rx) = mpsc::sync_channel::<Batch>(BATCHES_IN_FLIGHT);
     let (empty_tx, empty_rx) = mpsc::channel::<Batch>();
@@ -355,7 +379,11 @@ fn pipelined(
                     return FrontEnd::Hung;
                 };
                 let render = renderer.as_deref();
-                let mut batch = Batch::default();
+                let keep_limit = budget_limit;
+                let mut batch = Batch {
+                    keep_limit,
+                    ..Batch::default()
+                };
                 let mut input_error = None;
                 // Bytes of the batches sent and not yet back, oldest first:
                 // the back returns them in order. A run with large steps
@@ -399,6 +427,7 @@ fn pipelined(
                         }
                         let mut next = spare.take().unwrap_or_default();
                         next.origin = batch.origin;
+                        next.keep_limit = keep_limit;
                         if full_tx.send(std::mem::replace(&mut batch, next)).is_err() {
                             return FrontEnd::Hung;
                         }
@@ -626,11 +655,14 @@ impl Analyzer {
     fn new(name: String, format: Format, opts: &Options, detail: Detail) -> Analyzer {
         Analyzer {
             front: Front::new(name, format, opts, detail),
-            back: Back::new(eio::Tracker::new(
-                opts.layers.engineio.clone(),
-                opts.layers.engineio_sessions,
-                detail,
-            )),
+            back: Back::new(
+                eio::Tracker::new(
+                    opts.layers.engineio.clone(),
+                    opts.layers.engineio_sessions,
+                    detail,
+                ),
+                budget::Budget::new(opts.decoded_total(), detail.kept),
+            ),
         }
     }
 

@@ -26,6 +26,7 @@ use crate::proto::http::Head;
 use crate::step::{Channel, ConnId, Dir, Field, Finding, Frames, Step, Timestamp};
 use crate::tcp::ConnMeta;
 
+use super::budget::{self, Budget};
 use super::eio::{RequestCtx, Tracker, WsMessage};
 use super::stream::ByteMap;
 use super::ws::Delivered;
@@ -54,7 +55,7 @@ pub type CtxSlot = Arc<OnceLock<RequestCtx>>;
 pub struct Request {
     pub step: Step,
     pub head: Head,
-    pub body: Vec<u8>,
+    pub body: Arc<[u8]>,
     /// Which packets carried which bytes of the body.
     pub body_map: ByteMap,
     pub frames: Frames,
@@ -67,7 +68,7 @@ pub struct Request {
 pub struct Exchange {
     pub conn: ConnId,
     pub head: Head,
-    pub body: Vec<u8>,
+    pub body: Arc<[u8]>,
     /// Which packets carried which bytes of the body.
     pub body_map: ByteMap,
     pub frames: Frames,
@@ -171,6 +172,9 @@ pub struct Batch {
     pub origin: Timestamp,
     /// Bytes held by the commands themselves (step buffers, HTTP bodies).
     pub bytes: usize,
+    /// The run's decoded-content budget: a step holding more is not
+    /// rendered here but handed to the back, which gives it as digests.
+    pub keep_limit: u64,
 }
 
 impl Batch {
@@ -183,10 +187,16 @@ impl Batch {
         self.cmds.len() >= Batch::CMDS || self.bytes + self.data.len() >= Batch::BYTES
     }
 
-    /// Empties a batch for reuse, keeping its allocations.
+    /// Empties a batch for reuse, keeping its allocations, but not the
+    /// room of a payload or rendering far larger than a batch: batches are
+    /// recycled for the whole run, and a 16 MiB message's 50 MB ndjson
+    /// line kept that much resident in each.
     pub fn clear(&mut self) {
         self.cmds.clear();
         self.data.clear();
+        if self.data.capacity() > 4 * Batch::BYTES {
+            self.data = Vec::new();
+        }
         self.bytes = 0;
     }
 
@@ -291,7 +301,7 @@ impl Up<'_> {
             }
             // Rendered here, for a sink that can have it so: the step is
             // freed where it was built, and the output's work is shared.
-            Up::Queue(batch, Some(r)) => {
+            Up::Queue(batch, Some(r)) if budget::decoded_bytes(&s) <= batch.keep_limit => {
                 let start = batch.data.len();
                 let shown = r.render(&s, batch.origin, &mut batch.data);
                 let at = start..batch.data.len();
@@ -302,7 +312,7 @@ impl Up<'_> {
             }
             // Boxed, so a command is a few cache lines: batches cross from
             // one core to the other.
-            Up::Queue(batch, None) => batch.push(Cmd::Step(Box::new(s))),
+            Up::Queue(batch, _) => batch.push(Cmd::Step(Box::new(s))),
         }
     }
 
@@ -341,6 +351,8 @@ pub struct Back {
     pub steps: u64,
     pub findings: BTreeMap<&'static str, u64>,
     pub output_error: Option<io::Error>,
+    /// The decoded content the sink holds (`--limit decoded-total`).
+    pub budget: Budget,
 }
 
 impl Clone for Back {
@@ -352,6 +364,7 @@ impl Clone for Back {
             steps: self.steps,
             findings: self.findings.clone(),
             output_error: None,
+            budget: self.budget.clone(),
         }
     }
 }
@@ -362,6 +375,7 @@ struct Out<'a> {
     steps: &'a mut u64,
     findings: &'a mut BTreeMap<&'static str, u64>,
     output_error: &'a mut Option<io::Error>,
+    budget: &'a mut Budget,
     sink: &'a mut dyn Sink,
 }
 
@@ -384,6 +398,13 @@ impl Out<'_> {
         if self.output_error.is_some() {
             return number;
         }
+        // A step rendered on the front held its content only while it was
+        // rendered (and fitted the budget alone).
+        let digested = match rendered {
+            Rendered::No => self.budget.admit(step),
+            Rendered::Yes(_) | Rendered::Hidden => None,
+        };
+        let step = digested.as_ref().unwrap_or(step);
         for f in &step.findings {
             *self.findings.entry(f.rule.id).or_default() += 1;
         }
@@ -409,15 +430,17 @@ impl Out<'_> {
 }
 
 impl Back {
-    pub fn new(eio: Tracker) -> Back {
+    pub fn new(eio: Tracker, budget: Budget) -> Back {
         Back {
             eio,
+            budget,
             ..Back::default()
         }
     }
 
     pub fn set_detail(&mut self, detail: Detail) {
         self.eio.set_detail(detail);
+        self.budget.set_kept(detail.kept);
     }
 
     fn out<'a>(&'a mut self, sink: &'a mut dyn Sink) -> (&'a mut Tracker, Out<'a>) {
@@ -427,6 +450,7 @@ impl Back {
                 steps: &mut self.steps,
                 findings: &mut self.findings,
                 output_error: &mut self.output_error,
+                budget: &mut self.budget,
                 sink,
             },
         )

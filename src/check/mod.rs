@@ -474,7 +474,10 @@ impl Sink for CheckSink<'_> {
     /// kind, and those are built in full.
     fn interest(&self) -> Interest {
         let reads = |kind: &str| self.expect.is_some_and(|e| e.reads_fields_of(kind));
-        Interest::reading(reads, reads)
+        let mut interest = Interest::reading(reads, reads);
+        // An expectation keeps the fields of the steps it reads.
+        interest.detail.kept = self.expect.is_some();
+        interest
     }
 }
 

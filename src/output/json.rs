@@ -332,6 +332,10 @@ impl<W: std::io::Write> crate::analyze::Sink for JsonSink<W> {
             super::jsonw::step(&mut self.line, s, n, self.origin);
             self.steps.element()?;
             self.steps.compact(&self.line)?;
+            // A 16 MiB payload's line does not keep its room for the run.
+            if self.line.capacity() > Spill::AT {
+                self.line = Vec::new();
+            }
         }
         Ok(())
     }

@@ -262,11 +262,12 @@ fn span_label(step: &Step, sp: &Span) -> String {
     s
 }
 
-/// Whether a field's value is long or multi-line text (shown in a block).
-fn block_value(f: &Field) -> Option<String> {
-    let text = match &f.value {
-        Value::Str(s) => s.clone(),
-        Value::Json(v) => v.to_string(),
+/// Whether a field's value is long or multi-line text (shown in a block):
+/// borrowed, not copied (it may be a 16 MiB message).
+fn block_value(f: &Field) -> Option<std::borrow::Cow<'_, str>> {
+    let text: std::borrow::Cow<'_, str> = match &f.value {
+        Value::Str(s) => s.as_str().into(),
+        Value::Json(v) => v.to_string().into(),
         _ => return None,
     };
     (text.chars().count() > MAX_CELL || text.contains(['\n', '\r', '`'])).then_some(text)

@@ -69,6 +69,11 @@ impl<W: Write> NdjsonSink<W> {
         if self.buf.len() >= self.flush_at {
             self.out.write_all(&self.buf)?;
             self.buf.clear();
+            // A long line (a 16 MiB message's) does not keep its room for
+            // the rest of the run.
+            if self.buf.capacity() > 4 * FLUSH_AT {
+                self.buf = Vec::with_capacity(FLUSH_AT + 4096);
+            }
         }
         Ok(())
     }

@@ -65,6 +65,37 @@ pub fn render_value(step: &Step, f: &Field) -> String {
     }
 }
 
+/// Text values longer than this are escaped and written a piece at a time
+/// ([`write_value`]), not copied whole first.
+const PIECE: usize = 64 * 1024;
+
+/// [`render_value`], written to `out`: a 16 MiB text value is escaped and
+/// written in pieces of [`PIECE`] bytes rather than built as one string.
+pub fn write_value(out: &mut dyn Write, step: &Step, f: &Field) -> io::Result<()> {
+    let Value::Str(s) = &f.value else {
+        return out.write_all(render_value(step, f).as_bytes());
+    };
+    if s.len() <= PIECE {
+        return out.write_all(render_value(step, f).as_bytes());
+    }
+    out.write_all(b"\"")?;
+    let mut rest = s.as_str();
+    while !rest.is_empty() {
+        let mut cut = rest.len().min(PIECE);
+        while !rest.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let (piece, tail) = rest.split_at(cut);
+        out.write_all(escape(piece).as_bytes())?;
+        rest = tail;
+    }
+    out.write_all(b"\"")?;
+    if let Some(show) = &f.show {
+        write!(out, "  ({})", escape(show))?;
+    }
+    Ok(())
+}
+
 /// Frame numbers compactly: `4`, `4,6`, `4–9` for a run.
 pub fn frames_label(frames: &[u64]) -> String {
     match frames {
@@ -136,7 +167,9 @@ impl<W: Write> Sink for TextSink<W> {
         for f in &s.fields {
             let indent = "  ".repeat(usize::from(f.depth));
             let name = format!("{indent}{}", f.name);
-            writeln!(self.out, "         {name:<width$}  {}", render_value(s, f))?;
+            write!(self.out, "         {name:<width$}  ")?;
+            write_value(&mut self.out, s, f)?;
+            writeln!(self.out)?;
         }
         unmasking(&mut self.out, s)?;
         for f in &s.findings {
@@ -225,4 +258,25 @@ fn unmasking(out: &mut dyn Write, s: &Step) -> io::Result<()> {
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::step::Dir;
+
+    #[test]
+    fn long_text_is_written_in_pieces_as_it_would_be_whole() {
+        // Unsafe and multi-byte characters across every piece boundary.
+        let text: String = (0..3 * PIECE / 4)
+            .map(|i| ['a', '\u{1b}', 'é', '\u{202e}'][i % 4])
+            .collect();
+        let mut s = Step::new(0, Dir::C2s, "websocket.message", Timestamp::default());
+        s.fields
+            .push(Field::new("websocket.message.text", text).show("shown"));
+        let f = &s.fields[0];
+        let mut out = Vec::new();
+        write_value(&mut out, &s, f).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), render_value(&s, f));
+    }
 }

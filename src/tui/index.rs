@@ -389,6 +389,16 @@ impl Sink for Gather {
         self.0.push(Arc::new(step.clone()));
         Ok(())
     }
+    /// Every step in full, kept.
+    fn interest(&self) -> Interest {
+        Interest {
+            detail: crate::analyze::Detail {
+                kept: true,
+                ..crate::analyze::Detail::FULL
+            },
+            renderer: None,
+        }
+    }
     fn finish(&mut self, _: &Report, _: Option<&CaptureError>) -> io::Result<()> {
         Ok(())
     }

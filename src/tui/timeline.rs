@@ -170,6 +170,16 @@ impl Sink for ChannelSink {
     fn step(&mut self, _n: u64, step: &Step, _: Rendered<'_>) -> io::Result<()> {
         self.send(Msg::Step(step.clone()))
     }
+    /// Every step in full, kept by the timeline.
+    fn interest(&self) -> analyze::Interest {
+        analyze::Interest {
+            detail: analyze::Detail {
+                kept: true,
+                ..analyze::Detail::FULL
+            },
+            renderer: None,
+        }
+    }
     fn finish(&mut self, report: &Report, error: Option<&CaptureError>) -> io::Result<()> {
         self.send(Msg::Done {
             notices: report.notices.iter().map(|n| n.message.clone()).collect(),
