@@ -61,6 +61,16 @@ CAPTURES=(
   flask-socketio-https      5024
   browser-flask-socketio-https 5025
   eventlet-invalid-utf8     5026
+  ending-client-silent      5027
+  ending-server-silent      5028
+  ending-server-disconnect  5029
+  ending-server-killed-ws   5030
+  ending-server-killed-polling 5031
+  ending-server-restart     5032
+  ending-not-offered        5033
+  ending-polling-only       5034
+  ending-too-large          5035
+  ending-origin-refused     5036
 )
 # TLS captures: the client's key log is saved beside the capture as
 # captures/NAME.keys; the -dsb capture carries it inside (pcapng DSB).
@@ -74,6 +84,9 @@ TEST_CAPTURES=" eventlet-invalid-utf8 "
 # its own lo: the browser can reach nothing but our server, and the
 # impairment rules touch nothing outside.
 NETNS_CAPTURES=" browser-flask-socketio browser-flask-socketio-https impaired-flask-sock "
+
+# Captures with no WebSocket at all (polling only, or a refused handshake).
+NO_WS_CAPTURES=" ending-server-killed-polling ending-server-restart ending-not-offered ending-polling-only ending-origin-refused "
 
 log() { printf '\033[1m[record]\033[0m %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -301,6 +314,61 @@ cap_node-socketio-v4()      { node_pair "$HERE/js/sio_server.js" "$PORT" -- sio4
 cap_node-socketio-eio3()    { node_pair "$HERE/js/sio_server.js" "$PORT" --allow-eio3 -- sio2_client.js "http://127.0.0.1:$PORT"; }
 cap_ws-permessage-deflate() { node_pair "$HERE/js/ws_deflate_server.js" "$PORT" -- ws_deflate_client.js "ws://127.0.0.1:$PORT/"; }
 
+# Sessions that end each way (js/ending_server.js, js/ending_client.js):
+# pingInterval and pingTimeout 1 s, so a timeout takes seconds.
+ending_node() {  # SERVER_ARGS... -- MODE [CLIENT_ARGS...]
+  local sargs=()
+  while [[ $1 != -- ]]; do sargs+=("$1"); shift; done
+  shift
+  spawn "$NAME.server" node "$HERE/js/ending_server.js" "$PORT" "${sargs[@]}"
+  local server=$LAST_PID
+  wait_listen "$PORT"
+  start_capture "$FILE" tcpdump "tcp port $PORT"
+  run_client node "$HERE/js/ending_client.js" "http://127.0.0.1:$PORT" "$@"
+  stop_capture
+  stop_pid "$server" TERM
+}
+
+cap_ending-client-silent()     { ending_node -- client-silent; }
+cap_ending-server-silent()     { ending_node -- server-silent; }
+cap_ending-server-disconnect() { ending_node -- server-kick; }
+cap_ending-server-killed-ws()  { ending_node -- server-killed; }
+cap_ending-server-killed-polling() { ending_node -- server-killed --polling; }
+cap_ending-not-offered()       { ending_node --polling-only -- disconnect; }
+cap_ending-polling-only()      { ending_node -- disconnect --polling; }
+cap_ending-too-large()         { ending_node --max-buffer 1000 -- too-large; }
+
+# The server is killed under a polling client and started again: the
+# client reconnects to a new session.
+cap_ending-server-restart() {
+  spawn "$NAME.server" node "$HERE/js/ending_server.js" "$PORT"
+  wait_listen "$PORT"
+  start_capture "$FILE" tcpdump "tcp port $PORT"
+  timeout 90 node "$HERE/js/ending_client.js" "http://127.0.0.1:$PORT" restart --polling \
+    >"$LOGS/$NAME.client.log" 2>&1 &
+  local client=$!
+  PIDS+=("$client")
+  wait_for_line "$LOGS/$NAME.server.log" 'dying' 20
+  sleep 0.5
+  spawn "$NAME.server2" node "$HERE/js/ending_server.js" "$PORT"
+  local server=$LAST_PID
+  wait "$client" || { cat "$LOGS/$NAME.client.log" >&2; die "$NAME: client failed"; }
+  stop_capture
+  stop_pid "$server" TERM
+}
+
+# python-socketio (Flask-SocketIO, gevent) with cors_allowed_origins: a
+# python-socketio client that sends another Origin is refused.
+cap_ending-origin-refused() {
+  spawn "$NAME.server" "$PY" "$HERE/py/origin_server.py" 127.0.0.1 "$PORT"
+  local server=$LAST_PID
+  wait_listen "$PORT"
+  start_capture "$FILE" tcpdump "tcp port $PORT"
+  run_client "$PY" "$HERE/py/origin_client.py" "http://127.0.0.1:$PORT"
+  stop_capture
+  stop_pid "$server" TERM
+}
+
 # Runs inside its own network namespace (see NETNS_CAPTURES).
 cap_browser-flask-socketio() {
   local profile
@@ -356,6 +424,61 @@ cap_browser-flask-socketio-https() {
   sleep 0.5
   kill -TERM -- "-$browser" 2>/dev/null || true
   stop_pid "$browser" TERM
+  stop_capture
+  stop_pid "$server" TERM
+}
+
+# Sessions that end each way (js/ending_server.js, js/ending_client.js):
+# pingInterval and pingTimeout 1 s, so a timeout takes seconds.
+ending_node() {  # SERVER_ARGS... -- MODE [CLIENT_ARGS...]
+  local sargs=()
+  while [[ $1 != -- ]]; do sargs+=("$1"); shift; done
+  shift
+  spawn "$NAME.server" node "$HERE/js/ending_server.js" "$PORT" "${sargs[@]}"
+  local server=$LAST_PID
+  wait_listen "$PORT"
+  start_capture "$FILE" tcpdump "tcp port $PORT"
+  run_client node "$HERE/js/ending_client.js" "http://127.0.0.1:$PORT" "$@"
+  stop_capture
+  stop_pid "$server" TERM
+}
+
+cap_ending-client-silent()     { ending_node -- client-silent; }
+cap_ending-server-silent()     { ending_node -- server-silent; }
+cap_ending-server-disconnect() { ending_node -- server-kick; }
+cap_ending-server-killed-ws()  { ending_node -- server-killed; }
+cap_ending-server-killed-polling() { ending_node -- server-killed --polling; }
+cap_ending-not-offered()       { ending_node --polling-only -- disconnect; }
+cap_ending-polling-only()      { ending_node -- disconnect --polling; }
+cap_ending-too-large()         { ending_node --max-buffer 1000 -- too-large; }
+
+# The server is killed under a polling client and started again: the
+# client reconnects to a new session.
+cap_ending-server-restart() {
+  spawn "$NAME.server" node "$HERE/js/ending_server.js" "$PORT"
+  wait_listen "$PORT"
+  start_capture "$FILE" tcpdump "tcp port $PORT"
+  timeout 90 node "$HERE/js/ending_client.js" "http://127.0.0.1:$PORT" restart --polling \
+    >"$LOGS/$NAME.client.log" 2>&1 &
+  local client=$!
+  PIDS+=("$client")
+  wait_for_line "$LOGS/$NAME.server.log" 'dying' 20
+  sleep 0.5
+  spawn "$NAME.server2" node "$HERE/js/ending_server.js" "$PORT"
+  local server=$LAST_PID
+  wait "$client" || { cat "$LOGS/$NAME.client.log" >&2; die "$NAME: client failed"; }
+  stop_capture
+  stop_pid "$server" TERM
+}
+
+# python-socketio (Flask-SocketIO, gevent) with cors_allowed_origins: a
+# python-socketio client that sends another Origin is refused.
+cap_ending-origin-refused() {
+  spawn "$NAME.server" "$PY" "$HERE/py/origin_server.py" 127.0.0.1 "$PORT"
+  local server=$LAST_PID
+  wait_listen "$PORT"
+  start_capture "$FILE" tcpdump "tcp port $PORT"
+  run_client "$PY" "$HERE/py/origin_client.py" "http://127.0.0.1:$PORT"
   stop_capture
   stop_pid "$server" TERM
 }
@@ -507,7 +630,7 @@ verify() {  # FILE: fail unless the capture is small, complete and dissects
   frames=$(tshark -o tcp.reassemble_out_of_order:TRUE -r "$file" -d "tcp.port==$PORT,http" "${tls[@]}" \
              -Y websocket -T fields -e frame.number 2>/dev/null | wc -l)
   # A client facing a wrong Accept fails the connection: no frames follow.
-  [[ $NAME == broken-accept ]] || ((frames > 0)) || die "$NAME: no WebSocket frame dissects in $file"
+  [[ $NAME == broken-accept || $NO_WS_CAPTURES == *" $NAME "* ]] || ((frames > 0)) || die "$NAME: no WebSocket frame dissects in $file"
   if [[ $NAME == impaired-* ]]; then
     local hits
     hits=$(tshark -r "$file" -Y 'tcp.analysis.retransmission || tcp.analysis.out_of_order' \

@@ -106,8 +106,10 @@ pub(super) struct Life {
     probe_pong: bool,
     /// Polling requests of this session still waiting for their answer.
     pending: Vec<ConnId>,
-    /// The last heartbeat pong (not a probe).
-    pub(super) last_pong: Option<Timestamp>,
+    /// The last heartbeat ping (not a probe) before the end: time, step.
+    last_ping: Option<(Timestamp, u64)>,
+    /// The last heartbeat pong (not a probe) before the end.
+    last_pong: Option<Timestamp>,
     /// The last packet from each side (client, server).
     last_from: [Option<Timestamp>; 2],
     /// Namespaces connected (a CONNECT seen either way), and those
@@ -247,7 +249,7 @@ impl Tracker {
                     transport: ctx_transport.unwrap_or("polling").to_string(),
                     status,
                     cause: http_cause(status, &text),
-                    body: crate::sanitize::preview(text.trim().as_bytes(), 80),
+                    body: crate::sanitize::preview(text.trim().trim_matches('"').as_bytes(), 80),
                     client,
                     step,
                 });
@@ -295,6 +297,10 @@ impl Tracker {
     ) {
         let sess = &mut self.sessions[si as usize];
         let life = &mut sess.life;
+        if life.end.as_ref().is_some_and(|e| !e.provisional) {
+            // What comes after the end does not change why it ended.
+            return;
+        }
         life.last_from[dir.index()] = Some(time);
         if websocket && life.ws_conns.len() < 64 {
             life.ws_conns.insert(conn);
@@ -306,6 +312,7 @@ impl Tracker {
             (PacketType::Ping, "probe") => life.probe_ping = true,
             (PacketType::Pong, "probe") => life.probe_pong = true,
             (PacketType::Pong, _) => life.last_pong = Some(time),
+            (PacketType::Ping, _) => life.last_ping = Some((time, step)),
             _ => {}
         }
         if ptype == PacketType::Close {
@@ -554,7 +561,7 @@ impl Tracker {
         {
             let (iv, to) = (iv as i64, to as i64);
             if sig.by == pinger
-                && let Some((p, pstep)) = sess.last_ping
+                && let Some((p, pstep)) = life.last_ping
                 && life.last_pong.is_none_or(|g| g < p)
                 && ms(p, sig.time) >= to * 9 / 10
             {
@@ -587,11 +594,11 @@ impl Tracker {
                 return v;
             }
             if sig.by != pinger {
-                let from = sess.last_ping.map(|p| p.0).or(sess.heartbeat_from);
+                let from = life.last_ping.map(|p| p.0).or(sess.heartbeat_from);
                 if let Some(from) = from
                     && ms(from, sig.time) >= (iv + to) * 9 / 10
                 {
-                    let what = match sess.last_ping {
+                    let what = match life.last_ping {
                         Some((_, st)) => format!("the last ping (step {st}) came at"),
                         None => "the session opened at".to_string(),
                     };
