@@ -301,6 +301,10 @@ fn session(s: &Step, number: u64) -> J {
         "packets": get("engineio.session.packets"),
         "upgraded": get("engineio.session.upgraded"),
         "duration_ms": get("engineio.session.duration_ms"),
+        "upgrade": get("engineio.session.upgrade"),
+        "end_by": get("engineio.session.end.by"),
+        "end_cause": get("engineio.session.end.cause"),
+        "follows": get("engineio.session.follows"),
         "step": number,
     })
 }

@@ -255,10 +255,9 @@ impl Tracker {
         self.life_response(
             ctx.session,
             ctx.query.transport.as_deref(),
-            step.conn,
+            step,
             head.status().unwrap_or(0),
             body,
-            step.time,
             n,
         );
     }

@@ -14,7 +14,7 @@ use std::net::IpAddr;
 
 use crate::proto::engineio::{PacketType, Version};
 use crate::rules::{self, Rule};
-use crate::step::{ConnId, Dir, Field, Finding, Step, Timestamp};
+use crate::step::{ConnId, Dir, Field, Finding, Frames, Step, Timestamp};
 
 use super::{Session, Tracker, side};
 
@@ -130,8 +130,9 @@ pub(super) struct Attempt {
     cause: Cause,
     body: String,
     client: Option<IpAddr>,
-    /// The step of the response.
+    /// The step of the response, and its packets.
     step: u64,
+    frames: Frames,
 }
 
 /// The verdict on one session or attempt.
@@ -231,12 +232,12 @@ impl Tracker {
         &mut self,
         session: Option<u32>,
         ctx_transport: Option<&str>,
-        conn: ConnId,
+        response: &Step,
         status: u16,
         body: &[u8],
-        time: Timestamp,
         step: u64,
     ) {
+        let (conn, time) = (response.conn, response.time);
         let websocket = ctx_transport == Some("websocket");
         let text = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
         let Some(si) = session else {
@@ -252,6 +253,7 @@ impl Tracker {
                     body: crate::sanitize::preview(text.trim().trim_matches('"').as_bytes(), 80),
                     client,
                     step,
+                    frames: response.frames.clone(),
                 });
             }
             return;
@@ -793,6 +795,7 @@ impl Tracker {
             "engineio.session",
             capture_end.max(a.time),
         );
+        s.frames = a.frames.clone();
         s.fields.push(Field::new(
             "engineio.session.transports",
             a.transport.as_str(),
