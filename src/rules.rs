@@ -191,8 +191,6 @@ rules! {
         "a polling payload could not be decoded";
     ENGINEIO_PING_TIMEOUT = "engineio.ping-timeout", Should, "Engine.IO protocol §heartbeat",
         "a session ended because a heartbeat went unanswered past pingTimeout (or no ping came within pingInterval + pingTimeout)";
-    ENGINEIO_TRANSPORT_CLOSE = "engineio.transport-close", Info, "Engine.IO protocol §transports",
-        "a session ended with its connection closing, without a close packet, DISCONNECT or WebSocket Close";
     ENGINEIO_SESSION_UNKNOWN = "engineio.session-unknown", Should, "Engine.IO protocol §handshake",
         "a request named a session id the server does not know (restarted server, or no sticky sessions)";
     ENGINEIO_PAYLOAD_TOO_LARGE = "engineio.payload-too-large", Should, "Engine.IO protocol §handshake (maxPayload)",

@@ -325,7 +325,8 @@ impl<W: std::io::Write> crate::analyze::Sink for JsonSink<W> {
     }
 
     fn step(&mut self, n: u64, s: &Step, _: Rendered<'_>) -> std::io::Result<()> {
-        if s.kind == "engineio.session" {
+        // (A refused handshake's summary opened no session: only a step.)
+        if s.kind == "engineio.session" && s.session.is_some() {
             self.sessions.element()?;
             self.sessions.value(&session(s, n))?;
         }

@@ -670,13 +670,6 @@ impl Tracker {
             Cause::PingTimeout | Cause::CaptureEnded => String::new(),
         };
         v.finding = match sig.cause {
-            Cause::TransportClose => Some((
-                &rules::ENGINEIO_TRANSPORT_CLOSE,
-                format!(
-                    "ended by a transport close — the {who}'s side of the connection closed at {at} (step {}) without a close packet, DISCONNECT or WebSocket Close",
-                    sig.step
-                ),
-            )),
             Cause::SessionUnknown => Some((
                 &rules::ENGINEIO_SESSION_UNKNOWN,
                 format!(
