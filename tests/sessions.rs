@@ -1,0 +1,276 @@
+//! How each session ended, on the real `ending-*` captures (recorded by
+//! `captures/record/record.sh` with Node socket.io and python-socketio):
+//! each summary step's fields and its sentence, and the two decodes of a
+//! session's transports that were wrong before.
+
+mod support;
+mod tools;
+
+use dispel::analyze::Collect;
+use dispel::step::{Step, Value};
+
+fn trace(name: &str) -> Collect {
+    support::analyse(std::fs::read(tools::root().join("captures").join(name)).unwrap())
+}
+
+/// The summary steps, in order.
+fn summaries(c: &Collect) -> Vec<&Step> {
+    c.steps
+        .iter()
+        .filter(|s| s.kind == "engineio.session")
+        .collect()
+}
+
+fn text<'a>(s: &'a Step, name: &str) -> Option<&'a str> {
+    match s.field(name).map(|f| &f.value) {
+        Some(Value::Str(v)) => Some(v.as_str()),
+        _ => None,
+    }
+}
+
+fn uint(s: &Step, name: &str) -> Option<u64> {
+    match s.field(name).map(|f| &f.value) {
+        Some(Value::UInt(v)) => Some(*v),
+        _ => None,
+    }
+}
+
+/// upgrade, end.by, end.cause of a summary step.
+fn verdict<'a>(s: &'a Step) -> (Option<&'a str>, &'a str, &'a str) {
+    (
+        text(s, "engineio.session.upgrade"),
+        text(s, "engineio.session.end.by").unwrap(),
+        text(s, "engineio.session.end.cause").unwrap(),
+    )
+}
+
+fn rules(s: &Step) -> Vec<&'static str> {
+    s.findings.iter().map(|f| f.rule.id).collect()
+}
+
+fn says(s: &Step, what: &str) {
+    assert!(
+        s.summary.contains(what),
+        "the summary does not say {what:?}: {}",
+        s.summary
+    );
+}
+
+/// The step an `engineio.session.end.step` names.
+fn end_step<'a>(c: &'a Collect, s: &Step) -> &'a Step {
+    let n = uint(s, "engineio.session.end.step").unwrap() as usize;
+    &c.steps[n - 1]
+}
+
+#[test]
+fn client_silent_is_a_server_ping_timeout() {
+    // The client's event loop was blocked: the server's ping went
+    // unanswered and the server closed after pingTimeout (1 s).
+    let c = trace("ending-client-silent.pcap");
+    let s = summaries(&c);
+    assert_eq!(s.len(), 1);
+    assert_eq!(verdict(s[0]), (Some("upgraded"), "server", "ping-timeout"));
+    assert!(text(s[0], "engineio.session.sid").is_some());
+    says(
+        s[0],
+        "went unanswered; pingTimeout is 1000 ms, so it waited until",
+    );
+    assert_eq!(rules(s[0]), ["engineio.ping-timeout"]);
+    assert!(
+        s[0].findings[0]
+            .message
+            .starts_with("session 1: ended by ping timeout — the client stopped answering pings")
+    );
+    // What ended it is the server's, after the ping it names.
+    let end = end_step(&c, s[0]);
+    assert_eq!(end.dir.as_str(), "s2c");
+    assert_eq!(end.conn, s[0].conn);
+}
+
+#[test]
+fn server_silent_is_a_client_ping_timeout_then_a_reconnection() {
+    let c = trace("ending-server-silent.pcap");
+    let s = summaries(&c);
+    assert_eq!(s.len(), 2);
+    assert_eq!(verdict(s[0]), (Some("upgraded"), "client", "ping-timeout"));
+    says(s[0], "pingInterval + pingTimeout = 1000 + 1000 = 2000 ms");
+    assert_eq!(rules(s[0]), ["engineio.ping-timeout"]);
+    assert!(
+        s[0].findings[0]
+            .message
+            .contains("the server sent no ping for")
+    );
+    assert_eq!(end_step(&c, s[0]).dir.as_str(), "c2s");
+    // The client reconnects to a new session, which ends cleanly.
+    assert_eq!(verdict(s[1]), (Some("upgraded"), "client", "disconnect"));
+    assert_eq!(
+        text(s[1], "engineio.session.follows"),
+        text(s[0], "engineio.session.sid")
+    );
+    assert_eq!(uint(s[1], "engineio.session.attempt"), Some(1));
+    says(s[1], "reconnected after");
+    assert!(rules(s[1]).is_empty());
+}
+
+#[test]
+fn a_server_disconnect() {
+    let c = trace("ending-server-disconnect.pcap");
+    let s = summaries(&c);
+    assert_eq!(s.len(), 1);
+    assert_eq!(verdict(s[0]), (Some("upgraded"), "server", "disconnect"));
+    assert_eq!(
+        text(s[0], "engineio.session.namespaces"),
+        Some("/ disconnected by the server")
+    );
+    assert_eq!(
+        text(end_step(&c, s[0]), "socketio.type"),
+        Some("DISCONNECT")
+    );
+    assert!(rules(s[0]).is_empty());
+}
+
+#[test]
+fn a_client_disconnect() {
+    // node-socketio-v4: the client disconnects /admin, then /.
+    let c = trace("node-socketio-v4.pcap");
+    let s = summaries(&c);
+    assert_eq!(verdict(s[0]), (Some("upgraded"), "client", "disconnect"));
+    assert_eq!(
+        text(s[0], "engineio.session.namespaces"),
+        Some("/ disconnected by the client, /admin disconnected by the client")
+    );
+    says(s[0], "DISCONNECT for namespace /");
+}
+
+#[test]
+fn a_killed_server_is_a_transport_close() {
+    for name in [
+        "ending-server-killed-ws.pcap",
+        "ending-server-killed-polling.pcap",
+    ] {
+        let c = trace(name);
+        let s = summaries(&c);
+        assert_eq!(s.len(), 1, "{name}");
+        let (_, by, cause) = verdict(s[0]);
+        assert_eq!((by, cause), ("server", "transport-close"), "{name}");
+        let end = end_step(&c, s[0]);
+        assert!(
+            matches!(end.kind, "tcp.fin" | "tcp.rst"),
+            "{name}: {}",
+            end.kind
+        );
+        says(s[0], "a \"transport close\"");
+    }
+    let ws = summaries(&trace("ending-server-killed-ws.pcap"))[0].clone();
+    assert_eq!(text(&ws, "engineio.session.upgrade"), Some("upgraded"));
+    let polling = summaries(&trace("ending-server-killed-polling.pcap"))[0].clone();
+    // The client asked for polling only.
+    assert_eq!(
+        text(&polling, "engineio.session.upgrade"),
+        Some("not-tried")
+    );
+}
+
+#[test]
+fn a_restarted_server_and_the_new_session() {
+    let c = trace("ending-server-restart.pcap");
+    let s = summaries(&c);
+    assert_eq!(s.len(), 2);
+    assert_eq!(
+        verdict(s[0]),
+        (Some("not-tried"), "server", "transport-close")
+    );
+    assert_eq!(verdict(s[1]), (Some("not-tried"), "client", "disconnect"));
+    assert_eq!(
+        text(s[1], "engineio.session.follows"),
+        text(s[0], "engineio.session.sid")
+    );
+    assert!(uint(s[1], "engineio.session.reconnect_after_ms").is_some());
+}
+
+#[test]
+fn upgrades_not_offered_and_not_tried() {
+    let c = trace("ending-not-offered.pcap");
+    let s = summaries(&c);
+    assert_eq!(verdict(s[0]), (Some("not-offered"), "client", "disconnect"));
+    says(s[0], "the open packet's `upgrades` list is empty");
+    let c = trace("ending-polling-only.pcap");
+    let s = summaries(&c);
+    assert_eq!(verdict(s[0]), (Some("not-tried"), "client", "disconnect"));
+    assert_eq!(text(s[0], "engineio.session.transports"), Some("polling"));
+}
+
+#[test]
+fn a_payload_over_the_limit() {
+    let c = trace("ending-too-large.pcap");
+    let s = summaries(&c);
+    assert_eq!(
+        verdict(s[0]),
+        (Some("upgraded"), "server", "payload-too-large")
+    );
+    assert_eq!(uint(s[0], "engineio.session.end.close_code"), Some(1009));
+    assert_eq!(rules(s[0]), ["engineio.payload-too-large"]);
+}
+
+#[test]
+fn a_refused_origin_opens_no_session() {
+    let c = trace("ending-origin-refused.pcap");
+    let s = summaries(&c);
+    assert_eq!(s.len(), 1);
+    assert_eq!(s[0].session, None);
+    assert_eq!(text(s[0], "engineio.session.sid"), None);
+    assert_eq!(verdict(s[0]), (None, "server", "origin-refused"));
+    assert_eq!(uint(s[0], "engineio.session.end.http_status"), Some(400));
+    says(s[0], "Not an accepted origin.");
+    assert_eq!(rules(s[0]), ["engineio.origin-refused"]);
+}
+
+#[test]
+fn a_polled_packet_during_the_probe_is_no_transport_switch() {
+    // node-socketio-v4: the client's /admin CONNECT goes by polling while
+    // the WebSocket is probed; the session switched transports once.
+    let c = trace("node-socketio-v4.pcap");
+    let s = summaries(&c);
+    assert_eq!(
+        text(s[0], "engineio.session.transports"),
+        Some("polling → websocket")
+    );
+    // Packets did travel by polling after the first one over the WebSocket
+    // (the probe): the summary is about switches, not packets.
+    let first_ws = c
+        .steps
+        .iter()
+        .position(|s| {
+            s.kind == "engineio.packet" && text(s, "engineio.transport") == Some("websocket")
+        })
+        .unwrap();
+    assert!(c.steps[first_ws..].iter().any(|s| {
+        s.kind == "engineio.packet" && text(s, "engineio.transport") == Some("polling")
+    }));
+}
+
+#[test]
+fn a_noop_without_an_upgrade_is_not_called_part_of_one() {
+    for name in ["ending-polling-only.pcap", "ending-not-offered.pcap"] {
+        let c = trace(name);
+        let noops: Vec<&Step> = c
+            .steps
+            .iter()
+            .filter(|s| s.kind == "engineio.packet" && text(s, "engineio.type") == Some("noop"))
+            .collect();
+        assert!(!noops.is_empty(), "{name}");
+        for n in noops {
+            assert!(!n.summary.contains("switching"), "{name}: {}", n.summary);
+            assert!(n.field("engineio.upgrade_stage").is_none(), "{name}");
+        }
+    }
+    // In an upgrade, the noop is still the upgrade's.
+    let c = trace("flask-socketio-gevent.pcap");
+    let noop = c
+        .steps
+        .iter()
+        .find(|s| s.kind == "engineio.packet" && text(s, "engineio.type") == Some("noop"))
+        .unwrap();
+    assert!(noop.summary.contains("finish switching"));
+    assert_eq!(text(noop, "engineio.upgrade_stage"), Some("noop"));
+}
