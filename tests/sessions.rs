@@ -36,7 +36,7 @@ fn uint(s: &Step, name: &str) -> Option<u64> {
 }
 
 /// upgrade, end.by, end.cause of a summary step.
-fn verdict<'a>(s: &'a Step) -> (Option<&'a str>, &'a str, &'a str) {
+fn verdict(s: &Step) -> (Option<&str>, &str, &str) {
     (
         text(s, "engineio.session.upgrade"),
         text(s, "engineio.session.end.by").unwrap(),

@@ -583,8 +583,8 @@ impl Tracker {
         // Probes and noops belong to the upgrade, not to a switch: a
         // packet polled during the probe does not make the session go
         // back to polling.
-        let switches = !matches!(p.ptype, PacketType::Noop)
-            && !(text == "probe" && matches!(p.ptype, PacketType::Ping | PacketType::Pong));
+        let probe = text == "probe" && matches!(p.ptype, PacketType::Ping | PacketType::Pong);
+        let switches = !(probe || p.ptype == PacketType::Noop);
         if switches
             && sess.transports.last() != Some(&w.transport)
             && sess.transports.len() < MAX_TRANSPORTS

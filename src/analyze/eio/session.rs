@@ -287,6 +287,7 @@ impl Tracker {
     }
 
     /// An Engine.IO packet of session `si` (after its step, `step`).
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn life_packet(
         &mut self,
         si: u32,
