@@ -434,6 +434,7 @@ fn the_stack_is_guessed_from_each_real_capture() {
         // (gevent) refusing an Origin.
         ("ending-client-silent.pcap", Some("node-socketio")),
         ("ending-not-offered.pcap", Some("node-socketio")),
+        ("ending-no-sticky-sessions.pcap", Some("node-socketio")),
         ("ending-origin-refused.pcap", Some("flask-socketio-gevent")),
         ("ending-polling-only.pcap", Some("node-socketio")),
         ("ending-server-disconnect.pcap", Some("node-socketio")),
@@ -442,6 +443,7 @@ fn the_stack_is_guessed_from_each_real_capture() {
         ("ending-server-restart.pcap", Some("node-socketio")),
         ("ending-server-silent.pcap", Some("node-socketio")),
         ("ending-too-large.pcap", Some("node-socketio")),
+        ("ending-upgrade-refused.pcap", Some("node-socketio")),
         ("flask-sock-echo.pcap", Some("flask-sock")),
         ("flask-socketio-any.pcap", Some("flask-socketio-gevent")),
         (

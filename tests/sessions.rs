@@ -274,3 +274,40 @@ fn a_noop_without_an_upgrade_is_not_called_part_of_one() {
     assert!(noop.summary.contains("finish switching"));
     assert_eq!(text(noop, "engineio.upgrade_stage"), Some("noop"));
 }
+
+#[test]
+fn no_sticky_sessions_is_session_id_unknown_then_reconnections() {
+    // Two servers behind a round-robin proxy: each handshake reaches one,
+    // the next request the other, which answers "Session ID unknown".
+    let c = trace("ending-no-sticky-sessions.pcap");
+    let s = summaries(&c);
+    assert_eq!(s.len(), 3);
+    for (i, sess) in s.iter().enumerate() {
+        assert_eq!(
+            verdict(sess),
+            (Some("not-tried"), "server", "session-unknown")
+        );
+        assert_eq!(uint(sess, "engineio.session.end.http_status"), Some(400));
+        assert_eq!(rules(sess), ["engineio.session-unknown"]);
+        let end = end_step(&c, sess);
+        assert_eq!(end.kind, "http.response");
+        if i > 0 {
+            assert_eq!(
+                text(sess, "engineio.session.follows"),
+                text(s[i - 1], "engineio.session.sid")
+            );
+        }
+    }
+    assert_eq!(text(s[0], "engineio.session.follows"), None);
+    says(s[0], "load balancer without sticky sessions");
+}
+
+#[test]
+fn an_upgrade_refused_by_a_proxy_stays_on_polling() {
+    let c = trace("ending-upgrade-refused.pcap");
+    let s = summaries(&c);
+    assert_eq!(s.len(), 1);
+    assert_eq!(verdict(s[0]), (Some("refused"), "client", "disconnect"));
+    assert_eq!(text(s[0], "engineio.session.transports"), Some("polling"));
+    says(s[0], "the server answered 400, not 101");
+}

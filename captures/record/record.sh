@@ -71,6 +71,8 @@ CAPTURES=(
   ending-polling-only       5034
   ending-too-large          5035
   ending-origin-refused     5036
+  ending-no-sticky-sessions 5037
+  ending-upgrade-refused    5038
 )
 # TLS captures: the client's key log is saved beside the capture as
 # captures/NAME.keys; the -dsb capture carries it inside (pcapng DSB).
@@ -86,7 +88,7 @@ TEST_CAPTURES=" eventlet-invalid-utf8 "
 NETNS_CAPTURES=" browser-flask-socketio browser-flask-socketio-https impaired-flask-sock "
 
 # Captures with no WebSocket at all (polling only, or a refused handshake).
-NO_WS_CAPTURES=" ending-server-killed-polling ending-server-restart ending-not-offered ending-polling-only ending-origin-refused "
+NO_WS_CAPTURES=" ending-server-killed-polling ending-server-restart ending-not-offered ending-polling-only ending-origin-refused ending-no-sticky-sessions ending-upgrade-refused "
 
 log() { printf '\033[1m[record]\033[0m %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -357,6 +359,27 @@ cap_ending-server-restart() {
   stop_pid "$server" TERM
 }
 
+# js/lb_proxy.js on $PORT in front of socket.io servers on the ports after
+# it (127.0.0.1 only): the capture sees the client's side of the proxy.
+ending_proxy() {  # PROXY_MODE NBACKENDS -- CLIENT_ARGS...
+  local mode=$1 n=$2 i ports=()
+  shift 3
+  for ((i = 1; i <= n; i++)); do
+    spawn "$NAME.server$i" node "$HERE/js/ending_server.js" "$((PORT + 100 * i))"
+    wait_listen "$((PORT + 100 * i))"
+    ports+=("$((PORT + 100 * i))")
+  done
+  spawn "$NAME.proxy" node "$HERE/js/lb_proxy.js" "$PORT" "$mode" "${ports[@]}"
+  wait_listen "$PORT"
+  start_capture "$FILE" tcpdump "tcp port $PORT"
+  run_client node "$HERE/js/ending_client.js" "http://127.0.0.1:$PORT" "$@"
+  stop_capture
+}
+# Two servers behind a round-robin proxy: "Session ID unknown".
+cap_ending-no-sticky-sessions() { ending_proxy round-robin 2 -- lb --polling; }
+# A proxy that refuses WebSocket upgrades: the session stays on polling.
+cap_ending-upgrade-refused()    { ending_proxy no-websocket 1 -- disconnect; }
+
 # python-socketio (Flask-SocketIO, gevent) with cors_allowed_origins: a
 # python-socketio client that sends another Origin is refused.
 cap_ending-origin-refused() {
@@ -470,6 +493,27 @@ cap_ending-server-restart() {
   stop_capture
   stop_pid "$server" TERM
 }
+
+# js/lb_proxy.js on $PORT in front of socket.io servers on the ports after
+# it (127.0.0.1 only): the capture sees the client's side of the proxy.
+ending_proxy() {  # PROXY_MODE NBACKENDS -- CLIENT_ARGS...
+  local mode=$1 n=$2 i ports=()
+  shift 3
+  for ((i = 1; i <= n; i++)); do
+    spawn "$NAME.server$i" node "$HERE/js/ending_server.js" "$((PORT + 100 * i))"
+    wait_listen "$((PORT + 100 * i))"
+    ports+=("$((PORT + 100 * i))")
+  done
+  spawn "$NAME.proxy" node "$HERE/js/lb_proxy.js" "$PORT" "$mode" "${ports[@]}"
+  wait_listen "$PORT"
+  start_capture "$FILE" tcpdump "tcp port $PORT"
+  run_client node "$HERE/js/ending_client.js" "http://127.0.0.1:$PORT" "$@"
+  stop_capture
+}
+# Two servers behind a round-robin proxy: "Session ID unknown".
+cap_ending-no-sticky-sessions() { ending_proxy round-robin 2 -- lb --polling; }
+# A proxy that refuses WebSocket upgrades: the session stays on polling.
+cap_ending-upgrade-refused()    { ending_proxy no-websocket 1 -- disconnect; }
 
 # python-socketio (Flask-SocketIO, gevent) with cors_allowed_origins: a
 # python-socketio client that sends another Origin is refused.

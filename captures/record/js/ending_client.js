@@ -13,6 +13,9 @@
 //                   the client reconnects
 //   too-large       sends an event larger than the server's maxHttpBufferSize
 //   disconnect      waits a heartbeat, then socket.disconnect()
+//   lb              gives up after three failed sessions (behind a load
+//                   balancer without sticky sessions each one fails: its
+//                   handshake reaches one server, its next request another)
 // --polling: transports ['polling'] (the client never tries a WebSocket).
 'use strict';
 const { io } = require('socket.io-client');
@@ -24,7 +27,7 @@ const once = (emitter, ev) => new Promise((resolve) => emitter.once(ev, resolve)
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function main() {
-  const reconnect = mode === 'server-silent' || mode === 'restart';
+  const reconnect = mode === 'server-silent' || mode === 'restart' || mode === 'lb';
   const socket = io(url, {
     transports: polling ? ['polling'] : ['polling', 'websocket'],
     reconnection: reconnect,
@@ -34,6 +37,14 @@ async function main() {
   socket.on('disconnect', (reason) => log('disconnect:', reason));
   socket.io.on('reconnect_attempt', (n) => log('reconnect attempt', n));
   socket.on('connect_error', (err) => log('connect_error:', err.message));
+  if (mode === 'lb') {
+    let failed = 0;
+    await new Promise((resolve) => socket.on('connect_error', () => { if (++failed === 3) resolve(); }));
+    socket.close();
+    log('gave up after', failed, 'failed sessions');
+    await sleep(300);
+    process.exit(0);
+  }
   await once(socket, 'connect');
   const engine = socket.io.engine;
   const upgrades = engine.upgrades || [];
