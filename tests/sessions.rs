@@ -251,7 +251,13 @@ fn a_polled_packet_during_the_probe_is_no_transport_switch() {
 
 #[test]
 fn a_noop_without_an_upgrade_is_not_called_part_of_one() {
-    for name in ["ending-polling-only.pcap", "ending-not-offered.pcap"] {
+    for name in [
+        "ending-polling-only.pcap",
+        "ending-not-offered.pcap",
+        // The upgrade was refused: the noop after the client's close
+        // answers a poll of a session that stayed on polling.
+        "ending-upgrade-refused.pcap",
+    ] {
         let c = trace(name);
         let noops: Vec<&Step> = c
             .steps
@@ -264,15 +270,26 @@ fn a_noop_without_an_upgrade_is_not_called_part_of_one() {
             assert!(n.field("engineio.upgrade_stage").is_none(), "{name}");
         }
     }
-    // In an upgrade, the noop is still the upgrade's.
-    let c = trace("flask-socketio-gevent.pcap");
-    let noop = c
-        .steps
-        .iter()
-        .find(|s| s.kind == "engineio.packet" && text(s, "engineio.type") == Some("noop"))
-        .unwrap();
-    assert!(noop.summary.contains("finish switching"));
-    assert_eq!(text(noop, "engineio.upgrade_stage"), Some("noop"));
+    // In an upgrade, the noop is still the upgrade's, also when the server
+    // sends it as the WebSocket request arrives, before the probe
+    // (python-engineio).
+    for name in ["flask-socketio-gevent.pcap", "ending-py-client-silent.pcap"] {
+        let c = trace(name);
+        let noop = c
+            .steps
+            .iter()
+            .position(|s| s.kind == "engineio.packet" && text(s, "engineio.type") == Some("noop"))
+            .unwrap();
+        assert!(c.steps[noop].summary.contains("finish switching"), "{name}");
+        assert_eq!(text(&c.steps[noop], "engineio.upgrade_stage"), Some("noop"));
+        if name.starts_with("ending-py") {
+            assert!(
+                c.steps[noop..]
+                    .iter()
+                    .any(|s| s.summary.contains("(2probe)"))
+            );
+        }
+    }
 }
 
 #[test]
@@ -310,4 +327,19 @@ fn an_upgrade_refused_by_a_proxy_stays_on_polling() {
     assert_eq!(verdict(s[0]), (Some("refused"), "client", "disconnect"));
     assert_eq!(text(s[0], "engineio.session.transports"), Some("polling"));
     says(s[0], "the server answered 400, not 101");
+}
+
+#[test]
+fn python_socketio_ends_the_same_ways() {
+    // Flask-SocketIO (python-engineio) under the same Node client.
+    let c = trace("ending-py-client-silent.pcap");
+    let s = summaries(&c);
+    assert_eq!(s.len(), 1);
+    assert_eq!(verdict(s[0]), (Some("upgraded"), "server", "ping-timeout"));
+    assert_eq!(rules(s[0]), ["engineio.ping-timeout"]);
+    says(s[0], "pingTimeout is 1000 ms");
+    let c = trace("ending-py-server-disconnect.pcap");
+    let s = summaries(&c);
+    assert_eq!(verdict(s[0]), (Some("upgraded"), "server", "disconnect"));
+    assert!(rules(s[0]).is_empty());
 }

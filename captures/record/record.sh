@@ -73,6 +73,8 @@ CAPTURES=(
   ending-origin-refused     5036
   ending-no-sticky-sessions 5037
   ending-upgrade-refused    5038
+  ending-py-client-silent   5039
+  ending-py-server-disconnect 5040
 )
 # TLS captures: the client's key log is saved beside the capture as
 # captures/NAME.keys; the -dsb capture carries it inside (pcapng DSB).
@@ -380,6 +382,19 @@ cap_ending-no-sticky-sessions() { ending_proxy round-robin 2 -- lb --polling; }
 # A proxy that refuses WebSocket upgrades: the session stays on polling.
 cap_ending-upgrade-refused()    { ending_proxy no-websocket 1 -- disconnect; }
 
+# Flask-SocketIO (gevent, py/ending_server.py) under the same Node client.
+ending_py() {  # CLIENT_ARGS...
+  spawn "$NAME.server" "$PY" "$HERE/py/ending_server.py" 127.0.0.1 "$PORT"
+  local server=$LAST_PID
+  wait_listen "$PORT"
+  start_capture "$FILE" tcpdump "tcp port $PORT"
+  run_client node "$HERE/js/ending_client.js" "http://127.0.0.1:$PORT" "$@"
+  stop_capture
+  stop_pid "$server" TERM
+}
+cap_ending-py-client-silent()     { ending_py client-silent; }
+cap_ending-py-server-disconnect() { ending_py server-kick; }
+
 # python-socketio (Flask-SocketIO, gevent) with cors_allowed_origins: a
 # python-socketio client that sends another Origin is refused.
 cap_ending-origin-refused() {
@@ -514,6 +529,19 @@ ending_proxy() {  # PROXY_MODE NBACKENDS -- CLIENT_ARGS...
 cap_ending-no-sticky-sessions() { ending_proxy round-robin 2 -- lb --polling; }
 # A proxy that refuses WebSocket upgrades: the session stays on polling.
 cap_ending-upgrade-refused()    { ending_proxy no-websocket 1 -- disconnect; }
+
+# Flask-SocketIO (gevent, py/ending_server.py) under the same Node client.
+ending_py() {  # CLIENT_ARGS...
+  spawn "$NAME.server" "$PY" "$HERE/py/ending_server.py" 127.0.0.1 "$PORT"
+  local server=$LAST_PID
+  wait_listen "$PORT"
+  start_capture "$FILE" tcpdump "tcp port $PORT"
+  run_client node "$HERE/js/ending_client.js" "http://127.0.0.1:$PORT" "$@"
+  stop_capture
+  stop_pid "$server" TERM
+}
+cap_ending-py-client-silent()     { ending_py client-silent; }
+cap_ending-py-server-disconnect() { ending_py server-kick; }
 
 # python-socketio (Flask-SocketIO, gevent) with cors_allowed_origins: a
 # python-socketio client that sends another Origin is refused.

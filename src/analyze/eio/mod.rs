@@ -554,7 +554,7 @@ impl Tracker {
             let mut stage = stage;
             // A noop with no upgrade under way only answers a long-poll.
             if p.ptype == PacketType::Noop
-                && session.is_none_or(|i| !self.sessions[i as usize].life.probe_ping)
+                && session.is_none_or(|i| !self.sessions[i as usize].life.upgrading())
             {
                 stage = None;
                 summary = "EIO noop (6): answers the pending long-poll with nothing (no upgrade is under way)".into();

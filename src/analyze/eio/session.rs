@@ -102,7 +102,7 @@ pub(super) struct Life {
     ws_request: Option<(ConnId, Option<u16>)>,
     /// The WebSocket connections of this session.
     ws_conns: BTreeSet<ConnId>,
-    pub(super) probe_ping: bool,
+    probe_ping: bool,
     probe_pong: bool,
     /// Polling requests of this session still waiting for their answer.
     pending: Vec<ConnId>,
@@ -180,6 +180,14 @@ fn http_cause(status: u16, body: &str) -> Cause {
 }
 
 impl Life {
+    /// Whether an upgrade is under way: a WebSocket asked for and not
+    /// refused, or probed. (A server may send the noop that releases the
+    /// long-poll as soon as the WebSocket request arrives, before the
+    /// probe.)
+    pub(super) fn upgrading(&self) -> bool {
+        matches!(self.ws_request, Some((_, None | Some(101)))) || self.probe_ping
+    }
+
     pub(super) fn of_client(client: Option<IpAddr>) -> Life {
         Life {
             client,
