@@ -437,6 +437,7 @@ fn the_stack_is_guessed_from_each_real_capture() {
         ("ending-no-sticky-sessions.pcap", Some("node-socketio")),
         ("ending-origin-refused.pcap", Some("flask-socketio-gevent")),
         ("ending-polling-only.pcap", Some("node-socketio")),
+        ("ending-probe-failed.pcap", Some("node-socketio")),
         (
             "ending-py-client-silent.pcap",
             Some("flask-socketio-gevent"),

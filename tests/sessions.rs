@@ -254,9 +254,11 @@ fn a_noop_without_an_upgrade_is_not_called_part_of_one() {
     for name in [
         "ending-polling-only.pcap",
         "ending-not-offered.pcap",
-        // The upgrade was refused: the noop after the client's close
-        // answers a poll of a session that stayed on polling.
+        // The upgrade was refused, or its WebSocket closed during the
+        // probe: the noop after the client's close answers a poll of a
+        // session that stayed on polling.
         "ending-upgrade-refused.pcap",
+        "ending-probe-failed.pcap",
     ] {
         let c = trace(name);
         let noops: Vec<&Step> = c
@@ -342,4 +344,19 @@ fn python_socketio_ends_the_same_ways() {
     let s = summaries(&c);
     assert_eq!(verdict(s[0]), (Some("upgraded"), "server", "disconnect"));
     assert!(rules(s[0]).is_empty());
+}
+
+#[test]
+fn a_failed_probe_stays_on_polling() {
+    // A proxy closed the WebSocket right after its 101: `2probe` went out,
+    // no `3probe` came back.
+    let c = trace("ending-probe-failed.pcap");
+    let s = summaries(&c);
+    assert_eq!(s.len(), 1);
+    assert_eq!(
+        verdict(s[0]),
+        (Some("probe-failed"), "client", "disconnect")
+    );
+    assert_eq!(text(s[0], "engineio.session.transports"), Some("polling"));
+    says(s[0], "`2probe` got no `3probe`");
 }

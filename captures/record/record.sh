@@ -75,6 +75,7 @@ CAPTURES=(
   ending-upgrade-refused    5038
   ending-py-client-silent   5039
   ending-py-server-disconnect 5040
+  ending-probe-failed       5041
 )
 # TLS captures: the client's key log is saved beside the capture as
 # captures/NAME.keys; the -dsb capture carries it inside (pcapng DSB).
@@ -90,7 +91,7 @@ TEST_CAPTURES=" eventlet-invalid-utf8 "
 NETNS_CAPTURES=" browser-flask-socketio browser-flask-socketio-https impaired-flask-sock "
 
 # Captures with no WebSocket at all (polling only, or a refused handshake).
-NO_WS_CAPTURES=" ending-server-killed-polling ending-server-restart ending-not-offered ending-polling-only ending-origin-refused ending-no-sticky-sessions ending-upgrade-refused "
+NO_WS_CAPTURES=" ending-server-killed-polling ending-server-restart ending-not-offered ending-polling-only ending-origin-refused ending-no-sticky-sessions ending-upgrade-refused ending-probe-failed "
 
 log() { printf '\033[1m[record]\033[0m %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -381,6 +382,8 @@ ending_proxy() {  # PROXY_MODE NBACKENDS -- CLIENT_ARGS...
 cap_ending-no-sticky-sessions() { ending_proxy round-robin 2 -- lb --polling; }
 # A proxy that refuses WebSocket upgrades: the session stays on polling.
 cap_ending-upgrade-refused()    { ending_proxy no-websocket 1 -- disconnect; }
+# A proxy that closes upgraded connections: the probe fails.
+cap_ending-probe-failed()       { ending_proxy close-upgraded 1 -- disconnect; }
 
 # Flask-SocketIO (gevent, py/ending_server.py) under the same Node client.
 ending_py() {  # CLIENT_ARGS...
@@ -529,6 +532,8 @@ ending_proxy() {  # PROXY_MODE NBACKENDS -- CLIENT_ARGS...
 cap_ending-no-sticky-sessions() { ending_proxy round-robin 2 -- lb --polling; }
 # A proxy that refuses WebSocket upgrades: the session stays on polling.
 cap_ending-upgrade-refused()    { ending_proxy no-websocket 1 -- disconnect; }
+# A proxy that closes upgraded connections: the probe fails.
+cap_ending-probe-failed()       { ending_proxy close-upgraded 1 -- disconnect; }
 
 # Flask-SocketIO (gevent, py/ending_server.py) under the same Node client.
 ending_py() {  # CLIENT_ARGS...

@@ -3,12 +3,16 @@
 //
 // Usage: node lb_proxy.js PORT round-robin BACKEND_PORT...
 //        node lb_proxy.js PORT no-websocket BACKEND_PORT
+//        node lb_proxy.js PORT close-upgraded BACKEND_PORT
 //
 // round-robin   each new TCP connection goes to the next backend, as a load
 //               balancer without sticky sessions does
 // no-websocket  a connection whose request asks for a WebSocket upgrade is
 //               answered 400 and closed, as a proxy that does not pass
 //               upgrades does; the others go to the backend
+// close-upgraded  upgrades go through, but the proxy closes the connection
+//               right after passing on the 101, as a proxy that does not
+//               keep upgraded connections open does
 'use strict';
 const net = require('net');
 
@@ -34,7 +38,22 @@ net.createServer((client) => {
     return;
   }
   client.once('data', (first) => {
-    if (/\r\nupgrade: *websocket/i.test(first.toString('latin1'))) {
+    const upgrade = /\r\nupgrade: *websocket/i.test(first.toString('latin1'));
+    if (upgrade && mode === 'close-upgraded') {
+      const upstream = net.connect(Number(backends[0]), '127.0.0.1', () => upstream.write(first));
+      upstream.on('data', (d) => {
+        client.write(d);
+        if (d.toString('latin1').startsWith('HTTP/1.1 101')) {
+          log('closing an upgraded connection after its 101');
+          client.end();
+          upstream.destroy();
+        }
+      });
+      upstream.on('error', () => client.destroy());
+      client.on('error', () => upstream.destroy());
+      return;
+    }
+    if (upgrade) {
       log('refusing a WebSocket upgrade');
       client.end('HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 31\r\nConnection: close\r\n\r\nWebSocket upgrades not allowed\n');
       return;

@@ -104,6 +104,8 @@ pub(super) struct Life {
     ws_conns: BTreeSet<ConnId>,
     probe_ping: bool,
     probe_pong: bool,
+    /// The WebSocket ended before the upgrade completed.
+    probe_ended: bool,
     /// Polling requests of this session still waiting for their answer.
     pending: Vec<ConnId>,
     /// The last heartbeat ping (not a probe) before the end: time, step.
@@ -185,7 +187,8 @@ impl Life {
     /// long-poll as soon as the WebSocket request arrives, before the
     /// probe.)
     pub(super) fn upgrading(&self) -> bool {
-        matches!(self.ws_request, Some((_, None | Some(101)))) || self.probe_ping
+        (matches!(self.ws_request, Some((_, None | Some(101)))) || self.probe_ping)
+            && !self.probe_ended
     }
 
     pub(super) fn of_client(client: Option<IpAddr>) -> Life {
@@ -406,6 +409,9 @@ impl Tracker {
             // that goes on, is a failed probe (later traffic says so).
             let upgraded = sess.upgraded_at.is_some() || life.websocket_only;
             let provisional = !(on_ws && upgraded);
+            if on_ws && !upgraded {
+                life.probe_ended = true;
+            }
             let (cause, close_code) = match kind {
                 EndKind::WsClose(Some(1009)) => (Cause::PayloadTooLarge, Some(1009)),
                 EndKind::WsClose(code) => (Cause::WebsocketClose, code),
