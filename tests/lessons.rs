@@ -452,6 +452,7 @@ fn the_stack_is_guessed_from_each_real_capture() {
         ("ending-server-restart.pcap", Some("node-socketio")),
         ("ending-server-silent.pcap", Some("node-socketio")),
         ("ending-too-large.pcap", Some("node-socketio")),
+        ("ending-too-large-polling.pcap", Some("node-socketio")),
         ("ending-upgrade-refused.pcap", Some("node-socketio")),
         ("flask-sock-echo.pcap", Some("flask-sock")),
         ("flask-socketio-any.pcap", Some("flask-socketio-gevent")),

@@ -210,6 +210,19 @@ fn a_payload_over_the_limit() {
     );
     assert_eq!(uint(s[0], "engineio.session.end.close_code"), Some(1009));
     assert_eq!(rules(s[0]), ["engineio.payload-too-large"]);
+    // Over polling: the POST is answered 413.
+    let c = trace("ending-too-large-polling.pcap");
+    let s = summaries(&c);
+    assert_eq!(
+        verdict(s[0]),
+        (Some("not-tried"), "server", "payload-too-large")
+    );
+    assert_eq!(uint(s[0], "engineio.session.end.http_status"), Some(413));
+    assert!(
+        s[0].findings[0]
+            .message
+            .contains("maxPayload is 1000 bytes")
+    );
 }
 
 #[test]

@@ -76,6 +76,7 @@ CAPTURES=(
   ending-py-client-silent   5039
   ending-py-server-disconnect 5040
   ending-probe-failed       5041
+  ending-too-large-polling  5042
 )
 # TLS captures: the client's key log is saved beside the capture as
 # captures/NAME.keys; the -dsb capture carries it inside (pcapng DSB).
@@ -91,7 +92,7 @@ TEST_CAPTURES=" eventlet-invalid-utf8 "
 NETNS_CAPTURES=" browser-flask-socketio browser-flask-socketio-https impaired-flask-sock "
 
 # Captures with no WebSocket at all (polling only, or a refused handshake).
-NO_WS_CAPTURES=" ending-server-killed-polling ending-server-restart ending-not-offered ending-polling-only ending-origin-refused ending-no-sticky-sessions ending-upgrade-refused ending-probe-failed "
+NO_WS_CAPTURES=" ending-server-killed-polling ending-server-restart ending-not-offered ending-polling-only ending-origin-refused ending-no-sticky-sessions ending-upgrade-refused ending-probe-failed ending-too-large-polling "
 
 log() { printf '\033[1m[record]\033[0m %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -342,6 +343,7 @@ cap_ending-server-killed-polling() { ending_node -- server-killed --polling; }
 cap_ending-not-offered()       { ending_node --polling-only -- disconnect; }
 cap_ending-polling-only()      { ending_node -- disconnect --polling; }
 cap_ending-too-large()         { ending_node --max-buffer 1000 -- too-large; }
+cap_ending-too-large-polling() { ending_node --max-buffer 1000 -- too-large --polling; }
 
 # The server is killed under a polling client and started again: the
 # client reconnects to a new session.
@@ -492,6 +494,7 @@ cap_ending-server-killed-polling() { ending_node -- server-killed --polling; }
 cap_ending-not-offered()       { ending_node --polling-only -- disconnect; }
 cap_ending-polling-only()      { ending_node -- disconnect --polling; }
 cap_ending-too-large()         { ending_node --max-buffer 1000 -- too-large; }
+cap_ending-too-large-polling() { ending_node --max-buffer 1000 -- too-large --polling; }
 
 # The server is killed under a polling client and started again: the
 # client reconnects to a new session.
