@@ -370,6 +370,7 @@ static EIO_SESSION: &[FieldSpec] = fields! {
     "engineio.session.end.close_code", "the WebSocket Close code that ended it", [U];
     "engineio.session.end.http_status", "the HTTP status that ended it", [U];
     "engineio.session.end.detail", "why, with the heartbeat arithmetic", [S];
+    "engineio.session.end.deadlines", "the heartbeat deadline each side was keeping when it ended", [S];
     "engineio.session.namespaces", "Socket.IO namespaces and how each ended", [S];
     "engineio.session.follows", "the session this one reconnects after", [S];
     "engineio.session.reconnect_after_ms", "ms after that session ended", [U];

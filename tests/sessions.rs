@@ -81,6 +81,17 @@ fn client_silent_is_a_server_ping_timeout() {
             .message
             .starts_with("session 1: ended by ping timeout — the client stopped answering pings")
     );
+    // Both deadlines at the end: the server's for the pong, the client's
+    // for the next ping.
+    let d = text(s[0], "engineio.session.end.deadlines").unwrap();
+    assert!(
+        d.contains("the server was waiting for the pong to its ping of step"),
+        "{d}"
+    );
+    assert!(
+        d.contains("the client was waiting for the next ping until"),
+        "{d}"
+    );
     // What ended it is the server's, after the ping it names.
     let end = end_step(&c, s[0]);
     assert_eq!(end.dir.as_str(), "s2c");

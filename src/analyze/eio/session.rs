@@ -148,6 +148,8 @@ struct Verdict {
     close_code: Option<u16>,
     http_status: Option<u16>,
     detail: String,
+    /// The heartbeat deadlines both sides were keeping when it ended.
+    deadlines: Option<String>,
     finding: Option<(&'static Rule, String)>,
 }
 
@@ -550,6 +552,7 @@ impl Tracker {
             close_code: None,
             http_status: None,
             detail: String::new(),
+            deadlines: None,
             finding: None,
         };
         let Some(sig) = &life.end else {
@@ -561,6 +564,7 @@ impl Tracker {
         v.end_step = Some(sig.step);
         v.close_code = sig.close_code;
         v.http_status = sig.http_status;
+        v.deadlines = self.deadlines(sess, sig.time);
         let who = side(sig.by);
         let at = secs(sig.time, o);
         // The heartbeat arithmetic: did the side that ended it give up
@@ -711,6 +715,50 @@ impl Tracker {
         v
     }
 
+    /// The heartbeat deadline each side was keeping at `at` (the end), from
+    /// the open packet's pingInterval and pingTimeout.
+    fn deadlines(&self, sess: &Session, at: Timestamp) -> Option<String> {
+        let o = self.origin;
+        let open = sess.open.as_ref()?;
+        let (iv, to) = (open.ping_interval?, open.ping_timeout?);
+        let pinger = match sess.version {
+            Version::V3 => Dir::C2s,
+            Version::V4 => Dir::S2c,
+        };
+        let life = &sess.life;
+        let from = life.last_ping.map(|p| p.0).or(sess.heartbeat_from)?;
+        let deadline = |base: Timestamp, plus: u64| base.since(o) + plus as f64 / 1000.0;
+        let what = match life.last_ping {
+            Some((t, st)) => format!("the last ping, step {st} at {}", secs(t, o)),
+            None => format!("the open packet at {}", secs(from, o)),
+        };
+        let pinger_side = match life.last_ping {
+            Some((p, st)) if life.last_pong.is_none_or(|g| g < p) => format!(
+                "the {} was waiting for the pong to its ping of step {st} until {:.3} s ({} + pingTimeout {to} ms)",
+                side(pinger),
+                deadline(p, to),
+                secs(p, o)
+            ),
+            Some((p, _)) => format!(
+                "the {} had its pong and was due to ping again at {:.3} s ({} + pingInterval {iv} ms)",
+                side(pinger),
+                deadline(p, iv),
+                secs(p, o)
+            ),
+            None => format!(
+                "the {} was due to send its first ping at {:.3} s (the open packet + pingInterval {iv} ms)",
+                side(pinger),
+                deadline(from, iv)
+            ),
+        };
+        Some(format!(
+            "at {}: {pinger_side}; the {} was waiting for the next ping until {:.3} s ({what} + pingInterval {iv} ms + pingTimeout {to} ms)",
+            secs(at, o),
+            side(pinger.reverse()),
+            deadline(from, iv + to)
+        ))
+    }
+
     /// Reconnection links: for each session and attempt (in time order),
     /// the earlier abnormal end from the same client it follows, if any:
     /// (the earlier's sid or "attempt", ms after, attempt number).
@@ -819,6 +867,7 @@ impl Tracker {
             close_code: None,
             http_status: Some(a.status),
             detail: String::new(),
+            deadlines: None,
             finding: None,
         };
         push_verdict(&mut s, &v, follows.map(|(l, ms, n)| (l.as_str(), *ms, *n)));
@@ -893,6 +942,10 @@ fn push_verdict(s: &mut Step, v: &Verdict, follows: Option<(&str, i64, u32)>) {
     if !v.detail.is_empty() {
         s.fields
             .push(Field::new("engineio.session.end.detail", v.detail.as_str()));
+    }
+    if let Some(d) = &v.deadlines {
+        s.fields
+            .push(Field::new("engineio.session.end.deadlines", d.as_str()));
     }
     if let Some((prev, after, n)) = follows {
         s.fields.push(Field::new("engineio.session.follows", prev));
