@@ -122,6 +122,8 @@ pub struct Tracker {
     clients: Vec<Option<std::net::IpAddr>>,
     /// Handshakes answered with an error: no session opened.
     attempts: Vec<session::Attempt>,
+    /// The sessions each connection carried requests or a WebSocket of.
+    watched: HashMap<ConnId, Vec<u32>>,
 }
 
 impl Tracker {

@@ -231,6 +231,7 @@ impl Tracker {
 
     /// An Engine.IO request of a session was sent on `conn`.
     pub(super) fn life_request(&mut self, si: u32, conn: ConnId, websocket: bool) {
+        self.watch(conn, si);
         let life = &mut self.sessions[si as usize].life;
         if websocket {
             life.ws_request = Some((conn, None));
@@ -311,6 +312,9 @@ impl Tracker {
         time: Timestamp,
         step: u64,
     ) {
+        if websocket {
+            self.watch(conn, si);
+        }
         let sess = &mut self.sessions[si as usize];
         let life = &mut sess.life;
         if life.end.as_ref().is_some_and(|e| !e.provisional) {
@@ -398,9 +402,22 @@ impl Tracker {
         }
     }
 
+    /// Session `si` uses `conn` (a request, a WebSocket): an end of the
+    /// connection may end the session.
+    fn watch(&mut self, conn: ConnId, si: u32) {
+        let v = self.watched.entry(conn).or_default();
+        if !v.contains(&si) && v.len() < 16 {
+            v.push(si);
+        }
+    }
+
     /// A FIN, RST or WebSocket Close on `conn` (`step`: its step).
     pub fn ending(&mut self, conn: ConnId, dir: Dir, kind: EndKind, time: Timestamp, step: u64) {
-        for sess in &mut self.sessions {
+        let Some(watching) = self.watched.get(&conn) else {
+            return;
+        };
+        for &si in watching {
+            let sess = &mut self.sessions[si as usize];
             let life = &mut sess.life;
             let on_ws = life.ws_conns.contains(&conn);
             let pending = life.pending.contains(&conn);
@@ -779,19 +796,19 @@ impl Tracker {
     pub(super) fn summaries(&mut self, capture_end: Timestamp, emit: &mut super::Emit<'_>) {
         let order = self.links();
         // The last abnormal end per client: (end time, label, attempt count).
-        let mut last_end: Vec<(Option<IpAddr>, Timestamp, String, u32)> = Vec::new();
+        // (One per client, the latest: a lookup per session, so thousands
+        // of sessions stay linear.)
+        let mut last_end: std::collections::HashMap<Option<IpAddr>, (Timestamp, String, u32)> =
+            std::collections::HashMap::new();
         for (start, e) in order {
             let client = match e {
                 Entry::Session(i) => self.sessions[i].life.client,
                 Entry::Attempt(i) => self.attempts[i].client,
             };
             let follows = last_end
-                .iter()
-                .rev()
-                .find(|(c, t, _, _)| {
-                    *c == client && *t <= start && ms(*t, start) <= RECONNECT_WINDOW_MS
-                })
-                .map(|(_, t, label, n)| (label.clone(), ms(*t, start), n + 1));
+                .get(&client)
+                .filter(|(t, _, _)| *t <= start && ms(*t, start) <= RECONNECT_WINDOW_MS)
+                .map(|(t, label, n)| (label.clone(), ms(*t, start), n + 1));
             let (abnormal_end, label) = match e {
                 Entry::Session(i) => {
                     let mut s = self.session_base(i, capture_end);
@@ -832,7 +849,7 @@ impl Tracker {
                 } else {
                     0
                 };
-                last_end.push((client, t, label, n));
+                last_end.insert(client, (t, label, n));
             }
         }
     }
