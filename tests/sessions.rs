@@ -384,3 +384,65 @@ fn a_failed_probe_stays_on_polling() {
     assert_eq!(text(s[0], "engineio.session.transports"), Some("polling"));
     says(s[0], "`2probe` got no `3probe`");
 }
+
+// SYNTHETIC conversations (tests/support), for what the recordings do not
+// reach.
+
+/// A polling handshake answered with an open packet for `sid`.
+fn handshake(sid: &str) -> support::Exchange {
+    vec![
+        (true, support::eio_get(4, None)),
+        (
+            false,
+            support::eio_ok(support::eio_open(4, sid, 25_000, 20_000).as_bytes()),
+        ),
+    ]
+}
+
+#[test]
+fn synthetic_a_reconnection_follows_an_abnormal_end() {
+    // conn 0 opens abc; conn 1 polls abc and gets "Session ID unknown";
+    // conn 2 opens def from the same client address: def follows abc.
+    let unknown = vec![
+        (true, support::eio_get(4, Some("abc"))),
+        (
+            false,
+            support::http_response(
+                400,
+                "application/json",
+                br#"{"code":1,"message":"Session ID unknown"}"#,
+            ),
+        ),
+    ];
+    let c = support::analyse(support::conns_pcap(&[
+        handshake("abc"),
+        unknown,
+        handshake("def"),
+    ]));
+    let s = summaries(&c);
+    assert_eq!(s.len(), 2);
+    assert_eq!(verdict(s[0]).2, "session-unknown");
+    assert_eq!(text(s[1], "engineio.session.follows"), Some("abc"));
+    assert_eq!(uint(s[1], "engineio.session.attempt"), Some(1));
+    // Control: after a clean end (a close packet), no link.
+    let close = vec![(true, support::eio_post(4, "abc", b"1"))];
+    let c = support::analyse(support::conns_pcap(&[
+        handshake("abc"),
+        close,
+        handshake("def"),
+    ]));
+    let s = summaries(&c);
+    assert_eq!(verdict(s[0]).1, "client");
+    assert_eq!(verdict(s[0]).2, "close-packet");
+    assert_eq!(text(s[1], "engineio.session.follows"), None);
+}
+
+#[test]
+fn synthetic_a_websocket_request_with_no_answer() {
+    // The client asks for the WebSocket; the capture holds no answer.
+    let ws = vec![(true, support::eio_ws_request(4, Some("abc")))];
+    let c = support::analyse(support::conns_pcap(&[handshake("abc"), ws]));
+    let s = summaries(&c);
+    assert_eq!(verdict(s[0]).0, Some("no-answer"));
+    says(s[0], "no answer came");
+}
