@@ -154,7 +154,9 @@ struct Verdict {
 }
 
 fn ms(a: Timestamp, b: Timestamp) -> i64 {
-    ((b.as_nanos() - a.as_nanos()) / 1_000_000) as i64
+    // (Saturating: a capture's timestamps are untrusted.)
+    let d = (b.as_nanos() - a.as_nanos()) / 1_000_000;
+    d.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
 }
 
 fn secs(t: Timestamp, origin: Timestamp) -> String {
@@ -162,7 +164,7 @@ fn secs(t: Timestamp, origin: Timestamp) -> String {
 }
 
 fn duration(ms: i64) -> String {
-    if ms.abs() < 1000 {
+    if ms.unsigned_abs() < 1000 {
         format!("{ms} ms")
     } else {
         format!("{:.1} s", ms as f64 / 1000.0)
@@ -597,11 +599,16 @@ impl Tracker {
                 Cause::ClosePacket | Cause::WebsocketClose | Cause::TransportClose
             )
         {
-            let (iv, to) = (iv as i64, to as i64);
+            // (The open packet's numbers are untrusted: no overflow.)
+            let (iv, to) = (
+                i64::try_from(iv).unwrap_or(i64::MAX),
+                i64::try_from(to).unwrap_or(i64::MAX),
+            );
+            let both = iv.saturating_add(to);
             if sig.by == pinger
                 && let Some((p, pstep)) = life.last_ping
                 && life.last_pong.is_none_or(|g| g < p)
-                && ms(p, sig.time) >= to * 9 / 10
+                && ms(p, sig.time) >= to / 10 * 9
             {
                 let other = pinger.reverse();
                 let last = life.last_from[other.index()];
@@ -634,7 +641,7 @@ impl Tracker {
             if sig.by != pinger {
                 let from = life.last_ping.map(|p| p.0).or(sess.heartbeat_from);
                 if let Some(from) = from
-                    && ms(from, sig.time) >= (iv + to) * 9 / 10
+                    && ms(from, sig.time) >= both / 10 * 9
                 {
                     let what = match life.last_ping {
                         Some((_, st)) => format!("the last ping (step {st}) came at"),
@@ -644,8 +651,8 @@ impl Tracker {
                     v.detail = format!(
                         "{what} {}; pingInterval + pingTimeout = {iv} + {to} = {} ms, so the {who} waited until {:.3} s for the next ping and gave up at {at}",
                         secs(from, o),
-                        iv + to,
-                        from.since(o) + (iv + to) as f64 / 1000.0
+                        both,
+                        from.since(o) + both as f64 / 1000.0
                     );
                     v.finding = Some((
                         &rules::ENGINEIO_PING_TIMEOUT,
@@ -653,7 +660,7 @@ impl Tracker {
                             "ended by ping timeout — the {} sent no ping for {} (pingInterval + pingTimeout is {} ms) and the {who} closed at {at}",
                             side(pinger),
                             duration(ms(from, sig.time)),
-                            iv + to
+                            both
                         ),
                     ));
                     return v;
@@ -772,7 +779,7 @@ impl Tracker {
             "at {}: {pinger_side}; the {} was waiting for the next ping until {:.3} s ({what} + pingInterval {iv} ms + pingTimeout {to} ms)",
             secs(at, o),
             side(pinger.reverse()),
-            deadline(from, iv + to)
+            deadline(from, iv.saturating_add(to))
         ))
     }
 
