@@ -446,3 +446,26 @@ fn synthetic_a_websocket_request_with_no_answer() {
     assert_eq!(verdict(s[0]).0, Some("no-answer"));
     says(s[0], "no answer came");
 }
+
+#[test]
+fn synthetic_hostile_heartbeat_numbers_do_not_overflow() {
+    // An open packet announcing the largest pingInterval and pingTimeout,
+    // a ping, a Close: the arithmetic saturates instead of overflowing.
+    let conv = vec![
+        (true, support::eio_ws_request(4, None)),
+        (false, support::upgrade_response(support::WS_KEY, &[])),
+        (
+            false,
+            support::stext(&support::eio_open(4, "abc", u64::MAX, u64::MAX)),
+        ),
+        (false, support::stext("2")),
+        (true, support::ctext("3")),
+        (false, support::sframe(8, &support::close_body(1000, b""))),
+    ];
+    let c = support::run_conv(&conv);
+    let s = summaries(&c);
+    assert_eq!(
+        verdict(s[0]),
+        (Some("websocket-only"), "server", "websocket-close")
+    );
+}
