@@ -16,7 +16,9 @@ use crate::proto::engineio::{PacketType, Version};
 use crate::rules::{self, Rule};
 use crate::step::{ConnId, Dir, Field, Finding, Frames, Step, Timestamp};
 
-use super::{Session, Tracker, side};
+use crate::proto::socketio as sio;
+
+use super::{Session, Tracker, Where, side};
 
 /// A new session or attempt from the same client this soon after an
 /// abnormal end is taken as its reconnection.
@@ -362,8 +364,18 @@ impl Tracker {
         }
     }
 
+    /// A Socket.IO packet of session `si` was emitted as step `step`: a
+    /// CONNECT or DISCONNECT changes which namespaces are open. (Every
+    /// decoder of Socket.IO packets calls this after its step.)
+    pub(super) fn life_sio(&mut self, si: u32, pk: &sio::Packet, w: &Where, step: u64) {
+        if let sio::PacketType::Connect | sio::PacketType::Disconnect = pk.ptype {
+            let connect = pk.ptype == sio::PacketType::Connect;
+            self.life_namespace(si, connect, &pk.nsp, w.dir, w.time, step);
+        }
+    }
+
     /// A Socket.IO CONNECT or DISCONNECT of session `si`.
-    pub(super) fn life_namespace(
+    fn life_namespace(
         &mut self,
         si: u32,
         connect: bool,

@@ -134,10 +134,7 @@ impl Tracker {
                 sio::PacketType::Event | sio::PacketType::BinaryEvent
             );
             let step_no = emit(&s);
-            if let sio::PacketType::Connect | sio::PacketType::Disconnect = lp.packet.ptype {
-                let connect = lp.packet.ptype == sio::PacketType::Connect;
-                self.life_namespace(si, connect, &lp.packet.nsp, w.dir, w.time, step_no);
-            }
+            self.life_sio(si, &lp.packet, w, step_no);
             if awaits_ack && let Some(id) = lp.packet.ack_id {
                 // (A clone of the usual borrowed "/" is free.)
                 self.note_event_step(si, w.dir, lp.packet.nsp.clone(), id, step_no);
