@@ -365,6 +365,19 @@ static EIO_SESSION: &[FieldSpec] = fields! {
     "engineio.session.packets", "packets", [U];
     "engineio.session.upgraded", "upgraded to WebSocket", [B];
     "engineio.session.duration_ms", "duration (ms)", [U];
+    "engineio.session.sid", "session id (absent: a handshake that opened no session)", [S];
+    "engineio.session.upgrade", "the upgrade: upgraded, not-offered, not-tried, refused, probe-failed, no-answer, websocket-only", [S];
+    "engineio.session.end.by", "who ended it: client, server, none", [S];
+    "engineio.session.end.cause", "how it ended", [S];
+    "engineio.session.end.step", "the step that ended it", [U];
+    "engineio.session.end.close_code", "the WebSocket Close code that ended it", [U];
+    "engineio.session.end.http_status", "the HTTP status that ended it", [U];
+    "engineio.session.end.detail", "why, with the heartbeat arithmetic", [S];
+    "engineio.session.end.deadlines", "the heartbeat deadline each side was keeping when it ended", [S];
+    "engineio.session.namespaces", "Socket.IO namespaces and how each ended", [S];
+    "engineio.session.follows", "the session this one reconnects after", [S];
+    "engineio.session.reconnect_after_ms", "ms after that session ended", [U];
+    "engineio.session.attempt", "reconnection attempt number", [U];
 };
 
 static SIO_PACKET: &[FieldSpec] = fields! {
@@ -422,7 +435,7 @@ kinds! {
     "websocket.incomplete", "websocket", Both, [WS_INCOMPLETE], "A frame cut off by the end of the capture or connection.";
     "engineio.packet", "engineio", Both, [EIO_PACKET], "One Engine.IO packet, over polling or WebSocket.";
     "engineio.error", "engineio", Both, [], "A polling payload that could not be decoded.";
-    "engineio.session", "engineio", S2c, [EIO_SESSION], "The summary of one Engine.IO session at the capture's end.";
+    "engineio.session", "engineio", S2c, [EIO_SESSION], "The summary of one Engine.IO session (or of a handshake that opened none) at the capture's end: transports, upgrade, and how and why it ended.";
     "socketio.packet", "socketio", Both, [SIO_PACKET], "One Socket.IO packet: type, namespace, event, data.";
     "socketio.attachment", "socketio", Both, [SIO_ATTACHMENT], "A binary attachment of a Socket.IO packet.";
 }

@@ -194,6 +194,14 @@ rules! {
         "polling was used after the upgrade completed";
     ENGINEIO_BAD_PAYLOAD = "engineio.bad-payload", Must, "Engine.IO protocol §payload",
         "a polling payload could not be decoded";
+    ENGINEIO_PING_TIMEOUT = "engineio.ping-timeout", Should, "Engine.IO protocol §heartbeat",
+        "a session ended because a heartbeat went unanswered past pingTimeout (or no ping came within pingInterval + pingTimeout)";
+    ENGINEIO_SESSION_UNKNOWN = "engineio.session-unknown", Should, "Engine.IO protocol §handshake",
+        "a request named a session id the server does not know (restarted server, or no sticky sessions)";
+    ENGINEIO_PAYLOAD_TOO_LARGE = "engineio.payload-too-large", Should, "Engine.IO protocol §handshake (maxPayload)",
+        "a session ended because a payload exceeded the server's size limit";
+    ENGINEIO_ORIGIN_REFUSED = "engineio.origin-refused", Info, "Engine.IO protocol §handshake",
+        "the server refused a handshake because of its Origin (CORS)";
     // Socket.IO.
     SOCKETIO_UNKNOWN_TYPE = "socketio.unknown-type", Must, "Socket.IO protocol §packet types",
         "a Socket.IO packet type must be 0–6";

@@ -1291,6 +1291,158 @@ fn engineio_heartbeat_late() {
     quiet(&eio_timed(&conv, 6, 20), "engineio.heartbeat-late");
 }
 
+/// The summary step's value of a session field (the first session).
+fn session_field(t: &Collect, name: &str) -> Option<String> {
+    steps_of(t, "engineio.session")
+        .first()
+        .and_then(|s| s.field(name))
+        .map(|f| match &f.value {
+            dispel::step::Value::Str(v) => v.clone(),
+            v => format!("{v:?}"),
+        })
+}
+
+#[test]
+fn engineio_ping_timeout() {
+    // Packets: 0 SYN, 1 SYN-ACK, 2 ACK, 3 upgrade, 4 101, 5 open
+    // (pingInterval 25 s, pingTimeout 20 s), 6 the server's ping, 7 the
+    // server's Close. No pong: a Close 21 s after the ping is the server
+    // giving up after pingTimeout.
+    let conv = [
+        (false, stext("2")),
+        (false, sframe(8, &close_body(1000, b""))),
+    ];
+    let t = eio_timed(&conv, 7, 21);
+    fires(&t, "engineio.ping-timeout", "engineio.session");
+    mentions(
+        &t,
+        "engineio.ping-timeout",
+        "the client stopped answering pings",
+    );
+    assert_eq!(
+        session_field(&t, "engineio.session.end.cause").as_deref(),
+        Some("ping-timeout")
+    );
+    assert_eq!(
+        session_field(&t, "engineio.session.end.by").as_deref(),
+        Some("server")
+    );
+    assert!(
+        session_field(&t, "engineio.session.end.detail")
+            .unwrap()
+            .contains("pingTimeout is 20000 ms"),
+    );
+    // Control: the same Close 5 s after the ping is the server's own choice.
+    let t = eio_timed(&conv, 7, 5);
+    quiet(&t, "engineio.ping-timeout");
+    assert_eq!(
+        session_field(&t, "engineio.session.end.cause").as_deref(),
+        Some("websocket-close")
+    );
+    // The other deadline: no ping for 46 s (> 25 s + 20 s), then the
+    // client closes: the client gave up waiting for a ping.
+    let conv = [(true, cframe(8, &close_body(1000, b"")))];
+    let t = eio_timed(&conv, 6, 46);
+    fires(&t, "engineio.ping-timeout", "engineio.session");
+    mentions(&t, "engineio.ping-timeout", "the server sent no ping");
+    assert_eq!(
+        session_field(&t, "engineio.session.end.by").as_deref(),
+        Some("client")
+    );
+    // Control: a client Close 10 s after the open is not a timeout.
+    quiet(&eio_timed(&conv, 6, 10), "engineio.ping-timeout");
+}
+
+/// A polling session `abc` opened on one connection, then `then`.
+fn polling_session(then: &[(bool, Vec<u8>)]) -> Collect {
+    let mut conv = vec![
+        (true, eio_get(4, None)),
+        (false, eio_ok(eio_open(4, "abc", 25_000, 20_000).as_bytes())),
+    ];
+    conv.extend(then.iter().cloned());
+    run_conv(&conv)
+}
+
+#[test]
+fn engineio_session_unknown() {
+    let t = polling_session(&[
+        (true, eio_get(4, Some("abc"))),
+        (
+            false,
+            http_response(
+                400,
+                "application/json",
+                br#"{"code":1,"message":"Session ID unknown"}"#,
+            ),
+        ),
+    ]);
+    fires(&t, "engineio.session-unknown", "engineio.session");
+    mentions(
+        &t,
+        "engineio.session-unknown",
+        "no longer knows session abc",
+    );
+    assert_eq!(
+        session_field(&t, "engineio.session.end.cause").as_deref(),
+        Some("session-unknown")
+    );
+    // Control: the poll answered.
+    let t = polling_session(&[(true, eio_get(4, Some("abc"))), (false, eio_ok(b"2"))]);
+    quiet(&t, "engineio.session-unknown");
+    assert_eq!(
+        session_field(&t, "engineio.session.upgrade").as_deref(),
+        Some("not-offered")
+    );
+}
+
+#[test]
+fn engineio_payload_too_large() {
+    let t = run_conv(&eio_ws(4, &[(false, sframe(8, &close_body(1009, b"")))]));
+    fires(&t, "engineio.payload-too-large", "engineio.session");
+    assert_eq!(
+        session_field(&t, "engineio.session.end.close_code").as_deref(),
+        Some("UInt(1009)")
+    );
+    let t = run_conv(&eio_ws(4, &[(false, sframe(8, &close_body(1000, b"")))]));
+    quiet(&t, "engineio.payload-too-large");
+    assert_eq!(
+        session_field(&t, "engineio.session.end.cause").as_deref(),
+        Some("websocket-close")
+    );
+}
+
+#[test]
+fn engineio_origin_refused() {
+    let t = run_conv(&[
+        (true, eio_get(4, None)),
+        (
+            false,
+            http_response(
+                403,
+                "application/json",
+                br#"{"code":4,"message":"Forbidden"}"#,
+            ),
+        ),
+    ]);
+    fires(&t, "engineio.origin-refused", "engineio.session");
+    // The summary of a handshake that opened no session: no sid.
+    assert_eq!(session_field(&t, "engineio.session.sid"), None);
+    assert_eq!(
+        session_field(&t, "engineio.session.end.cause").as_deref(),
+        Some("origin-refused")
+    );
+    // Control: another error is an HTTP error, not a refused origin.
+    let t = run_conv(&[
+        (true, eio_get(4, None)),
+        (false, http_response(500, "text/plain", b"oops")),
+    ]);
+    quiet(&t, "engineio.origin-refused");
+    assert_eq!(
+        session_field(&t, "engineio.session.end.cause").as_deref(),
+        Some("http-error")
+    );
+}
+
 fn noops(n: usize) -> Vec<u8> {
     vec!["6"; n].join("\x1e").into_bytes()
 }

@@ -464,6 +464,30 @@ fn the_stack_is_guessed_from_each_real_capture() {
         ("broken-server-masked.pcap", None),
         ("browser-flask-socketio-https.pcap", None),
         ("browser-flask-socketio.pcap", Some("flask-socketio-gevent")),
+        // The ending-* captures: Node socket.io, but one Flask-SocketIO
+        // (gevent) refusing an Origin.
+        ("ending-client-silent.pcap", Some("node-socketio")),
+        ("ending-not-offered.pcap", Some("node-socketio")),
+        ("ending-no-sticky-sessions.pcap", Some("node-socketio")),
+        ("ending-origin-refused.pcap", Some("flask-socketio-gevent")),
+        ("ending-polling-only.pcap", Some("node-socketio")),
+        ("ending-probe-failed.pcap", Some("node-socketio")),
+        (
+            "ending-py-client-silent.pcap",
+            Some("flask-socketio-gevent"),
+        ),
+        (
+            "ending-py-server-disconnect.pcap",
+            Some("flask-socketio-gevent"),
+        ),
+        ("ending-server-disconnect.pcap", Some("node-socketio")),
+        ("ending-server-killed-polling.pcap", Some("node-socketio")),
+        ("ending-server-killed-ws.pcap", Some("node-socketio")),
+        ("ending-server-restart.pcap", Some("node-socketio")),
+        ("ending-server-silent.pcap", Some("node-socketio")),
+        ("ending-too-large.pcap", Some("node-socketio")),
+        ("ending-too-large-polling.pcap", Some("node-socketio")),
+        ("ending-upgrade-refused.pcap", Some("node-socketio")),
         ("flask-sock-echo.pcap", Some("flask-sock")),
         ("flask-socketio-any.pcap", Some("flask-socketio-gevent")),
         (

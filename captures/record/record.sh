@@ -62,6 +62,22 @@ CAPTURES=(
   browser-flask-socketio-https 5025
   eventlet-invalid-utf8     5026
   node-socketio-msgpack     5050
+  ending-client-silent      5027
+  ending-server-silent      5028
+  ending-server-disconnect  5029
+  ending-server-killed-ws   5030
+  ending-server-killed-polling 5031
+  ending-server-restart     5032
+  ending-not-offered        5033
+  ending-polling-only       5034
+  ending-too-large          5035
+  ending-origin-refused     5036
+  ending-no-sticky-sessions 5037
+  ending-upgrade-refused    5038
+  ending-py-client-silent   5039
+  ending-py-server-disconnect 5040
+  ending-probe-failed       5041
+  ending-too-large-polling  5042
 )
 # TLS captures: the client's key log is saved beside the capture as
 # captures/NAME.keys; the -dsb capture carries it inside (pcapng DSB).
@@ -75,6 +91,9 @@ TEST_CAPTURES=" eventlet-invalid-utf8 "
 # its own lo: the browser can reach nothing but our server, and the
 # impairment rules touch nothing outside.
 NETNS_CAPTURES=" browser-flask-socketio browser-flask-socketio-https impaired-flask-sock "
+
+# Captures with no WebSocket at all (polling only, or a refused handshake).
+NO_WS_CAPTURES=" ending-server-killed-polling ending-server-restart ending-not-offered ending-polling-only ending-origin-refused ending-no-sticky-sessions ending-upgrade-refused ending-probe-failed ending-too-large-polling "
 
 log() { printf '\033[1m[record]\033[0m %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -310,6 +329,98 @@ cap_node-socketio-msgpack() {
     >"$WORK/$NAME.sent.jsonl" || die "$NAME: no SENT lines in the logs"
 }
 
+# Sessions that end each way (js/ending_server.js, js/ending_client.js):
+# pingInterval and pingTimeout 1 s, so a timeout takes seconds.
+ending_node() {  # SERVER_ARGS... -- MODE [CLIENT_ARGS...]
+  local sargs=()
+  while [[ $1 != -- ]]; do sargs+=("$1"); shift; done
+  shift
+  spawn "$NAME.server" node "$HERE/js/ending_server.js" "$PORT" "${sargs[@]}"
+  local server=$LAST_PID
+  wait_listen "$PORT"
+  start_capture "$FILE" tcpdump "tcp port $PORT"
+  run_client node "$HERE/js/ending_client.js" "http://127.0.0.1:$PORT" "$@"
+  stop_capture
+  stop_pid "$server" TERM
+}
+
+cap_ending-client-silent()     { ending_node -- client-silent; }
+cap_ending-server-silent()     { ending_node -- server-silent; }
+cap_ending-server-disconnect() { ending_node -- server-kick; }
+cap_ending-server-killed-ws()  { ending_node -- server-killed; }
+cap_ending-server-killed-polling() { ending_node -- server-killed --polling; }
+cap_ending-not-offered()       { ending_node --polling-only -- disconnect; }
+cap_ending-polling-only()      { ending_node -- disconnect --polling; }
+cap_ending-too-large()         { ending_node --max-buffer 1000 -- too-large; }
+cap_ending-too-large-polling() { ending_node --max-buffer 1000 -- too-large --polling; }
+
+# The server is killed under a polling client and started again: the
+# client reconnects to a new session.
+cap_ending-server-restart() {
+  spawn "$NAME.server" node "$HERE/js/ending_server.js" "$PORT"
+  wait_listen "$PORT"
+  start_capture "$FILE" tcpdump "tcp port $PORT"
+  timeout 90 node "$HERE/js/ending_client.js" "http://127.0.0.1:$PORT" restart --polling \
+    >"$LOGS/$NAME.client.log" 2>&1 &
+  local client=$!
+  PIDS+=("$client")
+  wait_for_line "$LOGS/$NAME.server.log" 'dying' 20
+  sleep 0.5
+  spawn "$NAME.server2" node "$HERE/js/ending_server.js" "$PORT"
+  local server=$LAST_PID
+  wait "$client" || { cat "$LOGS/$NAME.client.log" >&2; die "$NAME: client failed"; }
+  stop_capture
+  stop_pid "$server" TERM
+}
+
+# js/lb_proxy.js on $PORT in front of socket.io servers on the ports after
+# it (127.0.0.1 only): the capture sees the client's side of the proxy.
+ending_proxy() {  # PROXY_MODE NBACKENDS -- CLIENT_ARGS...
+  local mode=$1 n=$2 i ports=()
+  shift 3
+  for ((i = 1; i <= n; i++)); do
+    spawn "$NAME.server$i" node "$HERE/js/ending_server.js" "$((PORT + 100 * i))"
+    wait_listen "$((PORT + 100 * i))"
+    ports+=("$((PORT + 100 * i))")
+  done
+  spawn "$NAME.proxy" node "$HERE/js/lb_proxy.js" "$PORT" "$mode" "${ports[@]}"
+  wait_listen "$PORT"
+  start_capture "$FILE" tcpdump "tcp port $PORT"
+  run_client node "$HERE/js/ending_client.js" "http://127.0.0.1:$PORT" "$@"
+  stop_capture
+}
+# Two servers behind a round-robin proxy: "Session ID unknown".
+cap_ending-no-sticky-sessions() { ending_proxy round-robin 2 -- lb --polling; }
+# A proxy that refuses WebSocket upgrades: the session stays on polling.
+cap_ending-upgrade-refused()    { ending_proxy no-websocket 1 -- disconnect; }
+# A proxy that closes upgraded connections: the probe fails.
+cap_ending-probe-failed()       { ending_proxy close-upgraded 1 -- disconnect; }
+
+# Flask-SocketIO (gevent, py/ending_server.py) under the same Node client.
+ending_py() {  # CLIENT_ARGS...
+  spawn "$NAME.server" "$PY" "$HERE/py/ending_server.py" 127.0.0.1 "$PORT"
+  local server=$LAST_PID
+  wait_listen "$PORT"
+  start_capture "$FILE" tcpdump "tcp port $PORT"
+  run_client node "$HERE/js/ending_client.js" "http://127.0.0.1:$PORT" "$@"
+  stop_capture
+  stop_pid "$server" TERM
+}
+cap_ending-py-client-silent()     { ending_py client-silent; }
+cap_ending-py-server-disconnect() { ending_py server-kick; }
+
+# python-socketio (Flask-SocketIO, gevent) with cors_allowed_origins: a
+# python-socketio client that sends another Origin is refused.
+cap_ending-origin-refused() {
+  spawn "$NAME.server" "$PY" "$HERE/py/origin_server.py" 127.0.0.1 "$PORT"
+  local server=$LAST_PID
+  wait_listen "$PORT"
+  start_capture "$FILE" tcpdump "tcp port $PORT"
+  run_client "$PY" "$HERE/py/origin_client.py" "http://127.0.0.1:$PORT"
+  stop_capture
+  stop_pid "$server" TERM
+}
+
 # Runs inside its own network namespace (see NETNS_CAPTURES).
 cap_browser-flask-socketio() {
   local profile
@@ -365,6 +476,98 @@ cap_browser-flask-socketio-https() {
   sleep 0.5
   kill -TERM -- "-$browser" 2>/dev/null || true
   stop_pid "$browser" TERM
+  stop_capture
+  stop_pid "$server" TERM
+}
+
+# Sessions that end each way (js/ending_server.js, js/ending_client.js):
+# pingInterval and pingTimeout 1 s, so a timeout takes seconds.
+ending_node() {  # SERVER_ARGS... -- MODE [CLIENT_ARGS...]
+  local sargs=()
+  while [[ $1 != -- ]]; do sargs+=("$1"); shift; done
+  shift
+  spawn "$NAME.server" node "$HERE/js/ending_server.js" "$PORT" "${sargs[@]}"
+  local server=$LAST_PID
+  wait_listen "$PORT"
+  start_capture "$FILE" tcpdump "tcp port $PORT"
+  run_client node "$HERE/js/ending_client.js" "http://127.0.0.1:$PORT" "$@"
+  stop_capture
+  stop_pid "$server" TERM
+}
+
+cap_ending-client-silent()     { ending_node -- client-silent; }
+cap_ending-server-silent()     { ending_node -- server-silent; }
+cap_ending-server-disconnect() { ending_node -- server-kick; }
+cap_ending-server-killed-ws()  { ending_node -- server-killed; }
+cap_ending-server-killed-polling() { ending_node -- server-killed --polling; }
+cap_ending-not-offered()       { ending_node --polling-only -- disconnect; }
+cap_ending-polling-only()      { ending_node -- disconnect --polling; }
+cap_ending-too-large()         { ending_node --max-buffer 1000 -- too-large; }
+cap_ending-too-large-polling() { ending_node --max-buffer 1000 -- too-large --polling; }
+
+# The server is killed under a polling client and started again: the
+# client reconnects to a new session.
+cap_ending-server-restart() {
+  spawn "$NAME.server" node "$HERE/js/ending_server.js" "$PORT"
+  wait_listen "$PORT"
+  start_capture "$FILE" tcpdump "tcp port $PORT"
+  timeout 90 node "$HERE/js/ending_client.js" "http://127.0.0.1:$PORT" restart --polling \
+    >"$LOGS/$NAME.client.log" 2>&1 &
+  local client=$!
+  PIDS+=("$client")
+  wait_for_line "$LOGS/$NAME.server.log" 'dying' 20
+  sleep 0.5
+  spawn "$NAME.server2" node "$HERE/js/ending_server.js" "$PORT"
+  local server=$LAST_PID
+  wait "$client" || { cat "$LOGS/$NAME.client.log" >&2; die "$NAME: client failed"; }
+  stop_capture
+  stop_pid "$server" TERM
+}
+
+# js/lb_proxy.js on $PORT in front of socket.io servers on the ports after
+# it (127.0.0.1 only): the capture sees the client's side of the proxy.
+ending_proxy() {  # PROXY_MODE NBACKENDS -- CLIENT_ARGS...
+  local mode=$1 n=$2 i ports=()
+  shift 3
+  for ((i = 1; i <= n; i++)); do
+    spawn "$NAME.server$i" node "$HERE/js/ending_server.js" "$((PORT + 100 * i))"
+    wait_listen "$((PORT + 100 * i))"
+    ports+=("$((PORT + 100 * i))")
+  done
+  spawn "$NAME.proxy" node "$HERE/js/lb_proxy.js" "$PORT" "$mode" "${ports[@]}"
+  wait_listen "$PORT"
+  start_capture "$FILE" tcpdump "tcp port $PORT"
+  run_client node "$HERE/js/ending_client.js" "http://127.0.0.1:$PORT" "$@"
+  stop_capture
+}
+# Two servers behind a round-robin proxy: "Session ID unknown".
+cap_ending-no-sticky-sessions() { ending_proxy round-robin 2 -- lb --polling; }
+# A proxy that refuses WebSocket upgrades: the session stays on polling.
+cap_ending-upgrade-refused()    { ending_proxy no-websocket 1 -- disconnect; }
+# A proxy that closes upgraded connections: the probe fails.
+cap_ending-probe-failed()       { ending_proxy close-upgraded 1 -- disconnect; }
+
+# Flask-SocketIO (gevent, py/ending_server.py) under the same Node client.
+ending_py() {  # CLIENT_ARGS...
+  spawn "$NAME.server" "$PY" "$HERE/py/ending_server.py" 127.0.0.1 "$PORT"
+  local server=$LAST_PID
+  wait_listen "$PORT"
+  start_capture "$FILE" tcpdump "tcp port $PORT"
+  run_client node "$HERE/js/ending_client.js" "http://127.0.0.1:$PORT" "$@"
+  stop_capture
+  stop_pid "$server" TERM
+}
+cap_ending-py-client-silent()     { ending_py client-silent; }
+cap_ending-py-server-disconnect() { ending_py server-kick; }
+
+# python-socketio (Flask-SocketIO, gevent) with cors_allowed_origins: a
+# python-socketio client that sends another Origin is refused.
+cap_ending-origin-refused() {
+  spawn "$NAME.server" "$PY" "$HERE/py/origin_server.py" 127.0.0.1 "$PORT"
+  local server=$LAST_PID
+  wait_listen "$PORT"
+  start_capture "$FILE" tcpdump "tcp port $PORT"
+  run_client "$PY" "$HERE/py/origin_client.py" "http://127.0.0.1:$PORT"
   stop_capture
   stop_pid "$server" TERM
 }
@@ -516,7 +719,7 @@ verify() {  # FILE: fail unless the capture is small, complete and dissects
   frames=$(tshark -o tcp.reassemble_out_of_order:TRUE -r "$file" -d "tcp.port==$PORT,http" "${tls[@]}" \
              -Y websocket -T fields -e frame.number 2>/dev/null | wc -l)
   # A client facing a wrong Accept fails the connection: no frames follow.
-  [[ $NAME == broken-accept ]] || ((frames > 0)) || die "$NAME: no WebSocket frame dissects in $file"
+  [[ $NAME == broken-accept || $NO_WS_CAPTURES == *" $NAME "* ]] || ((frames > 0)) || die "$NAME: no WebSocket frame dissects in $file"
   if [[ $NAME == impaired-* ]]; then
     local hits
     hits=$(tshark -r "$file" -Y 'tcp.analysis.retransmission || tcp.analysis.out_of_order' \

@@ -27,7 +27,7 @@ use crate::step::{Channel, ConnId, Dir, Field, Finding, Frames, Step, Timestamp}
 use crate::tcp::ConnMeta;
 
 use super::budget::{self, Budget};
-use super::eio::{RequestCtx, Tracker, WsMessage};
+use super::eio::{EndKind, RequestCtx, Tracker, WsMessage};
 use super::stream::ByteMap;
 use super::ws::Delivered;
 use super::{CaptureInfo, Detail, Rendered, Renderer, Sink};
@@ -133,6 +133,14 @@ pub enum Cmd {
     },
     /// The capture ended at this time: what only the end completes.
     End(Timestamp),
+    /// The step just sent ended a direction of a connection (FIN, RST)
+    /// or carried a WebSocket Close: Engine.IO sessions end on these.
+    Ending {
+        conn: ConnId,
+        dir: Dir,
+        kind: EndKind,
+        time: Timestamp,
+    },
 }
 
 /// A step rendered on the front: what the back still needs of it (to count
@@ -215,6 +223,7 @@ impl Batch {
             | Cmd::Connection(_)
             | Cmd::WsOpened { .. }
             | Cmd::WsMessage { .. }
+            | Cmd::Ending { .. }
             | Cmd::End(_) => 0,
         };
         self.cmds.push(cmd);
@@ -295,6 +304,14 @@ impl Up<'_> {
     }
 
     pub fn step(&mut self, s: Step) {
+        let ending = ending(&s);
+        self.step_only(s);
+        if let Some(cmd) = ending {
+            self.send(cmd);
+        }
+    }
+
+    fn step_only(&mut self, s: Step) {
         match self {
             Up::Now(back, sink) => {
                 back.out(&mut **sink).1.emit(&s);
@@ -491,8 +508,14 @@ impl Back {
         }
         let (eio, mut out) = self.out(sink);
         match cmd {
-            Cmd::Capture(info) => out.call(|s| s.capture(info)),
-            Cmd::Connection(meta) => out.call(|s| s.connection(meta)),
+            Cmd::Capture(info) => {
+                eio.set_origin(info.origin);
+                out.call(|s| s.capture(info))
+            }
+            Cmd::Connection(meta) => {
+                eio.connection(meta.id, meta.client.ip());
+                out.call(|s| s.connection(meta))
+            }
             Cmd::Step(s) => {
                 out.emit(s);
             }
@@ -543,7 +566,10 @@ impl Back {
                     eio.response(ctx, &ex.head, &ex.body, step);
                 }
                 step.findings.append(findings);
-                out.emit(step);
+                let n = out.emit(step);
+                if let Some(ctx) = ex.ctx() {
+                    eio.response_emitted(ctx, &ex.head, &ex.body, step, n);
+                }
                 if *body_now {
                     response_body(eio, &mut out, ex);
                 }
@@ -551,9 +577,44 @@ impl Back {
             Cmd::ResponseBody(ex) => response_body(eio, &mut out, ex),
             Cmd::WsOpened { channel, target } => eio.websocket_opened(*channel, target),
             Cmd::End(capture_end) => eio.end(*capture_end, &mut |s| out.emit(s)),
+            Cmd::Ending {
+                conn,
+                dir,
+                kind,
+                time,
+            } => eio.ending(*conn, *dir, *kind, *time, *out.steps),
             Cmd::WsMessage { .. } => {}
         }
     }
+}
+
+/// The [`Cmd::Ending`] a step implies, if it ends a transport: a FIN, a
+/// RST, a WebSocket Close frame.
+fn ending(s: &Step) -> Option<Cmd> {
+    let kind = match s.kind {
+        "tcp.fin" => EndKind::Fin,
+        "tcp.rst" => EndKind::Rst,
+        "websocket.frame" => {
+            let op = s.fields.iter().find(|f| f.name == "websocket.opcode")?;
+            if op.value != crate::step::Value::UInt(8) {
+                return None;
+            }
+            let code = s
+                .field("websocket.payload.close.status_code")
+                .and_then(|f| match f.value {
+                    crate::step::Value::UInt(c) => u16::try_from(c).ok(),
+                    _ => None,
+                });
+            EndKind::WsClose(code)
+        }
+        _ => return None,
+    };
+    Some(Cmd::Ending {
+        conn: s.conn,
+        dir: s.dir,
+        kind,
+        time: s.time,
+    })
 }
 
 /// A response body: a GET's carries Engine.IO packets.

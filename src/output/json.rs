@@ -301,6 +301,10 @@ fn session(s: &Step, number: u64) -> J {
         "packets": get("engineio.session.packets"),
         "upgraded": get("engineio.session.upgraded"),
         "duration_ms": get("engineio.session.duration_ms"),
+        "upgrade": get("engineio.session.upgrade"),
+        "end_by": get("engineio.session.end.by"),
+        "end_cause": get("engineio.session.end.cause"),
+        "follows": get("engineio.session.follows"),
         "step": number,
     })
 }
@@ -321,7 +325,8 @@ impl<W: std::io::Write> crate::analyze::Sink for JsonSink<W> {
     }
 
     fn step(&mut self, n: u64, s: &Step, _: Rendered<'_>) -> std::io::Result<()> {
-        if s.kind == "engineio.session" {
+        // (A refused handshake's summary opened no session: only a step.)
+        if s.kind == "engineio.session" && s.session.is_some() {
             self.sessions.element()?;
             self.sessions.value(&session(s, n))?;
         }

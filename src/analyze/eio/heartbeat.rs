@@ -52,7 +52,7 @@ impl Tracker {
                         Field::new("engineio.heartbeat.since_last_ms", gap.max(0) as u64)
                             .show(format!("pingInterval is {iv} ms")),
                     );
-                    if gap > (iv + to) as i64 {
+                    if gap > i64::try_from(iv.saturating_add(to)).unwrap_or(i64::MAX) {
                         s.findings.push(Finding::new(
                             &rules::ENGINEIO_HEARTBEAT_LATE,
                             format!(
@@ -84,7 +84,7 @@ impl Tracker {
                             )),
                         );
                     if let Some(to) = timeout
-                        && delay > to as i64
+                        && delay > i64::try_from(to).unwrap_or(i64::MAX)
                     {
                         s.findings.push(Finding::new(
                             &rules::ENGINEIO_HEARTBEAT_LATE,

@@ -30,10 +30,13 @@ use super::stream::ByteMap;
 
 mod fields;
 mod heartbeat;
+mod session;
 mod socketio;
 
 use fields::{PayloadNote, binary_len, describe, packet_fields, side};
 use socketio::Sio;
+
+pub use session::EndKind;
 
 type Emit<'a> = dyn FnMut(&Step) -> u64 + 'a;
 
@@ -91,6 +94,8 @@ struct Session {
     /// When the heartbeat clock started (the open packet).
     heartbeat_from: Option<Timestamp>,
     sio: Sio,
+    /// How it ends, for its summary (see [`session`]).
+    life: session::Life,
 }
 
 /// A WebSocket connection that carries Engine.IO.
@@ -111,6 +116,14 @@ pub struct Tracker {
     sessions: Vec<Session>,
     by_sid: HashMap<String, u32>,
     ws: HashMap<Channel, WsLink, foldhash::fast::RandomState>,
+    /// The capture's first packet time (for times in sentences).
+    origin: Timestamp,
+    /// Each connection's client address.
+    clients: Vec<Option<std::net::IpAddr>>,
+    /// Handshakes answered with an error: no session opened.
+    attempts: Vec<session::Attempt>,
+    /// The sessions each connection carried requests or a WebSocket of.
+    watched: HashMap<ConnId, Vec<u32>>,
 }
 
 impl Tracker {
@@ -149,9 +162,10 @@ impl Tracker {
         let session = self.session_of(query.sid.as_deref());
         step.session = session;
         if let Some(i) = session {
+            let polling = query.transport.as_deref() != Some("websocket");
+            self.life_request(i, step.conn, !polling);
             let s = &mut self.sessions[i as usize];
             s.conns.insert(step.conn);
-            let polling = query.transport.as_deref() != Some("websocket");
             if polling && s.upgraded_at.is_some_and(|t| step.time > t) {
                 step.findings.push(Finding::new(
                     &rules::ENGINEIO_AFTER_UPGRADE,
@@ -228,6 +242,26 @@ impl Tracker {
                 ),
             ));
         }
+    }
+
+    /// A response was emitted as step `step`: its session's bookkeeping
+    /// (pending requests, the upgrade's answer, HTTP errors).
+    pub fn response_emitted(
+        &mut self,
+        ctx: &RequestCtx,
+        head: &Head,
+        body: &[u8],
+        step: &Step,
+        n: u64,
+    ) {
+        self.life_response(
+            ctx.session,
+            ctx.query.transport.as_deref(),
+            step,
+            head.status().unwrap_or(0),
+            body,
+            n,
+        );
     }
 
     /// A response body: a GET's carries server packets; a POST's is `ok`.
@@ -519,6 +553,14 @@ impl Tracker {
                     if p.base64 { ", sent as base64" } else { "" }
                 );
             }
+            let mut stage = stage;
+            // A noop with no upgrade under way only answers a long-poll.
+            if p.ptype == PacketType::Noop
+                && session.is_none_or(|i| !self.sessions[i as usize].life.upgrading())
+            {
+                stage = None;
+                summary = "EIO noop (6): answers the pending long-poll with nothing (no upgrade is under way)".into();
+            }
             if let Some(stage) = stage {
                 s.fields.push(Field::new("engineio.upgrade_stage", stage));
             }
@@ -540,13 +582,30 @@ impl Tracker {
         sess.conns.insert(w.conn);
         // (Bounded: a session that switches transport on every packet is
         // hostile, and the summary needs only the first switches.)
-        if sess.transports.last() != Some(&w.transport) && sess.transports.len() < MAX_TRANSPORTS {
+        // Probes and noops belong to the upgrade, not to a switch: a
+        // packet polled during the probe does not make the session go
+        // back to polling.
+        let probe = text == "probe" && matches!(p.ptype, PacketType::Ping | PacketType::Pong);
+        let switches = !(probe || p.ptype == PacketType::Noop);
+        if switches
+            && sess.transports.last() != Some(&w.transport)
+            && sess.transports.len() < MAX_TRANSPORTS
+        {
             sess.transports.push(w.transport);
         }
         if p.ptype == PacketType::Upgrade && w.dir == Dir::C2s {
             sess.upgraded_at.get_or_insert(w.time);
         }
         let step_no = emit(&s);
+        self.life_packet(
+            si,
+            p.ptype,
+            text,
+            (w.dir, w.conn),
+            w.transport == "websocket",
+            w.time,
+            step_no,
+        );
         if p.ptype == PacketType::Ping && text != "probe" {
             self.sessions[si as usize].last_ping = Some((w.time, step_no));
         }
@@ -582,6 +641,7 @@ impl Tracker {
             upgraded_at: None,
             last_ping: None,
             heartbeat_from: Some(w.time),
+            life: session::Life::of_client(self.client_of(w.conn)),
             sio: Sio {
                 protocol: Protocol::for_engineio(version),
                 assemblers: [
@@ -657,56 +717,60 @@ impl Tracker {
                 }
             }
         }
-        for sess in &mut self.sessions {
-            let time = capture_end.max(sess.last);
-            let mut s = Step::new(sess.last_conn, Dir::S2c, "engineio.session", time);
-            s.frames = Frames::from_slice(&sess.last_frames);
-            s.session = Some(sess.index);
-            s.fields.push(Field::new("engineio.sid", sess.sid.as_str()));
-            s.fields
-                .push(Field::new("engineio.version", sess.version.number()));
-            let conns: Vec<String> = sess.conns.iter().map(|c| c.to_string()).collect();
-            s.fields.push(
-                Field::new("engineio.session.connections", conns.join(", "))
-                    .show("tcp.stream numbers of the connections this session used"),
-            );
-            s.fields.push(Field::new(
-                "engineio.session.transports",
-                sess.transports.join(" → "),
+        self.summaries(capture_end, emit);
+    }
+
+    /// A session's summary step before its verdict: what it used.
+    fn session_base(&mut self, i: usize, capture_end: Timestamp) -> Step {
+        let sess = &mut self.sessions[i];
+        let time = capture_end.max(sess.last);
+        let mut s = Step::new(sess.last_conn, Dir::S2c, "engineio.session", time);
+        s.frames = Frames::from_slice(&sess.last_frames);
+        s.session = Some(sess.index);
+        s.fields.push(Field::new("engineio.sid", sess.sid.as_str()));
+        s.fields
+            .push(Field::new("engineio.version", sess.version.number()));
+        let conns: Vec<String> = sess.conns.iter().map(|c| c.to_string()).collect();
+        s.fields.push(
+            Field::new("engineio.session.connections", conns.join(", "))
+                .show("tcp.stream numbers of the connections this session used"),
+        );
+        s.fields.push(Field::new(
+            "engineio.session.transports",
+            sess.transports.join(" → "),
+        ));
+        s.fields
+            .push(Field::new("engineio.session.packets", sess.packets));
+        s.fields.push(Field::new(
+            "engineio.session.upgraded",
+            sess.upgraded_at.is_some(),
+        ));
+        s.fields.push(Field::new(
+            "engineio.session.duration_ms",
+            ((sess.last.as_nanos() - sess.first.as_nanos()) / 1_000_000).max(0) as u64,
+        ));
+        for ((dir, nsp, id), (st, ev)) in std::mem::take(&mut sess.sio.acks) {
+            s.findings.push(Finding::new(
+                &rules::SOCKETIO_ACK_UNMATCHED,
+                format!(
+                    "the \"{}\" event of step {st} (sent by the {} in namespace {nsp}, ack id {id}) asked for an ack that never came",
+                    escape(&ev),
+                    side(dir)
+                ),
             ));
-            s.fields
-                .push(Field::new("engineio.session.packets", sess.packets));
-            s.fields.push(Field::new(
-                "engineio.session.upgraded",
-                sess.upgraded_at.is_some(),
-            ));
-            s.fields.push(Field::new(
-                "engineio.session.duration_ms",
-                ((sess.last.as_nanos() - sess.first.as_nanos()) / 1_000_000).max(0) as u64,
-            ));
-            for ((dir, nsp, id), (st, ev)) in std::mem::take(&mut sess.sio.acks) {
-                s.findings.push(Finding::new(
-                    &rules::SOCKETIO_ACK_UNMATCHED,
-                    format!(
-                        "the \"{}\" event of step {st} (sent by the {} in namespace {nsp}, ack id {id}) asked for an ack that never came",
-                        escape(&ev),
-                        side(dir)
-                    ),
-                ));
-            }
-            s.summary = format!(
-                "Engine.IO session {} (v{}): {} packets over {} on connections {}",
-                sess.sid,
-                sess.version.number(),
-                sess.packets,
-                if sess.transports.is_empty() {
-                    "nothing".to_string()
-                } else {
-                    sess.transports.join(" → ")
-                },
-                conns.join(", ")
-            );
-            emit(&s);
         }
+        s.summary = format!(
+            "Engine.IO session {} (v{}): {} packets over {} on connections {}",
+            sess.sid,
+            sess.version.number(),
+            sess.packets,
+            if sess.transports.is_empty() {
+                "nothing".to_string()
+            } else {
+                sess.transports.join(" → ")
+            },
+            conns.join(", ")
+        );
+        s
     }
 }

@@ -174,6 +174,7 @@ impl Tracker {
                 sio::PacketType::Event | sio::PacketType::BinaryEvent
             );
             let step_no = emit(&s);
+            self.life_sio(si, &lp.packet, w, step_no);
             if awaits_ack && let Some(id) = lp.packet.ack_id {
                 // (A clone of the usual borrowed "/" is free.)
                 self.note_event_step(si, w.dir, lp.packet.nsp.clone(), id, step_no);
@@ -318,6 +319,7 @@ impl Tracker {
                 if awaits_ack && let Some(id) = lp.packet.ack_id {
                     self.note_event_step(si, w.dir, lp.packet.nsp.clone(), id, step_no);
                 }
+                self.life_sio(si, &lp.packet, w, step_no);
             }
             Err(pr) => {
                 let mut s = self.binary_step(si, w, b, sio::Encoding::Msgpack);
