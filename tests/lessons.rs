@@ -1177,7 +1177,10 @@ fn every_bundled_question_has_its_answer_on_every_capture() {
     assert!(asked > 100, "only {asked} questions asked");
     // The endings captures are the ones whose stories stop early; most
     // questions are answered.
-    assert!(never_told * 10 < asked, "{never_told} of {asked} never answered");
+    assert!(
+        never_told * 10 < asked,
+        "{never_told} of {asked} never answered"
+    );
     let unanswered: Vec<String> = questions
         .difference(&answered_somewhere)
         .map(|&(i, k)| format!("{} question {}", course.lessons[i].id, k + 1))

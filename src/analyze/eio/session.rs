@@ -104,6 +104,9 @@ pub(super) struct Life {
     ws_request: Option<(ConnId, Option<u16>)>,
     /// The WebSocket connections of this session.
     ws_conns: BTreeSet<ConnId>,
+    /// The WebSocket its last packet came on: already watched and in
+    /// `ws_conns` (packets after the first on a connection skip both).
+    last_ws: Option<ConnId>,
     probe_ping: bool,
     probe_pong: bool,
     /// The WebSocket ended before the upgrade completed.
@@ -316,7 +319,8 @@ impl Tracker {
         time: Timestamp,
         step: u64,
     ) {
-        if websocket {
+        let new_ws = websocket && self.sessions[si as usize].life.last_ws != Some(conn);
+        if new_ws {
             self.watch(conn, si);
         }
         let sess = &mut self.sessions[si as usize];
@@ -326,8 +330,9 @@ impl Tracker {
             return;
         }
         life.last_from[dir.index()] = Some(time);
-        if websocket && life.ws_conns.len() < 64 {
+        if new_ws && life.ws_conns.len() < 64 {
             life.ws_conns.insert(conn);
+            life.last_ws = Some(conn);
         }
         if websocket && ptype == PacketType::Open {
             life.websocket_only = true;
