@@ -24,7 +24,25 @@
 //! Memory: 16 bytes per step, the checkpoints (one analyzer snapshot per
 //! chunk: small unless many connections are open at once, or large messages
 //! are mid-assembly), and the cached chunks (bounded by steps and by file
-//! bytes per chunk).
+//! bytes per chunk, and by decoded content, below).
+//!
+//! Decoded content (`--limit decoded-total`, [`Options::decoded_total`]):
+//! a chunk's run keeps its steps, so its budget adds them up from 0 at the
+//! chunk's checkpoint; a chunk holds at most the budget, and what does not
+//! fit is a digest as in any run that keeps its steps. The worker reports
+//! what each chunk holds ([`decoded_bytes`] of its steps), and the cache
+//! evicts the least recently used chunks until all it holds is within the
+//! budget, never a *protected* chunk: one with rows on screen
+//! ([`Timeline::want`]; the interface adds the selected step), the one
+//! [`Timeline::step`] read last, or the one that arrived in the last poll.
+//! So the cache holds at most the larger of the budget and what the
+//! protected chunks hold — the budget plus the protected chunks at worst,
+//! each of them at most the budget (a stream's chunk closed from the tail
+//! is the index pass's steps, each within the budget alone, so only its
+//! step count bounds it). A chunk read ahead and evicted before it was read
+//! is not read ahead again. A chunk's budget does not start at what the
+//! cache holds: a step would then be shown in full one time and as a digest
+//! another, as the cache stood when its chunk was read.
 //!
 //! A stream (`-`, `--live`: [`Source::Live`]) is indexed the same way, so a
 //! session of hours holds no more: the index pass reads the stream itself,
