@@ -788,7 +788,7 @@ fn the_chunk_cache_keeps_to_the_decoded_content_budget() {
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), inflating_messages(messages)).unwrap();
     let want = full(file.path());
-    let total: u64 = want.steps.iter().map(|s| decoded_bytes(s)).sum();
+    let total: u64 = want.steps.iter().map(decoded_bytes).sum();
     assert!(
         want.steps
             .iter()
@@ -885,7 +885,7 @@ fn a_read_ahead_chunk_over_the_decoded_budget_is_not_read_again_and_again() {
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), inflating_messages(6)).unwrap();
     let want = full(file.path());
-    let message = want.steps.iter().map(|s| decoded_bytes(s)).max().unwrap();
+    let message = want.steps.iter().map(decoded_bytes).max().unwrap();
     // Room for one message's chunk and a half (a chunk is a packet's
     // steps: a frame, its message and the inflated message).
     let limit = message * 3 / 2;
