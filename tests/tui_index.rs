@@ -758,3 +758,167 @@ fn every_capture_streamed_live_reads_back_as_the_file() {
     }
     assert!(total > 2_000, "{total} steps");
 }
+
+/// SYNTHETIC: a WebSocket conversation with permessage-deflate whose
+/// client sends `n` messages of 64 KiB of `0`s, each deflated to a few
+/// hundred bytes (a thousandfold inflation): every chunk of a few steps
+/// holds a lot of decoded content.
+fn inflating_messages(n: usize) -> Vec<u8> {
+    use support::*;
+    let text = vec![b'0'; 64 << 10];
+    let mut ex = ws_deflate_conv(&[]);
+    for _ in 0..n {
+        let frame = ws_frame(true, 0b100, 0x1, Some(WS_MASK), &deflate_message(&text));
+        ex.push((true, frame));
+    }
+    conv_pcap(&ex)
+}
+
+/// The chunk cache holds no more decoded content than the run's budget
+/// (`--limit decoded-total`) beyond the chunks it may not evict (the rows
+/// on screen, the selected step's, the one just read): scrolled across every
+/// chunk and back, it stays within the budget, every step read back is the
+/// full run's, and a read-ahead chunk the budget dropped is not read again
+/// and again.
+#[test]
+fn the_chunk_cache_keeps_to_the_decoded_content_budget() {
+    use dispel::analyze::decoded_bytes;
+    use std::time::{Duration, Instant};
+    let messages = 24;
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), inflating_messages(messages)).unwrap();
+    let want = full(file.path());
+    let total: u64 = want.steps.iter().map(decoded_bytes).sum();
+    assert!(
+        want.steps
+            .iter()
+            .filter(|s| s.kind == "websocket.message")
+            .count()
+            == messages,
+        "{} steps",
+        want.steps.len()
+    );
+    // About five messages' decoded content: a chunk (a checkpoint every
+    // two steps, so after every packet: a frame, its message and the
+    // inflated message) holds one message's.
+    let limit = total * 5 / messages as u64;
+    assert!(total > 4 * limit, "{total} bytes decoded");
+    let opts = Options {
+        decoded_total: Some(limit),
+        ..Options::default()
+    };
+    let mut tl = IndexTimeline::index_blocking(
+        Source::File(file.path().into()),
+        opts,
+        Config {
+            cache_chunks: 8,
+            cache_steps: usize::MAX,
+            ..tiny(2, u64::MAX)
+        },
+    );
+    assert_eq!(tl.len(), want.steps.len());
+    assert!(tl.chunks() >= messages, "{} chunks", tl.chunks());
+    let started = Instant::now();
+    let mut peak = 0;
+    // Four rows on screen, the first selected: down a row at a time, then
+    // back up, as the interface scrolls.
+    let h = 4;
+    let last = tl.len() - h;
+    let tops: Vec<usize> = (0..=last).chain((0..last).rev()).collect();
+    for top in tops {
+        let rows: Vec<usize> = (top..top + h).collect();
+        tl.want(&rows);
+        loop {
+            tl.poll(Duration::from_millis(10));
+            let (held, protected) = (tl.cached_decoded_bytes(), tl.protected_decoded_bytes());
+            // The chunks it may not evict fit the budget here…
+            assert!(protected <= limit, "{protected} protected, limit {limit}");
+            // …so everything it holds does.
+            assert!(held <= limit, "top {top}: {held} held, limit {limit}");
+            peak = peak.max(held);
+            if let Some(s) = tl.step(top)
+                && rows.iter().all(|&i| tl.is_materialised(i))
+            {
+                assert_eq!(*s, want.steps[top], "step {} read back", top + 1);
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+            assert!(
+                started.elapsed().as_secs() < 60,
+                "step {top} never read back"
+            );
+        }
+        for &i in &rows {
+            assert_eq!(
+                *tl.step(i).unwrap(),
+                want.steps[i],
+                "step {} read back",
+                i + 1
+            );
+        }
+    }
+    // The cache did fill up to its budget (eight chunks would be past it).
+    assert!(peak > limit / 2, "peak {peak}, limit {limit}");
+    // Idle, the worker settles: nothing is read ahead and dropped in a loop.
+    let idle = Instant::now();
+    while tl.busy() {
+        tl.poll(Duration::from_millis(10));
+        std::thread::sleep(Duration::from_millis(1));
+        assert!(idle.elapsed().as_secs() < 20, "the worker never settles");
+    }
+    for _ in 0..20 {
+        tl.poll(Duration::from_millis(10));
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(!tl.busy(), "a chunk read again while idle");
+        assert!(tl.cached_decoded_bytes() <= limit);
+    }
+}
+
+/// When the chunks the cache may not evict hold about the whole budget, a
+/// chunk read ahead (the one after the chunk `step` read last) is dropped
+/// at the next poll: it is then not read ahead again, or the worker would
+/// read and the cache drop it for as long as the interface stays there.
+#[test]
+fn a_read_ahead_chunk_over_the_decoded_budget_is_not_read_again_and_again() {
+    use dispel::analyze::decoded_bytes;
+    use std::time::{Duration, Instant};
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), inflating_messages(6)).unwrap();
+    let want = full(file.path());
+    let message = want.steps.iter().map(decoded_bytes).max().unwrap();
+    // Room for one message's chunk and a half (a chunk is a packet's
+    // steps: a frame, its message and the inflated message).
+    let limit = message * 3 / 2;
+    let opts = Options {
+        decoded_total: Some(limit),
+        ..Options::default()
+    };
+    let mut tl =
+        IndexTimeline::index_blocking(Source::File(file.path().into()), opts, tiny(2, u64::MAX));
+    // The second message's inflated step, read: the third's chunk is read
+    // ahead, and does not fit beside it.
+    let inflated: Vec<usize> = (0..want.steps.len())
+        .filter(|&i| want.steps[i].kind == "websocket.inflate")
+        .collect();
+    let (at, i) = (inflated[1], inflated[2]);
+    let started = Instant::now();
+    let got = tl.step_blocking(at).unwrap();
+    assert_eq!(*got, want.steps[at]);
+    tl.want(&[at]);
+    let mut reads = 0;
+    for _ in 0..200 {
+        if tl.busy() {
+            reads += 1;
+        }
+        tl.poll(Duration::from_millis(5));
+        assert!(tl.cached_decoded_bytes() <= limit.max(tl.protected_decoded_bytes()));
+        std::thread::sleep(Duration::from_millis(2));
+        assert!(started.elapsed().as_secs() < 30);
+    }
+    // The chunk after it was read ahead at most a few times, not on every
+    // poll…
+    assert!(reads < 20, "busy on {reads} of 200 polls");
+    assert!(!tl.is_materialised(i));
+    // …and is read when asked for.
+    assert_eq!(*tl.step_blocking(i).unwrap(), want.steps[i]);
+}

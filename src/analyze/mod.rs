@@ -33,6 +33,7 @@ use crate::tcp::{self, ConnMeta, ConnStats, Event, Provenance, Reassembler};
 
 use up::{Back, Batch, Cmd, Up};
 
+pub use budget::decoded_bytes;
 pub use conn::Limits as LayerLimits;
 pub use tls::SharedKeyLog;
 pub use ws::Limits as WsLimits;

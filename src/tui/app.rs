@@ -475,7 +475,14 @@ impl App {
         let h = self.page(Pane::Timeline);
         let from = self.tl_offset.min(self.visible.len());
         let to = from.saturating_add(h).min(self.visible.len());
-        let shown: Vec<usize> = self.visible.range(from, to).collect();
+        let mut shown: Vec<usize> = self.visible.range(from, to).collect();
+        // The selected step's chunk is needed too (an indexed timeline
+        // keeps the chunks wanted), even when scrolled off screen.
+        if let Some(s) = self.selected
+            && !shown.contains(&s)
+        {
+            shown.push(s);
+        }
         self.tl.want(&shown);
         let start = Instant::now();
         // Half for the store, the rest (at least one chunk) for the visible

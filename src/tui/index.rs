@@ -24,7 +24,25 @@
 //! Memory: 16 bytes per step, the checkpoints (one analyzer snapshot per
 //! chunk: small unless many connections are open at once, or large messages
 //! are mid-assembly), and the cached chunks (bounded by steps and by file
-//! bytes per chunk).
+//! bytes per chunk, and by decoded content, below).
+//!
+//! Decoded content (`--limit decoded-total`, [`Options::decoded_total`]):
+//! a chunk's run keeps its steps, so its budget adds them up from 0 at the
+//! chunk's checkpoint; a chunk holds at most the budget, and what does not
+//! fit is a digest as in any run that keeps its steps. The worker reports
+//! what each chunk holds ([`decoded_bytes`] of its steps), and the cache
+//! evicts the least recently used chunks until all it holds is within the
+//! budget, never a *protected* chunk: one with rows on screen
+//! ([`Timeline::want`]; the interface adds the selected step), the one
+//! [`Timeline::step`] read last, or the one that arrived in the last poll.
+//! So the cache holds at most the larger of the budget and what the
+//! protected chunks hold — the budget plus the protected chunks at worst,
+//! each of them at most the budget (a stream's chunk closed from the tail
+//! is the index pass's steps, each within the budget alone, so only its
+//! step count bounds it). A chunk read ahead and evicted before it was read
+//! is not read ahead again. A chunk's budget does not start at what the
+//! cache holds: a step would then be shown in full one time and as a digest
+//! another, as the cache stood when its chunk was read.
 //!
 //! A stream (`-`, `--live`: [`Source::Live`]) is indexed the same way, so a
 //! session of hours holds no more: the index pass reads the stream itself,
@@ -61,7 +79,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::timeline::{LoadState, MemTimeline, Row, Source, Timeline};
-use crate::analyze::{CaptureInfo, Checkpoint, Interest, Options, Rendered, Report, Run, Sink};
+use crate::analyze::{
+    CaptureInfo, Checkpoint, Interest, Options, Rendered, Report, Run, Sink, decoded_bytes,
+};
 use crate::capture::CaptureReader;
 use crate::error::CaptureError;
 use crate::kinds::{self, Fold};
@@ -377,16 +397,22 @@ fn index_pass(
     let _ = run.finish(&mut sink);
 }
 
-/// Keeps full steps.
+/// Keeps full steps, and the decoded content they hold: what the run's
+/// budget admitted for this sink (a chunk's run keeps its steps, so its
+/// budget adds them up, from 0 at the chunk's checkpoint).
 #[derive(Default)]
-struct Gather(Vec<Arc<Step>>);
+struct Gather {
+    steps: Vec<Arc<Step>>,
+    decoded: u64,
+}
 
 impl Sink for Gather {
     fn connection(&mut self, _: &ConnMeta) -> io::Result<()> {
         Ok(())
     }
     fn step(&mut self, _n: u64, step: &Step, _: Rendered<'_>) -> io::Result<()> {
-        self.0.push(Arc::new(step.clone()));
+        self.decoded += decoded_bytes(step);
+        self.steps.push(Arc::new(step.clone()));
         Ok(())
     }
     /// Every step in full, kept.
@@ -406,13 +432,14 @@ impl Sink for Gather {
 
 /// Re-runs one chunk in full: from `cp` until the packet count reaches
 /// `until` (the next checkpoint's), or to the end of the capture and its
-/// end-of-capture steps when `until` is `None`.
+/// end-of-capture steps when `until` is `None`. Gives the steps and the
+/// decoded bytes they hold.
 fn materialise(
     source: &Source,
     opts: &Options,
     cp: &Checkpoint,
     until: Option<u64>,
-) -> Result<Vec<Arc<Step>>, String> {
+) -> Result<(Vec<Arc<Step>>, u64), String> {
     let reader = resume_reader(source, cp, opts).map_err(|e| e.to_string())?;
     let mut sink = Gather::default();
     let mut run = Run::resume(cp, reader, &sink);
@@ -430,7 +457,7 @@ fn materialise(
             let _ = run.finish(&mut sink);
         }
     }
-    Ok(sink.0)
+    Ok((sink.steps, sink.decoded))
 }
 
 enum Job {
@@ -449,7 +476,8 @@ enum Job {
 
 struct Done {
     chunk: usize,
-    steps: Result<Vec<Arc<Step>>, String>,
+    /// The chunk's steps and the decoded bytes they hold.
+    steps: Result<(Vec<Arc<Step>>, u64), String>,
 }
 
 fn worker(source: Source, opts: Options, jobs: Receiver<Job>, done: Sender<Done>) {
@@ -690,6 +718,8 @@ impl Index {
 struct Chunk {
     first: usize,
     steps: Vec<Arc<Step>>,
+    /// The decoded content its steps hold ([`decoded_bytes`]).
+    decoded: u64,
 }
 
 /// The timeline of large captures: see the module documentation.
@@ -726,6 +756,16 @@ pub struct IndexTimeline {
     read_at: Cell<Option<usize>>,
     /// A chunk whose materialisation failed: not asked again.
     failed: Option<(usize, String)>,
+    /// The run's decoded-content budget (`--limit decoded-total`): the
+    /// cached chunks are evicted down to it, see [`IndexTimeline::evict`].
+    decoded_limit: u64,
+    /// A chunk read ahead ([`IndexTimeline::read_at`]'s next) and evicted
+    /// before it was read: not read ahead again, or a cache over its
+    /// budget would read and drop it over and over.
+    ahead_dropped: Option<usize>,
+    /// The chunk that arrived last poll: whoever asked for it has yet to
+    /// read it.
+    arrived: Option<usize>,
 }
 
 impl IndexTimeline {
@@ -768,6 +808,7 @@ impl IndexTimeline {
             tail: live.then(|| Chunk {
                 first: 0,
                 steps: Vec::new(),
+                decoded: 0,
             }),
             lru: VecDeque::new(),
             cfg,
@@ -775,6 +816,9 @@ impl IndexTimeline {
             asked: RefCell::new(Vec::new()),
             read_at: Cell::new(None),
             failed: None,
+            decoded_limit: opts.decoded_total(),
+            ahead_dropped: None,
+            arrived: None,
         };
         let (src, o) = (source.clone(), opts.clone());
         let indexer = thread::Builder::new()
@@ -857,6 +901,24 @@ impl IndexTimeline {
         self.cache.values().map(|c| c.steps.len()).sum()
     }
 
+    /// Decoded bytes the cached chunks hold (what `--limit decoded-total`
+    /// counts: see the module documentation for the bound).
+    pub fn cached_decoded_bytes(&self) -> u64 {
+        self.cache.values().map(|c| c.decoded).sum()
+    }
+
+    /// Decoded bytes the chunks the cache may not evict now hold: those
+    /// with rows on screen, the one `step` last read from and those that
+    /// arrived in the last poll. The cache holds at most the larger of this
+    /// and the budget.
+    pub fn protected_decoded_bytes(&self) -> u64 {
+        self.protected()
+            .iter()
+            .filter_map(|c| self.cache.get(c))
+            .map(|c| c.decoded)
+            .sum()
+    }
+
     /// Full steps of a stream's open chunk (0 for a file).
     pub fn tail_steps(&self) -> usize {
         self.tail.as_ref().map_or(0, |t| t.steps.len())
@@ -920,6 +982,7 @@ impl IndexTimeline {
                         self.index.push(e);
                     }
                     if let Some(t) = &mut self.tail {
+                        t.decoded += full.iter().map(|s| decoded_bytes(s)).sum::<u64>();
                         t.steps.extend(full);
                     }
                     es.clear();
@@ -972,6 +1035,7 @@ impl IndexTimeline {
             return;
         };
         let steps = std::mem::take(&mut t.steps);
+        let decoded = std::mem::take(&mut t.decoded);
         let first = std::mem::replace(&mut t.first, end);
         let Some(c) = self.checkpoints.len().checked_sub(1) else {
             return;
@@ -982,7 +1046,14 @@ impl IndexTimeline {
         // Evicted from the next poll on, not now: the interface sees every
         // step that arrived in full at least once (the diagram's control
         // frames, the lesson binder), however many chunks one poll closed.
-        self.cache.insert(c, Chunk { first, steps });
+        self.cache.insert(
+            c,
+            Chunk {
+                first,
+                steps,
+                decoded,
+            },
+        );
         self.touch(c);
     }
 
@@ -996,13 +1067,23 @@ impl IndexTimeline {
             };
             let first = self.starts[d.chunk];
             match d.steps {
-                Ok(steps) if steps.len() == end - first => {
+                Ok((steps, decoded)) if steps.len() == end - first => {
                     n += steps.len();
-                    self.cache.insert(d.chunk, Chunk { first, steps });
+                    self.cache.insert(
+                        d.chunk,
+                        Chunk {
+                            first,
+                            steps,
+                            decoded,
+                        },
+                    );
                     self.touch(d.chunk);
+                    if self.ahead_dropped == Some(d.chunk) {
+                        self.ahead_dropped = None;
+                    }
                     arrived = Some(d.chunk);
                 }
-                Ok(steps) => {
+                Ok((steps, _)) => {
                     self.failed = Some((
                         d.chunk,
                         format!(
@@ -1017,7 +1098,8 @@ impl IndexTimeline {
                 Err(e) => self.failed = Some((d.chunk, e)),
             }
         }
-        self.evict(arrived);
+        self.arrived = arrived;
+        self.evict();
         n
     }
 
@@ -1028,32 +1110,51 @@ impl IndexTimeline {
         self.lru.push_back(c);
     }
 
-    /// Drops the least recently used chunks beyond the cache's size, but
-    /// never one on screen, the one that just arrived (whoever asked for
-    /// it has yet to read it) nor the one being read in order (the lesson
-    /// binder's: evicted when the next arrived, it was read twice).
-    fn evict(&mut self, arrived: Option<usize>) {
-        let mut on_screen: Vec<usize> = self.screen_chunks();
-        on_screen.extend(arrived);
-        on_screen.extend(self.read_at.get());
+    /// The chunks the cache may not evict now: those on screen, the one
+    /// that just arrived (whoever asked for it has yet to read it) and the
+    /// one being read in order (the lesson binder's: evicted when the next
+    /// arrived, it was read twice; usually the selected step's).
+    fn protected(&self) -> Vec<usize> {
+        let mut keep = self.screen_chunks();
+        keep.extend(self.arrived);
+        keep.extend(self.read_at.get());
+        keep
+    }
+
+    /// Drops the least recently used chunks, but never a protected one
+    /// ([`IndexTimeline::protected`]), while the cache is over its size
+    /// (chunks, steps) or holds more decoded content than the run's budget:
+    /// it then holds at most the larger of the budget and what the
+    /// protected chunks hold.
+    fn evict(&mut self) {
+        let keep = self.protected();
         let mut guard = self.lru.len();
-        let cached =
-            |cache: &HashMap<usize, Chunk>| cache.values().map(|c| c.steps.len()).sum::<usize>();
+        let (mut steps, mut decoded) = self
+            .cache
+            .values()
+            .fold((0, 0), |(n, d), c| (n + c.steps.len(), d + c.decoded));
         while (self.cache.len() > self.cfg.cache_chunks.max(1)
-            || (self.cache.len() > 1 && cached(&self.cache) > self.cfg.cache_steps))
+            || (self.cache.len() > 1 && steps > self.cfg.cache_steps)
+            || decoded > self.decoded_limit)
             && guard > 0
         {
             guard -= 1;
             let Some(c) = self.lru.pop_front() else {
                 break;
             };
-            if on_screen.contains(&c) {
+            if keep.contains(&c) {
                 self.lru.push_back(c);
                 continue;
             }
-            if let Some(gone) = self.cache.remove(&c)
-                && let Some(jobs) = &self.jobs
-            {
+            let Some(gone) = self.cache.remove(&c) else {
+                continue;
+            };
+            steps -= gone.steps.len();
+            decoded -= gone.decoded;
+            if self.read_at.get().map(|r| r + 1) == Some(c) {
+                self.ahead_dropped = Some(c);
+            }
+            if let Some(jobs) = &self.jobs {
                 // (Should the worker have stopped, the send hands the
                 // steps back and they are freed here.)
                 let _ = jobs.send(Job::Drop(gone.steps));
@@ -1079,7 +1180,12 @@ impl IndexTimeline {
         }
         let mut wanted = self.screen_chunks();
         wanted.extend(asked);
-        wanted.extend(self.read_at.get().map(|c| c + 1));
+        wanted.extend(
+            self.read_at
+                .get()
+                .map(|c| c + 1)
+                .filter(|&c| Some(c) != self.ahead_dropped),
+        );
         for c in wanted {
             if self.cache.contains_key(&c) || self.failed.as_ref().is_some_and(|f| f.0 == c) {
                 continue;
