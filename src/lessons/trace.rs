@@ -1264,7 +1264,7 @@ pub fn run(
     let plan = Plan::of(capture, err)?;
     let mut differences = plan.gaps();
     let (server, addr, log_path) = start_server(stack, &app, &plan.wire, err, &mut differences)?;
-    let mut replay = Replay::new(addr, &plan);
+    let mut replay = Replay::new(addr, &plan, &log_path);
     for action in &plan.actions {
         replay.act(action, opts, &mut differences)?;
     }
@@ -1458,6 +1458,8 @@ fn start_server(
 struct Replay<'p> {
     plan: &'p Plan,
     addr: SocketAddr,
+    /// The server's trace log, written a line per event as it runs.
+    log: &'p Path,
     /// What the live server sent, per connection, filled by one reader
     /// thread per connection.
     shared: Shared,
@@ -1478,10 +1480,11 @@ struct Replay<'p> {
 }
 
 impl<'p> Replay<'p> {
-    fn new(addr: SocketAddr, plan: &'p Plan) -> Replay<'p> {
+    fn new(addr: SocketAddr, plan: &'p Plan, log: &'p Path) -> Replay<'p> {
         Replay {
             plan,
             addr,
+            log,
             shared: Arc::new((Mutex::new(Live::default()), Condvar::new())),
             socks: HashMap::new(),
             ports: HashMap::new(),
@@ -1513,6 +1516,7 @@ impl<'p> Replay<'p> {
         };
         if conn_of_action.is_none() || conn_of_action == self.last_conn {
             std::thread::sleep(opts.settle);
+            self.quiet();
         }
         self.last_conn = conn_of_action;
         match action {
@@ -1527,6 +1531,24 @@ impl<'p> Replay<'p> {
             Action::End { .. } => {}
         }
         Ok(())
+    }
+
+    /// Waits until the server's trace log has stopped growing for a moment
+    /// (at most a second): on a loaded machine the server may still be
+    /// handling the last bytes when the settle time is over, and its calls
+    /// would then be attributed to the next step.
+    fn quiet(&self) {
+        let size = || std::fs::metadata(self.log).map_or(0, |m| m.len());
+        let deadline = Instant::now() + Duration::from_secs(1);
+        let mut last = size();
+        loop {
+            std::thread::sleep(Duration::from_millis(15));
+            let now = size();
+            if now == last || Instant::now() >= deadline {
+                return;
+            }
+            last = now;
+        }
     }
 
     /// Waits until the live server has sent what `after` expects, at most
