@@ -586,6 +586,10 @@ fn lint_exit_codes_and_output() {
     let (code, out, _) = run(&["lessons", "lint", "tests/lessons/course"]);
     assert_eq!(code, 0, "{out}");
     assert_eq!(out, "the given files: 8 lessons, 3 stacks, no problems\n");
+    // One lesson: counted in the singular.
+    let (code, out, _) = run(&["lessons", "lint", "tests/lessons/valid/minimal.yaml"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out, "the given files: 1 lesson, 3 stacks, no problems\n");
     let (code, out, _) = run(&["lessons", "lint", "tests/lessons/invalid/unknown-rule.yaml"]);
     assert_eq!(code, 1);
     assert_eq!(
@@ -1177,7 +1181,10 @@ fn every_bundled_question_has_its_answer_on_every_capture() {
     assert!(asked > 100, "only {asked} questions asked");
     // The endings captures are the ones whose stories stop early; most
     // questions are answered.
-    assert!(never_told * 10 < asked, "{never_told} of {asked} never answered");
+    assert!(
+        never_told * 10 < asked,
+        "{never_told} of {asked} never answered"
+    );
     let unanswered: Vec<String> = questions
         .difference(&answered_somewhere)
         .map(|&(i, k)| format!("{} question {}", course.lessons[i].id, k + 1))

@@ -206,9 +206,11 @@ fn lint(paths: &[PathBuf], out: &mut dyn Write, err: &mut dyn Write) -> std::io:
     if n == 0 {
         writeln!(
             out,
-            "{what}: {} lessons, {} stacks, no problems{warned}",
+            "{what}: {} lesson{}, {} stack{}, no problems{warned}",
             course.lessons.len(),
-            course.stacks.len()
+            plural(course.lessons.len()),
+            course.stacks.len(),
+            plural(course.stacks.len())
         )?;
         Ok(0)
     } else {
