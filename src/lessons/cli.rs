@@ -263,7 +263,8 @@ pub fn course(dir: Option<&Path>, err: &mut dyn Write) -> std::io::Result<Option
     if warnings > 0 {
         writeln!(
             err,
-            "dispel: warning: {warnings} teaching warning(s) in {}; run `dispel lessons lint{lint}`",
+            "dispel: warning: {warnings} teaching warning{} in {}; run `dispel lessons lint{lint}`",
+            if warnings == 1 { "" } else { "s" },
             escape(&shown),
         )?;
     }
@@ -383,9 +384,11 @@ fn coverage(
     }
     writeln!(
         out,
-        "{name}: {} step kind(s) and {} finding rule(s) without a lesson",
+        "{name}: {} step kind{} and {} finding rule{} without a lesson",
         missing_kinds.len(),
-        missing_rules.len()
+        if missing_kinds.len() == 1 { "" } else { "s" },
+        missing_rules.len(),
+        if missing_rules.len() == 1 { "" } else { "s" }
     )?;
     Ok(1)
 }
