@@ -586,6 +586,10 @@ fn lint_exit_codes_and_output() {
     let (code, out, _) = run(&["lessons", "lint", "tests/lessons/course"]);
     assert_eq!(code, 0, "{out}");
     assert_eq!(out, "the given files: 8 lessons, 3 stacks, no problems\n");
+    // One lesson: counted in the singular.
+    let (code, out, _) = run(&["lessons", "lint", "tests/lessons/valid/minimal.yaml"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out, "the given files: 1 lesson, 3 stacks, no problems\n");
     let (code, out, _) = run(&["lessons", "lint", "tests/lessons/invalid/unknown-rule.yaml"]);
     assert_eq!(code, 1);
     assert_eq!(
@@ -623,9 +627,9 @@ fn coverage_lists_what_no_lesson_explains() {
         !out.contains("websocket."),
         "websocket steps all have lessons: {out}"
     );
-    assert!(!out.contains("finding rules without a lesson"), "{out}");
+    assert!(!out.contains("finding rules without a lesson:"), "{out}");
     assert!(
-        out.ends_with(": 5 step kind(s) and 0 finding rule(s) without a lesson\n"),
+        out.ends_with(": 5 step kinds and 0 finding rules without a lesson\n"),
         "{out}"
     );
 
@@ -1103,7 +1107,7 @@ fn teaching_warnings_keep_lint_clean_and_errors_stop_a_course_loading() {
     assert_eq!(code, 0, "{err}");
     assert!(!out.is_empty());
     assert!(
-        err.contains("dispel: warning: 7 teaching warning(s) in"),
+        err.contains("dispel: warning: 7 teaching warnings in"),
         "{err}"
     );
 }

@@ -30,7 +30,11 @@ const DERIVATION: usize = 9;
 const ACCEPT: &str = "RDVhJXleI51Y3+v4ubIdc2OijJU=";
 
 fn app(size: (u16, u16)) -> App {
-    let (course, problems) = dispel::lessons::load_dir(Path::new("tests/lessons/predict")).unwrap();
+    app_with(Path::new("tests/lessons/predict"), size)
+}
+
+fn app_with(dir: &Path, size: (u16, u16)) -> App {
+    let (course, problems) = dispel::lessons::load_dir(dir).unwrap();
     assert!(problems.is_empty(), "{problems:?}");
     let tl = MemTimeline::load_blocking(
         Source::Static {
@@ -314,4 +318,36 @@ fn the_prompt_and_its_verdict_show_at_every_size() {
         assert!(s.contains("answer › ▏"), "{size:?}: {s}");
         assert!(!s.contains(KEY), "{size:?}: {s}");
     }
+}
+
+/// A question read on a later step that never comes (here a SYN-ACK asked
+/// for at a WebSocket frame, long after the connection opened) says why it
+/// cannot be checked, in words: the conversation ends first.
+#[test]
+fn a_question_whose_step_never_comes_says_the_conversation_ends_first() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("late.yaml"),
+        "lessons:\n\
+         \x20 - id: late\n\
+         \x20   title: Too late\n\
+         \x20   select: {kind: websocket.frame, dir: c2s}\n\
+         \x20   body: A frame.\n\
+         \x20   refs: []\n\
+         \x20   questions:\n\
+         \x20     - ask: What will the server's next SYN-ACK acknowledge?\n\
+         \x20       answer: \"the client ISN plus one\"\n\
+         \x20       field: tcp.ack\n\
+         \x20       on: tcp.syn-ack\n",
+    )
+    .unwrap();
+    let mut app = app_with(dir.path(), (180, 45));
+    go_to(&mut app, FRAME);
+    press(&mut app, "a");
+    press(&mut app, "1");
+    press_code(&mut app, KeyCode::Enter);
+    assert_eq!(
+        verdict(&app),
+        "this capture never shows it: the conversation ends before the next SYN-ACK — h reveals the answer"
+    );
 }

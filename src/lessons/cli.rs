@@ -206,9 +206,11 @@ fn lint(paths: &[PathBuf], out: &mut dyn Write, err: &mut dyn Write) -> std::io:
     if n == 0 {
         writeln!(
             out,
-            "{what}: {} lessons, {} stacks, no problems{warned}",
+            "{what}: {} lesson{}, {} stack{}, no problems{warned}",
             course.lessons.len(),
-            course.stacks.len()
+            plural(course.lessons.len()),
+            course.stacks.len(),
+            plural(course.stacks.len())
         )?;
         Ok(0)
     } else {
@@ -261,7 +263,8 @@ pub fn course(dir: Option<&Path>, err: &mut dyn Write) -> std::io::Result<Option
     if warnings > 0 {
         writeln!(
             err,
-            "dispel: warning: {warnings} teaching warning(s) in {}; run `dispel lessons lint{lint}`",
+            "dispel: warning: {warnings} teaching warning{} in {}; run `dispel lessons lint{lint}`",
+            if warnings == 1 { "" } else { "s" },
             escape(&shown),
         )?;
     }
@@ -381,9 +384,11 @@ fn coverage(
     }
     writeln!(
         out,
-        "{name}: {} step kind(s) and {} finding rule(s) without a lesson",
+        "{name}: {} step kind{} and {} finding rule{} without a lesson",
         missing_kinds.len(),
-        missing_rules.len()
+        if missing_kinds.len() == 1 { "" } else { "s" },
+        missing_rules.len(),
+        if missing_rules.len() == 1 { "" } else { "s" }
     )?;
     Ok(1)
 }

@@ -627,7 +627,12 @@ pub fn elide_words(text: &str) -> String {
     let mut word = String::new();
     let flush = |out: &mut String, word: &mut String| {
         let n = word.chars().count();
-        if n > MAX_WORD {
+        if n > MAX_WORD && word.ends_with('…') {
+            // Already elided by the lesson renderer, whose "(N bytes)"
+            // follows: only shortened, not described twice.
+            let head: String = word.chars().take(32).collect();
+            let _ = write!(out, "{head}…");
+        } else if n > MAX_WORD {
             let head: String = word.chars().take(32).collect();
             let _ = write!(
                 out,
@@ -899,6 +904,12 @@ mod tests {
             )
         );
         assert_eq!(elide_words("short words\nstay"), "short words\nstay");
+        // A value the lesson renderer already cut keeps its one "(N bytes)".
+        let cut = format!("here {}… (3011 bytes).", "x".repeat(100));
+        assert_eq!(
+            elide_words(&cut),
+            format!("here {}… (3011 bytes).", "x".repeat(32))
+        );
         let mut out = Vec::new();
         write_long(&mut out, &"q".repeat(5000)).unwrap();
         let out = String::from_utf8(out).unwrap();

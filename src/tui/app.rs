@@ -838,13 +838,7 @@ impl App {
             }
             _ => {
                 self.quiz.input = None;
-                self.quiz.verdict = Some(verdict(
-                    false,
-                    format!(
-                        "this capture has no {} to check against: h reveals the answer",
-                        open.field
-                    ),
-                ));
+                self.quiz.verdict = Some(verdict(false, unanswerable(&open)));
             }
         }
     }
@@ -1882,4 +1876,53 @@ fn scroll(v: u16, by: usize, down: bool) -> u16 {
 
 fn direction(forward: bool) -> &'static str {
     if forward { "later" } else { "earlier" }
+}
+
+/// Why an open question cannot be checked, in a student's words: the step
+/// that would answer it never comes (the conversation ends first), or this
+/// step lacks the field.
+fn unanswerable(open: &super::quiz::Open) -> String {
+    match &open.on {
+        Some(on) => format!(
+            "this capture never shows it: the conversation ends before the next {} — h reveals the answer",
+            kind_words(on)
+        ),
+        None => "this capture never shows it: this step does not carry the answer — h reveals the answer"
+            .into(),
+    }
+}
+
+/// A kind pattern as a student reads it ("WebSocket frame", not
+/// `websocket.frame`).
+fn kind_words(on: &crate::query::KindPattern) -> String {
+    use crate::query::KindPattern;
+    let k = match on {
+        KindPattern::Exact(k) | KindPattern::Layer(k) | KindPattern::Prefix(k) => k.as_str(),
+    };
+    let words = match k {
+        "tcp.syn" => "SYN",
+        "tcp.syn-ack" => "SYN-ACK",
+        "tcp.fin" => "FIN",
+        "tcp.rst" => "RST",
+        "tls.client-hello" => "ClientHello",
+        "tls.server-hello" => "ServerHello",
+        "http.request" => "HTTP request",
+        "http.response" => "HTTP response",
+        "websocket.frame" => "WebSocket frame",
+        "websocket.message" => "WebSocket message",
+        "websocket.inflate" => "compressed message",
+        "websocket.handshake" => "WebSocket handshake",
+        "websocket.accept" => "Sec-WebSocket-Accept",
+        "engineio.packet" => "Engine.IO packet",
+        "socketio.packet" => "Socket.IO packet",
+        "socketio.attachment" => "Socket.IO attachment",
+        "tcp" => "TCP step",
+        "tls" => "TLS step",
+        "http" => "HTTP message",
+        "websocket" => "WebSocket step",
+        "engineio" => "Engine.IO packet",
+        "socketio" => "Socket.IO packet",
+        other => return format!("{other} step"),
+    };
+    words.into()
 }
