@@ -195,6 +195,53 @@ fn one_broken_lesson_does_not_stop_its_file() {
     );
 }
 
+/// `from` says which side answers a prediction on a later step: `peer` or
+/// `same`, and only with `on`; anything else is located.
+#[test]
+fn a_question_from_is_peer_or_same_and_needs_on() {
+    let lesson = |q: &str| {
+        format!(
+            "lessons:\n  - id: ping\n    title: t\n    select: {{kind: websocket.frame}}\n    body: b\n    refs: []\n    questions:\n      - {q}\n"
+        )
+    };
+    let load = |text: String| {
+        load_inputs(
+            &[Input {
+                name: "x.yaml".into(),
+                text: Ok(text),
+            }],
+            None,
+        )
+    };
+    let (course, problems) = load(lesson(
+        "{ask: a, answer: b, field: websocket.opcode, on: websocket.frame, from: peer}",
+    ));
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(
+        course.lessons[0].questions[0].from,
+        Some(dispel::lessons::Side::Peer)
+    );
+    let heads = |text| {
+        load(text)
+            .1
+            .iter()
+            .map(|p| p.headline())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        heads(lesson(
+            "{ask: a, answer: b, field: websocket.opcode, on: websocket.frame, from: sideways}"
+        )),
+        ["x.yaml:8:81: `from` must be `peer` or `same`"]
+    );
+    assert_eq!(
+        heads(lesson(
+            "{ask: a, answer: b, field: websocket.opcode, from: peer}"
+        )),
+        ["x.yaml:8:60: `from` needs `on`: it says which side sends that later step"]
+    );
+}
+
 // ---------------------------------------------------------------------------
 // Binding
 // ---------------------------------------------------------------------------
@@ -1161,6 +1208,7 @@ fn every_bundled_question_has_its_answer_on_every_capture() {
                 if let Some(on) = &q.on
                     && !c.steps[n + 1..].iter().any(|s| {
                         on.matches(s.kind)
+                            && q.from.is_none_or(|side| side.admits(step.dir, s.dir))
                             && predict::related(on, (step.conn, step.session), (s.conn, s.session))
                     })
                 {

@@ -138,7 +138,7 @@ const LESSON_KEYS: &[&str] = &[
     "notes",
 ];
 const SELECT_KEYS: &[&str] = &["kind", "dir", "where", "finding", "nth", "after"];
-const QUESTION_KEYS: &[&str] = &["ask", "answer", "field", "on"];
+const QUESTION_KEYS: &[&str] = &["ask", "answer", "field", "on", "from"];
 const QUESTION_REQUIRED: &[&str] = &["ask", "answer"];
 const TRACE_KEYS: &[&str] = &[
     "package", "version", "file", "line", "function", "does", "observed", "reason",
@@ -821,6 +821,22 @@ fn lesson(cx: &mut Cx<'_>, n: &Node, stacks: &[Stack]) -> Option<(Lesson, Option
                 query::lint_kind(cx, &pat, n.mark);
                 Some(pat)
             });
+            let from = qk.get("from").and_then(|n| match n.text() {
+                Some("peer") => Some(Side::Peer),
+                Some("same") => Some(Side::Same),
+                _ => {
+                    cx.bad(n.mark, "`from` must be `peer` or `same`");
+                    None
+                }
+            });
+            if from.is_some() && on.is_none() {
+                if let Some(n) = qk.get("from") {
+                    cx.bad(
+                        n.mark,
+                        "`from` needs `on`: it says which side sends that later step",
+                    );
+                }
+            }
             if let (Some(f), Some(node)) = (&field, qk.get("field")) {
                 cx.question_field(node.mark, f, on.as_ref(), &names);
                 predicted.push((f.clone(), node.mark));
@@ -837,6 +853,7 @@ fn lesson(cx: &mut Cx<'_>, n: &Node, stacks: &[Stack]) -> Option<(Lesson, Option
                     answer,
                     field,
                     on,
+                    from,
                 });
             }
         }

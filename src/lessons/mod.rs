@@ -38,7 +38,7 @@ pub use guess::guess_stack;
 pub use load::{Input, Problem};
 pub use model::{
     Cond, Course, KindPattern, Lesson, Lit, Loc, Op, Package, Question, Registry, SelDir, Select,
-    Stack, TraceEntry,
+    Side, Stack, TraceEntry,
 };
 pub use render::{Qa, Rendered, render};
 

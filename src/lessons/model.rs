@@ -172,6 +172,28 @@ pub struct Question {
     /// Engine.IO and Socket.IO kinds. `None`: this step.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub on: Option<KindPattern>,
+    /// With `on`: which side sends that later step, relative to the asking
+    /// step (the peer's answer, or this side's next). `None`: either.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<Side>,
+}
+
+/// A side relative to the step a question is asked at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    /// The other side: an answer.
+    Peer,
+    /// The same side: what it sends next.
+    Same,
+}
+
+impl Side {
+    /// Whether a step sent in direction `later` is on this side of one sent
+    /// in direction `asked`.
+    pub fn admits(self, asked: crate::step::Dir, later: crate::step::Dir) -> bool {
+        (asked == later) == (self == Side::Same)
+    }
 }
 
 /// One step of a library call chain: the function handling a step, where it

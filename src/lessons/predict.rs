@@ -16,9 +16,9 @@
 
 use std::sync::Arc;
 
-use crate::step::{ConnId, Field, Span, Step, Value};
+use crate::step::{ConnId, Dir, Field, Span, Step, Value};
 
-use super::model::{KindPattern, Question};
+use super::model::{KindPattern, Question, Side};
 
 /// How far past the asking step the `on` step is looked for, in steps: an
 /// answer is a nearby reply (a Pong, a 101, the attachments that follow).
@@ -173,7 +173,12 @@ pub fn resolve(steps: &dyn StepLookup, at: usize, step: &Step, q: &Question) -> 
         // The first such step that carries the field: a Pong is the next
         // frame with a Pong payload, not the next frame.
         match steps.step(j) {
-            Some(s) if s.field(field).is_some() => return found(j, &s),
+            Some(s)
+                if s.field(field).is_some()
+                    && q.from.is_none_or(|side| side.admits(step.dir, s.dir)) =>
+            {
+                return found(j, &s);
+            }
             Some(_) => continue,
             None => return Resolution::NotReadYet(Some(j)),
         }
@@ -432,11 +437,21 @@ fn replace_word(s: &str, word: &str) -> String {
 pub struct Worksheet {
     /// Questions waiting for their step: the field, the kind, and the
     /// asking step's connection and session.
-    pending: Vec<(String, KindPattern, (ConnId, Option<u32>))>,
+    pending: Vec<Pending>,
     /// Answer texts hidden from here on.
     texts: Vec<String>,
     /// Steps seen.
     seen: usize,
+}
+
+/// A question waiting for its later step: the field, the kind, the
+/// asking step's connection and session, and which side must send it.
+#[derive(Debug, Clone)]
+struct Pending {
+    field: String,
+    on: KindPattern,
+    at: (ConnId, Option<u32>),
+    side: Option<(Side, Dir)>,
 }
 
 /// Most questions a worksheet waits on at once (a lesson bound to every
@@ -470,9 +485,14 @@ impl Worksheet {
         let here = (step.conn, step.session);
         let mut k = 0;
         while k < self.pending.len() {
-            let (field, on, at) = &self.pending[k];
-            if on.matches(step.kind) && related(on, *at, here) && step.field(field).is_some() {
-                let field = field.clone();
+            let p = &self.pending[k];
+            if p.on.matches(step.kind)
+                && related(&p.on, p.at, here)
+                && step.field(&p.field).is_some()
+                && p.side
+                    .is_none_or(|(side, asked)| side.admits(asked, step.dir))
+            {
+                let field = p.field.clone();
                 self.pending.remove(k);
                 found(&mut h, &mut self.texts, &field);
             } else {
@@ -491,7 +511,12 @@ impl Worksheet {
                     if self.pending.len() >= MAX_PENDING {
                         self.pending.remove(0);
                     }
-                    self.pending.push((f.clone(), on.clone(), here));
+                    self.pending.push(Pending {
+                        field: f.clone(),
+                        on: on.clone(),
+                        at: here,
+                        side: q.from.map(|side| (side, step.dir)),
+                    });
                 }
                 _ => {}
             }
@@ -543,7 +568,27 @@ mod tests {
             answer: "!".into(),
             field: field.map(str::to_string),
             on: on.map(KindPattern::parse),
+            from: None,
         }
+    }
+
+    /// A later step from the peer or from the same side: the Ping (c2s) is
+    /// answered by the server's Pong, and the client's own next frame is
+    /// none (synthetic steps).
+    #[test]
+    fn from_picks_the_side_that_sends_the_later_step() {
+        let s = steps();
+        let mut peer = q(Some("websocket.opcode"), Some("websocket.frame"));
+        peer.from = Some(Side::Peer);
+        match resolve(&s, 0, &s[0], &peer) {
+            Resolution::Found(a) => assert_eq!(a.step, 2),
+            r => panic!("{r:?}"),
+        }
+        let mut same = peer.clone();
+        same.from = Some(Side::Same);
+        assert_eq!(resolve(&s, 0, &s[0], &same), Resolution::NotInCapture);
+        assert!(Side::Peer.admits(Dir::C2s, Dir::S2c) && !Side::Peer.admits(Dir::S2c, Dir::S2c));
+        assert!(Side::Same.admits(Dir::S2c, Dir::S2c) && !Side::Same.admits(Dir::C2s, Dir::S2c));
     }
 
     #[test]

@@ -114,7 +114,8 @@ pub fn schema() -> Value {
                     "ask": {"type": "string"},
                     "answer": {"type": "string"},
                     "field": {"type": "string"},
-                    "on": {"type": "string"}
+                    "on": {"type": "string"},
+                    "from": {"enum": ["peer", "same"]}
                 },
                 "required": ["ask", "answer"],
                 "additionalProperties": false

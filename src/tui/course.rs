@@ -202,6 +202,7 @@ impl LessonSource for CourseLessons {
                         q.field.as_ref().map(|f| AnswerField {
                             field: f.clone(),
                             on: q.on.clone(),
+                            from: q.from,
                         })
                     })
                     .collect();

@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::lessons::Side;
 use crate::lessons::predict::{self, Answer, Resolution, StepLookup, global_texts};
 pub use crate::lessons::predict::{HIDDEN, Hidden};
 use crate::query::KindPattern;
@@ -25,6 +26,7 @@ use super::timeline::Timeline;
 pub struct AnswerField {
     pub field: String,
     pub on: Option<KindPattern>,
+    pub from: Option<Side>,
 }
 
 /// An open question that names a field.
@@ -35,6 +37,7 @@ pub struct Open {
     pub q: usize,
     pub field: String,
     pub on: Option<KindPattern>,
+    pub from: Option<Side>,
     pub resolution: Resolution,
 }
 
@@ -143,12 +146,14 @@ impl Quiz {
                 answer: String::new(),
                 field: Some(f.field.clone()),
                 on: f.on.clone(),
+                from: f.from,
             };
             self.open.push(Open {
                 at,
                 q,
                 field: f.field.clone(),
                 on: f.on.clone(),
+                from: f.from,
                 resolution: predict::resolve(steps, at, step, &question),
             });
         }
@@ -170,6 +175,7 @@ impl Quiz {
                 answer: String::new(),
                 field: Some(o.field.clone()),
                 on: o.on.clone(),
+                from: o.from,
             };
             let r = predict::resolve(steps, o.at, &asker, &question);
             if r != o.resolution {
