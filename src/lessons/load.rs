@@ -829,13 +829,14 @@ fn lesson(cx: &mut Cx<'_>, n: &Node, stacks: &[Stack]) -> Option<(Lesson, Option
                     None
                 }
             });
-            if from.is_some() && on.is_none() {
-                if let Some(n) = qk.get("from") {
-                    cx.bad(
-                        n.mark,
-                        "`from` needs `on`: it says which side sends that later step",
-                    );
-                }
+            if from.is_some()
+                && on.is_none()
+                && let Some(n) = qk.get("from")
+            {
+                cx.bad(
+                    n.mark,
+                    "`from` needs `on`: it says which side sends that later step",
+                );
             }
             if let (Some(f), Some(node)) = (&field, qk.get("field")) {
                 cx.question_field(node.mark, f, on.as_ref(), &names);
