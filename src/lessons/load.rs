@@ -414,6 +414,50 @@ impl Cx<'_> {
         }
     }
 
+    /// Warns about a line break inside a sentence: a body's line breaks are
+    /// kept on screen, so a text wrapped by hand breaks mid-line in a wide
+    /// pane. A line ends at a sentence's end (`.`, `:`, `?`, `!`, perhaps
+    /// before a closing quote or bracket), before a blank line, or in a
+    /// numbered or bulleted list.
+    fn wrapped_by_hand(&mut self, n: &Node, text: &str, what: &str) {
+        static END: std::sync::LazyLock<Option<regex::Regex>> =
+            std::sync::LazyLock::new(|| regex::Regex::new(r#"[.:?!]["')`*]?$"#).ok());
+        static LIST: std::sync::LazyLock<Option<regex::Regex>> =
+            std::sync::LazyLock::new(|| regex::Regex::new(r"^\s*(?:[-*]|\d+\.)\s").ok());
+        let (Some(end), Some(list)) = (END.as_ref(), LIST.as_ref()) else {
+            return;
+        };
+        let lines: Vec<(usize, &str)> = text
+            .split('\n')
+            .scan(0, |at, l| {
+                let start = *at;
+                *at += l.len() + 1;
+                Some((start, l))
+            })
+            .collect();
+        for pair in lines.windows(2) {
+            let ((start, line), (_, next)) = (pair[0], pair[1]);
+            let line = line.trim_end();
+            if line.trim().is_empty()
+                || next.trim().is_empty()
+                || end.is_match(line)
+                || list.is_match(line)
+                || list.is_match(next)
+            {
+                continue;
+            }
+            let at = self.locate(n, text, start);
+            self.warn(
+                at,
+                format!(
+                    "{what} breaks a line inside a sentence: a lesson's line breaks are kept on screen, so end each line at a sentence's end"
+                ),
+            );
+            // One warning per text is enough to find it.
+            return;
+        }
+    }
+
     /// The source position of byte `at` of a scalar's value: found by
     /// searching the source from the scalar's start for the text from `at` to
     /// the end of that value line (exact for plain and block scalars, and for
@@ -883,6 +927,7 @@ fn lesson(cx: &mut Cx<'_>, n: &Node, stacks: &[Stack]) -> Option<(Lesson, Option
     // sentence about one recording.
     if let (Some(b), Some(text)) = (k.get("body"), &body) {
         cx.answers_shown(b, text, &predicted, "body");
+        cx.wrapped_by_hand(b, text, "body");
     }
     let mut texts: Vec<(&Node, &str)> = Vec::new();
     if let Some(t) = k.get("title") {
