@@ -1654,7 +1654,7 @@ fn socketio_missing_attachments_reported_once() {
     mentions(
         &t,
         "socketio.missing-attachments",
-        "announced 1 attachment(s)",
+        "announced 1 attachment,",
     );
 }
 

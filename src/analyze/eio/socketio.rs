@@ -548,7 +548,12 @@ fn sio_summary(
         s.push_str(&crate::sanitize::preview(&shown, 60));
     }
     if !attachments.is_empty() {
-        let _ = write!(s, " + {} binary attachment(s)", attachments.len());
+        let n = attachments.len();
+        let _ = write!(
+            s,
+            " + {n} binary attachment{}",
+            if n == 1 { "" } else { "s" }
+        );
     }
     if let Some((st, _)) = answers {
         let _ = write!(s, " (answers step {st})");

@@ -376,13 +376,14 @@ impl Problem {
                 num,
                 attachments,
             } => format!(
-                "The placeholder at {} has num {}, but with {attachments} attachment(s) it must \
+                "The placeholder at {} has num {}, but with {attachments} attachment{} it must \
                  be a whole number from 0 to {}.",
                 if path.is_empty() { "the root" } else { path },
                 num.map_or_else(
                     || "that is not a whole number".to_owned(),
                     |n| n.to_string()
                 ),
+                if *attachments == 1 { "" } else { "s" },
                 attachments.saturating_sub(1)
             ),
             Problem::TooManyAttachments { claimed, cap } => format!(
@@ -408,9 +409,10 @@ impl Problem {
                     None => "A binary packet".to_owned(),
                 };
                 format!(
-                    "{which} announced {expected} attachment(s), but only {received} arrived \
+                    "{which} announced {expected} attachment{}, but only {received} arrived \
                      before the next packet; its attachments must follow it immediately, as \
-                     binary messages from the same side."
+                     binary messages from the same side.",
+                    if *expected == 1 { "" } else { "s" }
                 )
             }
             Problem::OrphanAttachment { input } => {
